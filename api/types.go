@@ -1,0 +1,191 @@
+// Package api holds the native HTTP contract: openapi.yaml, served at
+// /v1/openapi.json, and the JSON wire types that the server and the Go SDK
+// share, so that the two cannot drift apart.
+package api
+
+import "time"
+
+// Sandbox is a sandbox as the API shows it. Env values are never echoed.
+type Sandbox struct {
+	ID                 string            `json:"id"`
+	Name               string            `json:"name"`
+	OrganizationID     string            `json:"organizationId"`
+	Image              string            `json:"image"`
+	Template           string            `json:"template,omitempty"`
+	Entrypoint         []string          `json:"entrypoint,omitempty"`
+	State              string            `json:"state"`
+	DesiredState       string            `json:"desiredState"`
+	StateReason        string            `json:"stateReason"`
+	Metadata           map[string]string `json:"metadata"`
+	Resources          Resources         `json:"resources"`
+	Network            Network           `json:"network"`
+	TimeoutSeconds     *int64            `json:"timeoutSeconds"`
+	ExpiresAt          *time.Time        `json:"expiresAt"`
+	AutoStopMinutes    int               `json:"autoStopMinutes"`
+	AutoArchiveMinutes int               `json:"autoArchiveMinutes"`
+	AutoDeleteMinutes  int               `json:"autoDeleteMinutes"`
+	CreatedAt          time.Time         `json:"createdAt"`
+	UpdatedAt          time.Time         `json:"updatedAt"`
+	StartedAt          *time.Time        `json:"startedAt"`
+	LastActivityAt     time.Time         `json:"lastActivityAt"`
+}
+
+// Resources are a sandbox's limits.
+type Resources struct {
+	CPU      float64 `json:"cpu"`
+	MemoryMB int64   `json:"memoryMB"`
+	DiskMB   int64   `json:"diskMB"`
+	Pids     int64   `json:"pids"`
+}
+
+// Network is a sandbox's network policy.
+type Network struct {
+	Internet   bool     `json:"internet"`
+	AllowCIDRs []string `json:"allowCIDRs"`
+}
+
+// CreateSandboxRequest is the body of POST /v1/sandboxes. Pointers tell an
+// absent field (server default) from an explicit zero.
+type CreateSandboxRequest struct {
+	Name               string            `json:"name,omitempty"`
+	Image              string            `json:"image,omitempty"`
+	Template           string            `json:"template,omitempty"`
+	Entrypoint         []string          `json:"entrypoint,omitempty"`
+	Env                map[string]string `json:"env,omitempty"`
+	Metadata           map[string]string `json:"metadata,omitempty"`
+	Resources          *ResourcesRequest `json:"resources,omitempty"`
+	TimeoutSeconds     *int64            `json:"timeoutSeconds,omitempty"`
+	AutoStopMinutes    *int              `json:"autoStopMinutes,omitempty"`
+	AutoArchiveMinutes *int              `json:"autoArchiveMinutes,omitempty"`
+	AutoDeleteMinutes  *int              `json:"autoDeleteMinutes,omitempty"`
+	Network            *NetworkRequest   `json:"network,omitempty"`
+}
+
+// ResourcesRequest asks for limits; absent fields take server defaults.
+type ResourcesRequest struct {
+	CPU      *float64 `json:"cpu,omitempty"`
+	MemoryMB *int64   `json:"memoryMB,omitempty"`
+	DiskMB   *int64   `json:"diskMB,omitempty"`
+	Pids     *int64   `json:"pids,omitempty"`
+}
+
+// NetworkRequest asks for a network policy; internet defaults to true.
+type NetworkRequest struct {
+	Internet   *bool    `json:"internet,omitempty"`
+	AllowCIDRs []string `json:"allowCIDRs,omitempty"`
+}
+
+// SandboxList is the body of GET /v1/sandboxes.
+type SandboxList struct {
+	Items      []Sandbox  `json:"items"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// Pagination describes one page of a list.
+type Pagination struct {
+	Page        int  `json:"page"`
+	PageSize    int  `json:"pageSize"`
+	TotalItems  int  `json:"totalItems"`
+	TotalPages  int  `json:"totalPages"`
+	HasNextPage bool `json:"hasNextPage"`
+}
+
+// Event is one entry of a sandbox's event log.
+type Event struct {
+	ID        int64     `json:"id"`
+	SandboxID string    `json:"sandboxId"`
+	Time      time.Time `json:"time"`
+	Type      string    `json:"type"`
+	From      string    `json:"from,omitempty"`
+	To        string    `json:"to,omitempty"`
+	Cause     string    `json:"cause"`
+	Message   string    `json:"message,omitempty"`
+}
+
+// EventList is the body of GET /v1/sandboxes/{id}/events.
+type EventList struct {
+	Items []Event `json:"items"`
+}
+
+// RenewExpirationRequest is the body of POST .../renew-expiration.
+type RenewExpirationRequest struct {
+	ExpiresAt string `json:"expiresAt"` // RFC 3339
+}
+
+// SetTimeoutRequest is the body of PUT .../timeout; null removes the expiry.
+type SetTimeoutRequest struct {
+	TimeoutSeconds *int64 `json:"timeoutSeconds"`
+}
+
+// CreateOrganizationRequest is the body of POST /v1/organizations.
+type CreateOrganizationRequest struct {
+	Name string `json:"name"`
+}
+
+// Organization is returned once, with its first (admin) key.
+type Organization struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	APIKey string `json:"apiKey,omitempty"`
+}
+
+// CreateAPIKeyRequest is the body of POST /v1/api-keys.
+type CreateAPIKeyRequest struct {
+	Name  string `json:"name,omitempty"`
+	Admin bool   `json:"admin,omitempty"`
+}
+
+// APIKey describes a key; APIKey (the secret) is only set when created.
+type APIKey struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"organizationId"`
+	Name           string     `json:"name"`
+	Prefix         string     `json:"prefix"`
+	Admin          bool       `json:"admin"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
+	APIKey         string     `json:"apiKey,omitempty"`
+}
+
+// Info is the body of GET /v1/info.
+type Info struct {
+	Version      string       `json:"version"`
+	Runtime      string       `json:"runtime"`
+	Capabilities Capabilities `json:"capabilities"`
+}
+
+// Capabilities mirrors the runtime's optional features.
+type Capabilities struct {
+	Pause     bool `json:"pause"`
+	Archive   bool `json:"archive"`
+	Network   bool `json:"network"`
+	DiskLimit bool `json:"diskLimit"`
+}
+
+// ErrorBody is the one error envelope of the native API.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the content of the error envelope.
+type ErrorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+// Error codes of the native API.
+const (
+	CodeUnauthenticated   = "UNAUTHENTICATED"
+	CodeForbidden         = "FORBIDDEN"
+	CodeInvalidArgument   = "INVALID_ARGUMENT"
+	CodeNotFound          = "NOT_FOUND"
+	CodeSandboxNotFound   = "SANDBOX_NOT_FOUND"
+	CodeAlreadyExists     = "ALREADY_EXISTS"
+	CodeInvalidState      = "INVALID_STATE"
+	CodeSandboxPaused     = "SANDBOX_PAUSED"
+	CodeResourceExhausted = "RESOURCE_EXHAUSTED"
+	CodeUnavailable       = "UNAVAILABLE"
+	CodeNotImplemented    = "NOT_IMPLEMENTED"
+	CodeInternal          = "INTERNAL"
+)

@@ -1,0 +1,61 @@
+// Package sandbox is the domain of Hutch: the Sandbox record, its states and
+// the one transition table, and the lifecycle service that drives the store
+// and the runtime. It knows nothing of HTTP or SQL.
+package sandbox
+
+import "time"
+
+// Sandbox is the stored record of one sandbox.
+type Sandbox struct {
+	ID                 string
+	Name               string
+	OrganizationID     string
+	Image              string
+	Template           string
+	Entrypoint         []string
+	Env                map[string]string
+	Metadata           map[string]string
+	Resources          Resources
+	Network            Network
+	State              State
+	DesiredState       State
+	StateReason        string
+	TimeoutSeconds     *int64
+	ExpiresAt          *time.Time
+	AutoStopMinutes    int
+	AutoArchiveMinutes int
+	AutoDeleteMinutes  int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	StartedAt          *time.Time
+	LastActivityAt     time.Time
+	// Version increases with every write; updates compare it so that two
+	// writers never overwrite each other's transition.
+	Version int64
+}
+
+// Resources are the limits a sandbox runs under.
+type Resources struct {
+	CPU      float64 // cores
+	MemoryMB int64
+	DiskMB   int64
+	Pids     int64
+}
+
+// Network is a sandbox's network policy.
+type Network struct {
+	Internet   bool
+	AllowCIDRs []string
+}
+
+// Event is one entry in a sandbox's event log.
+type Event struct {
+	ID        int64
+	SandboxID string
+	Time      time.Time
+	Type      string // "state" for transitions, otherwise a short kind
+	From      State
+	To        State
+	Cause     string // user, expiry, auto-stop, reconcile, ...
+	Message   string
+}
