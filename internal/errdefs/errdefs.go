@@ -38,3 +38,7 @@ func (e *FieldError) Unwrap() error { return ErrInvalidArgument }
 func InvalidField(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ErrSandboxNotFound is the not-found class for sandboxes, so that the API
+// can answer SANDBOX_NOT_FOUND; it also matches ErrNotFound.
+var ErrSandboxNotFound = fmt.Errorf("sandbox %w", ErrNotFound)

@@ -59,3 +59,12 @@ type Event struct {
 	Cause     string // user, expiry, auto-stop, reconcile, ...
 	Message   string
 }
+
+// Event types and causes.
+const (
+	EventState = "state"
+
+	CauseUser      = "user"
+	CauseReconcile = "reconcile"
+	CauseExpiry    = "expiry"
+)

@@ -1,0 +1,109 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+// ActOptions tune one lifecycle action.
+type ActOptions struct {
+	// Wait returns only once the sandbox has settled.
+	Wait bool
+	// Force stops without the SIGTERM grace period.
+	Force bool
+	// Cause is recorded in the event log; empty means the user.
+	Cause string
+}
+
+// Act applies a lifecycle action (pause, resume, stop, start, archive,
+// delete) to a sandbox of orgID. Repeating an action whose target state the
+// sandbox is already in returns it unchanged; an illegal action returns a
+// *TransitionError.
+func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action, o ActOptions) (*Sandbox, error) {
+	sb, err := s.Get(ctx, orgID, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.supports(action); err != nil {
+		return nil, err
+	}
+	unlock, err := s.locks.lock(ctx, sb.ID)
+	if err != nil {
+		return nil, err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	// Re-read under the lock: the state may have moved while we waited.
+	if sb, err = s.store.GetSandboxByID(ctx, sb.ID); err != nil {
+		return nil, err
+	}
+	via, to, noop, err := Transition(sb.State, action)
+	if err != nil {
+		return nil, err
+	}
+	if noop {
+		return sb, nil
+	}
+	if o.Cause == "" {
+		o.Cause = CauseUser
+	}
+	from := sb.State
+	sb.State, sb.DesiredState, sb.StateReason = via, to, ""
+	sb.UpdatedAt = s.now().UTC()
+	sb.LastActivityAt = sb.UpdatedAt
+	ev := Event{Type: EventState, From: from, To: via, Cause: o.Cause, Time: sb.UpdatedAt}
+	if err := s.store.UpdateSandbox(ctx, sb, ev); err != nil {
+		return nil, fmt.Errorf("store %s of %s: %w", action, sb.ID, err)
+	}
+	locked = false
+	work := func(ctx context.Context) (*Sandbox, error) {
+		defer unlock()
+		return s.finish(ctx, sb, to, o.Cause, func(ctx context.Context) error {
+			return s.runtimeOp(ctx, sb, from, action, o)
+		})
+	}
+	return s.run(ctx, sb, o.Wait, work)
+}
+
+// supports refuses, before anything changes, an action the runtime
+// declares it cannot do.
+func (s *Service) supports(a Action) error {
+	if err := s.requireRuntime(); err != nil {
+		return err
+	}
+	caps := s.rt.Capabilities()
+	switch {
+	case a == ActionPause && !caps.Pause, a == ActionResume && !caps.Pause:
+		return fmt.Errorf("runtime %s cannot pause sandboxes: %w", s.rt.Name(), errdefs.ErrNotImplemented)
+	case a == ActionArchive && !caps.Archive:
+		return fmt.Errorf("runtime %s cannot archive sandboxes yet: %w", s.rt.Name(), errdefs.ErrNotImplemented)
+	}
+	return nil
+}
+
+// runtimeOp is the runtime half of each action.
+func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Action, o ActOptions) error {
+	switch a {
+	case ActionPause:
+		return s.rt.Pause(ctx, sb.ID)
+	case ActionResume:
+		return s.rt.Resume(ctx, sb.ID)
+	case ActionStop:
+		grace := s.cfg.StopGrace
+		if o.Force {
+			grace = 0
+		}
+		return s.rt.Stop(ctx, sb.ID, grace)
+	case ActionStart:
+		return s.rt.Start(ctx, specOf(sb))
+	case ActionDelete:
+		return s.rt.Delete(ctx, sb.ID)
+	}
+	return fmt.Errorf("action %s from %s: %w", a, from, errdefs.ErrNotImplemented)
+}

@@ -1,0 +1,67 @@
+package sandbox
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config sets the lifecycle's defaults and limits. The zero value is not
+// usable; start from DefaultConfig.
+type Config struct {
+	DefaultImage              string
+	DefaultResources          Resources
+	DefaultAutoStopMinutes    int
+	DefaultAutoArchiveMinutes int
+	DefaultAutoDeleteMinutes  int
+	// MaxResources bounds what one sandbox may ask for.
+	MaxResources Resources
+	// MaxTimeout bounds timeoutSeconds and renewals.
+	MaxTimeout time.Duration
+	// StopGrace is how long stop waits after SIGTERM before SIGKILL.
+	StopGrace time.Duration
+	// DeletedRetention is how long a deleted sandbox stays readable.
+	DeletedRetention time.Duration
+}
+
+// DefaultConfig returns the embedded defaults: 1 cpu, 1024 MB, 256 pids,
+// the offline "base" image, no auto-stop, never auto-delete.
+func DefaultConfig() Config {
+	return Config{
+		DefaultImage:             "base",
+		DefaultResources:         Resources{CPU: 1, MemoryMB: 1024, DiskMB: 10240, Pids: 256},
+		DefaultAutoDeleteMinutes: -1,
+		MaxResources:             Resources{CPU: 64, MemoryMB: 256 * 1024, DiskMB: 1024 * 1024, Pids: 65536},
+		MaxTimeout:               365 * 24 * time.Hour,
+		StopGrace:                10 * time.Second,
+		DeletedRetention:         time.Hour,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	d, m := c.DefaultResources, c.MaxResources
+	switch {
+	case c.DefaultImage == "":
+		return fmt.Errorf("default image is empty")
+	case d.CPU <= 0 || d.CPU > m.CPU:
+		return fmt.Errorf("default cpu %v outside (0, %v]", d.CPU, m.CPU)
+	case d.MemoryMB < minMemoryMB || d.MemoryMB > m.MemoryMB:
+		return fmt.Errorf("default memory %d MB outside [%d, %d]", d.MemoryMB, minMemoryMB, m.MemoryMB)
+	case d.DiskMB < minDiskMB || d.DiskMB > m.DiskMB:
+		return fmt.Errorf("default disk %d MB outside [%d, %d]", d.DiskMB, minDiskMB, m.DiskMB)
+	case d.Pids < minPids || d.Pids > m.Pids:
+		return fmt.Errorf("default pids %d outside [%d, %d]", d.Pids, minPids, m.Pids)
+	case c.DefaultAutoStopMinutes < 0 || c.DefaultAutoArchiveMinutes < 0 || c.DefaultAutoDeleteMinutes < -1:
+		return fmt.Errorf("default auto intervals must be >= 0 (auto-delete >= -1)")
+	case c.MaxTimeout <= 0 || c.StopGrace < 0 || c.DeletedRetention < 0:
+		return fmt.Errorf("durations must not be negative")
+	}
+	return nil
+}
+
+// Lower bounds below which a sandbox cannot boot usefully.
+const (
+	minMemoryMB = 16
+	minDiskMB   = 16
+	minPids     = 8
+)

@@ -1,0 +1,194 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/ids"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// Service is the one lifecycle core behind every API face. It writes each
+// transition to the store before it does runtime work, and serialises the
+// actions on one sandbox.
+type Service struct {
+	cfg   Config
+	store Store
+	rt    runtime.Runtime // nil: no driver; creates are refused
+	log   *slog.Logger
+	now   func() time.Time
+	locks keyedLocks
+	// work tracks background transitions so Close can wait for them.
+	work sync.WaitGroup
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock replaces time.Now, for tests of expiry arithmetic.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// NewService returns the lifecycle service. rt may be nil when no runtime
+// driver is available on this host: the service then refuses to create or
+// boot sandboxes with errdefs.ErrUnavailable instead of pretending.
+func NewService(cfg Config, st Store, rt runtime.Runtime, opts ...Option) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sandbox config: %w", err)
+	}
+	s := &Service{cfg: cfg, store: st, rt: rt, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Close waits for background transitions to settle.
+func (s *Service) Close() { s.work.Wait() }
+
+// Runtime returns the driver, or nil when there is none.
+func (s *Service) Runtime() runtime.Runtime { return s.rt }
+
+func (s *Service) requireRuntime() error {
+	if s.rt == nil {
+		return fmt.Errorf("no sandbox runtime is available on this server (see the server log for why): %w", errdefs.ErrUnavailable)
+	}
+	return nil
+}
+
+// Create validates r, stores the new sandbox as creating, then boots it.
+// With r.Wait the returned sandbox is running (or the error says why not);
+// without, it is still creating and boots in the background.
+func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error) {
+	if err := s.requireRuntime(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	sb, err := s.cfg.resolve(r, now)
+	if err != nil {
+		return nil, err
+	}
+	sb.ID = ids.New(IDPrefix)
+	if sb.Name == "" {
+		sb.Name = sb.ID
+	}
+	sb.State, sb.DesiredState = StateCreating, StateRunning
+	sb.CreatedAt, sb.UpdatedAt, sb.LastActivityAt = now, now, now
+	ev := Event{Type: EventState, To: StateCreating, Cause: CauseUser, Time: now}
+	if err := s.store.CreateSandbox(ctx, sb, ev); err != nil {
+		if errors.Is(err, errdefs.ErrAlreadyExists) {
+			return nil, fmt.Errorf("a sandbox named %q already exists: %w", sb.Name, errdefs.ErrAlreadyExists)
+		}
+		return nil, fmt.Errorf("store sandbox: %w", err)
+	}
+	unlock, err := s.locks.lock(ctx, sb.ID)
+	if err != nil {
+		return nil, err
+	}
+	boot := func(ctx context.Context) (*Sandbox, error) {
+		defer unlock()
+		return s.finish(ctx, sb, StateRunning, CauseUser, func(ctx context.Context) error {
+			return s.rt.Create(ctx, specOf(sb))
+		})
+	}
+	return s.run(ctx, sb, r.Wait, boot)
+}
+
+// run does the runtime half of a transition now (wait) or in the
+// background. The work never runs under the caller's cancellation: a client
+// that hangs up must not leave a sandbox half-made.
+func (s *Service) run(ctx context.Context, sb *Sandbox, wait bool, work func(context.Context) (*Sandbox, error)) (*Sandbox, error) {
+	detached := context.WithoutCancel(ctx)
+	if wait {
+		return work(detached)
+	}
+	snapshot := *sb
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		if _, err := work(detached); err != nil {
+			s.log.Warn("background transition failed", "sandbox", sb.ID, "err", err)
+		}
+	}()
+	return &snapshot, nil
+}
+
+// finish runs op and writes the settled state, or the error state with the
+// reason when op fails.
+func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause string, op func(context.Context) error) (*Sandbox, error) {
+	from := sb.State
+	opErr := op(ctx)
+	now := s.now().UTC()
+	sb.UpdatedAt = now
+	ev := Event{Type: EventState, From: from, Cause: cause, Time: now}
+	if opErr != nil {
+		sb.State, sb.StateReason = StateError, opErr.Error()
+		ev.To, ev.Message = StateError, opErr.Error()
+	} else {
+		sb.State, sb.StateReason = to, ""
+		ev.To = to
+		if to == StateRunning && (from == StateCreating || from == StateStarting) {
+			sb.StartedAt = &now
+		}
+	}
+	if err := s.store.UpdateSandbox(ctx, sb, ev); err != nil {
+		return nil, fmt.Errorf("store %s state of %s: %w", sb.State, sb.ID, err)
+	}
+	if opErr != nil {
+		return sb, fmt.Errorf("%s -> %s of %s: %w", from, to, sb.ID, opErr)
+	}
+	return sb, nil
+}
+
+// Get returns a sandbox of orgID by ID or name.
+func (s *Service) Get(ctx context.Context, orgID, idOrName string) (*Sandbox, error) {
+	sb, err := s.store.GetSandbox(ctx, orgID, idOrName)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil, fmt.Errorf("sandbox %q not found: %w", idOrName, errdefs.ErrSandboxNotFound)
+	}
+	return sb, err
+}
+
+// List pages through an organisation's sandboxes.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Sandbox, int, error) {
+	for _, st := range f.States {
+		if !st.Valid() {
+			return nil, 0, errdefs.InvalidField("state", "unknown state %q", st)
+		}
+	}
+	if err := validateMetadata("metadata", f.Metadata); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListSandboxes(ctx, f)
+}
+
+// Events returns a sandbox's event log, oldest first.
+func (s *Service) Events(ctx context.Context, orgID, idOrName string) ([]Event, error) {
+	sb, err := s.Get(ctx, orgID, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListEvents(ctx, sb.ID)
+}
+
+func specOf(sb *Sandbox) runtime.Spec {
+	return runtime.Spec{
+		ID:         sb.ID,
+		Image:      sb.Image,
+		Entrypoint: sb.Entrypoint,
+		Env:        sb.Env,
+		CPU:        sb.Resources.CPU,
+		MemoryMB:   sb.Resources.MemoryMB,
+		DiskMB:     sb.Resources.DiskMB,
+		Pids:       sb.Resources.Pids,
+		Internet:   sb.Network.Internet,
+		AllowCIDRs: sb.Network.AllowCIDRs,
+	}
+}
