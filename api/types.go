@@ -182,6 +182,7 @@ const (
 	CodeNotFound          = "NOT_FOUND"
 	CodeSandboxNotFound   = "SANDBOX_NOT_FOUND"
 	CodeAlreadyExists     = "ALREADY_EXISTS"
+	CodeConflict          = "CONFLICT"
 	CodeInvalidState      = "INVALID_STATE"
 	CodeSandboxPaused     = "SANDBOX_PAUSED"
 	CodeResourceExhausted = "RESOURCE_EXHAUSTED"
@@ -222,4 +223,9 @@ type ImageProgress struct {
 	Total   int64        `json:"total,omitempty"`   // bytes in this layer
 	Image   *Image       `json:"image,omitempty"`
 	Error   *ErrorDetail `json:"error,omitempty"`
+}
+
+// APIKeyList is the body of GET /v1/api-keys; secrets are never included.
+type APIKeyList struct {
+	Items []APIKey `json:"items"`
 }
