@@ -38,6 +38,8 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, key *APIKey) error
 	// GetAPIKeyByHash returns a key that is not revoked, or errdefs.ErrNotFound.
 	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// ListAPIKeys returns an organisation's keys, revoked ones included.
+	ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error)
 	// RevokeAPIKey marks a key of orgID revoked; unknown is errdefs.ErrNotFound.
 	RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error
 }

@@ -1,0 +1,50 @@
+// Command hutch is the Hutch server (`hutch serve`), the in-sandbox init,
+// and the command-line client for every other verb.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hutchdev/hutch/internal/cli"
+	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(args[1:])
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.Run(ctx, args, os.Stdout, os.Stderr)
+}
+
+func serve(args []string) int {
+	cfg, err := config.LoadServe(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := server.Run(ctx, cfg, os.Stdout, log, nil); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}

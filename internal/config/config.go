@@ -1,0 +1,104 @@
+// Package config loads the server's settings from flags and environment
+// variables into one typed struct with defaults and Validate. It is the
+// only place that reads the environment.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/sandbox"
+)
+
+// Config is everything `hutch serve` needs.
+type Config struct {
+	Listen          string
+	DataDir         string
+	APIKey          string // bootstrap admin key; generated when empty
+	Runtime         string // "crun" or "runc"; empty picks the measured default
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+	Sandbox         sandbox.Config
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:7420",
+		DataDir:         defaultDataDir(),
+		ShutdownTimeout: 30 * time.Second,
+		Sandbox:         sandbox.DefaultConfig(),
+	}
+}
+
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/hutch"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "hutch")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "hutch-data"
+	}
+	return filepath.Join(home, ".local", "share", "hutch")
+}
+
+// LoadServe parses the flags of `hutch serve`; environment variables
+// (HUTCH_LISTEN, HUTCH_DATA_DIR, HUTCH_API_KEY, HUTCH_RUNTIME,
+// HUTCH_LOG_LEVEL) give the defaults that flags override.
+func LoadServe(args []string, stderr io.Writer) (Config, error) {
+	c := Default()
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", env("HUTCH_LISTEN", c.Listen), "address to serve the API on")
+	fs.StringVar(&c.DataDir, "data-dir", env("HUTCH_DATA_DIR", c.DataDir), "where state, images and sandboxes live")
+	fs.StringVar(&c.APIKey, "api-key", env("HUTCH_API_KEY", ""), "admin API key of the default organization (generated on first start when empty)")
+	fs.StringVar(&c.Runtime, "runtime", env("HUTCH_RUNTIME", ""), "OCI runtime: crun or runc (default: the faster one found)")
+	level := fs.String("log-level", env("HUTCH_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
+	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("--data-dir is empty")
+	}
+	switch c.Runtime {
+	case "", "crun", "runc":
+	default:
+		return fmt.Errorf("--runtime %q: must be crun or runc", c.Runtime)
+	}
+	if strings.ContainsAny(c.APIKey, " \t\r\n") {
+		return fmt.Errorf("API key must not contain whitespace")
+	}
+	return c.Sandbox.Validate()
+}

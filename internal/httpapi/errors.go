@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/sandbox"
+)
+
+// classify is the one place where errors become HTTP statuses and API
+// codes. Internal errors keep their detail in the log, not in the answer.
+func classify(err error) (status int, code, message string) {
+	var te *sandbox.TransitionError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &te):
+		return http.StatusConflict, api.CodeInvalidState,
+			fmt.Sprintf("%s (current state: %s)", te.Error(), te.From)
+	case errors.As(err, &tooBig):
+		return http.StatusBadRequest, api.CodeInvalidArgument,
+			fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, errdefs.ErrPaused):
+		return http.StatusConflict, api.CodeSandboxPaused, err.Error()
+	case errors.Is(err, errdefs.ErrInvalidArgument):
+		return http.StatusBadRequest, api.CodeInvalidArgument, err.Error()
+	case errors.Is(err, errdefs.ErrSandboxNotFound):
+		return http.StatusNotFound, api.CodeSandboxNotFound, err.Error()
+	case errors.Is(err, errdefs.ErrNotFound):
+		return http.StatusNotFound, api.CodeNotFound, err.Error()
+	case errors.Is(err, errdefs.ErrAlreadyExists):
+		return http.StatusConflict, api.CodeAlreadyExists, err.Error()
+	case errors.Is(err, errdefs.ErrConflict):
+		return http.StatusConflict, api.CodeConflict, err.Error()
+	case errors.Is(err, errdefs.ErrUnauthenticated):
+		return http.StatusUnauthorized, api.CodeUnauthenticated, err.Error()
+	case errors.Is(err, errdefs.ErrForbidden):
+		return http.StatusForbidden, api.CodeForbidden, err.Error()
+	case errors.Is(err, errdefs.ErrResourceExhausted):
+		return http.StatusTooManyRequests, api.CodeResourceExhausted, err.Error()
+	case errors.Is(err, errdefs.ErrUnavailable):
+		return http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()
+	case errors.Is(err, errdefs.ErrNotImplemented):
+		return http.StatusNotImplemented, api.CodeNotImplemented, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, api.CodeUnavailable, "the operation timed out"
+	}
+	return http.StatusInternalServerError, api.CodeInternal, "internal error; the server log has the detail under this request ID"
+}
+
+// writeError answers with the error envelope.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := classify(err)
+	id := requestID(r.Context())
+	if status >= 500 {
+		s.Log.Error("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: id}})
+}

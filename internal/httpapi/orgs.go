@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request) {
+	if !principal(r.Context()).PlatformAdmin() {
+		s.writeError(w, r, fmt.Errorf("only an admin key of the default organization can create organizations: %w", errdefs.ErrForbidden))
+		return
+	}
+	var req api.CreateOrganizationRequest
+	if err := decode(w, r, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	org, secret, err := auth.CreateOrganization(r.Context(), s.Auth, req.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Organization{ID: org.ID, Name: org.Name, APIKey: secret})
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	p := principal(r.Context())
+	if err := requireAdmin(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	keys, err := s.Auth.ListAPIKeys(r.Context(), p.OrganizationID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := api.APIKeyList{Items: make([]api.APIKey, 0, len(keys))}
+	for _, k := range keys {
+		out.Items = append(out.Items, keyToAPI(k, ""))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := principal(r.Context())
+	if err := requireAdmin(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.CreateAPIKeyRequest
+	if err := decode(w, r, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, secret, err := auth.CreateKey(r.Context(), s.Auth, p.OrganizationID, req.Name, req.Admin)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, keyToAPI(k, secret))
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := principal(r.Context())
+	if err := requireAdmin(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Auth.RevokeAPIKey(r.Context(), p.OrganizationID, r.PathValue("id"), time.Now().UTC()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func keyToAPI(k *auth.APIKey, secret string) api.APIKey {
+	return api.APIKey{ID: k.ID, OrganizationID: k.OrganizationID, Name: k.Name, Prefix: k.Prefix,
+		Admin: k.Admin, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, APIKey: secret}
+}

@@ -1,0 +1,137 @@
+// Package server assembles `hutch serve`: the store, the auth bootstrap,
+// the runtime driver, the lifecycle service and the HTTP API, and runs
+// them until the context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/httpapi"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/store/sqlite"
+)
+
+// Version is set by the build.
+var Version = "dev"
+
+// Run serves until ctx ends, then shuts down gracefully: in-flight
+// requests and transitions finish before the store closes. ready, when not
+// nil, receives the listening address once the API answers.
+func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger, ready func(addr string)) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "hutch.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	if err := bootstrapKey(ctx, st, cfg, stdout, log); err != nil {
+		return err
+	}
+	rt, err := newRuntime(ctx, cfg, log)
+	if err != nil {
+		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
+		rt = nil
+	}
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	var isReady atomic.Bool
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Log: log, Version: Version}, isReady.Load)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	n, err := svc.Recover(ctx)
+	if err != nil {
+		log.Error("recovery", "err", err)
+	}
+	log.Info("recovered sandboxes", "changed", n)
+	isReady.Store(true)
+	go purgeDeleted(ctx, st, cfg.Sandbox.DeletedRetention, log)
+	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// bootstrapKey creates the default organisation on first start and tells
+// the operator its admin key once, on stdout and in <data-dir>/api-key.
+func bootstrapKey(ctx context.Context, st auth.Store, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
+	secret, err := auth.Bootstrap(ctx, st, cfg.APIKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap organization: %w", err)
+	}
+	if secret == "" {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, "api-key")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if cfg.APIKey == "" {
+		fmt.Fprintf(stdout, "Created the default organization. Its admin API key (shown once, also in %s):\n\n    %s\n\n", path, secret)
+	}
+	log.Info("created default organization", "keyFile", path)
+	return nil
+}
+
+// purgeDeleted removes deleted sandboxes once their retention has passed.
+func purgeDeleted(ctx context.Context, st sandbox.Store, retention time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := st.PurgeDeleted(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Warn("purge deleted sandboxes", "err", err)
+		} else if n > 0 {
+			log.Info("purged deleted sandboxes", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func runtimeName(rt runtime.Runtime) string {
+	if rt == nil {
+		return "none"
+	}
+	return rt.Name()
+}
