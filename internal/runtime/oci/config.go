@@ -1,0 +1,92 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
+)
+
+// Runtime binaries the driver knows how to drive.
+const (
+	RuntimeCrun = "crun"
+	RuntimeRunc = "runc"
+)
+
+// Defaults applied by Config.withDefaults.
+const (
+	DefaultRuntime  = RuntimeCrun // measured faster on every action, see the package benchmark
+	DefaultUIDBase  = 100000
+	DefaultUIDSize  = 65536
+	DefaultGrace    = 10 * time.Second
+	DefaultCPU      = 1.0
+	DefaultMemoryMB = 1024
+	DefaultPids     = 256
+	DefaultDiskMB   = 1024
+)
+
+// Config configures a Driver. Zero values take the defaults above.
+type Config struct {
+	// Runtime is "crun" or "runc"; empty means DefaultRuntime.
+	Runtime string
+	// RuntimePath overrides the binary looked up in PATH.
+	RuntimePath string
+	// StateDir holds everything the driver keeps (e.g. <dataDir>/runtime).
+	StateDir string
+	// Images resolves an image reference to its unpacked layers.
+	Images func(ctx context.Context, ref string) (*image.Image, error)
+	// InitBinary is the host path of the static binary that runs as PID 1
+	// ("/.hutch/hutch init -- <entrypoint...>") in every sandbox.
+	InitBinary string
+	// UIDBase and UIDSize map uid/gid 0..UIDSize-1 inside every sandbox to
+	// UIDBase.. on the host, so root inside is nobody outside.
+	UIDBase uint32
+	UIDSize uint32
+	// StopGrace is used by Delete and when Stop is given no grace.
+	StopGrace time.Duration
+	// DefaultDiskMB sizes the writable layer when a Spec gives none.
+	DefaultDiskMB int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Runtime == "" {
+		c.Runtime = DefaultRuntime
+	}
+	if c.UIDBase == 0 {
+		c.UIDBase = DefaultUIDBase
+	}
+	if c.UIDSize == 0 {
+		c.UIDSize = DefaultUIDSize
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = DefaultGrace
+	}
+	if c.DefaultDiskMB == 0 {
+		c.DefaultDiskMB = DefaultDiskMB
+	}
+	return c
+}
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Runtime != RuntimeCrun && c.Runtime != RuntimeRunc:
+		return errdefs.InvalidField("runtime", "must be %q or %q, not %q", RuntimeCrun, RuntimeRunc, c.Runtime)
+	case c.StateDir == "" || !filepath.IsAbs(c.StateDir):
+		return errdefs.InvalidField("stateDir", "must be an absolute path")
+	case c.Images == nil:
+		return errdefs.InvalidField("images", "a resolver is required")
+	case c.InitBinary == "" || !filepath.IsAbs(c.InitBinary):
+		return errdefs.InvalidField("initBinary", "must be an absolute path")
+	case c.UIDBase == 0 || uint64(c.UIDBase)+uint64(c.UIDSize) > 1<<32-1:
+		return errdefs.InvalidField("uidBase", "mapping %d+%d is out of range", c.UIDBase, c.UIDSize)
+	}
+	return nil
+}
+
+func (c Config) String() string {
+	return fmt.Sprintf("runtime=%s stateDir=%s uids=%d+%d", c.Runtime, c.StateDir, c.UIDBase, c.UIDSize)
+}

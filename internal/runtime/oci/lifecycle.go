@@ -1,0 +1,297 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// Create implements runtime.Runtime. The sandbox directory is made first,
+// so that a Delete after a crash at any later step finds and removes
+// whatever was done.
+func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
+	if err := checkID(s.ID); err != nil {
+		return err
+	}
+	defer d.locks.lock(s.ID)()
+	p := d.paths(s.ID)
+	if err := os.Mkdir(p.dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return fmt.Errorf("sandbox %s: %w", s.ID, errdefs.ErrAlreadyExists)
+		}
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if derr := d.destroy(context.WithoutCancel(ctx), s.ID, nil); derr != nil {
+				d.log.Error("cleanup after failed create", "id", s.ID, "err", derr)
+			}
+		}
+	}()
+	img, err := d.cfg.Images(ctx, s.Image)
+	if err != nil {
+		return fmt.Errorf("create %s: image %s: %w", s.ID, s.Image, err)
+	}
+	diskMB := s.DiskMB
+	if diskMB <= 0 {
+		diskMB = d.cfg.DefaultDiskMB
+	}
+	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB}
+	if err := rec.save(p.record); err != nil {
+		return err
+	}
+	if err := makeDisk(ctx, p.diskImg, diskMB); err != nil {
+		return fmt.Errorf("create %s: %w", s.ID, err)
+	}
+	if err := d.boot(ctx, p, s, rec); err != nil {
+		return fmt.Errorf("create %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// Start implements runtime.Runtime: the kept disk is mounted again and a
+// fresh container boots on it.
+func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
+	if err := checkID(s.ID); err != nil {
+		return err
+	}
+	defer d.locks.lock(s.ID)()
+	p := d.paths(s.ID)
+	rec, err := d.load(s.ID)
+	if err != nil {
+		return err
+	}
+	if rec.initAlive() {
+		return nil
+	}
+	// Whatever a crash or an outside kill left running or mounted goes first.
+	if err := d.teardown(ctx, p, rec); err != nil {
+		return fmt.Errorf("start %s: %w", s.ID, err)
+	}
+	if err := d.boot(ctx, p, s, rec); err != nil {
+		_ = d.teardown(context.WithoutCancel(ctx), p, rec)
+		return fmt.Errorf("start %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// boot mounts the sandbox's disk and root, and runs the container.
+func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
+	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
+		return err
+	}
+	if err := d.mountRootfs(p, rec.Layers); err != nil {
+		return err
+	}
+	if err := d.writeSpec(p, s, rec); err != nil {
+		return err
+	}
+	rec.Runtime = d.cfg.Runtime
+	pid, err := d.runDetached(ctx, p, s.ID)
+	if err != nil {
+		return err
+	}
+	start, _, err := procStart(pid)
+	if err != nil {
+		return fmt.Errorf("init %d vanished at once: %w", pid, err)
+	}
+	rec.InitPID, rec.InitStart, rec.Stopped, rec.Reason = pid, start, false, ""
+	return rec.save(p.record)
+}
+
+// Pause implements runtime.Runtime with a direct freezer write.
+func (d *Driver) Pause(ctx context.Context, id string) error {
+	return d.freeze(id, "FROZEN")
+}
+
+// Resume implements runtime.Runtime.
+func (d *Driver) Resume(ctx context.Context, id string) error {
+	return d.freeze(id, "THAWED")
+}
+
+func (d *Driver) freeze(id, state string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.locks.lock(id)()
+	rec, err := d.load(id)
+	if err != nil {
+		return err
+	}
+	if !rec.initAlive() {
+		return fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
+	}
+	return d.cg.setFreezer(id, state)
+}
+
+// Stop implements runtime.Runtime. A grace of zero takes Config.StopGrace.
+func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if grace <= 0 {
+		grace = d.cfg.StopGrace
+	}
+	defer d.locks.lock(id)()
+	rec, err := d.load(id)
+	if err != nil {
+		return err
+	}
+	p := d.paths(id)
+	if rec.initAlive() {
+		d.terminate(id, grace)
+	}
+	if status, ok := d.reap(rec); ok && rec.Reason == "" && !rec.Stopped {
+		d.log.Debug("sandbox init exited", "id", id, "status", status)
+	}
+	if err := d.teardown(ctx, p, rec); err != nil {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	rec.Stopped, rec.InitPID, rec.InitStart = true, 0, 0
+	return rec.save(p.record)
+}
+
+// terminate sends SIGTERM to every process of the sandbox, and SIGKILL to
+// what is left after grace; it returns when the cgroup is empty.
+func (d *Driver) terminate(id string, grace time.Duration) {
+	if d.cg.frozen(id) {
+		_ = d.cg.setFreezer(id, "THAWED") // a frozen task cannot act on SIGTERM
+	}
+	if grace > 0 {
+		d.cg.signalAll(id, syscall.SIGTERM)
+		if d.waitEmpty(id, grace) {
+			return
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		d.cg.signalAll(id, syscall.SIGKILL) // again: a fork may race the first kill
+		if d.waitEmpty(id, 100*time.Millisecond) {
+			return
+		}
+	}
+	d.log.Error("sandbox processes survive SIGKILL", "id", id)
+}
+
+func (d *Driver) waitEmpty(id string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if len(d.cg.procs(id)) == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// reap collects the exit status of the sandbox's init when it is a zombie
+// child of this process (the driver is a subreaper).
+func (d *Driver) reap(rec *record) (int, bool) {
+	if rec.InitPID <= 0 {
+		return 0, false
+	}
+	start, zombie, err := procStart(rec.InitPID)
+	if err != nil || !zombie || start != rec.InitStart {
+		return 0, false
+	}
+	var ws syscall.WaitStatus
+	pid, err := syscall.Wait4(rec.InitPID, &ws, syscall.WNOHANG, nil)
+	if err != nil || pid != rec.InitPID {
+		return 0, false
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), true
+	}
+	return ws.ExitStatus(), true
+}
+
+// teardown removes the container, its cgroups and its mounts, keeping the
+// sandbox directory and disk image. It expects no process left.
+func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
+	var errs []error
+	rt := d.cfg.Runtime
+	if rec != nil && rec.Runtime != "" {
+		rt = rec.Runtime
+	}
+	if err := d.deleteContainer(ctx, rt, rec.idOr(p)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.cg.remove(filepath.Base(p.dir)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := unmountUnder(p.dir); err != nil {
+		errs = append(errs, err)
+	}
+	detachLoops(p.diskImg)
+	return errors.Join(errs...)
+}
+
+// Delete implements runtime.Runtime. It works from whatever is on disk:
+// a record, a half-made sandbox directory, or nothing at all.
+func (d *Driver) Delete(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.locks.lock(id)()
+	rec, err := d.load(id)
+	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		rec = nil // unreadable record: clean up by name
+	}
+	return d.destroy(ctx, id, rec)
+}
+
+func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
+	p := d.paths(id)
+	if rec == nil {
+		rec, _ = loadRecord(p.record)
+	}
+	d.terminate(id, 0)
+	if rec != nil {
+		d.reap(rec)
+	}
+	err := d.teardown(ctx, p, rec)
+	if err == nil {
+		err = os.RemoveAll(p.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// load reads the sandbox's record; a sandbox without one does not exist.
+func (d *Driver) load(id string) (*record, error) {
+	rec, err := loadRecord(d.paths(id).record)
+	if errors.Is(err, errNoRecord) {
+		return nil, errNotFound(id)
+	}
+	return rec, err
+}
+
+func (r *record) idOr(p paths) string {
+	if r != nil && r.ID != "" {
+		return r.ID
+	}
+	return filepath.Base(p.dir)
+}
+
+// Exec runs argv in a running sandbox and returns its combined output. It
+// is not part of runtime.Runtime (the agent serves commands); tests and
+// tools use it to look inside.
+func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
+	return exec.CommandContext(ctx, d.binary, args...).CombinedOutput()
+}

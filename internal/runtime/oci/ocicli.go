@@ -1,0 +1,91 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The runtime binary is run once per action at most: "run -d" creates and
+// starts in one process, and everything else (pause, resume, signals,
+// state) goes through cgroup and /proc files instead. Only delete needs it
+// again, to drop the runtime's own state.
+
+// runDetached creates and starts the container. Its stdout and stderr are
+// the sandbox log file, which the sandbox keeps writing after the runtime
+// (and the server) is gone; the runtime's own errors land there too, so on
+// failure the part of the log it wrote is returned.
+func (d *Driver) runDetached(ctx context.Context, p paths, id string) (int, error) {
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	off, _ := logf.Seek(0, io.SeekEnd)
+	_ = os.Remove(p.pidFile)
+	cmd := exec.CommandContext(ctx, d.binary, "--root", d.runtimeRoot(), "run", "--detach",
+		"--bundle", p.dir, "--pid-file", p.pidFile, "--no-new-keyring", id)
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s run %s: %w: %s", d.cfg.Runtime, id, err, logTail(p.log, off))
+	}
+	b, err := os.ReadFile(p.pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("%s run %s: no pid file: %w", d.cfg.Runtime, id, err)
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// deleteContainer drops the runtime's state of the container, killing
+// what is left of it. A container the runtime does not know is fine.
+func (d *Driver) deleteContainer(ctx context.Context, rt, id string) error {
+	binary := d.binary
+	if rt != d.cfg.Runtime {
+		var err error
+		if binary, err = exec.LookPath(rt); err != nil {
+			return fmt.Errorf("sandbox %s was made by %s: %w", id, rt, err)
+		}
+	}
+	root := filepath.Join(d.cfg.StateDir, rt)
+	out, err := exec.CommandContext(ctx, binary, "--root", root, "delete", "--force", id).CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := string(out)
+	if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not exist") ||
+		strings.Contains(msg, "No such file") {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// The runtime may choke on state it half-wrote; its directory
+		// is ours to remove.
+		if rmErr := os.RemoveAll(filepath.Join(root, id)); rmErr == nil {
+			return nil
+		}
+		return fmt.Errorf("%s delete %s: %s", rt, id, strings.TrimSpace(msg))
+	}
+	return err
+}
+
+// logTail returns what was appended to the log file after off, trimmed.
+func logTail(path string, off int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 4096))
+	return string(bytes.TrimSpace(b))
+}

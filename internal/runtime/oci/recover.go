@@ -1,0 +1,109 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/initproc"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// Recover implements runtime.Runtime. The record on disk names the init
+// process; /proc and the freezer say whether it runs or is frozen. A
+// sandbox whose init died is torn down to a clean stopped state (its
+// memory and cgroups freed, its disk kept) and the reason is kept in the
+// record, so that it is reported the same way on every later Recover.
+func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error) {
+	if err := checkID(id); err != nil {
+		return runtime.Status{}, err
+	}
+	defer d.locks.lock(id)()
+	p := d.paths(id)
+	rec, err := d.load(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		if _, serr := os.Stat(p.dir); serr == nil {
+			return runtime.Status{State: runtime.StateMissing, Reason: "create did not complete"}, nil
+		}
+		return runtime.Status{State: runtime.StateMissing}, nil
+	}
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	if rec.Stopped {
+		return runtime.Status{State: runtime.StateStopped, Reason: rec.Reason}, nil
+	}
+	if rec.initAlive() {
+		if d.cg.frozen(id) {
+			return runtime.Status{State: runtime.StatePaused}, nil
+		}
+		return runtime.Status{State: runtime.StateRunning}, nil
+	}
+	reason := d.deathReason(id, p, rec)
+	d.terminate(id, 0) // whatever outlived its init
+	if err := d.teardown(ctx, p, rec); err != nil {
+		return runtime.Status{}, fmt.Errorf("recover %s: %w", id, err)
+	}
+	rec.Stopped, rec.Reason, rec.InitPID, rec.InitStart = true, reason, 0, 0
+	if err := rec.save(p.record); err != nil {
+		return runtime.Status{}, err
+	}
+	d.log.Info("sandbox found stopped", "id", id, "reason", reason)
+	return runtime.Status{State: runtime.StateStopped, Reason: reason}, nil
+}
+
+// deathReason explains why a sandbox's init is gone, best source first:
+// the memory cgroup's OOM counter, the exit status this process reaped,
+// the status the init wrote to the log, or just that it vanished (a kill
+// from outside while no server was its parent).
+func (d *Driver) deathReason(id string, p paths, rec *record) string {
+	if d.cg.oomKills(id) > 0 {
+		return "oom-killed"
+	}
+	if status, ok := d.reap(rec); ok {
+		return describeExit(status)
+	}
+	if status, ok := loggedExit(p.log); ok {
+		return describeExit(status)
+	}
+	return "init process ended (exit status unknown)"
+}
+
+func describeExit(status int) string {
+	if status > 128 {
+		return fmt.Sprintf("exited with status %d (signal %d)", status, status-128)
+	}
+	return fmt.Sprintf("exited with status %d", status)
+}
+
+// loggedExit finds the last exit status the init wrote to the log.
+func loggedExit(path string) (int, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	const tail = 4096
+	off := max(st.Size()-tail, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return 0, false
+	}
+	s := string(buf)
+	i := strings.LastIndex(s, initproc.ExitMarker)
+	if i < 0 {
+		return 0, false
+	}
+	var status int
+	if _, err := fmt.Sscanf(s[i+len(initproc.ExitMarker):], "%d", &status); err != nil {
+		return 0, false
+	}
+	return status, true
+}

@@ -1,0 +1,172 @@
+package oci
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// newUserNS returns a handle on a user namespace with the sandboxes' uid
+// and gid mapping. Idmapped mounts take their mapping from such a handle;
+// the process that created the namespace is only needed for a moment (the
+// init binary, which idles when given no command).
+func newUserNS(initBinary string, base, size uint32) (*os.File, error) {
+	cmd := exec.Command(initBinary, "init")
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: int(size)}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: m,
+		GidMappings: m,
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	return os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
+}
+
+// mountIdmapped attaches an idmapped, read-only view of src at dst: files
+// owned by host uid 0 in the image cache appear owned by the sandbox's root.
+func (d *Driver) mountIdmapped(src, dst string) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", src, err)
+	}
+	defer unix.Close(fd)
+	attr := &unix.MountAttr{
+		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV,
+		Userns_fd: uint64(d.userns.Fd()),
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		return fmt.Errorf("idmap %s: %w", src, err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount %s: %w", dst, err)
+	}
+	return nil
+}
+
+// mountRootfs builds the sandbox's root: idmapped image layers under an
+// overlay whose upper and work dirs live on the sandbox's disk.
+func (d *Driver) mountRootfs(p paths, layers []string) error {
+	if len(layers) == 0 {
+		return fmt.Errorf("image has no layers")
+	}
+	lowers := make([]string, len(layers))
+	for i, l := range layers {
+		dst := filepath.Join(p.lower, strconv.Itoa(i))
+		if err := os.MkdirAll(dst, 0o700); err != nil {
+			return err
+		}
+		if err := d.mountIdmapped(l, dst); err != nil {
+			return err
+		}
+		// overlay lists the top layer first
+		lowers[len(layers)-1-i] = dst
+	}
+	for _, dir := range []string{p.upper, p.work, p.rootfs} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chown(p.upper, int(d.cfg.UIDBase), int(d.cfg.UIDBase)); err != nil {
+		return err
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + p.upper + ",workdir=" + p.work
+	if err := unix.Mount("overlay", p.rootfs, "overlay", unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount overlay: %w", err)
+	}
+	// A writable /tmp even when the image has none.
+	tmp := filepath.Join(p.rootfs, "tmp")
+	if err := os.Mkdir(tmp, 0o1777); err == nil {
+		_ = os.Chmod(tmp, 0o1777)
+		_ = os.Chown(tmp, int(d.cfg.UIDBase), int(d.cfg.UIDBase))
+	}
+	return nil
+}
+
+// unmountUnder removes every mount at or below dir, deepest first. It works
+// from /proc/self/mountinfo, so it also cleans up after a create that was
+// cut off half-way.
+func unmountUnder(dir string) error {
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(mounts)))
+	for _, m := range mounts {
+		var err error
+		for i := 0; i < 50; i++ {
+			if err = unix.Unmount(m, 0); err == nil || err == unix.EINVAL || err == unix.ENOENT {
+				err = nil
+				break
+			}
+			if err != unix.EBUSY {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			// Last resort: detach, the kernel frees it when unused.
+			if err2 := unix.Unmount(m, unix.MNT_DETACH); err2 != nil {
+				return fmt.Errorf("unmount %s: %w", m, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mountsUnder lists the mount points at or below dir.
+func mountsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mnt := unescapeMount(fields[4])
+		if mnt == dir || strings.HasPrefix(mnt, dir+"/") {
+			out = append(out, mnt)
+		}
+	}
+	return out, sc.Err()
+}
+
+// unescapeMount undoes the octal escapes of mountinfo (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,158 @@
+package oci
+
+import (
+	"encoding/json"
+	"os"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// initPath is where the init binary appears inside every sandbox.
+const initPath = "/.hutch/hutch"
+
+// hostnameLen is how much of the sandbox ID becomes its hostname.
+const hostnameLen = 12
+
+// defaultCaps is the usual container default set: enough for package
+// managers and servers, nothing that reaches the host (no SYS_ADMIN,
+// SYS_PTRACE, SYS_MODULE, NET_ADMIN...).
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// maskedPaths and readonlyPaths are the OCI defaults: kernel information
+// a sandbox has no business reading, and knobs it must not turn.
+var (
+	maskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// limits are a Spec's resources with the defaults filled in.
+type limits struct {
+	cpu      float64
+	memoryMB int64
+	pids     int64
+}
+
+func specLimits(s runtime.Spec) limits {
+	l := limits{cpu: s.CPU, memoryMB: s.MemoryMB, pids: s.Pids}
+	if l.cpu <= 0 {
+		l.cpu = DefaultCPU
+	}
+	if l.memoryMB <= 0 {
+		l.memoryMB = DefaultMemoryMB
+	}
+	if l.pids <= 0 {
+		l.pids = DefaultPids
+	}
+	return l
+}
+
+// writeSpec writes the bundle's config.json for sandbox s over rec's image.
+func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
+	b, err := json.Marshal(d.buildSpec(p, s, rec))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p.config, b, 0o600)
+}
+
+func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
+	l := specLimits(s)
+	entry := s.Entrypoint
+	if len(entry) == 0 {
+		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
+	}
+	args := append([]string{initPath, "init", "--"}, entry...)
+	if len(entry) == 0 {
+		args = []string{initPath, "init"}
+	}
+	cwd := rec.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	hostname := s.ID
+	if len(hostname) > hostnameLen {
+		hostname = hostname[:hostnameLen]
+	}
+	quota := int64(l.cpu * 100000)
+	period := uint64(100000)
+	mem := l.memoryMB << 20
+	noSwap := mem
+	idmap := []specs.LinuxIDMapping{{ContainerID: 0, HostID: d.cfg.UIDBase, Size: d.cfg.UIDSize}}
+	ro := []string{"nosuid", "noexec", "nodev", "ro"}
+	return &specs.Spec{
+		Version: "1.0.2",
+		Root:    &specs.Root{Path: p.rootfs},
+		Process: &specs.Process{
+			User:            specs.User{UID: 0, GID: 0},
+			Args:            args,
+			Env:             buildEnv(rec.Config.Env, s.Env),
+			Cwd:             cwd,
+			NoNewPrivileges: true,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps,
+			},
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 65536, Soft: 65536}},
+		},
+		Hostname: hostname,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: ro},
+			{Destination: initPath, Type: "bind", Source: d.cfg.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}},
+		},
+		Linux: &specs.Linux{
+			UIDMappings: idmap,
+			GIDMappings: idmap,
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
+				{Type: specs.IPCNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.UserNamespace},
+			},
+			CgroupsPath: "/" + cgroupParent + "/" + s.ID,
+			Resources: &specs.LinuxResources{
+				CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+				Memory: &specs.LinuxMemory{Limit: &mem, Swap: &noSwap},
+				Pids:   &specs.LinuxPids{Limit: l.pids},
+			},
+			MaskedPaths:   maskedPaths,
+			ReadonlyPaths: readonlyPaths,
+			Seccomp:       seccompProfile(),
+		},
+	}
+}
+
+// buildEnv merges the image's environment with the sandbox's, the sandbox
+// winning, in a stable order.
+func buildEnv(imageEnv []string, env map[string]string) []string {
+	m := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, kv := range imageEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for k, v := range env {
+		m[k] = v
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

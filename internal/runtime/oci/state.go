@@ -1,0 +1,120 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hutchdev/hutch/internal/image"
+)
+
+// paths names everything a sandbox has on disk, under one directory.
+type paths struct {
+	dir     string // also the OCI bundle
+	config  string // bundle config.json
+	rootfs  string // overlay mount point
+	lower   string // idmapped layer mounts, lower/0 is the lowest
+	diskImg string // sparse ext4 image of the writable layer
+	disk    string // its mount point
+	upper   string
+	work    string
+	log     string // stdout and stderr of the sandbox
+	pidFile string
+	record  string
+}
+
+func (d *Driver) paths(id string) paths {
+	dir := filepath.Join(d.sandboxesDir(), id)
+	return paths{
+		dir:     dir,
+		config:  filepath.Join(dir, "config.json"),
+		rootfs:  filepath.Join(dir, "rootfs"),
+		lower:   filepath.Join(dir, "lower"),
+		diskImg: filepath.Join(dir, "disk.img"),
+		disk:    filepath.Join(dir, "disk"),
+		upper:   filepath.Join(dir, "disk", "upper"),
+		work:    filepath.Join(dir, "disk", "work"),
+		log:     filepath.Join(dir, "console.log"),
+		pidFile: filepath.Join(dir, "init.pid"),
+		record:  filepath.Join(dir, "sandbox.json"),
+	}
+}
+
+// record is what the driver persists per sandbox, so that a restarted
+// server can find and control it.
+type record struct {
+	ID      string       `json:"id"`
+	Runtime string       `json:"runtime"` // the binary that created the container
+	Image   string       `json:"image"`
+	Layers  []string     `json:"layers"` // kept: the writable layer only makes sense over these
+	Config  image.Config `json:"config"`
+	DiskMB  int64        `json:"diskMB"`
+	// InitPID and InitStart (the start time in /proc/<pid>/stat) identify
+	// the running init, guarding against pid reuse; zero while stopped.
+	InitPID   int    `json:"initPid,omitempty"`
+	InitStart uint64 `json:"initStart,omitempty"`
+	// Stopped is set by Stop and by Recover of a dead sandbox.
+	Stopped bool   `json:"stopped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+func loadRecord(path string) (*record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errNoRecord
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// save writes the record atomically: a crash leaves the old or the new one.
+func (r *record) save(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// procStart returns the start time of pid (field 22 of /proc/<pid>/stat)
+// and whether it is a zombie.
+func procStart(pid int) (start uint64, zombie bool, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
+	if i < 0 {
+		return 0, false, fmt.Errorf("bad stat for %d", pid)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3, the state
+	if len(f) < 20 {
+		return 0, false, fmt.Errorf("bad stat for %d", pid)
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, f[0] == "Z" || f[0] == "X", err
+}
+
+// initAlive reports whether the init the record names still runs.
+func (r *record) initAlive() bool {
+	if r.InitPID <= 0 {
+		return false
+	}
+	start, zombie, err := procStart(r.InitPID)
+	return err == nil && !zombie && start == r.InitStart
+}
