@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/client"
+)
+
+// lifecycleSummaries describe each lifecycle verb in its usage text.
+var lifecycleSummaries = map[string]string{
+	"pause":   "Freeze running sandboxes; memory and files are kept.",
+	"resume":  "Continue paused sandboxes where they stopped.",
+	"stop":    "End sandboxes' processes and free their memory; the filesystem is kept.",
+	"start":   "Boot stopped or archived sandboxes again.",
+	"archive": "Move stopped sandboxes' filesystems to the archive store.",
+	"rm":      "Delete sandboxes and everything they hold.",
+}
+
+// errSomeFailed is returned when some of several items failed; each
+// failure has already been printed on its own line.
+var errSomeFailed = errors.New("some items failed")
+
+// lifecycle returns the command for one action verb. Each takes several
+// IDs, goes on past a failure and reports every failure on its own line.
+func lifecycle(verb string) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		var noWait, force bool
+		fs := e.flagSet(verb)
+		fs.BoolVar(&noWait, "no-wait", false, "return once the work has started")
+		if verb == "stop" {
+			fs.BoolVar(&force, "force", false, "kill at once instead of SIGTERM and a grace period")
+		}
+		ids, _, err := e.parse(fs, verb, "ID...", lifecycleSummaries[verb], args)
+		if err != nil {
+			return err
+		}
+		if err := needArgs(verb, ids, 1, -1, "sandbox ID"); err != nil {
+			return err
+		}
+		c, err := e.client(verb)
+		if err != nil {
+			return err
+		}
+		opts := waitOpt(noWait)
+		return e.each(ids, func(id string) error {
+			sb, err := doAction(ctx, c, verb, id, force, opts)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return printJSON(e.stdout, sb)
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\n", sb.ID, sb.State)
+			return nil
+		})
+	}
+}
+
+func doAction(ctx context.Context, c *client.Client, verb, id string, force bool, opts []client.CallOption) (*api.Sandbox, error) {
+	switch verb {
+	case "pause":
+		return c.Pause(ctx, id, opts...)
+	case "resume":
+		return c.Resume(ctx, id, opts...)
+	case "stop":
+		return c.Stop(ctx, id, client.StopOptions{Force: force}, opts...)
+	case "start":
+		return c.Start(ctx, id, opts...)
+	case "archive":
+		return c.Archive(ctx, id, opts...)
+	case "rm":
+		return c.DeleteSandbox(ctx, id, opts...)
+	}
+	return nil, fmt.Errorf("unknown action %q", verb)
+}
