@@ -1,0 +1,22 @@
+// Package store persists Hutch's state: sandboxes and their event log,
+// organisations and API keys. The lifecycle and auth code depend only on the
+// Store interface, so that the embedded SQLite backend (store/sqlite) can be
+// swapped for PostgreSQL when several control-plane replicas share one
+// database. Every backend passes the same suite in store/storetest.
+package store
+
+import (
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/sandbox"
+)
+
+// Store is the whole persistence layer: what the sandbox lifecycle needs,
+// what auth needs, and a Close that releases the database. It is one
+// interface rather than two handles so that one value, opened once in main,
+// serves both and is closed once on shutdown.
+type Store interface {
+	sandbox.Store
+	auth.Store
+	// Close releases the database; the Store is unusable afterwards.
+	Close() error
+}
