@@ -79,7 +79,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: requestID(r.Context())}})
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r) // sets the path values that Handler does not
 }
 
 // probe captures what the mux's own not-found handler would answer.

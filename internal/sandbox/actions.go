@@ -26,7 +26,7 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	if err != nil {
 		return nil, err
 	}
-	if err := s.supports(action); err != nil {
+	if err := s.requireRuntime(); err != nil {
 		return nil, err
 	}
 	unlock, err := s.locks.lock(ctx, sb.ID)
@@ -49,6 +49,9 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	}
 	if noop {
 		return sb, nil
+	}
+	if err := s.supports(action); err != nil {
+		return nil, err
 	}
 	if o.Cause == "" {
 		o.Cause = CauseUser

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# test.sh runs everything CI runs: setup, go vet, a gofmt check and the
+# whole test suite (real sandboxes, so as root).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+"$here/scripts/setup.sh"
+export PATH=$PATH:/usr/local/go/bin
+
+echo "== go vet"
+go vet ./...
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go test"
+# -p 1 keeps packages that start real sandboxes from competing for the two
+# cores of the CI machine; -count=1 never trusts a cached result.
+go test -count=1 -p 1 -timeout 20m ./... 2>&1 | tee /tmp/hutch-test.log
