@@ -295,3 +295,19 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
 	return exec.CommandContext(ctx, d.binary, args...).CombinedOutput()
 }
+
+// InitPID returns the host pid of the sandbox's init, for tools that look
+// at the sandbox from the host (its /proc/<pid>/root, its namespaces).
+func (d *Driver) InitPID(id string) (int, error) {
+	if err := checkID(id); err != nil {
+		return 0, err
+	}
+	rec, err := d.load(id)
+	if err != nil {
+		return 0, err
+	}
+	if !rec.initAlive() {
+		return 0, fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
+	}
+	return rec.InitPID, nil
+}

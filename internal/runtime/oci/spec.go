@@ -105,7 +105,6 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps,
 			},
-			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 65536, Soft: 65536}},
 		},
 		Hostname: hostname,
 		Mounts: []specs.Mount{

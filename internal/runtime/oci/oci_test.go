@@ -1,0 +1,164 @@
+package oci_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/oci"
+	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
+)
+
+const testImage = "test/busybox"
+
+// fixture is built once per test binary: a static init and a two-layer
+// busybox image, both in a directory every sandbox uid can traverse.
+var fixture struct {
+	once   sync.Once
+	err    error
+	dir    string
+	init   string
+	layers []string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixture.dir != "" {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
+}
+
+func requireHost(t testing.TB, rt string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the OCI driver needs root")
+	}
+	if _, err := exec.LookPath(rt); err != nil {
+		t.Skipf("%s is not installed", rt)
+	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Skip("busybox (apt-get install busybox-static) is needed for the test image")
+	}
+	fixture.once.Do(buildFixture)
+	if fixture.err != nil {
+		t.Fatalf("test fixture: %v", fixture.err)
+	}
+}
+
+func buildFixture() {
+	dir, err := os.MkdirTemp("", "hutch-oci-fixture-")
+	if err != nil {
+		fixture.err = err
+		return
+	}
+	fixture.dir = dir
+	_ = os.Chmod(dir, 0o755)
+	fixture.init = filepath.Join(dir, "hutch")
+	build := exec.Command("go", "build", "-o", fixture.init, "./testdata/hutchinit")
+	build.Dir = "../../initproc"
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fixture.err = errors.New("build init: " + err.Error() + ": " + string(out))
+		return
+	}
+	base := filepath.Join(dir, "layers", "0")
+	top := filepath.Join(dir, "layers", "1")
+	for _, d := range []string{"bin", "etc", "root", "tmp", "proc", "sys", "dev", "var", "usr/bin"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			fixture.err = err
+			return
+		}
+	}
+	_ = os.Chmod(filepath.Join(base, "tmp"), 0o1777)
+	_ = os.Chmod(filepath.Join(base, "root"), 0o700)
+	bb, _ := exec.LookPath("busybox")
+	if out, err := exec.Command("cp", bb, filepath.Join(base, "bin", "busybox")).CombinedOutput(); err != nil {
+		fixture.err = errors.New(string(out))
+		return
+	}
+	list, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		fixture.err = err
+		return
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		_ = os.Symlink("busybox", filepath.Join(base, "bin", applet))
+	}
+	if err := os.MkdirAll(filepath.Join(top, "etc"), 0o755); err != nil {
+		fixture.err = err
+		return
+	}
+	fixture.err = errors.Join(
+		os.WriteFile(filepath.Join(base, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644),
+		os.WriteFile(filepath.Join(base, "etc", "group"), []byte("root:x:0:\n"), 0o644),
+		os.WriteFile(filepath.Join(top, "etc", "layer"), []byte("top\n"), 0o644),
+	)
+	fixture.layers = []string{base, top}
+}
+
+func resolve(_ context.Context, ref string) (*image.Image, error) {
+	if ref != testImage {
+		return nil, errors.New("unknown image " + ref)
+	}
+	return &image.Image{Ref: ref, Layers: fixture.layers, Config: image.Config{Env: []string{"HOME=/root"}}}, nil
+}
+
+func newDriver(t testing.TB, rt, stateDir string) *oci.Driver {
+	t.Helper()
+	d, err := oci.New(oci.Config{Runtime: rt, StateDir: stateDir, Images: resolve, InitBinary: fixture.init})
+	if err != nil {
+		t.Fatalf("oci.New: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// stateDir is a fresh state directory that the sandboxes' root (an
+// unprivileged host uid) can traverse, unlike t.TempDir's 0700.
+func stateDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "hutch-oci-state-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o711)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func harness(rt string) runtimetest.Harness {
+	return runtimetest.Harness{
+		New: func(t testing.TB, dir string) runtime.Runtime {
+			return newDriver(t, rt, dir)
+		},
+		StateDir: stateDir,
+		Image:    testImage,
+		Exec: func(ctx context.Context, r runtime.Runtime, id string, argv ...string) (string, error) {
+			out, err := r.(*oci.Driver).Exec(ctx, id, argv...)
+			return string(out), err
+		},
+		HostPID: func(r runtime.Runtime, id string) (int, error) {
+			return r.(*oci.Driver).InitPID(id)
+		},
+	}
+}
+
+func TestSuiteCrun(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	runtimetest.Run(t, harness(oci.RuntimeCrun))
+}
+
+func TestSuiteRunc(t *testing.T) {
+	requireHost(t, oci.RuntimeRunc)
+	if testing.Short() {
+		t.Skip("the default runtime's suite covers -short runs")
+	}
+	runtimetest.Run(t, harness(oci.RuntimeRunc))
+}
