@@ -3,6 +3,8 @@
 // root filesystem.
 package image
 
+import "time"
+
 // Image is an image that is unpacked in the local cache and ready to be the
 // root of a sandbox.
 type Image struct {
@@ -11,13 +13,17 @@ type Image struct {
 	Layers []string // absolute paths of unpacked layer dirs, lowest first
 	Config Config
 	Size   int64 // bytes unpacked
+
+	// CreatedAt is when the image entered this cache (pulled or imported),
+	// not the build time in its config: it is what `image ls` sorts by.
+	CreatedAt time.Time
 }
 
 // Config is the part of the OCI image config a runtime uses.
 type Config struct {
-	Entrypoint []string
-	Cmd        []string
-	Env        []string
-	WorkingDir string
-	User       string
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	User       string   `json:"user,omitempty"`
 }

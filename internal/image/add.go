@@ -1,0 +1,168 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+// layerParallelism is how many layers of one image download and unpack at
+// once: enough to hide registry latency, few enough for two cores.
+const layerParallelism = 3
+
+// addImage brings every layer of img into the cache and records it under
+// key. compressed says the layers should be read as stored blobs (verified
+// against their digests) rather than through go-containerregistry's
+// decompression.
+func (s *Store) addImage(ctx context.Context, key string, img v1.Image, compressed bool, report func(Progress)) (*Image, error) {
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	if got := digestOf(rawConfig); got != manifest.Config.Digest.String() {
+		return nil, fmt.Errorf("config %s: content has digest %s: %w", manifest.Config.Digest, got, errdefs.ErrInvalidArgument)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	diffIDs := cf.RootFS.DiffIDs
+	if len(diffIDs) != len(layers) {
+		return nil, fmt.Errorf("manifest has %d layers, config %d diff IDs: %w", len(layers), len(diffIDs), errdefs.ErrInvalidArgument)
+	}
+	hexes := make([]string, len(diffIDs))
+	for i, d := range diffIDs {
+		if hexes[i], err = diffHex(d); err != nil {
+			return nil, err
+		}
+	}
+	s.hold(hexes)
+	defer s.release(hexes)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(layerParallelism)
+	for i, l := range layers {
+		g.Go(func() error {
+			src, err := sourceOf(l, diffIDs[i], compressed)
+			if err != nil {
+				return err
+			}
+			p := Progress{Layer: src.digest.String(), Index: i, Count: len(layers), Total: src.size}
+			if p.Layer == "" || !compressed {
+				p.Layer = diffIDs[i].String()
+			}
+			cached, err := s.ensureLayer(gctx, src, func(n int64) {
+				if report != nil {
+					p.Done = n
+					report(p)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", p.Layer, err)
+			}
+			if report != nil {
+				p.Done, p.Cached, p.Complete = p.Total, cached, true
+				report(p)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	rec := &record{
+		Ref:          key,
+		Digest:       digestOf(rawManifest),
+		ConfigDigest: manifest.Config.Digest.String(),
+		Config:       configOf(cf),
+		CreatedAt:    time.Now().UTC(),
+	}
+	for _, d := range diffIDs {
+		rec.Layers = append(rec.Layers, d.String())
+	}
+	return s.commitImage(rec, rawManifest, rawConfig)
+}
+
+// commitImage writes an image's manifest and config blobs and its index
+// entry, replacing what key named before (a newer pull of the same tag);
+// layers only the old one used are collected.
+func (s *Store) commitImage(rec *record, rawManifest, rawConfig []byte) (*Image, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range [][]byte{rawManifest, rawConfig} {
+		p := s.blobPath(digestOf(b))
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := writeFileAtomic(p, b); err != nil {
+			return nil, err
+		}
+	}
+	old := s.idx.Images[rec.Ref]
+	s.idx.Images[rec.Ref] = rec
+	if err := s.saveLocked(); err != nil {
+		return nil, err
+	}
+	if old != nil && old.Digest != rec.Digest {
+		if err := s.gcLocked(); err != nil {
+			return nil, err
+		}
+	}
+	return s.imageLocked(rec)
+}
+
+func sourceOf(l v1.Layer, diffID v1.Hash, compressed bool) (layerSource, error) {
+	src := layerSource{diffID: diffID, compressed: compressed}
+	if !compressed {
+		src.open = l.Uncompressed
+		return src, nil
+	}
+	var err error
+	if src.digest, err = l.Digest(); err != nil {
+		return src, err
+	}
+	if src.size, err = l.Size(); err != nil {
+		return src, err
+	}
+	src.open = l.Compressed
+	return src, nil
+}
+
+func configOf(cf *v1.ConfigFile) Config {
+	c := cf.Config
+	return Config{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User}
+}
+
+func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
+
+// serialise makes progress reports from parallel layers arrive one at a time
+// and stamps them with the image reference.
+func serialise(ref string, fn func(Progress)) func(Progress) {
+	var mu sync.Mutex
+	return func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		p.Ref = ref
+		fn(p)
+	}
+}

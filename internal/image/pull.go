@@ -1,0 +1,134 @@
+package image
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+// Progress is one report on one layer of a pull, for the CLI's progress
+// display. Reports for a pull are delivered one at a time, never
+// concurrently, though layers download in parallel.
+type Progress struct {
+	Ref      string // normalised reference being pulled
+	Layer    string // compressed digest of the layer
+	Index    int    // position of the layer, 0 = lowest
+	Count    int    // layers in the image
+	Total    int64  // compressed bytes of the layer
+	Done     int64  // bytes downloaded so far
+	Cached   bool   // the layer was already unpacked: nothing downloaded
+	Complete bool   // the layer is verified and unpacked (or was cached)
+}
+
+// PullOption configures Pull.
+type PullOption func(*pullOptions)
+
+type pullOptions struct {
+	auth     authn.Authenticator
+	progress func(Progress)
+	insecure bool
+	platform v1.Platform
+}
+
+// WithBasicAuth sends registry credentials; without it pulls are anonymous.
+func WithBasicAuth(user, pass string) PullOption {
+	return func(o *pullOptions) { o.auth = &authn.Basic{Username: user, Password: pass} }
+}
+
+// WithProgress receives per-layer download reports.
+func WithProgress(fn func(Progress)) PullOption {
+	return func(o *pullOptions) { o.progress = fn }
+}
+
+// WithInsecure lets Pull speak plain HTTP, or HTTPS without verifying the
+// certificate, to the registry. Registries on loopback get plain HTTP
+// without it.
+func WithInsecure() PullOption { return func(o *pullOptions) { o.insecure = true } }
+
+// WithPlatform picks another platform than linux/<GOARCH> from a multi-arch
+// index, e.g. for an emulated runtime.
+func WithPlatform(p v1.Platform) PullOption { return func(o *pullOptions) { o.platform = p } }
+
+// Pull downloads ref from its registry into the cache and returns it.
+// Layers already unpacked are not downloaded again. A multi-arch index
+// resolves to linux on this machine's architecture. The image is stored
+// under Normalize(ref), so Resolve(ref) finds it afterwards.
+func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+	o := pullOptions{auth: authn.Anonymous, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	r, err := parseRemote(ref, o.insecure)
+	if err != nil {
+		return nil, err
+	}
+	key := remoteKey(r)
+	img, err := s.fetch(ctx, r, o)
+	if err != nil {
+		return nil, classify("pull", key, err)
+	}
+	var report func(Progress)
+	if o.progress != nil {
+		report = serialise(key, o.progress)
+	}
+	out, err := s.addImage(ctx, key, img, true, report)
+	if err != nil {
+		return nil, classify("pull", key, err)
+	}
+	return out, nil
+}
+
+// fetch resolves r to one image manifest, choosing o.platform from an index.
+func (s *Store) fetch(ctx context.Context, r name.Reference, o pullOptions) (v1.Image, error) {
+	tr := remote.DefaultTransport
+	if o.insecure {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		tr = t
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx), remote.WithAuth(o.auth), remote.WithTransport(tr),
+		remote.WithPlatform(o.platform), remote.WithUserAgent("hutch"),
+	}
+	desc, err := remote.Get(r, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		if cf.Architecture != "" && cf.Architecture != o.platform.Architecture {
+			return nil, fmt.Errorf("image is for %s/%s, not %s: %w", cf.OS, cf.Architecture, o.platform, errdefs.ErrInvalidArgument)
+		}
+		return img, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range im.Manifests {
+		if m.MediaType.IsImage() && m.Platform != nil && m.Platform.Satisfies(o.platform) {
+			return idx.Image(m.Digest)
+		}
+	}
+	return nil, fmt.Errorf("no %s image in the index: %w", o.platform, errdefs.ErrNotFound)
+}

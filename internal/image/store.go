@@ -1,0 +1,309 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+// Store is a content-addressed image cache in one directory:
+//
+//	index.json        normalised reference -> manifest digest, layers, config
+//	blobs/sha256/<h>  manifests and configs, verified by digest
+//	layers/<h>        one unpacked layer per diff ID (uncompressed digest),
+//	                  shared by every image that has it; an overlayfs lower dir
+//	tmp/              layers being unpacked; renamed into layers/ when whole
+//	lock              flock held while the store is open
+//
+// Layer dirs are named by the bare hex digest because overlayfs splits its
+// lowerdir option on ":". Compressed layer blobs are verified while they
+// stream into the unpacker and are not kept: the unpacked dir is what a
+// sandbox needs, and keeping both would double the disk used.
+//
+// A Store is safe for concurrent use; one process owns a directory at a time.
+type Store struct {
+	dir   string
+	shift int
+	lock  *os.File
+
+	mu       sync.Mutex
+	idx      *index
+	holds    map[string]int     // layer hex -> pulls/imports using it, kept from GC
+	inflight map[string]*flight // layer hex -> unpack under way
+}
+
+// index is the persistent state of a Store, rewritten whole on each change.
+type index struct {
+	Version  int                    `json:"version"`
+	UIDShift int                    `json:"uidShift"`
+	Images   map[string]*record     `json:"images"`
+	Layers   map[string]layerRecord `json:"layers"` // by hex of the diff ID
+}
+
+type record struct {
+	Ref          string    `json:"ref"`
+	Digest       string    `json:"digest"`
+	ConfigDigest string    `json:"configDigest"`
+	Layers       []string  `json:"layers"` // diff IDs, lowest first
+	Config       Config    `json:"config"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+type layerRecord struct {
+	Size int64 `json:"size"`
+}
+
+const indexVersion = 1
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithUIDShift unpacks layers with n added to every uid and gid, for a
+// runtime that runs sandboxes in a user namespace mapping 0 to n. A cache
+// directory keeps the shift it was first filled with.
+func WithUIDShift(n int) Option { return func(s *Store) { s.shift = n } }
+
+// Open opens (creating if needed) the image store in dir. It takes an
+// exclusive lock on dir, finishes what a crash may have left (half-unpacked
+// layers, layers no image uses) and returns the store; Close releases it.
+func Open(dir string, opts ...Option) (*Store, error) {
+	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.shift < 0 {
+		return nil, fmt.Errorf("image store: uid shift %d: %w", s.shift, errdefs.ErrInvalidArgument)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("image store %s: %w", dir, err)
+	}
+	s.dir = abs
+	for _, d := range []string{s.dir, s.layersDir(), filepath.Join(s.dir, "blobs", "sha256")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("image store: %w", err)
+		}
+	}
+	// tmp holds nothing worth keeping: whatever is there was interrupted.
+	if err := os.RemoveAll(s.tmpDir()); err != nil {
+		return nil, fmt.Errorf("image store: clean tmp: %w", err)
+	}
+	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	if err := s.takeLock(); err != nil {
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// takeLock makes a second process opening the same dir fail fast instead of
+// garbage-collecting layers the first one is unpacking.
+func (s *Store) takeLock() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("image store %s is in use by another process: %w", s.dir, errdefs.ErrUnavailable)
+	}
+	s.lock = f
+	return nil
+}
+
+// Close releases the store's directory lock.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) layersDir() string { return filepath.Join(s.dir, "layers") }
+func (s *Store) tmpDir() string    { return filepath.Join(s.dir, "tmp") }
+func (s *Store) indexPath() string { return filepath.Join(s.dir, "index.json") }
+
+func (s *Store) layerPath(hex string) string { return filepath.Join(s.layersDir(), hex) }
+
+func (s *Store) blobPath(digest string) string {
+	return filepath.Join(s.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+}
+
+// load reads the index and reconciles it with the layer dirs on disk.
+func (s *Store) load() error {
+	s.idx = &index{Version: indexVersion, UIDShift: s.shift, Images: map[string]*record{}, Layers: map[string]layerRecord{}}
+	b, err := os.ReadFile(s.indexPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("image store: %w", err)
+	default:
+		if err := json.Unmarshal(b, s.idx); err != nil {
+			return fmt.Errorf("image store: %s: %w", s.indexPath(), err)
+		}
+	}
+	if s.idx.UIDShift != s.shift && len(s.idx.Layers) > 0 {
+		return fmt.Errorf("image store %s holds layers unpacked with uid shift %d, not %d: %w",
+			s.dir, s.idx.UIDShift, s.shift, errdefs.ErrInvalidArgument)
+	}
+	s.idx.UIDShift = s.shift
+	for hex := range s.idx.Layers {
+		if _, err := os.Lstat(s.layerPath(hex)); err != nil {
+			delete(s.idx.Layers, hex)
+		}
+	}
+	entries, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	for _, e := range entries {
+		if _, ok := s.idx.Layers[e.Name()]; !ok {
+			if err := s.removeLayerDir(e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gcLocked()
+}
+
+// saveLocked writes the index atomically: a crash leaves the old or the new
+// index, never a torn one.
+func (s *Store) saveLocked() error {
+	b, err := json.MarshalIndent(s.idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.indexPath(), b); err != nil {
+		return fmt.Errorf("image store: save index: %w", err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Resolve returns a cached image without touching the network. An
+// unqualified name is looked up as a local image first, then on Docker Hub
+// (see Normalize); "sha256:<hex>" finds an image by manifest digest.
+func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.HasPrefix(ref, "sha256:") {
+		for _, key := range s.sortedKeysLocked() {
+			if rec := s.idx.Images[key]; rec.Digest == ref {
+				return s.imageLocked(rec)
+			}
+		}
+		return nil, fmt.Errorf("image %s: %w", ref, errdefs.ErrNotFound)
+	}
+	keys, err := lookupKeys(ref)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if rec, ok := s.idx.Images[k]; ok {
+			return s.imageLocked(rec)
+		}
+	}
+	return nil, fmt.Errorf("image %s (%s): %w", ref, keys[len(keys)-1], errdefs.ErrNotFound)
+}
+
+// List returns every cached image, ordered by reference.
+func (s *Store) List(ctx context.Context) ([]*Image, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Image, 0, len(s.idx.Images))
+	for _, k := range s.sortedKeysLocked() {
+		img, err := s.imageLocked(s.idx.Images[k])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+func (s *Store) sortedKeysLocked() []string {
+	keys := make([]string, 0, len(s.idx.Images))
+	for k := range s.idx.Images {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// imageLocked turns a record into an Image, checking that its layers are
+// still on disk so a damaged cache is reported here rather than as a failed
+// overlay mount.
+func (s *Store) imageLocked(rec *record) (*Image, error) {
+	img := &Image{Ref: rec.Ref, Digest: rec.Digest, Config: rec.Config, CreatedAt: rec.CreatedAt}
+	img.Config = cloneConfig(rec.Config)
+	for _, d := range rec.Layers {
+		hex := strings.TrimPrefix(d, "sha256:")
+		l, ok := s.idx.Layers[hex]
+		if !ok {
+			return nil, fmt.Errorf("image %s: layer %s is missing from the cache, pull or import it again: %w",
+				rec.Ref, d, errdefs.ErrNotFound)
+		}
+		img.Layers = append(img.Layers, s.layerPath(hex))
+		img.Size += l.Size
+	}
+	return img, nil
+}
+
+func cloneConfig(c Config) Config {
+	c.Entrypoint = append([]string(nil), c.Entrypoint...)
+	c.Cmd = append([]string(nil), c.Cmd...)
+	c.Env = append([]string(nil), c.Env...)
+	return c
+}

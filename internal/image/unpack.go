@@ -1,0 +1,396 @@
+package image
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+)
+
+// Whiteout names of the OCI layer format, and the overlayfs attribute that
+// replaces an opaque marker.
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+	opaqueXattr    = "trusted.overlay.opaque"
+	paxXattr       = "SCHILY.xattr."
+)
+
+var errNotEmpty = unix.ENOTEMPTY
+
+// unpacker writes one layer's tar stream into a dir in the form overlayfs
+// expects of a lower dir: OCI whiteout files become 0/0 character devices
+// and opaque markers become the trusted.overlay.opaque xattr. Every path
+// goes through an os.Root, so neither "../" nor a symlink planted by an
+// earlier entry can make it write outside the dir.
+type unpacker struct {
+	root  *os.Root
+	shift int
+	dirs  map[string]bool // dirs known to exist in this layer
+	times []dirTime       // applied last: adding entries changes a dir's mtime
+	buf   []byte
+}
+
+type dirTime struct {
+	name         string
+	atime, mtime time.Time
+}
+
+// unpackTar unpacks the tar stream r into dst (an existing empty dir) and
+// returns the bytes of regular files written.
+func unpackTar(ctx context.Context, dst string, r io.Reader, shift int) (int64, error) {
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
+	u := &unpacker{root: root, shift: shift, dirs: map[string]bool{"": true}, buf: make([]byte, 128<<10)}
+	tr := tar.NewReader(r)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, corruptf("read tar: %v", err)
+		}
+		if err := u.entry(hdr, tr); err != nil {
+			return 0, fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			size += hdr.Size
+		}
+	}
+	for i := len(u.times) - 1; i >= 0; i-- {
+		t := u.times[i]
+		if err := root.Chtimes(orDot(t.name), t.atime, t.mtime); err != nil {
+			return 0, err
+		}
+	}
+	return size, nil
+}
+
+// corruptf reports layer content that cannot be unpacked as it claims.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errdefs.ErrInvalidArgument}, args...)...)
+}
+
+// cleanName turns a tar entry name into a path relative to the layer root
+// ("" for the root itself), refusing absolute paths and "..".
+func cleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", corruptf("absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", corruptf("path leaves the layer")
+		}
+	}
+	p := path.Clean(name)
+	if p == "." {
+		return "", nil
+	}
+	return p, nil
+}
+
+func orDot(name string) string {
+	if name == "" {
+		return "."
+	}
+	return name
+}
+
+func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		if err := u.mkdirParents(dir); err != nil {
+			return err
+		}
+		if base == opaqueMarker {
+			return u.setXattr(orDot(dir), opaqueXattr, []byte("y"))
+		}
+		return u.whiteout(dir, strings.TrimPrefix(base, whiteoutPrefix))
+	}
+	if name == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return corruptf("layer root is not a dir")
+		}
+		return u.finishDir(hdr, "")
+	}
+	if err := u.mkdirParents(dir); err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeDir || !u.dirs[name] {
+		if err := u.clear(name, hdr.Typeflag == tar.TypeDir); err != nil {
+			return err
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if !u.dirs[name] {
+			if err := u.root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			u.dirs[name] = true
+		}
+		return u.finishDir(hdr, name)
+	case tar.TypeReg:
+		return u.file(hdr, name, r)
+	case tar.TypeSymlink:
+		if err := u.root.Symlink(hdr.Linkname, name); err != nil {
+			return err
+		}
+		return u.root.Lchown(name, hdr.Uid+u.shift, hdr.Gid+u.shift)
+	case tar.TypeLink:
+		target, err := cleanName(hdr.Linkname)
+		if err != nil {
+			return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+		}
+		if target == "" {
+			return corruptf("hardlink to the layer root")
+		}
+		if err := u.root.Link(target, name); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return corruptf("hardlink target %q is not in this layer", hdr.Linkname)
+			}
+			return err
+		}
+		return nil
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return u.device(hdr, dir, base, name)
+	default:
+		// Sparse-file and vendor extensions carry nothing a sandbox root
+		// needs; the tar reader has already consumed PAX and GNU headers.
+		return nil
+	}
+}
+
+// mkdirParents creates the missing parents of an entry, root-owned (after
+// the uid shift) and 0755 as Docker does for dirs a tar leaves implicit.
+func (u *unpacker) mkdirParents(dir string) error {
+	if u.dirs[dir] {
+		return nil
+	}
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		if u.dirs[p] {
+			continue
+		}
+		fi, err := u.root.Lstat(p)
+		switch {
+		case err == nil && fi.IsDir():
+		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+			// A symlinked parent is followed inside the root (os.Root
+			// refuses the rest of a chain that leads outside).
+			target, err := u.root.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if path.IsAbs(target) || !fs.ValidPath(path.Join(path.Dir(p), target)) {
+				return corruptf("parent %q is a symlink leading out of the layer", p)
+			}
+			if fi, err = u.root.Stat(p); err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				return corruptf("parent %q is not a dir", p)
+			}
+		case err == nil:
+			return corruptf("parent %q is not a dir", p)
+		case errors.Is(err, fs.ErrNotExist):
+			if err := u.root.Mkdir(p, 0o755); err != nil {
+				return err
+			}
+			if err := u.root.Lchown(p, u.shift, u.shift); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		u.dirs[p] = true
+	}
+	return nil
+}
+
+// clear removes what an earlier entry of the same name left, as a later
+// entry in a tar replaces an earlier one. A dir is kept for a dir.
+func (u *unpacker) clear(name string, isDir bool) error {
+	fi, err := u.root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if isDir && fi.IsDir() {
+		u.dirs[name] = true
+		return nil
+	}
+	delete(u.dirs, name)
+	return u.root.RemoveAll(name)
+}
+
+func (u *unpacker) finishDir(hdr *tar.Header, name string) error {
+	n := orDot(name)
+	if err := u.root.Lchown(n, hdr.Uid+u.shift, hdr.Gid+u.shift); err != nil {
+		return err
+	}
+	if err := u.root.Chmod(n, hdr.FileInfo().Mode()&modeBits); err != nil {
+		return err
+	}
+	if err := u.xattrs(hdr, n); err != nil {
+		return err
+	}
+	u.times = append(u.times, dirTime{name: name, atime: atimeOf(hdr), mtime: hdr.ModTime})
+	return nil
+}
+
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+func atimeOf(hdr *tar.Header) time.Time {
+	if hdr.AccessTime.IsZero() {
+		return hdr.ModTime
+	}
+	return hdr.AccessTime
+}
+
+func (u *unpacker) file(hdr *tar.Header, name string, r io.Reader) error {
+	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, r, u.buf); err != nil {
+		if errors.As(err, new(*fs.PathError)) {
+			return err
+		}
+		return corruptf("read %d bytes of content: %v", hdr.Size, err)
+	}
+	if err := f.Chown(hdr.Uid+u.shift, hdr.Gid+u.shift); err != nil {
+		return err
+	}
+	// After chown, which clears setuid and setgid bits.
+	if err := f.Chmod(hdr.FileInfo().Mode() & modeBits); err != nil {
+		return err
+	}
+	if err := u.fileXattrs(hdr, f); err != nil {
+		return err
+	}
+	at, mt := atimeOf(hdr), hdr.ModTime
+	tv := []unix.Timeval{unix.NsecToTimeval(at.UnixNano()), unix.NsecToTimeval(mt.UnixNano())}
+	if err := unix.Futimes(int(f.Fd()), tv); err != nil {
+		return &fs.PathError{Op: "futimes", Path: name, Err: err}
+	}
+	return f.Close()
+}
+
+// whiteout writes overlayfs's whiteout, a 0/0 character device, in place of
+// the OCI ".wh.<name>" file.
+func (u *unpacker) whiteout(dir, name string) error {
+	if name == "" || name == "." || name == ".." {
+		return corruptf("bad whiteout")
+	}
+	full := path.Join(dir, name)
+	if err := u.clear(full, false); err != nil {
+		return err
+	}
+	return u.mknod(dir, name, unix.S_IFCHR, 0, u.shift, u.shift)
+}
+
+// device creates a device node or fifo. Device nodes need CAP_MKNOD; without
+// it they are skipped: the runtime gives a sandbox its own /dev anyway.
+func (u *unpacker) device(hdr *tar.Header, dir, base, name string) error {
+	mode := uint32(unix.S_IFIFO)
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode = unix.S_IFCHR
+	case tar.TypeBlock:
+		mode = unix.S_IFBLK
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	err := u.mknod(dir, base, mode|uint32(hdr.Mode&0o7777), int(dev), hdr.Uid+u.shift, hdr.Gid+u.shift)
+	if errors.Is(err, unix.EPERM) && hdr.Typeflag != tar.TypeFifo {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return u.root.Chmod(name, hdr.FileInfo().Mode()&modeBits)
+}
+
+func (u *unpacker) mknod(dir, name string, mode uint32, dev, uid, gid int) error {
+	d, err := u.root.Open(orDot(dir))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	if err := unix.Mknodat(fd, name, mode, dev); err != nil {
+		return &fs.PathError{Op: "mknod", Path: path.Join(dir, name), Err: err}
+	}
+	if err := unix.Fchownat(fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "chown", Path: path.Join(dir, name), Err: err}
+	}
+	return nil
+}
+
+func (u *unpacker) setXattr(name, attr string, value []byte) error {
+	f, err := u.root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Fsetxattr(int(f.Fd()), attr, value, 0); err != nil {
+		return &fs.PathError{Op: "setxattr " + attr, Path: name, Err: err}
+	}
+	return nil
+}
+
+// allowedXattr says which extended attributes of a layer are kept: file
+// capabilities and user attributes. trusted.* (overlay's own) and others
+// are dropped so an image cannot forge overlay metadata.
+func allowedXattr(attr string) bool {
+	return attr == "security.capability" || strings.HasPrefix(attr, "user.")
+}
+
+func (u *unpacker) xattrs(hdr *tar.Header, name string) error {
+	for k, v := range hdr.PAXRecords {
+		if attr, ok := strings.CutPrefix(k, paxXattr); ok && allowedXattr(attr) {
+			if err := u.setXattr(name, attr, []byte(v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (u *unpacker) fileXattrs(hdr *tar.Header, f *os.File) error {
+	for k, v := range hdr.PAXRecords {
+		if attr, ok := strings.CutPrefix(k, paxXattr); ok && allowedXattr(attr) {
+			if err := unix.Fsetxattr(int(f.Fd()), attr, []byte(v), 0); err != nil {
+				return &fs.PathError{Op: "setxattr " + attr, Path: f.Name(), Err: err}
+			}
+		}
+	}
+	return nil
+}
