@@ -49,7 +49,7 @@ func (s *Service) recoverOne(ctx context.Context, sb *Sandbox) (bool, error) {
 			to, reason = StateError, fmt.Sprintf("recovering from %s: %v", sb.State, err)
 		}
 	}
-	if to == sb.State && reason == sb.StateReason {
+	if to == sb.State { // nothing to settle; keep the reason it already has
 		return false, nil
 	}
 	from := sb.State

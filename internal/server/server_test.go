@@ -1,0 +1,115 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/server"
+)
+
+// start runs a server on a free loopback port and returns its URL, what it
+// printed, and a stop function that waits for a clean exit.
+func start(t *testing.T, cfg config.Config) (url string, out *bytes.Buffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out = &bytes.Buffer{}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- server.Run(ctx, cfg, out, log, func(a string) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case err := <-done:
+		cancel()
+		t.Fatalf("server exited early: %v", err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server shutdown: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return url, out, stop
+}
+
+func get(t *testing.T, url, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestFirstStartCreatesKeyOnceAndRestartKeepsIt(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+
+	url, out, stop := start(t, cfg)
+	if get(t, url+"/healthz", "") != 200 {
+		t.Fatal("healthz not 200")
+	}
+	keyFile := filepath.Join(cfg.DataDir, "api-key")
+	fi, err := os.Stat(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("api-key mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(keyFile)
+	key := strings.TrimSpace(string(b))
+	if !strings.Contains(out.String(), key) {
+		t.Fatalf("key not printed on first start: %q", out.String())
+	}
+	if get(t, url+"/v1/sandboxes", key) != 200 {
+		t.Fatal("bootstrap key rejected")
+	}
+	stop()
+
+	url, out, _ = start(t, cfg)
+	if out.Len() != 0 {
+		t.Fatalf("second start printed %q; the key is shown only once", out.String())
+	}
+	if get(t, url+"/v1/sandboxes", key) != 200 {
+		t.Fatal("key lost across restart")
+	}
+}
+
+func TestAPIKeyFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.APIKey = "my-chosen-key"
+	url, out, _ := start(t, cfg)
+	if strings.Contains(out.String(), "my-chosen-key") {
+		t.Fatal("a key the operator chose was printed")
+	}
+	if get(t, url+"/v1/sandboxes", "my-chosen-key") != 200 {
+		t.Fatal("configured key rejected")
+	}
+	if get(t, url+"/v1/sandboxes", "other") != 401 {
+		t.Fatal("wrong key accepted")
+	}
+}
