@@ -102,7 +102,7 @@ func codeForStatus(status int) string {
 	case http.StatusNotFound:
 		return api.CodeNotFound
 	case http.StatusConflict:
-		return api.CodeInvalidState
+		return api.CodeConflict
 	case http.StatusTooManyRequests, http.StatusInsufficientStorage:
 		return api.CodeResourceExhausted
 	case http.StatusNotImplemented:
@@ -125,7 +125,7 @@ func statusForCode(code string) int {
 		return http.StatusForbidden
 	case api.CodeNotFound, api.CodeSandboxNotFound:
 		return http.StatusNotFound
-	case api.CodeAlreadyExists, api.CodeInvalidState, api.CodeSandboxPaused:
+	case api.CodeAlreadyExists, api.CodeConflict, api.CodeInvalidState, api.CodeSandboxPaused:
 		return http.StatusConflict
 	case api.CodeResourceExhausted:
 		return http.StatusTooManyRequests
@@ -156,8 +156,8 @@ func IsNotFound(err error) bool {
 	return hasCode(err, api.CodeNotFound, api.CodeSandboxNotFound)
 }
 
-// IsConflict reports whether err is any 409: a taken name, an action the
-// current state forbids, or a paused sandbox.
+// IsConflict reports whether err is any 409: a taken name, a resource in
+// use, an action the current state forbids, or a paused sandbox.
 func IsConflict(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusConflict

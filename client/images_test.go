@@ -94,7 +94,7 @@ func TestImportImage(t *testing.T) {
 }
 
 func TestRemoveAndListImages(t *testing.T) {
-	c, s := fake(t, reply(http.StatusConflict, errorBody(api.CodeInvalidState, "image in use by sb_1", "")))
+	c, s := fake(t, reply(http.StatusConflict, errorBody(api.CodeConflict, "image in use by sb_1", "")))
 	err := c.RemoveImage(context.Background(), "alpine:3.20")
 	if !IsConflict(err) {
 		t.Errorf("err = %v", err)
