@@ -281,3 +281,25 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		t.Errorf("doc = %s", doc)
 	}
 }
+
+func TestEmptyIDRefusedLocally(t *testing.T) {
+	c, s := fake(t, reply(http.StatusOK, api.Sandbox{}))
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"get":     func() error { _, err := c.GetSandbox(ctx, ""); return err },
+		"pause":   func() error { _, err := c.Pause(ctx, ""); return err },
+		"delete":  func() error { _, err := c.DeleteSandbox(ctx, ""); return err },
+		"events":  func() error { _, err := c.Events(ctx, ""); return err },
+		"patch":   func() error { _, err := c.PatchMetadata(ctx, "", nil); return err },
+		"revoke":  func() error { return c.RevokeAPIKey(ctx, "") },
+		"rmimage": func() error { return c.RemoveImage(ctx, "") },
+	}
+	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	if s.method != "" {
+		t.Errorf("a request was sent: %s %s", s.method, s.path)
+	}
+}

@@ -25,6 +25,9 @@ func (c *Client) ListImages(ctx context.Context) (*api.ImageList, error) {
 // RemoveImage removes an image from the cache. It fails with a conflict
 // while a sandbox uses the image.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
+	if err := checkID("image", ref); err != nil {
+		return err
+	}
 	return c.do(ctx, request{method: http.MethodDelete, path: "/v1/images", query: url.Values{"ref": {ref}}}, nil)
 }
 

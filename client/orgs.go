@@ -66,5 +66,8 @@ func (c *Client) ListAPIKeys(ctx context.Context) ([]api.APIKey, error) {
 
 // RevokeAPIKey revokes a key by ID; it needs an admin key.
 func (c *Client) RevokeAPIKey(ctx context.Context, id string) error {
+	if err := checkID("key", id); err != nil {
+		return err
+	}
 	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/v1/api-keys/%s", id)}, nil)
 }

@@ -47,7 +47,7 @@ func (c *Client) CreateSandbox(ctx context.Context, req api.CreateSandboxRequest
 
 // GetSandbox returns a sandbox by ID or by name.
 func (c *Client) GetSandbox(ctx context.Context, id string) (*api.Sandbox, error) {
-	return c.sandboxCall(ctx, http.MethodGet, pathf("/v1/sandboxes/%s", id), nil, nil)
+	return c.sandboxCall(ctx, http.MethodGet, id, "", nil, nil)
 }
 
 // ListOptions filter and page ListSandboxes. Zero values mean no filter
@@ -136,7 +136,7 @@ func (c *Client) Archive(ctx context.Context, id string, opts ...CallOption) (*a
 // DeleteSandbox removes a sandbox and everything it holds. The returned
 // record is in state deleted (or deleting, with NoWait).
 func (c *Client) DeleteSandbox(ctx context.Context, id string, opts ...CallOption) (*api.Sandbox, error) {
-	return c.sandboxCall(ctx, http.MethodDelete, pathf("/v1/sandboxes/%s", id), waitQuery(opts), nil)
+	return c.sandboxCall(ctx, http.MethodDelete, id, "", waitQuery(opts), nil)
 }
 
 // PatchMetadata merges patch into the sandbox's metadata: a nil value
@@ -144,6 +144,9 @@ func (c *Client) DeleteSandbox(ctx context.Context, id string, opts ...CallOptio
 func (c *Client) PatchMetadata(ctx context.Context, id string, patch map[string]*string) (*api.Sandbox, error) {
 	if patch == nil {
 		patch = map[string]*string{}
+	}
+	if err := checkID("sandbox", id); err != nil {
+		return nil, err
 	}
 	var sb api.Sandbox
 	err := c.do(ctx, request{
@@ -160,18 +163,21 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch map[string]
 // future and later than the current expiry.
 func (c *Client) RenewExpiration(ctx context.Context, id string, at time.Time) (*api.Sandbox, error) {
 	body := api.RenewExpirationRequest{ExpiresAt: at.UTC().Format(time.RFC3339Nano)}
-	return c.sandboxCall(ctx, http.MethodPost, pathf("/v1/sandboxes/%s/renew-expiration", id), nil, body)
+	return c.sandboxCall(ctx, http.MethodPost, id, "/renew-expiration", nil, body)
 }
 
 // SetTimeout sets the sandbox's timeout in seconds from now; nil removes
 // the expiry altogether.
 func (c *Client) SetTimeout(ctx context.Context, id string, seconds *int64) (*api.Sandbox, error) {
 	body := api.SetTimeoutRequest{TimeoutSeconds: seconds}
-	return c.sandboxCall(ctx, http.MethodPut, pathf("/v1/sandboxes/%s/timeout", id), nil, body)
+	return c.sandboxCall(ctx, http.MethodPut, id, "/timeout", nil, body)
 }
 
 // Events returns the sandbox's event log, oldest first.
 func (c *Client) Events(ctx context.Context, id string) (*api.EventList, error) {
+	if err := checkID("sandbox", id); err != nil {
+		return nil, err
+	}
 	var list api.EventList
 	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/v1/sandboxes/%s/events", id)}, &list); err != nil {
 		return nil, err
@@ -180,11 +186,16 @@ func (c *Client) Events(ctx context.Context, id string) (*api.EventList, error) 
 }
 
 func (c *Client) action(ctx context.Context, id, verb string, q url.Values) (*api.Sandbox, error) {
-	return c.sandboxCall(ctx, http.MethodPost, pathf("/v1/sandboxes/%s/", id)+verb, q, nil)
+	return c.sandboxCall(ctx, http.MethodPost, id, "/"+verb, q, nil)
 }
 
-func (c *Client) sandboxCall(ctx context.Context, method, path string, q url.Values, body any) (*api.Sandbox, error) {
+// sandboxCall is a call on /v1/sandboxes/{id}+suffix answering one sandbox.
+func (c *Client) sandboxCall(ctx context.Context, method, id, suffix string, q url.Values, body any) (*api.Sandbox, error) {
+	if err := checkID("sandbox", id); err != nil {
+		return nil, err
+	}
 	var sb api.Sandbox
+	path := pathf("/v1/sandboxes/%s", id) + suffix
 	if err := c.do(ctx, request{method: method, path: path, query: q, body: body}, &sb); err != nil {
 		return nil, err
 	}

@@ -154,3 +154,12 @@ func pathf(format string, segments ...string) string {
 	}
 	return fmt.Sprintf(format, args...)
 }
+
+// checkID refuses an empty ID before any request: it would otherwise
+// address the collection (/v1/sandboxes/) and fail in a confusing way.
+func checkID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("client: empty %s ID", kind)
+	}
+	return nil
+}
