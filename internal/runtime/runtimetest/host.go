@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// assertGone checks on the host that nothing of sandbox id is left: no
+// AssertGone checks on the host that nothing of sandbox id is left: no
 // mount, no cgroup in any hierarchy, no process, no loop device.
-func assertGone(t *testing.T, id string) {
+func AssertGone(t *testing.T, id string) {
 	t.Helper()
 	for _, leak := range leftovers(id) {
 		t.Errorf("sandbox %s left behind: %s", id, leak)

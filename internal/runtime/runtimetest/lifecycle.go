@@ -117,7 +117,7 @@ func testDeleteIdempotent(t *testing.T, h Harness) {
 	if err := rt.Delete(ctxT(t), s.ID); err != nil {
 		t.Fatalf("delete paused: %v", err)
 	}
-	assertGone(t, s.ID)
+	AssertGone(t, s.ID)
 	if err := rt.Delete(ctxT(t), s.ID); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
@@ -174,7 +174,7 @@ func testRecover(t *testing.T, h Harness) {
 		if err := rt2.Delete(ctxT(t), id); err != nil {
 			t.Fatalf("delete after restart: %v", err)
 		}
-		assertGone(t, id)
+		AssertGone(t, id)
 	}
 }
 

@@ -154,6 +154,6 @@ func testConcurrent(t *testing.T, h Harness) {
 		t.Error(err)
 	}
 	for _, s := range specs {
-		assertGone(t, s.ID)
+		AssertGone(t, s.ID)
 	}
 }

@@ -83,7 +83,7 @@ func create(t *testing.T, rt runtime.Runtime, s runtime.Spec) {
 		if err := rt.Delete(ctx, s.ID); err != nil {
 			t.Errorf("cleanup: delete %s: %v", s.ID, err)
 		}
-		assertGone(t, s.ID)
+		AssertGone(t, s.ID)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
