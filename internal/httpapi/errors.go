@@ -5,11 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
+
+// classes are the error classes whose own text ends a wrapped message;
+// the answer drops that tail, which only repeats the code.
+var classes = []error{errdefs.ErrSandboxNotFound, errdefs.ErrNotFound, errdefs.ErrAlreadyExists,
+	errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrPaused, errdefs.ErrUnauthenticated,
+	errdefs.ErrForbidden, errdefs.ErrResourceExhausted, errdefs.ErrUnavailable, errdefs.ErrNotImplemented}
+
+func message(err error) string {
+	m := err.Error()
+	for _, c := range classes {
+		m = strings.TrimSuffix(m, ": "+c.Error())
+	}
+	return m
+}
 
 // classify is the one place where errors become HTTP statuses and API
 // codes. Internal errors keep their detail in the log, not in the answer.
@@ -54,6 +69,9 @@ func classify(err error) (status int, code, message string) {
 // writeError answers with the error envelope.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := classify(err)
+	if msg == err.Error() {
+		msg = message(err)
+	}
 	id := requestID(r.Context())
 	if status >= 500 {
 		s.Log.Error("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
