@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -18,11 +19,20 @@ import (
 // once: enough to hide registry latency, few enough for two cores.
 const layerParallelism = 3
 
+// addOptions tune addImage for where the image comes from.
+type addOptions struct {
+	// compressed reads layers as stored blobs, verified against their
+	// digests, rather than through go-containerregistry's decompression.
+	compressed bool
+	report     func(Progress)
+	// platform, if set, is what a single-platform image must be built for.
+	platform *v1.Platform
+}
+
 // addImage brings every layer of img into the cache and records it under
-// key. compressed says the layers should be read as stored blobs (verified
-// against their digests) rather than through go-containerregistry's
-// decompression.
-func (s *Store) addImage(ctx context.Context, key string, img v1.Image, compressed bool, report func(Progress)) (*Image, error) {
+// key.
+func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOptions) (*Image, error) {
+	compressed, report := o.compressed, o.report
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return nil, err
@@ -31,16 +41,16 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, compress
 	if err != nil {
 		return nil, err
 	}
-	rawConfig, err := img.RawConfigFile()
+	rawConfig, err := s.configOf(img, manifest.Config.Digest)
 	if err != nil {
 		return nil, err
 	}
-	if got := digestOf(rawConfig); got != manifest.Config.Digest.String() {
-		return nil, fmt.Errorf("config %s: content has digest %s: %w", manifest.Config.Digest, got, errdefs.ErrInvalidArgument)
-	}
-	cf, err := img.ConfigFile()
+	cf, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
 	if err != nil {
-		return nil, err
+		return nil, corruptf("config %s: %v", manifest.Config.Digest, err)
+	}
+	if p := o.platform; p != nil && cf.Architecture != "" && cf.Architecture != p.Architecture {
+		return nil, fmt.Errorf("image is for %s/%s, not %s: %w", cf.OS, cf.Architecture, p, errdefs.ErrInvalidArgument)
 	}
 	layers, err := img.Layers()
 	if err != nil {
@@ -129,6 +139,23 @@ func (s *Store) commitImage(rec *record, rawManifest, rawConfig []byte) (*Image,
 		}
 	}
 	return s.imageLocked(rec)
+}
+
+// configOf returns img's config, from the cache when an image with the same
+// config is there already, so that pulling a cached image again fetches no
+// blob at all.
+func (s *Store) configOf(img v1.Image, digest v1.Hash) ([]byte, error) {
+	if b, err := os.ReadFile(s.blobPath(digest.String())); err == nil && digestOf(b) == digest.String() {
+		return b, nil
+	}
+	b, err := img.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	if got := digestOf(b); got != digest.String() {
+		return nil, fmt.Errorf("config %s: content has digest %s: %w", digest, got, errdefs.ErrInvalidArgument)
+	}
+	return b, nil
 }
 
 func sourceOf(l v1.Layer, diffID v1.Hash, compressed bool) (layerSource, error) {

@@ -275,7 +275,7 @@ func (s *Store) importImage(ctx context.Context, source string, img v1.Image, na
 			return nil, err
 		}
 		// Layers are unpacked by the first name and found cached by the rest.
-		res, err := s.addImage(ctx, key, img, compressed, nil)
+		res, err := s.addImage(ctx, key, img, addOptions{compressed: compressed})
 		if err != nil {
 			return nil, classify("import", fmt.Sprintf("%s from %s", key, filepath.Base(source)), err)
 		}

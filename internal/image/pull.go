@@ -76,11 +76,11 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	if err != nil {
 		return nil, classify("pull", key, err)
 	}
-	var report func(Progress)
+	ao := addOptions{compressed: true, platform: &o.platform}
 	if o.progress != nil {
-		report = serialise(key, o.progress)
+		ao.report = serialise(key, o.progress)
 	}
-	out, err := s.addImage(ctx, key, img, true, report)
+	out, err := s.addImage(ctx, key, img, ao)
 	if err != nil {
 		return nil, classify("pull", key, err)
 	}
@@ -104,18 +104,7 @@ func (s *Store) fetch(ctx context.Context, r name.Reference, o pullOptions) (v1.
 		return nil, err
 	}
 	if !desc.MediaType.IsIndex() {
-		img, err := desc.Image()
-		if err != nil {
-			return nil, err
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		if cf.Architecture != "" && cf.Architecture != o.platform.Architecture {
-			return nil, fmt.Errorf("image is for %s/%s, not %s: %w", cf.OS, cf.Architecture, o.platform, errdefs.ErrInvalidArgument)
-		}
-		return img, nil
+		return desc.Image()
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
