@@ -207,7 +207,7 @@ func TestRoutes(t *testing.T) {
 }
 
 // TestOperationsDescribeErrors checks the promises every operation makes:
-// a 500, a 401 unless it is public, and a 413 wherever a JSON body is read.
+// a 500, a 401 unless it is public, and a 400 wherever a JSON body is read.
 func TestOperationsDescribeErrors(t *testing.T) {
 	j, err := OpenAPIJSON()
 	if err != nil {
@@ -241,8 +241,8 @@ func TestOperationsDescribeErrors(t *testing.T) {
 				t.Errorf("%s: no 500", name)
 			}
 			if op.RequestBody != nil && op.RequestBody.Content["application/json"] != nil {
-				if _, ok := op.Responses["413"]; !ok {
-					t.Errorf("%s: JSON body but no 413", name)
+				if _, ok := op.Responses["400"]; !ok {
+					t.Errorf("%s: JSON body but no 400", name)
 				}
 			}
 		}
