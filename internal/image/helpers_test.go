@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,9 +34,11 @@ type entry struct {
 
 var testTime = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func dir(name string) entry             { return entry{name: name, typ: tar.TypeDir, mode: 0o755} }
-func file(name, body string) entry      { return entry{name: name, body: body, mode: 0o644} }
-func symlink(name, target string) entry { return entry{name: name, link: target, typ: tar.TypeSymlink, mode: 0o777} }
+func dir(name string) entry        { return entry{name: name, typ: tar.TypeDir, mode: 0o755} }
+func file(name, body string) entry { return entry{name: name, body: body, mode: 0o644} }
+func symlink(name, target string) entry {
+	return entry{name: name, link: target, typ: tar.TypeSymlink, mode: 0o777}
+}
 
 // tarBytes builds an uncompressed tar stream.
 func tarBytes(t testing.TB, entries ...entry) []byte {
@@ -234,4 +235,15 @@ func closedAddr(t testing.TB) string {
 
 func bg() context.Context { return context.Background() }
 
-var _ = filepath.Join
+
+func readDirNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, nil
+}

@@ -3,8 +3,8 @@ package image
 import (
 	"archive/tar"
 	"context"
-	"net/http"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
