@@ -15,6 +15,7 @@ import (
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/httpapi"
+	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
@@ -45,13 +46,18 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	rt := fakeruntime.New()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Log: log, Version: "test"}, func() bool { return true })
+	images, err := image.Open(filepath.Join(t.TempDir(), "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { images.Close() })
+	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: "test"}, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL, key: key, rt: rt, api: h, svc: svc, store: st}
@@ -138,4 +144,12 @@ func (e *env) must(want int, method, path string, body any) response {
 func (e *env) create(name string) api.Sandbox {
 	e.t.Helper()
 	return e.must(201, "POST", "/v1/sandboxes", api.CreateSandboxRequest{Name: name}).sandbox(e.t)
+}
+
+// testWriter sends the server log to the test's log, shown on failure.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }

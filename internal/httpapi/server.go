@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
@@ -16,6 +17,7 @@ import (
 type Deps struct {
 	Sandboxes *sandbox.Service
 	Auth      auth.Store
+	Images    *image.Store // nil when the server has no image store
 	Log       *slog.Logger
 	Version   string
 }
@@ -114,8 +116,8 @@ func (s *Server) register() {
 	s.handle("PUT", "/v1/sandboxes/{id}/timeout", s.authenticated(s.setTimeout))
 	s.handle("GET", "/v1/sandboxes/{id}/events", s.authenticated(s.events))
 
-	// images: s.handle("GET", "/v1/images", s.authenticated(s.listImages))
-	// s.handle("POST", "/v1/images/pull", s.authenticated(s.pullImage))
-	// s.handle("POST", "/v1/images/import", s.authenticated(s.importImage))
-	// s.handle("DELETE", "/v1/images", s.authenticated(s.removeImage))
+	s.handle("GET", "/v1/images", s.authenticated(s.listImages))
+	s.handle("POST", "/v1/images/pull", s.authenticated(s.pullImage))
+	s.handle("POST", "/v1/images/import", s.authenticated(s.importImage))
+	s.handle("DELETE", "/v1/images", s.authenticated(s.removeImage))
 }

@@ -192,3 +192,20 @@ func specOf(sb *Sandbox) runtime.Spec {
 		AllowCIDRs: sb.Network.AllowCIDRs,
 	}
 }
+
+// UsingImage counts the sandboxes, in any organisation and any state but
+// deleted, whose image matches (as decided by same, which resolves
+// references the way the image store does).
+func (s *Service) UsingImage(ctx context.Context, same func(ref string) bool) (int, error) {
+	all, err := s.store.ListAllSandboxes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sb := range all {
+		if same(sb.Image) {
+			n++
+		}
+	}
+	return n, nil
+}
