@@ -33,6 +33,7 @@ type Driver struct {
 	cg     *cgroupFS  // the host's cgroup hierarchies
 	userns *os.File   // a user namespace with the sandbox mapping, for idmapped mounts
 	loopMu sync.Mutex // serialises loop device allocation
+	diskMu sync.Mutex // serialises making disk templates
 	locks  keyedMutex // serialises calls per sandbox ID
 	log    *slog.Logger
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,7 +50,7 @@ func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
-	if err := makeDisk(ctx, p.diskImg, diskMB); err != nil {
+	if err := d.newDisk(ctx, p.diskImg, diskMB); err != nil {
 		return fmt.Errorf("create %s: %w", s.ID, err)
 	}
 	if err := d.boot(ctx, p, s, rec); err != nil {
@@ -147,7 +149,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	}
 	p := d.paths(id)
 	if rec.initAlive() {
-		d.terminate(id, grace)
+		d.terminate(id, rec.InitPID, grace)
 	}
 	if status, ok := d.reap(rec); ok && rec.Reason == "" && !rec.Stopped {
 		d.log.Debug("sandbox init exited", "id", id, "status", status)
@@ -161,14 +163,26 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 
 // terminate sends SIGTERM to every process of the sandbox, and SIGKILL to
 // what is left after grace; it returns when the cgroup is empty.
-func (d *Driver) terminate(id string, grace time.Duration) {
+//
+// The kernel drops a signal to a namespace's PID 1 that has no handler,
+// and a sandbox stopped right after it was created may have an init that
+// has not installed its handlers yet: init gets SIGTERM again once it has.
+func (d *Driver) terminate(id string, initPID int, grace time.Duration) {
 	if d.cg.frozen(id) {
 		_ = d.cg.setFreezer(id, "THAWED") // a frozen task cannot act on SIGTERM
 	}
 	if grace > 0 {
+		initHeard := initPID <= 0 || catches(initPID, syscall.SIGTERM)
 		d.cg.signalAll(id, syscall.SIGTERM)
-		if d.waitEmpty(id, grace) {
-			return
+		deadline := time.Now().Add(grace)
+		for time.Now().Before(deadline) {
+			if d.waitEmpty(id, 10*time.Millisecond) {
+				return
+			}
+			if !initHeard && catches(initPID, syscall.SIGTERM) {
+				_ = syscall.Kill(initPID, syscall.SIGTERM)
+				initHeard = true
+			}
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -179,6 +193,21 @@ func (d *Driver) terminate(id string, grace time.Duration) {
 		}
 	}
 	d.log.Error("sandbox processes survive SIGKILL", "id", id)
+}
+
+// catches reports whether pid has a handler for sig (SigCgt in its status).
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
 }
 
 func (d *Driver) waitEmpty(id string, timeout time.Duration) bool {
@@ -219,6 +248,7 @@ func (d *Driver) reap(rec *record) (int, bool) {
 // sandbox directory and disk image. It expects no process left.
 func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
 	var errs []error
+	reapZombies(filepath.Base(p.dir))
 	rt := d.cfg.Runtime
 	if rec != nil && rec.Runtime != "" {
 		rt = rec.Runtime
@@ -255,7 +285,7 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if rec == nil {
 		rec, _ = loadRecord(p.record)
 	}
-	d.terminate(id, 0)
+	d.terminate(id, 0, 0)
 	if rec != nil {
 		d.reap(rec)
 	}

@@ -29,6 +29,11 @@ var fixture struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("busybox"); err == nil {
+			fixture.once.Do(buildFixture)
+		}
+	}
 	code := m.Run()
 	if fixture.dir != "" {
 		os.RemoveAll(fixture.dir)
@@ -102,6 +107,9 @@ func buildFixture() {
 		os.WriteFile(filepath.Join(top, "etc", "layer"), []byte("top\n"), 0o644),
 	)
 	fixture.layers = []string{base, top}
+	// for the package's internal tests, which cannot import this file
+	os.Setenv("HUTCH_TEST_INIT", fixture.init)
+	os.Setenv("HUTCH_TEST_LAYER", base)
 }
 
 func resolve(_ context.Context, ref string) (*image.Image, error) {

@@ -43,7 +43,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 		return runtime.Status{State: runtime.StateRunning}, nil
 	}
 	reason := d.deathReason(id, p, rec)
-	d.terminate(id, 0) // whatever outlived its init
+	d.terminate(id, 0, 0) // whatever outlived its init
 	if err := d.teardown(ctx, p, rec); err != nil {
 		return runtime.Status{}, fmt.Errorf("recover %s: %w", id, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/hutchdev/hutch/internal/image"
 )
@@ -117,4 +118,31 @@ func (r *record) initAlive() bool {
 	}
 	start, zombie, err := procStart(r.InitPID)
 	return err == nil && !zombie && start == r.InitStart
+}
+
+// reapZombies waits for every zombie child of this process that belonged
+// to sandbox id: its init when no record named it (a create cut off after
+// the runtime started it), or when the record's pid was lost.
+func reapZombies(id string) {
+	self := os.Getpid()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if i < 0 || len(f) < 2 || f[0] != "Z" || f[1] != strconv.Itoa(self) {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join(filepath.Dir(st), "cgroup"))
+		if err != nil || !strings.Contains(string(cg), "/"+cgroupParent+"/"+id+"\n") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	}
 }
