@@ -235,7 +235,6 @@ func closedAddr(t testing.TB) string {
 
 func bg() context.Context { return context.Background() }
 
-
 func readDirNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -247,3 +246,5 @@ func readDirNames(dir string) ([]string, error) {
 	}
 	return names, nil
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
