@@ -19,11 +19,14 @@ import (
 
 // Config is everything `hutch serve` needs.
 type Config struct {
-	Listen          string
-	DataDir         string
-	APIKey          string // bootstrap admin key; generated when empty
-	Runtime         string // "crun" or "runc"; empty picks the measured default
-	LogLevel        slog.Level
+	Listen   string
+	DataDir  string
+	APIKey   string // bootstrap admin key; generated when empty
+	Runtime  string // "crun" or "runc"; empty picks the measured default
+	LogLevel slog.Level
+	// SeedImages holds base.tar and python.tar from scripts/setup.sh,
+	// imported on start when the image store lacks them.
+	SeedImages      string
 	ShutdownTimeout time.Duration
 	Sandbox         sandbox.Config
 }
@@ -34,6 +37,7 @@ func Default() Config {
 		Listen:          "127.0.0.1:7420",
 		DataDir:         defaultDataDir(),
 		ShutdownTimeout: 30 * time.Second,
+		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
 	}
 }
@@ -69,6 +73,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.DataDir, "data-dir", env("HUTCH_DATA_DIR", c.DataDir), "where state, images and sandboxes live")
 	fs.StringVar(&c.APIKey, "api-key", env("HUTCH_API_KEY", ""), "admin API key of the default organization (generated on first start when empty)")
 	fs.StringVar(&c.Runtime, "runtime", env("HUTCH_RUNTIME", ""), "OCI runtime: crun or runc (default: the faster one found)")
+	fs.StringVar(&c.SeedImages, "seed-images", env("HUTCH_SEED_IMAGES", c.SeedImages), "directory of base image tarballs imported on start")
 	level := fs.String("log-level", env("HUTCH_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")

@@ -19,6 +19,7 @@ import (
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/httpapi"
+	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
@@ -43,7 +44,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := bootstrapKey(ctx, st, cfg, stdout, log); err != nil {
 		return err
 	}
-	rt, err := newRuntime(ctx, cfg, log)
+	images, err := image.Open(filepath.Join(cfg.DataDir, "images"))
+	if err != nil {
+		return fmt.Errorf("open image store: %w", err)
+	}
+	defer images.Close()
+	seedImages(ctx, images, cfg.SeedImages, log)
+	rt, err := newRuntime(ctx, cfg, images, log)
 	if err != nil {
 		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
 		rt = nil
@@ -55,7 +62,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer svc.Close()
 
 	var isReady atomic.Bool
-	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Log: log, Version: Version}, isReady.Load)
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: Version}, isReady.Load)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

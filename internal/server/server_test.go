@@ -65,6 +65,7 @@ func TestFirstStartCreatesKeyOnceAndRestartKeepsIt(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.SeedImages = ""
 
 	url, out, stop := start(t, cfg)
 	if get(t, url+"/healthz", "") != 200 {
@@ -101,6 +102,7 @@ func TestAPIKeyFromConfig(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
+	cfg.SeedImages = ""
 	cfg.APIKey = "my-chosen-key"
 	url, out, _ := start(t, cfg)
 	if strings.Contains(out.String(), "my-chosen-key") {
