@@ -36,7 +36,7 @@ func (s *Store) GetOrganization(ctx context.Context, id string) (*auth.Organizat
 		org     auth.Organization
 		created string
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM organizations WHERE id = ?`, id).
+	err := s.queryRow(ctx, `SELECT id, name, created_at FROM organizations WHERE id = ?`, id).
 		Scan(&org.ID, &org.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("organization %q: %w", id, errdefs.ErrNotFound)
@@ -54,7 +54,7 @@ func (s *Store) GetOrganization(ctx context.Context, id string) (*auth.Organizat
 // can tell a first start (bootstrap an admin) from a later one.
 func (s *Store) CountOrganizations(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM organizations`).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM organizations`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count organizations: %w", err)
 	}
 	return n, nil
@@ -114,7 +114,7 @@ func scanAPIKey(row scanner) (*auth.APIKey, error) {
 // GetAPIKeyByHash finds the key a request presents. A revoked key is not
 // found, so that revocation takes effect on the next request.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash string) (*auth.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx,
+	k, err := scanAPIKey(s.queryRow(ctx,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("api key: %w", errdefs.ErrNotFound)

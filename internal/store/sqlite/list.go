@@ -135,8 +135,7 @@ func (s *Store) PurgeDeleted(ctx context.Context, before time.Time) (int, error)
 func (s *Store) TouchSandbox(ctx context.Context, id string, at time.Time) error {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sandboxes SET last_activity_at = max(last_activity_at, ?)
-			WHERE id = ?`, formatTime(at), id)
+		res, err := s.txExec(ctx, tx, touchSandboxSQL, formatTime(at), id)
 		if err != nil {
 			return err
 		}

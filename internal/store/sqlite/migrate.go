@@ -62,11 +62,7 @@ func migrations() ([]migration, error) {
 // leaves the schema at a whole step; the applied set is read inside the
 // write transaction, so two processes opening one file do not both apply a
 // step.
-func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
+func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,

@@ -30,9 +30,8 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 	if err != nil {
 		return fmt.Errorf("create sandbox %s: %w", sb.ID, err)
 	}
-	q := `INSERT INTO sandboxes (` + sandboxColumns + `) VALUES (?` + strings.Repeat(", ?", len(sandboxCols)-1) + `)`
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.txExec(ctx, tx, insertSandboxSQL, args...); err != nil {
 			switch constraint(err) {
 			case codePrimaryKey:
 				return fmt.Errorf("sandbox id %q: %w", sb.ID, errdefs.ErrAlreadyExists)
@@ -41,10 +40,10 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 			}
 			return err
 		}
-		if err := syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
+		if err := s.syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, sb.ID, ev, sb.CreatedAt)
+		return s.insertEvent(ctx, tx, sb.ID, ev, sb.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
@@ -58,7 +57,7 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 // up. Another organisation's sandbox is not found, exactly like a missing
 // one, so that existence does not leak.
 func (s *Store) GetSandbox(ctx context.Context, orgID, idOrName string) (*sandbox.Sandbox, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+sandboxColumns+` FROM sandboxes
+	row := s.queryRow(ctx, `SELECT `+sandboxColumns+` FROM sandboxes
 		WHERE organization_id = ? AND (id = ? OR (name = ? AND state <> 'deleted'))
 		ORDER BY id = ? DESC LIMIT 1`, orgID, idOrName, idOrName, idOrName)
 	sb, err := scanSandbox(row)
@@ -73,7 +72,7 @@ func (s *Store) GetSandbox(ctx context.Context, orgID, idOrName string) (*sandbo
 
 // GetSandboxByID finds a sandbox in any organisation and state.
 func (s *Store) GetSandboxByID(ctx context.Context, id string) (*sandbox.Sandbox, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+sandboxColumns+` FROM sandboxes WHERE id = ?`, id)
+	row := s.queryRow(ctx, `SELECT `+sandboxColumns+` FROM sandboxes WHERE id = ?`, id)
 	sb, err := scanSandbox(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sandbox %q: %w", id, errdefs.ErrNotFound)
@@ -99,26 +98,17 @@ func (s *Store) UpdateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 	if err != nil {
 		return fmt.Errorf("update sandbox %s: %w", sb.ID, err)
 	}
-	var set []string
 	var vals []any
 	for i, c := range sandboxCols {
-		switch c {
-		case "id", "organization_id", "created_at", "version":
-			continue
-		case "last_activity_at":
-			set = append(set, "last_activity_at = max(last_activity_at, ?)")
-		default:
-			set = append(set, c+" = ?")
+		if !immutableColumn(c) {
+			vals = append(vals, args[i])
 		}
-		vals = append(vals, args[i])
 	}
-	q := `UPDATE sandboxes SET ` + strings.Join(set, ", ") + `, version = version + 1
-		WHERE id = ? AND organization_id = ? AND version = ? RETURNING last_activity_at`
 	vals = append(vals, sb.ID, sb.OrganizationID, sb.Version)
 
 	var activity string
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, q, vals...).Scan(&activity)
+		err := s.txQueryRow(ctx, tx, updateSandboxSQL, vals...).Scan(&activity)
 		if errors.Is(err, sql.ErrNoRows) {
 			return missingOrStale(ctx, tx, sb)
 		}
@@ -128,10 +118,10 @@ func (s *Store) UpdateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 		if err != nil {
 			return err
 		}
-		if err := syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
+		if err := s.syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, sb.ID, ev, next.UpdatedAt)
+		return s.insertEvent(ctx, tx, sb.ID, ev, next.UpdatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("update sandbox: %w", err)
@@ -164,13 +154,12 @@ func missingOrStale(ctx context.Context, tx *sql.Tx, sb *sandbox.Sandbox) error 
 }
 
 // syncMetadata makes sandbox_metadata mirror md for one sandbox.
-func syncMetadata(ctx context.Context, tx *sql.Tx, id string, md map[string]string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sandbox_metadata WHERE sandbox_id = ?`, id); err != nil {
+func (s *Store) syncMetadata(ctx context.Context, tx *sql.Tx, id string, md map[string]string) error {
+	if _, err := s.txExec(ctx, tx, deleteMetadataSQL, id); err != nil {
 		return err
 	}
 	for k, v := range md {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO sandbox_metadata (sandbox_id, key, value) VALUES (?, ?, ?)`, id, k, v); err != nil {
+		if _, err := s.txExec(ctx, tx, insertMetadataSQL, id, k, v); err != nil {
 			return err
 		}
 	}
@@ -179,15 +168,57 @@ func syncMetadata(ctx context.Context, tx *sql.Tx, id string, md map[string]stri
 
 // insertEvent appends ev to id's log unless ev.Type is empty; a zero
 // ev.Time becomes at, the time of the write it records.
-func insertEvent(ctx context.Context, tx *sql.Tx, id string, ev sandbox.Event, at time.Time) error {
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, id string, ev sandbox.Event, at time.Time) error {
 	if ev.Type == "" {
 		return nil
 	}
 	if ev.Time.IsZero() {
 		ev.Time = at
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO events
-		(sandbox_id, time, type, from_state, to_state, cause, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, formatTime(ev.Time), ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message)
+	_, err := s.txExec(ctx, tx, insertEventSQL, id, formatTime(ev.Time), ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message)
 	return err
+}
+
+// The statements of the write paths every transition takes; Open prepares
+// them once on the writer connection.
+var (
+	insertSandboxSQL = `INSERT INTO sandboxes (` + sandboxColumns + `) VALUES (?` +
+		strings.Repeat(", ?", len(sandboxCols)-1) + `)`
+	updateSandboxSQL  = buildUpdateSandbox()
+	deleteMetadataSQL = `DELETE FROM sandbox_metadata WHERE sandbox_id = ?`
+	insertMetadataSQL = `INSERT INTO sandbox_metadata (sandbox_id, key, value) VALUES (?, ?, ?)`
+	insertEventSQL    = `INSERT INTO events (sandbox_id, time, type, from_state, to_state, cause, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	touchSandboxSQL = `UPDATE sandboxes SET last_activity_at = max(last_activity_at, ?) WHERE id = ?`
+
+	hotWrites = []string{insertSandboxSQL, updateSandboxSQL, deleteMetadataSQL, insertMetadataSQL,
+		insertEventSQL, touchSandboxSQL}
+)
+
+// immutableColumn reports the columns an update never writes, or writes
+// by its own rule (version).
+func immutableColumn(c string) bool {
+	switch c {
+	case "id", "organization_id", "created_at", "version":
+		return true
+	}
+	return false
+}
+
+// buildUpdateSandbox writes the UPDATE for UpdateSandbox: every mutable
+// column in sandboxCols order, last_activity_at only forward, the version
+// bumped and compared.
+func buildUpdateSandbox() string {
+	var set []string
+	for _, c := range sandboxCols {
+		switch {
+		case immutableColumn(c):
+		case c == "last_activity_at":
+			set = append(set, "last_activity_at = max(last_activity_at, ?)")
+		default:
+			set = append(set, c+" = ?")
+		}
+	}
+	return `UPDATE sandboxes SET ` + strings.Join(set, ", ") + `, version = version + 1
+		WHERE id = ? AND organization_id = ? AND version = ? RETURNING last_activity_at`
 }

@@ -32,8 +32,9 @@ var _ store.Store = (*Store)(nil)
 // pool has several query-only connections that WAL lets run beside the
 // writer without blocking it.
 type Store struct {
-	w *sql.DB // one connection, BEGIN IMMEDIATE
-	r *sql.DB // several query-only connections
+	w     *sql.DB // one connection, BEGIN IMMEDIATE
+	r     *sql.DB // several query-only connections
+	stmts stmtCache
 }
 
 // busyTimeout is how long a connection waits for another process's lock
@@ -71,7 +72,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.w = w
 	// The writer connects first: it switches the file to WAL, which the
 	// readers' connections then find already set.
-	if err := migrate(ctx, w); err != nil {
+	ms, err := migrations()
+	if err == nil {
+		err = migrate(ctx, w, ms)
+	}
+	if err == nil {
+		err = s.prepareWrites(ctx)
+	}
+	if err != nil {
+		s.stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -95,7 +104,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Close closes both pools. The writer closes last so that SQLite
 // checkpoints the WAL into the main file when its final connection goes.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.stmts.close(), s.r.Close(), s.w.Close())
 }
 
 // write runs fn in an IMMEDIATE transaction on the writer connection and

@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/sandbox"
+)
+
+// appliedMigrations returns schema_migrations as "version name applied_at"
+// rows.
+func appliedMigrations(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT version || ' ' || name || ' ' || applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestReopenKeepsDataAndMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hutch.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	org := &auth.Organization{ID: "org_1", Name: "acme"}
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	sb := &sandbox.Sandbox{ID: "sbx_1", Name: "web", OrganizationID: org.ID, State: sandbox.StateRunning}
+	if err := s.CreateSandbox(ctx, sb, sandbox.Event{Type: "state", To: sandbox.StateCreating}); err != nil {
+		t.Fatal(err)
+	}
+	before := appliedMigrations(t, s.r)
+	ms, _ := migrations()
+	if len(before) != len(ms) {
+		t.Fatalf("schema_migrations has %d rows, want one per embedded file (%d)", len(before), len(ms))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if after := appliedMigrations(t, s.r); !slices.Equal(after, before) {
+		t.Fatalf("reopen changed schema_migrations:\n%v\n%v", before, after)
+	}
+	got, err := s.GetSandbox(ctx, org.ID, "web")
+	if err != nil || got.ID != sb.ID {
+		t.Fatalf("sandbox after reopen = %+v, %v", got, err)
+	}
+	if n, err := s.CountOrganizations(ctx); err != nil || n != 1 {
+		t.Fatalf("organizations after reopen = %d, %v", n, err)
+	}
+	if evs, err := s.ListEvents(ctx, sb.ID); err != nil || len(evs) != 1 {
+		t.Fatalf("events after reopen = %+v, %v", evs, err)
+	}
+}
+
+func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := ms[len(ms)-1].version + 1
+	extra := append(slices.Clone(ms), migration{version: next, name: "new.sql", sql: `CREATE TABLE t_new (x INTEGER);`})
+	for range 2 { // the second run must not re-run CREATE TABLE
+		if err := migrate(ctx, s.w, extra); err != nil {
+			t.Fatalf("migrate with a new step: %v", err)
+		}
+	}
+	if got := appliedMigrations(t, s.r); len(got) != len(extra) {
+		t.Fatalf("schema_migrations = %v, want %d rows", got, len(extra))
+	}
+
+	// A failing step leaves neither its tables nor its record behind.
+	broken := append(slices.Clone(extra), migration{version: next + 1, name: "broken.sql",
+		sql: `CREATE TABLE t_broken (x INTEGER); INSERT INTO no_such_table VALUES (1);`})
+	if err := migrate(ctx, s.w, broken); err == nil {
+		t.Fatal("migrate with a broken step succeeded")
+	}
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 't_broken'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("broken step's table left behind: %d, %v", n, err)
+	}
+	if got := appliedMigrations(t, s.r); len(got) != len(extra) {
+		t.Fatalf("broken step recorded: %v", got)
+	}
+}
+
+func TestConnectionSettings(t *testing.T) {
+	s := openTemp(t)
+	for _, c := range []struct {
+		db   *sql.DB
+		name string
+	}{{s.w, "writer"}, {s.r, "reader"}} {
+		var mode string
+		var fk, busy int
+		if err := c.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("%s journal_mode = %q, %v; want wal", c.name, mode, err)
+		}
+		if err := c.db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+			t.Fatalf("%s foreign_keys = %d, %v; want 1", c.name, fk, err)
+		}
+		if err := c.db.QueryRow(`PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
+			t.Fatalf("%s busy_timeout = %d, %v", c.name, busy, err)
+		}
+	}
+	if _, err := s.r.Exec(`INSERT INTO organizations (id, name, created_at) VALUES ('x', 'x', 'x')`); err == nil {
+		t.Fatal("the reader pool accepted a write")
+	}
+}
