@@ -111,26 +111,34 @@ func (c *cgroupFS) readInt(ctrl, id, file string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// setFreezer writes a freezer state and waits until the kernel reports it:
-// FREEZING means some task has not stopped yet.
+// setFreezer writes a freezer state and waits until the kernel reports
+// it. A v1 freeze can stall in FREEZING when it races a task being
+// created (a sandbox paused right after it booted); thawing for a moment
+// and freezing again gets it through.
 func (c *cgroupFS) setFreezer(id, state string) error {
 	file := filepath.Join(c.path("freezer", id), "freezer.state")
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for attempt := 0; ; attempt++ {
 		if err := os.WriteFile(file, []byte(state), 0); err != nil {
 			return err
 		}
-		got, err := os.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(string(got)) == state {
-			return nil
+		for i := 0; i < 50; i++ {
+			got, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(string(got)) == state {
+				return nil
+			}
+			time.Sleep(time.Duration(i+1) * 100 * time.Microsecond)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("freezer of %s stuck in %s", id, strings.TrimSpace(string(got)))
+			return fmt.Errorf("freezer of %s did not reach %s after %d attempts", id, state, attempt+1)
 		}
-		time.Sleep(time.Millisecond)
+		if state == "FROZEN" {
+			_ = os.WriteFile(file, []byte("THAWED"), 0)
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
 
