@@ -107,26 +107,3 @@ func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
 		t.Fatalf("broken step recorded: %v", got)
 	}
 }
-
-func TestConnectionSettings(t *testing.T) {
-	s := openTemp(t)
-	for _, c := range []struct {
-		db   *sql.DB
-		name string
-	}{{s.w, "writer"}, {s.r, "reader"}} {
-		var mode string
-		var fk, busy int
-		if err := c.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-			t.Fatalf("%s journal_mode = %q, %v; want wal", c.name, mode, err)
-		}
-		if err := c.db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
-			t.Fatalf("%s foreign_keys = %d, %v; want 1", c.name, fk, err)
-		}
-		if err := c.db.QueryRow(`PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
-			t.Fatalf("%s busy_timeout = %d, %v", c.name, busy, err)
-		}
-	}
-	if _, err := s.r.Exec(`INSERT INTO organizations (id, name, created_at) VALUES ('x', 'x', 'x')`); err == nil {
-		t.Fatal("the reader pool accepted a write")
-	}
-}

@@ -40,7 +40,7 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 			}
 			return err
 		}
-		if err := s.syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
+		if err := s.insertMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
 			return err
 		}
 		return s.insertEvent(ctx, tx, sb.ID, ev, sb.CreatedAt)
@@ -158,6 +158,11 @@ func (s *Store) syncMetadata(ctx context.Context, tx *sql.Tx, id string, md map[
 	if _, err := s.txExec(ctx, tx, deleteMetadataSQL, id); err != nil {
 		return err
 	}
+	return s.insertMetadata(ctx, tx, id, md)
+}
+
+// insertMetadata writes md's rows for a sandbox that has none.
+func (s *Store) insertMetadata(ctx context.Context, tx *sql.Tx, id string, md map[string]string) error {
 	for k, v := range md {
 		if _, err := s.txExec(ctx, tx, insertMetadataSQL, id, k, v); err != nil {
 			return err

@@ -56,10 +56,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 
 	s := &Store{}
-	// case_sensitive_like makes the name-prefix filter match names the way
-	// the unique index compares them (and the way PostgreSQL's LIKE does).
+	// synchronous=FULL syncs the WAL on every commit: a state change is
+	// acknowledged only once it would survive a power cut, not just a crash
+	// of hutch (NORMAL would save about 0.3 ms a write on this machine's
+	// disk and lose the last commits on power loss). case_sensitive_like
+	// makes the name-prefix filter compare names the way the unique index
+	// does (and the way PostgreSQL's LIKE does), and lets it use that index.
 	base := path + "?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout.Milliseconds()) + ")" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=case_sensitive_like(1)"
 
 	w, err := sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
@@ -87,6 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
+		s.stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
