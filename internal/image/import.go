@@ -65,47 +65,47 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (
 	return s.ImportFile(ctx, f.Name(), opts...)
 }
 
-// ImportFile imports the image archive at path (as Import does), or an OCI
+// ImportFile imports the image archive at file (as Import does), or an OCI
 // image layout directory.
-func (s *Store) ImportFile(ctx context.Context, path string, opts ...ImportOption) ([]*Image, error) {
+func (s *Store) ImportFile(ctx context.Context, file string, opts ...ImportOption) ([]*Image, error) {
 	var o importOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	fi, err := os.Stat(path)
+	fi, err := os.Stat(file)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, notFoundIfMissing(err))
+		return nil, fmt.Errorf("import %s: %w", file, notFoundIfMissing(err))
 	}
 	if fi.IsDir() {
-		return s.importLayout(ctx, path, o)
+		return s.importLayout(ctx, file, o)
 	}
-	entries, compressed, err := archiveEntries(path)
+	entries, compressed, err := archiveEntries(file)
 	if err != nil {
-		return nil, classify("import", path, err)
+		return nil, classify("import", file, err)
 	}
 	switch {
 	case compressed:
-		f, err := os.Open(path)
+		f, err := os.Open(file)
 		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", path, err)
+			return nil, fmt.Errorf("import %s: %w", file, err)
 		}
 		defer f.Close()
 		return s.Import(ctx, f, opts...)
 	case entries["manifest.json"]:
-		return s.importDockerSave(ctx, path, o)
+		return s.importDockerSave(ctx, file, o)
 	case entries["oci-layout"]:
 		dir, err := os.MkdirTemp(s.tmpDir(), "layout-")
 		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", path, err)
+			return nil, fmt.Errorf("import %s: %w", file, err)
 		}
 		defer os.RemoveAll(dir)
-		if err := extract(ctx, path, dir); err != nil {
-			return nil, classify("import", path, err)
+		if err := extract(ctx, file, dir); err != nil {
+			return nil, classify("import", file, err)
 		}
 		return s.importLayout(ctx, dir, o)
 	default:
 		return nil, fmt.Errorf("import %s: neither a docker save archive nor an OCI layout (no manifest.json or oci-layout): %w",
-			path, errdefs.ErrInvalidArgument)
+			file, errdefs.ErrInvalidArgument)
 	}
 }
 
@@ -150,14 +150,14 @@ func extract(ctx context.Context, archive, dir string) error {
 	return err
 }
 
-func (s *Store) importDockerSave(ctx context.Context, path string, o importOptions) ([]*Image, error) {
-	opener := func() (io.ReadCloser, error) { return os.Open(path) }
+func (s *Store) importDockerSave(ctx context.Context, file string, o importOptions) ([]*Image, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(file) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
-		return nil, classify("import", path, err)
+		return nil, classify("import", file, err)
 	}
 	if o.name != "" && len(m) != 1 {
-		return nil, fmt.Errorf("import %s: a name was given but the archive holds %d images: %w", path, len(m), errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("import %s: a name was given but the archive holds %d images: %w", file, len(m), errdefs.ErrInvalidArgument)
 	}
 	var out []*Image
 	for _, d := range m {
@@ -165,22 +165,22 @@ func (s *Store) importDockerSave(ctx context.Context, path string, o importOptio
 		if len(d.RepoTags) > 0 {
 			t, err := name.NewTag(d.RepoTags[0])
 			if err != nil {
-				return nil, classify("import", path, err)
+				return nil, classify("import", file, err)
 			}
 			tag = &t
 		} else if len(m) > 1 {
 			return nil, fmt.Errorf("import %s: image %s has no name and the archive holds %d images: %w",
-				path, d.Config, len(m), errdefs.ErrInvalidArgument)
+				file, d.Config, len(m), errdefs.ErrInvalidArgument)
 		}
 		img, err := tarball.Image(opener, tag)
 		if err != nil {
-			return nil, classify("import", path, err)
+			return nil, classify("import", file, err)
 		}
 		names := d.RepoTags
 		if o.name != "" {
 			names = []string{o.name}
 		}
-		imgs, err := s.importImage(ctx, path, img, names, false)
+		imgs, err := s.importImage(ctx, file, img, names, false)
 		if err != nil {
 			return nil, err
 		}

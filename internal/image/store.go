@@ -96,15 +96,17 @@ func Open(dir string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
+	if err := s.takeLock(); err != nil {
+		return nil, err
+	}
 	// tmp holds nothing worth keeping: whatever is there was interrupted.
 	if err := os.RemoveAll(s.tmpDir()); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("image store: clean tmp: %w", err)
 	}
 	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("image store: %w", err)
-	}
-	if err := s.takeLock(); err != nil {
-		return nil, err
 	}
 	if err := s.load(); err != nil {
 		s.Close()
