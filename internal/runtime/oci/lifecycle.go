@@ -74,9 +74,13 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 	if rec.initAlive() {
 		return nil
 	}
-	// Whatever a crash or an outside kill left running or mounted goes first.
-	if err := d.teardown(ctx, p, rec); err != nil {
-		return fmt.Errorf("start %s: %w", s.ID, err)
+	// Whatever a crash or an outside kill left running or mounted goes
+	// first; a clean Stop already did this.
+	if !rec.Stopped {
+		d.terminate(s.ID, 0, 0)
+		if err := d.teardown(ctx, p, rec); err != nil {
+			return fmt.Errorf("start %s: %w", s.ID, err)
+		}
 	}
 	if err := d.boot(ctx, p, s, rec); err != nil {
 		_ = d.teardown(context.WithoutCancel(ctx), p, rec)
