@@ -184,6 +184,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "usage: hutch [--url URL] [--api-key KEY] [--json] COMMAND [flags] [args]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	fmt.Fprintln(w, "  serve    run the server (see 'hutch serve -h')")
 	cmds := commands()
 	width := 0
 	for _, c := range cmds {
