@@ -14,6 +14,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/cli"
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/server"
 )
 
@@ -22,8 +23,13 @@ func main() {
 }
 
 func run(args []string) int {
-	if len(args) > 0 && args[0] == "serve" {
-		return serve(args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return serve(args[1:])
+		case "init": // PID 1 inside a sandbox; the runtime driver starts it
+			return initproc.Run(args[1:])
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
