@@ -32,6 +32,7 @@ func Run(args []string) int {
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
+	defer signal.Stop(sigs)
 
 	if len(argv) == 0 {
 		return idle(sigs)

@@ -45,7 +45,7 @@ type Config struct {
 	// UIDBase.. on the host, so root inside is nobody outside.
 	UIDBase uint32
 	UIDSize uint32
-	// StopGrace is used by Delete and when Stop is given no grace.
+	// StopGrace is used when Stop is given no grace; Delete kills at once.
 	StopGrace time.Duration
 	// DefaultDiskMB sizes the writable layer when a Spec gives none.
 	DefaultDiskMB int64
