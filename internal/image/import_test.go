@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 )
@@ -203,4 +205,53 @@ func TestImportRootfs(t *testing.T) {
 		t.Errorf("missing tarball: %v, want ErrNotFound", err)
 	}
 	assertNoTmp(t, s)
+}
+
+func TestImportRootfsCompressed(t *testing.T) {
+	requireRoot(t)
+	rootfs := tarBytes(t, dir("etc/"), file("etc/motd", "hi\n"))
+	var gz, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(rootfs)
+	gw.Close()
+	zw, err := zstd.NewWriter(&zs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(rootfs)
+	zw.Close()
+	s := newStore(t)
+	var layer string
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"plain", rootfs}, {"gzip", gz.Bytes()}, {"zstd", zs.Bytes()}} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "rootfs.tar")
+			if err := os.WriteFile(path, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			img, err := s.ImportRootfs(bg(), path, "motd-"+c.name, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every form names the layer by the uncompressed tar's digest.
+			if layer == "" {
+				layer = img.Layers[0]
+			}
+			if img.Layers[0] != layer || readFile(t, filepath.Join(layer, "etc/motd")) != "hi\n" {
+				t.Errorf("layer %s, want %s with etc/motd", img.Layers[0], layer)
+			}
+		})
+	}
+	t.Run("truncated gzip", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "rootfs.tar.gz")
+		if err := os.WriteFile(path, gz.Bytes()[:gz.Len()/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ImportRootfs(bg(), path, "broken", Config{}); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "broken") {
+			t.Errorf("err = %v, want ErrInvalidArgument naming the image", err)
+		}
+		assertNoTmp(t, s)
+	})
 }
