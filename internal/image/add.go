@@ -41,7 +41,7 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 	if err != nil {
 		return nil, err
 	}
-	rawConfig, err := s.configOf(img, manifest.Config.Digest)
+	rawConfig, err := s.rawConfig(img, manifest.Config.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +141,10 @@ func (s *Store) commitImage(rec *record, rawManifest, rawConfig []byte) (*Image,
 	return s.imageLocked(rec)
 }
 
-// configOf returns img's config, from the cache when an image with the same
+// rawConfig returns img's config, from the cache when an image with the same
 // config is there already, so that pulling a cached image again fetches no
 // blob at all.
-func (s *Store) configOf(img v1.Image, digest v1.Hash) ([]byte, error) {
+func (s *Store) rawConfig(img v1.Image, digest v1.Hash) ([]byte, error) {
 	if b, err := os.ReadFile(s.blobPath(digest.String())); err == nil && digestOf(b) == digest.String() {
 		return b, nil
 	}

@@ -109,7 +109,7 @@ func (s *Store) ImportFile(ctx context.Context, file string, opts ...ImportOptio
 	}
 }
 
-// archiveEntries lists the top-level names in the tar at path; compressed
+// archiveEntries lists the top-level names in the tar file; compressed
 // reports a gzip or zstd file, which the caller decompresses first.
 func archiveEntries(file string) (map[string]bool, bool, error) {
 	f, err := os.Open(file)
