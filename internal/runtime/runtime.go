@@ -24,8 +24,9 @@ type Runtime interface {
 	Pause(ctx context.Context, id string) error
 	// Resume thaws a paused sandbox.
 	Resume(ctx context.Context, id string) error
-	// Stop ends the sandbox's processes (SIGTERM, then SIGKILL after grace)
-	// and frees their memory, keeping the filesystem.
+	// Stop ends the sandbox's processes (SIGTERM, then SIGKILL after grace;
+	// a grace of 0 kills at once) and frees their memory, keeping the
+	// filesystem.
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	// Delete removes everything the sandbox had: processes, mounts,
 	// cgroups, namespaces and files.

@@ -32,8 +32,8 @@ var Version = "dev"
 // requests and transitions finish before the store closes. ready, when not
 // nil, receives the listening address once the API answers.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger, ready func(addr string)) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return err
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "hutch.db"))
 	if err != nil {
@@ -95,6 +95,27 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// prepareDataDir makes the data dir traversable but not listable (0711):
+// root inside a sandbox is an unprivileged uid on the host and must reach
+// its own files below it. The database holds env values and key hashes, so
+// it is created 0600 before SQLite opens it (its -wal and -shm files copy
+// the mode).
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db := filepath.Join(dir, "hutch.db")
+	f, err := os.OpenFile(db, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", db, err)
+	}
+	f.Close()
+	return os.Chmod(db, 0o600)
 }
 
 // bootstrapKey creates the default organisation on first start and tells

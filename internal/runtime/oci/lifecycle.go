@@ -143,7 +143,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if err := checkID(id); err != nil {
 		return err
 	}
-	if grace <= 0 {
+	if grace < 0 {
 		grace = d.cfg.StopGrace
 	}
 	defer d.locks.lock(id)()
