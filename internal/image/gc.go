@@ -35,7 +35,18 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 	return nil
 }
 
+// findKeyLocked is the index key ref names: a local image, a registry
+// image, or for "sha256:<hex>" the first image (by key) with that manifest
+// digest.
 func (s *Store) findKeyLocked(ref string) (string, error) {
+	if strings.HasPrefix(ref, "sha256:") {
+		for _, k := range s.sortedKeysLocked() {
+			if s.idx.Images[k].Digest == ref {
+				return k, nil
+			}
+		}
+		return "", fmt.Errorf("image %s: %w", ref, errdefs.ErrNotFound)
+	}
 	keys, err := lookupKeys(ref)
 	if err != nil {
 		return "", err

@@ -237,24 +237,11 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if strings.HasPrefix(ref, "sha256:") {
-		for _, key := range s.sortedKeysLocked() {
-			if rec := s.idx.Images[key]; rec.Digest == ref {
-				return s.imageLocked(rec)
-			}
-		}
-		return nil, fmt.Errorf("image %s: %w", ref, errdefs.ErrNotFound)
-	}
-	keys, err := lookupKeys(ref)
+	key, err := s.findKeyLocked(ref)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if rec, ok := s.idx.Images[k]; ok {
-			return s.imageLocked(rec)
-		}
-	}
-	return nil, fmt.Errorf("image %s (%s): %w", ref, keys[len(keys)-1], errdefs.ErrNotFound)
+	return s.imageLocked(s.idx.Images[key])
 }
 
 // List returns every cached image, ordered by reference.

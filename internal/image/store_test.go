@@ -79,7 +79,10 @@ func TestRemoveCollectsUnsharedLayers(t *testing.T) {
 		t.Errorf("second Remove: %v, want ErrNotFound naming the image", err)
 	}
 
-	if err := s.Remove(bg(), b.Ref); err != nil {
+	if got, err := s.Resolve(bg(), b.Digest); err != nil || got.Ref != b.Ref {
+		t.Errorf("Resolve by digest = %+v, %v", got, err)
+	}
+	if err := s.Remove(bg(), b.Digest); err != nil {
 		t.Fatal(err)
 	}
 	for _, sub := range []string{"layers", "blobs/sha256", "tmp"} {
