@@ -180,8 +180,11 @@ func (r *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageIndex
 	}
 }
 
+// newStore opens a store in a temp dir. Unpacking chowns files and writes
+// device nodes and trusted.* xattrs, so tests that unpack need root.
 func newStore(t testing.TB, opts ...Option) *Store {
 	t.Helper()
+	requireRoot(t)
 	s, err := Open(t.TempDir(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +211,7 @@ func assertNoLeftovers(t testing.TB, s *Store) {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: whiteouts are device nodes and opaque dirs a trusted.* xattr")
+		t.Skip("needs root: unpacking chowns, and whiteouts are device nodes and opaque dirs a trusted.* xattr")
 	}
 }
 

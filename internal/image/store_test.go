@@ -93,6 +93,7 @@ func TestRemoveCollectsUnsharedLayers(t *testing.T) {
 }
 
 func TestReopenKeepsImagesAndLocks(t *testing.T) {
+	requireRoot(t)
 	dir := t.TempDir()
 	s, err := Open(dir)
 	if err != nil {
@@ -212,6 +213,7 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 }
 
 func TestUnpackSymlinkParentInsideLayer(t *testing.T) {
+	requireRoot(t)
 	dst := t.TempDir()
 	_, err := unpackTar(bg(), dst, bytesReader(tarBytes(t,
 		dir("usr/"), dir("usr/lib/"), symlink("lib", "usr/lib"), file("lib/x", "x"))), 0)
