@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci"
@@ -20,6 +22,9 @@ func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("sandboxes need root (namespaces, cgroups, mounts); run hutch serve as root")
 	}
+	if err := traversable(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the hutch binary for sandbox init: %w", err)
@@ -30,7 +35,7 @@ func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log
 	d, err := oci.New(oci.Config{
 		Runtime:    cfg.Runtime,
 		StateDir:   filepath.Join(cfg.DataDir, "runtime"),
-		Images:     images.Resolve,
+		Images:     resolveOrPull(images, log),
 		InitBinary: exe,
 		StopGrace:  cfg.Sandbox.StopGrace,
 	})
@@ -39,4 +44,44 @@ func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log
 	}
 	log.Info("sandbox runtime ready", "runtime", d.Name(), "init", exe)
 	return d, nil
+}
+
+// resolveOrPull gives the driver an image's layers, pulling the image first
+// when the local cache does not have it, as `docker run` does. Errors name
+// the image.
+func resolveOrPull(images *image.Store, log *slog.Logger) func(ctx context.Context, ref string) (*image.Image, error) {
+	return func(ctx context.Context, ref string) (*image.Image, error) {
+		img, err := images.Resolve(ctx, ref)
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return img, err
+		}
+		log.Info("image not cached; pulling", "image", ref)
+		img, err = images.Pull(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("image %q is not cached and pulling it failed: %w", ref, err)
+		}
+		return img, nil
+	}
+}
+
+// traversable checks that the sandbox's mapped root, an unprivileged host
+// uid, can walk down to dir: crun fails deep inside otherwise, with a
+// message that does not say which directory is at fault.
+func traversable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not traversable by others, so sandboxes cannot reach their files under %s: chmod o+x %s", d, fi.Mode().Perm(), abs, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }

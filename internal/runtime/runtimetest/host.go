@@ -19,6 +19,10 @@ func AssertGone(t *testing.T, id string) {
 	}
 }
 
+// Leftovers lists what is left on the host of sandbox id (empty when
+// nothing is), for callers that wait for a teardown to finish.
+func Leftovers(id string) []string { return leftovers(id) }
+
 func leftovers(id string) []string {
 	var out []string
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
