@@ -92,6 +92,16 @@ func testIsolation(t *testing.T, h Harness) {
 	if out, err := h.Exec(ctxT(t), rt, s.ID, "sh", "-c", "echo x > /.hutch/hutch"); err == nil {
 		t.Errorf("init binary is writable: %s", out)
 	}
+	// No nested namespaces: a user namespace inside would give a process
+	// every capability there. Forking still works.
+	for _, flag := range []string{"-U", "-n", "-m", "-p"} {
+		if out, err := h.Exec(ctxT(t), rt, s.ID, "unshare", flag, "true"); err == nil {
+			t.Errorf("unshare %s succeeded inside a sandbox: %s", flag, out)
+		}
+	}
+	if out, err := h.Exec(ctxT(t), rt, s.ID, "sh", "-c", "(echo forked) | cat"); err != nil || out != "forked\n" {
+		t.Errorf("fork under the seccomp profile: %q %v", out, err)
+	}
 }
 
 func testDiskLimit(t *testing.T, h Harness) {
