@@ -32,6 +32,7 @@ type Store interface {
 	TouchSandbox(ctx context.Context, id string, at time.Time) error
 	// ListEvents returns a sandbox's events, oldest first.
 	ListEvents(ctx context.Context, sandboxID string) ([]Event, error)
+	AutomationStore
 }
 
 // ListFilter selects sandboxes for ListSandboxes.

@@ -8,6 +8,7 @@ package store
 import (
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // Store is the whole persistence layer: what the sandbox lifecycle needs,
@@ -17,6 +18,7 @@ import (
 type Store interface {
 	sandbox.Store
 	auth.Store
+	webhook.Store
 	// Close releases the database; the Store is unusable afterwards.
 	Close() error
 }

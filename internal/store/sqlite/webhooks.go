@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/webhook"
+)
+
+// CreateWebhook implements webhook.Store.
+func (s *Store) CreateWebhook(ctx context.Context, w *webhook.Webhook) error {
+	if w.CreatedAt.IsZero() {
+		w.CreatedAt = time.Now().UTC()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, organization_id, url, secret, created_at)
+			VALUES (?, ?, ?, ?, ?)`, w.ID, w.OrganizationID, w.URL, w.Secret, formatTime(w.CreatedAt))
+		if constraint(err) == codePrimaryKey {
+			return fmt.Errorf("webhook %s: %w", w.ID, errdefs.ErrAlreadyExists)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create webhook: %w", err)
+	}
+	return nil
+}
+
+// ListWebhooks implements webhook.Store.
+func (s *Store) ListWebhooks(ctx context.Context, orgID string) ([]*webhook.Webhook, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, organization_id, url, secret, created_at FROM webhooks
+		WHERE organization_id = ? ORDER BY created_at, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []*webhook.Webhook
+	for rows.Next() {
+		var (
+			w  webhook.Webhook
+			at string
+		)
+		if err := rows.Scan(&w.ID, &w.OrganizationID, &w.URL, &w.Secret, &at); err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		if w.CreatedAt, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		out = append(out, &w)
+	}
+	return out, rows.Err()
+}
+
+// DeleteWebhook implements webhook.Store; pending deliveries go with the
+// webhook through ON DELETE CASCADE.
+func (s *Store) DeleteWebhook(ctx context.Context, orgID, id string) error {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ? AND organization_id = ?`, id, orgID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("webhook %q: %w", id, errdefs.ErrNotFound)
+	}
+	return nil
+}
+
+// DueDeliveries implements webhook.Store through webhook_deliveries_due.
+func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*webhook.Delivery, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id,
+		d.organization_id, d.sandbox_id, d.sandbox_name, d.time, d.from_state, d.to_state, d.cause,
+		d.message, d.attempts
+		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.done_at IS NULL AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+		formatTime(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*webhook.Delivery
+	for rows.Next() {
+		var (
+			d  webhook.Delivery
+			at string
+		)
+		if err := rows.Scan(&d.ID, &d.WebhookID, &d.URL, &d.Secret, &d.EventID, &d.OrganizationID,
+			&d.SandboxID, &d.SandboxName, &at, &d.From, &d.To, &d.Cause, &d.Message, &d.Attempts); err != nil {
+			return nil, fmt.Errorf("due deliveries: %w", err)
+		}
+		if d.Time, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// FinishDelivery implements webhook.Store.
+func (s *Store) FinishDelivery(ctx context.Context, id int64, at time.Time, delivered bool, lastErr string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET done_at = ?, delivered = ?,
+			attempts = attempts + 1, last_error = ? WHERE id = ?`, formatTime(at), delivered, lastErr, id)
+		return err
+	})
+}
+
+// RetryDelivery implements webhook.Store.
+func (s *Store) RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?,
+			last_error = ? WHERE id = ?`, attempts, formatTime(next), lastErr, id)
+		return err
+	})
+}
+
+// PurgeDeliveries implements webhook.Store.
+func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE done_at IS NOT NULL AND done_at < ?`,
+			formatTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -1,0 +1,57 @@
+// Package webhook delivers an organisation's sandbox state changes to the
+// URLs it registered: signed JSON, retried with exponential backoff, at
+// least once. The deliveries live in the store, queued in the transaction
+// that records each state change, so that neither a crash nor a restart
+// loses one.
+package webhook
+
+import (
+	"context"
+	"time"
+)
+
+// Webhook is one registered receiver.
+type Webhook struct {
+	ID             string
+	OrganizationID string
+	URL            string
+	// Secret signs every delivery; the API shows it once, at creation.
+	Secret    string
+	CreatedAt time.Time
+}
+
+// Delivery is one state change still to be sent to one webhook.
+type Delivery struct {
+	ID             int64
+	WebhookID      string
+	URL            string
+	Secret         string
+	EventID        int64
+	OrganizationID string
+	SandboxID      string
+	SandboxName    string
+	Time           time.Time
+	From, To       string
+	Cause          string
+	Message        string
+	Attempts       int
+}
+
+// Store persists webhooks and their deliveries.
+type Store interface {
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// ListWebhooks returns an organisation's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, orgID string) ([]*Webhook, error)
+	// DeleteWebhook removes a webhook of orgID and its pending deliveries;
+	// unknown is errdefs.ErrNotFound.
+	DeleteWebhook(ctx context.Context, orgID, id string) error
+	// DueDeliveries returns up to limit pending deliveries whose next
+	// attempt is at or before now, oldest first.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*Delivery, error)
+	// FinishDelivery marks a delivery done: delivered, or given up.
+	FinishDelivery(ctx context.Context, id int64, at time.Time, delivered bool, lastErr string) error
+	// RetryDelivery records a failed attempt and when to try again.
+	RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
+	// PurgeDeliveries removes deliveries done before before.
+	PurgeDeliveries(ctx context.Context, before time.Time) (int, error)
+}
