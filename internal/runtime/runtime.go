@@ -5,6 +5,8 @@ package runtime
 
 import (
 	"context"
+	"io"
+	"net"
 	"time"
 )
 
@@ -38,6 +40,14 @@ type Runtime interface {
 	Stats(ctx context.Context, id string) (Stats, error)
 }
 
+// AgentDialer is implemented by drivers whose sandboxes run the Hutch
+// agent: it connects to a sandbox's agent without any network, so that
+// exec, files and terminals work with networking off. The API serves the
+// agent routes only when the driver has it.
+type AgentDialer interface {
+	DialAgent(ctx context.Context, id string) (net.Conn, error)
+}
+
 // Capabilities declares optional features up front, so that the API can
 // refuse an action instead of failing half-way.
 type Capabilities struct {
@@ -59,6 +69,7 @@ type Spec struct {
 	Pids       int64
 	Internet   bool
 	AllowCIDRs []string
+	DenyCIDRs  []string
 }
 
 // State is what a driver observes of a sandbox.
@@ -86,4 +97,39 @@ type Stats struct {
 	MemoryLimit int64
 	Pids        int64
 	OOMKills    int64
+}
+
+// Archiver is implemented by drivers whose Capabilities.Archive is true:
+// a stopped sandbox's writable layer leaves the machine's working set as
+// a tar stream and comes back from one, so that the lifecycle can keep it
+// in an archive store meanwhile.
+type Archiver interface {
+	// Export writes the stopped sandbox's writable layer to w as a tar
+	// stream (ownership, modes, xattrs and overlay whiteouts included).
+	Export(ctx context.Context, id string, w io.Writer) error
+	// Discard removes the stopped sandbox's working copy of that layer,
+	// keeping what Import and Start need.
+	Discard(ctx context.Context, id string) error
+	// Import replaces the sandbox's writable layer with a stream Export
+	// wrote; Start then boots on it.
+	Import(ctx context.Context, id string, r io.Reader) error
+}
+
+// NetworkPolicy is what a sandbox may reach.
+type NetworkPolicy struct {
+	Internet   bool
+	AllowCIDRs []string
+	DenyCIDRs  []string
+}
+
+// Networker is implemented by drivers that give each sandbox a network
+// namespace of its own (Capabilities.Network): the port proxy dials
+// through it, and a running sandbox's policy can change.
+type Networker interface {
+	// DialPort connects to port on the sandbox's own loopback, which
+	// works with or without internet access.
+	DialPort(ctx context.Context, id string, port int) (net.Conn, error)
+	// SetNetwork applies p to a sandbox at once; a stopped sandbox keeps
+	// it for its next start.
+	SetNetwork(ctx context.Context, id string, p NetworkPolicy) error
 }

@@ -3,11 +3,13 @@ package oci
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/network"
 )
 
 // Runtime binaries the driver knows how to drive.
@@ -49,6 +51,11 @@ type Config struct {
 	StopGrace time.Duration
 	// DefaultDiskMB sizes the writable layer when a Spec gives none.
 	DefaultDiskMB int64
+	// Subnet is where sandbox addresses come from (network.DefaultSubnet
+	// when zero); Nameservers go into their resolv.conf (the host's own
+	// when empty).
+	Subnet      netip.Prefix
+	Nameservers []netip.Addr
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultDiskMB == 0 {
 		c.DefaultDiskMB = DefaultDiskMB
+	}
+	if !c.Subnet.IsValid() {
+		c.Subnet = netip.MustParsePrefix(network.DefaultSubnet)
 	}
 	return c
 }

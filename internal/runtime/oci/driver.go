@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -35,6 +36,7 @@ type Driver struct {
 	loopMu sync.Mutex // serialises loop device allocation
 	diskMu sync.Mutex // serialises making disk templates
 	locks  keyedMutex // serialises calls per sandbox ID
+	net    *network.Manager
 	log    *slog.Logger
 }
 
@@ -83,6 +85,9 @@ func New(cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("oci: %w", err)
 		}
 	}
+	if d.net, err = network.New(network.Config{Subnet: cfg.Subnet, Dir: filepath.Join(cfg.StateDir, "netns"), Nameservers: cfg.Nameservers}, d.log); err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
+	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("oci: become subreaper: %w", err)
 	}
@@ -102,7 +107,7 @@ func (d *Driver) Name() string { return "oci/" + d.cfg.Runtime }
 
 // Capabilities implements runtime.Runtime.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true}
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true}
 }
 
 func (d *Driver) sandboxesDir() string { return filepath.Join(d.cfg.StateDir, "sandboxes") }

@@ -91,6 +91,9 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 
 // boot mounts the sandbox's disk and root, and runs the container.
 func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
+	if err := d.netUp(ctx, p, s, rec); err != nil {
+		return err
+	}
 	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
 		return err
 	}
@@ -101,7 +104,12 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		return err
 	}
 	rec.Runtime = d.cfg.Runtime
-	pid, err := d.runDetached(ctx, p, s.ID)
+	agentLn, err := listenAgent(p)
+	if err != nil {
+		return err
+	}
+	defer agentLn.Close()
+	pid, err := d.runDetached(ctx, p, s.ID, agentLn)
 	if err != nil {
 		return err
 	}
@@ -293,7 +301,7 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if rec != nil {
 		d.reap(rec)
 	}
-	err := d.teardown(ctx, p, rec)
+	err := errors.Join(d.teardown(ctx, p, rec), d.netDown(id))
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}

@@ -37,6 +37,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 		return runtime.Status{State: runtime.StateStopped, Reason: rec.Reason}, nil
 	}
 	if rec.initAlive() {
+		d.netRecover(ctx, id, rec)
 		if d.cg.frozen(id) {
 			return runtime.Status{State: runtime.StatePaused}, nil
 		}

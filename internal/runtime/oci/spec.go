@@ -62,7 +62,9 @@ func specLimits(s runtime.Spec) limits {
 
 // writeSpec writes the bundle's config.json for sandbox s over rec's image.
 func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
-	b, err := json.Marshal(d.buildSpec(p, s, rec))
+	spec := d.buildSpec(p, s, rec)
+	d.netSpec(p, rec, spec)
+	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}
@@ -75,10 +77,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 	if len(entry) == 0 {
 		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
 	}
-	args := append([]string{initPath, "init", "--"}, entry...)
-	if len(entry) == 0 {
-		args = []string{initPath, "init"}
-	}
+	args := initArgs(entry)
 	cwd := rec.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"

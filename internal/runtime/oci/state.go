@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/network"
 )
 
 // paths names everything a sandbox has on disk, under one directory.
@@ -61,6 +62,8 @@ type record struct {
 	// Stopped is set by Stop and by Recover of a dead sandbox.
 	Stopped bool   `json:"stopped,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Net is the sandbox's network: namespace, address slot, policy.
+	Net *network.Attachment `json:"net,omitempty"`
 }
 
 func loadRecord(path string) (*record, error) {

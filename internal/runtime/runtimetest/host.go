@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,7 +12,9 @@ import (
 )
 
 // AssertGone checks on the host that nothing of sandbox id is left: no
-// mount, no cgroup in any hierarchy, no process, no loop device.
+// mount (the network namespace's included), no cgroup in any hierarchy, no
+// process, no loop device, no network interface whose alias names it, no
+// iptables rule or chain that mentions it.
 func AssertGone(t *testing.T, id string) {
 	t.Helper()
 	for _, leak := range leftovers(id) {
@@ -56,6 +59,27 @@ func leftovers(id string) []string {
 	for _, l := range loops {
 		if b, err := os.ReadFile(l); err == nil && strings.Contains(string(b), id) {
 			out = append(out, "loop device: "+l)
+		}
+	}
+	return append(out, networkLeftovers(id)...)
+}
+
+// networkLeftovers finds interfaces whose alias names id (drivers tag
+// their veths so) and firewall rules that mention it.
+func networkLeftovers(id string) []string {
+	var out []string
+	aliases, _ := filepath.Glob("/sys/class/net/*/ifalias")
+	for _, a := range aliases {
+		if b, err := os.ReadFile(a); err == nil && strings.Contains(string(b), id) {
+			out = append(out, "network interface: "+filepath.Base(filepath.Dir(a)))
+		}
+	}
+	if _, err := exec.LookPath("iptables-save"); err == nil {
+		rules, _ := exec.Command("iptables-save").Output()
+		for _, line := range strings.Split(string(rules), "\n") {
+			if strings.Contains(line, id) {
+				out = append(out, "iptables: "+line)
+			}
 		}
 	}
 	return out
