@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hutchdev/hutch/internal/agent"
 	"github.com/hutchdev/hutch/internal/cli"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/initproc"
@@ -29,6 +30,8 @@ func run(args []string) int {
 			return serve(args[1:])
 		case "init": // PID 1 inside a sandbox; the runtime driver starts it
 			return initproc.Run(args[1:])
+		case "agent": // the in-sandbox agent; init starts it
+			return agent.Main(args[1:])
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

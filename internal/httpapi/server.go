@@ -120,4 +120,5 @@ func (s *Server) register() {
 	s.handle("POST", "/v1/images/pull", s.authenticated(s.pullImage))
 	s.handle("POST", "/v1/images/import", s.authenticated(s.importImage))
 	s.handle("DELETE", "/v1/images", s.authenticated(s.removeImage))
+	s.registerAgent()
 }

@@ -23,19 +23,21 @@ const ExitMarker = "hutch-init: exit status "
 // idles until it is signalled, so that a sandbox can be kept alive for an
 // agent that is started later.
 func Run(args []string) int {
-	var argv []string
+	var argv, opts []string
+	opts = args
 	for i, a := range args {
 		if a == "--" {
-			argv = args[i+1:]
+			argv, opts = args[i+1:], args[:i]
 			break
 		}
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
 	defer signal.Stop(sigs)
+	ag := startAgent(opts)
 
 	if len(argv) == 0 {
-		return idle(sigs)
+		return idle(sigs, ag)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -53,7 +55,7 @@ func Run(args []string) int {
 			_ = syscall.Kill(-child, sig.(syscall.Signal))
 			continue
 		}
-		if status, done := reap(child); done {
+		if status, done := reap(child, ag); done {
 			fmt.Fprintf(os.Stderr, "%s%d\n", ExitMarker, status)
 			return status
 		}
@@ -62,10 +64,10 @@ func Run(args []string) int {
 }
 
 // idle waits for a termination signal while reaping orphans.
-func idle(sigs chan os.Signal) int {
+func idle(sigs chan os.Signal, ag *agentProc) int {
 	for sig := range sigs {
 		if sig == syscall.SIGCHLD {
-			reap(-1)
+			reap(-1, ag)
 			continue
 		}
 		return 128 + int(sig.(syscall.Signal))
@@ -74,8 +76,9 @@ func idle(sigs chan os.Signal) int {
 }
 
 // reap collects every exited child without blocking and reports whether
-// child was among them, with its exit status.
-func reap(child int) (int, bool) {
+// child was among them, with its exit status. An agent that died is
+// started again.
+func reap(child int, ag *agentProc) (int, bool) {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
@@ -88,6 +91,7 @@ func reap(child int) (int, bool) {
 		if pid == child {
 			return exitStatus(ws), true
 		}
+		ag.exited(pid, ws)
 	}
 }
 

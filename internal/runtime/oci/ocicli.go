@@ -21,8 +21,9 @@ import (
 // runDetached creates and starts the container. Its stdout and stderr are
 // the sandbox log file, which the sandbox keeps writing after the runtime
 // (and the server) is gone; the runtime's own errors land there too, so on
-// failure the part of the log it wrote is returned.
-func (d *Driver) runDetached(ctx context.Context, p paths, id string) (int, error) {
+// failure the part of the log it wrote is returned. extra are passed on to
+// the sandbox's init as fds 3 and up.
+func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*os.File) (int, error) {
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, err
@@ -31,8 +32,10 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string) (int, erro
 	off, _ := logf.Seek(0, io.SeekEnd)
 	_ = os.Remove(p.pidFile)
 	cmd := exec.CommandContext(ctx, d.binary, "--root", d.runtimeRoot(), "run", "--detach",
-		"--bundle", p.dir, "--pid-file", p.pidFile, "--no-new-keyring", id)
+		"--bundle", p.dir, "--pid-file", p.pidFile, "--no-new-keyring",
+		"--preserve-fds", strconv.Itoa(len(extra)), id)
 	cmd.Stdin = nil
+	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Run(); err != nil {
 		return 0, fmt.Errorf("%s run %s: %w: %s", d.cfg.Runtime, id, err, logTail(p.log, off))

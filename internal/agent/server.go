@@ -1,0 +1,134 @@
+// Package agent is `hutch agent`, the process inside every sandbox that
+// runs commands, terminals, file operations and code for the control
+// plane. It serves plain HTTP on a unix socket that the host bound and the
+// sandbox's init handed down, so it needs no network and no other sandbox
+// can reach it. The host side (client.go) forwards the native API's
+// /v1/sandboxes/{id}/... calls to it after authentication and the state
+// check; this package owns the calls' semantics and their validation.
+//
+// The agent runs in the sandbox's namespaces as the sandbox's root, so
+// every path it opens resolves inside the sandbox: no host file is
+// reachable through "..", or through any symlink.
+package agent
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Server is the agent's HTTP API.
+type Server struct {
+	mux   *http.ServeMux
+	procs *processTable
+	ctxs  *contextTable
+	log   *slog.Logger
+}
+
+// NewServer returns the agent's handler with its empty process and
+// context tables.
+func NewServer(log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{mux: http.NewServeMux(), procs: newProcessTable(), ctxs: newContextTable(), log: log}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	s.mux.HandleFunc("POST /exec", s.exec)
+
+	s.mux.HandleFunc("POST /processes", s.startProcess)
+	s.mux.HandleFunc("GET /processes", s.listProcesses)
+	s.mux.HandleFunc("GET /processes/{pid}", s.getProcess)
+	s.mux.HandleFunc("GET /processes/{pid}/logs", s.processLogs)
+	s.mux.HandleFunc("POST /processes/{pid}/signal", s.signalProcess)
+	s.mux.HandleFunc("POST /processes/{pid}/stdin", s.processStdin)
+
+	s.mux.HandleFunc("GET /pty", s.pty)
+
+	s.mux.HandleFunc("GET /files", s.download)
+	s.mux.HandleFunc("PUT /files", s.upload)
+	s.mux.HandleFunc("DELETE /files", s.remove)
+	s.mux.HandleFunc("POST /files/upload", s.uploadMultipart)
+	s.mux.HandleFunc("GET /files/list", s.list)
+	s.mux.HandleFunc("GET /files/stat", s.stat)
+	s.mux.HandleFunc("GET /files/search", s.search)
+	s.mux.HandleFunc("POST /files/mkdir", s.mkdir)
+	s.mux.HandleFunc("POST /files/move", s.move)
+	s.mux.HandleFunc("POST /files/chmod", s.chmod)
+
+	s.mux.HandleFunc("POST /contexts", s.createContext)
+	s.mux.HandleFunc("GET /contexts", s.listContexts)
+	s.mux.HandleFunc("DELETE /contexts/{ctx}", s.deleteContext)
+	s.mux.HandleFunc("POST /contexts/{ctx}/run", s.runCode)
+}
+
+// ServeHTTP answers unknown routes with the error envelope.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		writeError(w, r, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no agent route for " + r.Method + " " + r.URL.Path})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close ends every background process and interpreter.
+func (s *Server) Close() {
+	s.procs.killAll()
+	s.ctxs.closeAll()
+}
+
+// Main is `hutch agent --fd N`: serve on the inherited listener until
+// SIGTERM. The listener comes from the host through init (see
+// initproc.AgentFDFlag); --socket instead binds a path, for running the
+// agent by hand.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fd := fs.Int("fd", 0, "inherited listening socket")
+	sock := fs.String("socket", "", "unix socket path to listen on (instead of --fd)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", "agent")
+	var ln net.Listener
+	var err error
+	switch {
+	case *fd >= 3:
+		f := os.NewFile(uintptr(*fd), "agent.sock")
+		ln, err = net.FileListener(f)
+		f.Close()
+	case *sock != "":
+		ln, err = net.Listen("unix", *sock)
+	default:
+		err = errors.New("--fd or --socket is required")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hutch agent:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	s := NewServer(log)
+	defer s.Close()
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "hutch agent:", err)
+		return 1
+	}
+	return 0
+}
