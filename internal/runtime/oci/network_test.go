@@ -1,0 +1,272 @@
+package oci_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/network"
+	"github.com/hutchdev/hutch/internal/network/nettest"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/oci"
+	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
+)
+
+// netSandbox boots a busybox sandbox with the given policy and deletes it
+// (checking that nothing is left) at the end of the test.
+func netSandbox(t *testing.T, d *oci.Driver, pol runtime.NetworkPolicy, argv ...string) runtime.Spec {
+	t.Helper()
+	s := runtime.Spec{ID: fmt.Sprintf("net%d", time.Now().UnixNano()), Image: testImage, Entrypoint: argv,
+		MemoryMB: 64, DiskMB: 64, Internet: pol.Internet, AllowCIDRs: pol.AllowCIDRs, DenyCIDRs: pol.DenyCIDRs}
+	t.Cleanup(func() {
+		if err := d.Delete(context.Background(), s.ID); err != nil {
+			t.Errorf("delete %s: %v", s.ID, err)
+		}
+		runtimetest.AssertGone(t, s.ID)
+		for _, l := range d.Network().Leftovers(s.ID) {
+			t.Errorf("sandbox %s left behind: %s", s.ID, l)
+		}
+	})
+	if err := d.Create(ctxT(t), s); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return s
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fetch makes an HTTP/1.0 request with busybox nc from the sandbox (its
+// static wget crashes resolving) and returns the body; a REJECT fails it
+// at once.
+func fetch(t *testing.T, d *oci.Driver, id, url string) (string, error) {
+	t.Helper()
+	hostport := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	host, port, _ := net.SplitHostPort(hostport)
+	out, err := d.Exec(ctxT(t), id, "sh", "-c", fmt.Sprintf("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 %s %s", host, port))
+	if err != nil {
+		return string(out), err
+	}
+	_, body, ok := strings.Cut(string(out), "\r\n\r\n")
+	if !ok {
+		return string(out), fmt.Errorf("no HTTP answer: %q", out)
+	}
+	return body, nil
+}
+
+func addrs(t *testing.T, d *oci.Driver, id string) (gw, sbx netip.Addr) {
+	t.Helper()
+	a, err := d.Attachment(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, sbx, ok := d.Network().Addresses(a)
+	if !ok {
+		t.Fatalf("sandbox %s has no veth: %+v", id, a)
+	}
+	return gw, sbx
+}
+
+// serveOn answers "host" on addr of the host, for the gateway checks.
+func serveOn(t *testing.T, addr netip.Addr) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host\n") })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestNetworkInternetAndNAT(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
+	up := nettest.NewUpstream(t, netip.MustParsePrefix("198.18.7.0/30"))
+	on := netSandbox(t, d, runtime.NetworkPolicy{Internet: true})
+	off := netSandbox(t, d, runtime.NetworkPolicy{Internet: false})
+
+	out, err := fetch(t, d, on.ID, up.URL)
+	if err != nil || strings.TrimSpace(out) != "upstream saw "+up.HostAddr.String() {
+		t.Fatalf("sandbox with internet: %q %v (want the upstream to see the host's address: NAT)", out, err)
+	}
+	if rules := network.RulesOf(on.ID); !strings.Contains(strings.Join(rules, "\n"), "MASQUERADE") {
+		t.Errorf("no MASQUERADE rule for %s: %v", on.ID, rules)
+	}
+	if out, err := d.Exec(ctxT(t), on.ID, "cat", "/etc/resolv.conf"); err != nil || !strings.Contains(string(out), "nameserver") {
+		t.Errorf("resolv.conf: %q %v", out, err)
+	}
+	if out, err := fetch(t, d, off.ID, up.URL); err == nil {
+		t.Fatalf("sandbox without internet reached the upstream: %q", out)
+	}
+	out2, _ := d.Exec(ctxT(t), off.ID, "cat", "/proc/net/dev")
+	if strings.Contains(string(out2), "eth0") {
+		t.Errorf("sandbox without internet has a veth:\n%s", out2)
+	}
+}
+
+func TestNetworkHostIsProtected(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
+	open := netSandbox(t, d, runtime.NetworkPolicy{Internet: true})
+	gw, _ := addrs(t, d, open.ID)
+	url := serveOn(t, gw)
+	if out, err := fetch(t, d, open.ID, url); err == nil {
+		t.Fatalf("sandbox reached the host's own address %s: %q", gw, out)
+	}
+	// An explicit allow of the gateway opens it; 0.0.0.0/0 would not.
+	if err := d.SetNetwork(ctxT(t), open.ID, runtime.NetworkPolicy{Internet: true, AllowCIDRs: []string{"0.0.0.0/0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := fetch(t, d, open.ID, url); err == nil {
+		t.Fatalf("0.0.0.0/0 opened the host: %q", out)
+	}
+	if err := d.SetNetwork(ctxT(t), open.ID, runtime.NetworkPolicy{Internet: true, AllowCIDRs: []string{gw.String() + "/32"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := fetch(t, d, open.ID, url); err != nil || out != "host\n" {
+		t.Fatalf("explicitly allowed gateway: %q %v", out, err)
+	}
+	if out, err := fetch(t, d, open.ID, "http://169.254.169.254/"); err == nil {
+		t.Fatalf("metadata address reachable: %q", out)
+	}
+}
+
+func TestNetworkAllowAndDenyLists(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
+	a := nettest.NewUpstream(t, netip.MustParsePrefix("198.18.8.0/30"))
+	b := nettest.NewUpstream(t, netip.MustParsePrefix("198.18.9.0/30"))
+	allow := netSandbox(t, d, runtime.NetworkPolicy{Internet: true, AllowCIDRs: []string{"198.18.8.0/24"}})
+	if _, err := fetch(t, d, allow.ID, a.URL); err != nil {
+		t.Fatalf("allowed range blocked: %v", err)
+	}
+	if out, err := fetch(t, d, allow.ID, b.URL); err == nil {
+		t.Fatalf("range outside the allow list reached: %q", out)
+	}
+	deny := netSandbox(t, d, runtime.NetworkPolicy{Internet: true, DenyCIDRs: []string{"198.18.9.0/24"}})
+	if _, err := fetch(t, d, deny.ID, a.URL); err != nil {
+		t.Fatalf("range not denied blocked: %v", err)
+	}
+	if out, err := fetch(t, d, deny.ID, b.URL); err == nil {
+		t.Fatalf("denied range reached: %q", out)
+	}
+}
+
+func TestNetworkSandboxesIsolated(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
+	server := netSandbox(t, d, runtime.NetworkPolicy{Internet: true}, "sh", "-c",
+		"mkdir -p /tmp/www && echo hello > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www")
+	client := netSandbox(t, d, runtime.NetworkPolicy{Internet: true})
+	_, sbxAddr := addrs(t, d, server.ID)
+	url := fmt.Sprintf("http://%s:8080/", sbxAddr)
+	waitServing(t, d, server.ID)
+	if out, err := fetch(t, d, client.ID, url); err == nil {
+		t.Fatalf("one sandbox reached another: %q", out)
+	}
+	if err := d.SetNetwork(ctxT(t), client.ID, runtime.NetworkPolicy{Internet: true, AllowCIDRs: []string{sbxAddr.String() + "/32"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := fetch(t, d, client.ID, url); err != nil || out != "hello\n" {
+		t.Fatalf("explicitly allowed sandbox: %q %v", out, err)
+	}
+}
+
+// waitServing waits until the sandbox answers on its own port 8080,
+// dialled from inside its namespace.
+func waitServing(t *testing.T, d *oci.Driver, id string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := d.DialPort(ctxT(t), id, 8080)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox %s never served on 8080: %v", id, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNetworkDialPortWithoutInternet(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
+	s := netSandbox(t, d, runtime.NetworkPolicy{Internet: false}, "sh", "-c",
+		"mkdir -p /tmp/www && echo inside > /tmp/www/index.html && httpd -f -p 127.0.0.1:8080 -h /tmp/www")
+	waitServing(t, d, s.ID)
+	c, err := d.DialPort(ctxT(t), s.ID, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	if !strings.HasSuffix(string(b), "inside\n") {
+		t.Fatalf("through the namespace: %q", b)
+	}
+}
+
+// TestNetworkSurvives checks pause/resume, stop/start and a restart of
+// the driver: the sandbox keeps its address and its reach.
+func TestNetworkSurvives(t *testing.T) {
+	requireHost(t, oci.RuntimeCrun)
+	dir := stateDir(t)
+	d := newDriver(t, oci.RuntimeCrun, dir)
+	up := nettest.NewUpstream(t, netip.MustParsePrefix("198.18.10.0/30"))
+	s := netSandbox(t, d, runtime.NetworkPolicy{Internet: true})
+	_, before := addrs(t, d, s.ID)
+	check := func(when string, d *oci.Driver) {
+		t.Helper()
+		if _, err := fetch(t, d, s.ID, up.URL); err != nil {
+			t.Fatalf("%s: upstream unreachable: %v", when, err)
+		}
+		if _, now := addrs(t, d, s.ID); now != before {
+			t.Fatalf("%s: address moved %s -> %s", when, before, now)
+		}
+	}
+	if err := d.Pause(ctxT(t), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Resume(ctxT(t), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("after resume", d)
+	if err := d.Stop(ctxT(t), s.ID, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctxT(t), s); err != nil {
+		t.Fatal(err)
+	}
+	check("after stop and start", d)
+	d2 := newDriver(t, oci.RuntimeCrun, dir) // the server restarted
+	if st, err := d2.Recover(ctxT(t), s.ID); err != nil || st.State != runtime.StateRunning {
+		t.Fatalf("recover: %+v %v", st, err)
+	}
+	check("after a restart", d2)
+	// Rules lost (someone flushed them) come back with Recover.
+	if err := d2.SetNetwork(ctxT(t), s.ID, runtime.NetworkPolicy{Internet: false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(t, d2, s.ID, up.URL); err == nil {
+		t.Fatal("internet still reachable after it was switched off")
+	}
+	if err := d2.SetNetwork(ctxT(t), s.ID, runtime.NetworkPolicy{Internet: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(t, d2, s.ID, up.URL); err != nil {
+		t.Fatalf("internet switched back on: %v", err)
+	}
+}
