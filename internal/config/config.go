@@ -77,6 +77,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	level := fs.String("log-level", env("HUTCH_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
+	automationFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

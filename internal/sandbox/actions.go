@@ -15,6 +15,10 @@ type ActOptions struct {
 	Force bool
 	// Cause is recorded in the event log; empty means the user.
 	Cause string
+	// Guard, when set, checks the freshly read sandbox under its lock
+	// before anything changes; its error aborts the action. The reconciler
+	// uses it so that a timer that stopped being due is not applied.
+	Guard func(sb *Sandbox) error
 }
 
 // Act applies a lifecycle action (pause, resume, stop, start, archive,
@@ -42,6 +46,11 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	// Re-read under the lock: the state may have moved while we waited.
 	if sb, err = s.store.GetSandboxByID(ctx, sb.ID); err != nil {
 		return nil, err
+	}
+	if o.Guard != nil {
+		if err := o.Guard(sb); err != nil {
+			return nil, err
+		}
 	}
 	via, to, noop, err := Transition(sb.State, action)
 	if err != nil {
@@ -84,7 +93,7 @@ func (s *Service) supports(a Action) error {
 	switch {
 	case a == ActionPause && !caps.Pause, a == ActionResume && !caps.Pause:
 		return fmt.Errorf("runtime %s cannot pause sandboxes: %w", s.rt.Name(), errdefs.ErrNotImplemented)
-	case a == ActionArchive && !caps.Archive:
+	case a == ActionArchive && (!caps.Archive || s.archives == nil):
 		return fmt.Errorf("runtime %s cannot archive sandboxes yet: %w", s.rt.Name(), errdefs.ErrNotImplemented)
 	}
 	return nil
@@ -104,9 +113,17 @@ func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Acti
 		}
 		return s.rt.Stop(ctx, sb.ID, grace)
 	case ActionStart:
+		if err := s.restore(ctx, sb, o.Cause); err != nil {
+			return err
+		}
 		return s.rt.Start(ctx, specOf(sb))
+	case ActionArchive:
+		return s.pack(ctx, sb, o.Cause)
 	case ActionDelete:
-		return s.rt.Delete(ctx, sb.ID)
+		if err := s.rt.Delete(ctx, sb.ID); err != nil {
+			return err
+		}
+		return s.dropArchive(ctx, sb.ID)
 	}
 	return fmt.Errorf("action %s from %s: %w", a, from, errdefs.ErrNotImplemented)
 }

@@ -21,6 +21,8 @@ type Config struct {
 	StopGrace time.Duration
 	// DeletedRetention is how long a deleted sandbox stays readable.
 	DeletedRetention time.Duration
+	// Automation configures the reconciler.
+	Automation Automation
 }
 
 // DefaultConfig returns the embedded defaults: 1 cpu, 1024 MB, 256 pids,
@@ -34,6 +36,7 @@ func DefaultConfig() Config {
 		MaxTimeout:               365 * 24 * time.Hour,
 		StopGrace:                10 * time.Second,
 		DeletedRetention:         time.Hour,
+		Automation:               DefaultAutomation(),
 	}
 }
 
@@ -55,6 +58,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default auto intervals must be >= 0 (auto-delete >= -1)")
 	case c.MaxTimeout <= 0 || c.StopGrace < 0 || c.DeletedRetention < 0:
 		return fmt.Errorf("durations must not be negative")
+	}
+	if err := c.Automation.validate(); err != nil {
+		return fmt.Errorf("automation: %w", err)
 	}
 	return nil
 }

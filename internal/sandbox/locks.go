@@ -55,3 +55,32 @@ func (k *keyedLocks) release(key string, l *keyedLock) {
 	}
 	k.mu.Unlock()
 }
+
+// tryLock takes the key's lock only if it is free at once, for the
+// reconciler, which must never queue behind a transition under way.
+func (k *keyedLocks) tryLock(key string) (func(), bool) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = make(map[string]*keyedLock)
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{ch: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	select {
+	case l.ch <- struct{}{}:
+	default:
+		k.release(key, l)
+		return nil, false
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-l.ch
+			k.release(key, l)
+		})
+	}, true
+}

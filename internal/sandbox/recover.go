@@ -39,6 +39,12 @@ func (s *Service) recoverOne(ctx context.Context, sb *Sandbox) (bool, error) {
 		return false, err
 	}
 	defer unlock()
+	return s.settleLocked(ctx, sb)
+}
+
+// settleLocked settles sb from what the runtime observes; the caller holds
+// its lock.
+func (s *Service) settleLocked(ctx context.Context, sb *Sandbox) (bool, error) {
 	st, err := s.rt.Recover(ctx, sb.ID)
 	if err != nil {
 		return false, err
@@ -83,7 +89,10 @@ func settle(state, desired State, obs runtime.Status) (State, string, recoverOp)
 	switch state {
 	case StateDeleting:
 		return StateDeleted, "", func(ctx context.Context, s *Service, sb *Sandbox) error {
-			return s.rt.Delete(ctx, sb.ID)
+			if err := s.rt.Delete(ctx, sb.ID); err != nil {
+				return err
+			}
+			return s.dropArchive(ctx, sb.ID)
 		}
 	case StateStopping:
 		return StateStopped, "", func(ctx context.Context, s *Service, sb *Sandbox) error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/archive"
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/ids"
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -25,6 +26,10 @@ type Service struct {
 	locks keyedLocks
 	// work tracks background transitions so Close can wait for them.
 	work sync.WaitGroup
+	// bus carries every stored event to subscribers (SSE, webhooks).
+	bus *Bus
+	// archives holds archived sandboxes' files; nil refuses archive.
+	archives archive.Store
 }
 
 // Option configures a Service.
@@ -43,10 +48,11 @@ func NewService(cfg Config, st Store, rt runtime.Runtime, opts ...Option) (*Serv
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sandbox config: %w", err)
 	}
-	s := &Service{cfg: cfg, store: st, rt: rt, log: slog.Default(), now: time.Now}
+	s := &Service{cfg: cfg, store: st, rt: rt, log: slog.Default(), now: time.Now, bus: NewBus()}
 	for _, o := range opts {
 		o(s)
 	}
+	s.store = publishing{Store: st, bus: s.bus}
 	return s, nil
 }
 
@@ -124,7 +130,9 @@ func (s *Service) run(ctx context.Context, sb *Sandbox, wait bool, work func(con
 // reason when op fails.
 func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause string, op func(context.Context) error) (*Sandbox, error) {
 	from := sb.State
-	opErr := op(ctx)
+	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Automation.TransitionTimeout)
+	opErr := op(opCtx)
+	cancel()
 	now := s.now().UTC()
 	sb.UpdatedAt = now
 	ev := Event{Type: EventState, From: from, Cause: cause, Time: now}

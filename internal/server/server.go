@@ -55,7 +55,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
 		rt = nil
 	}
-	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log))
+	archives, err := openArchives(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives))
 	if err != nil {
 		return err
 	}
@@ -77,7 +81,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	log.Info("recovered sandboxes", "changed", n)
 	isReady.Store(true)
-	go purgeDeleted(ctx, st, cfg.Sandbox.DeletedRetention, log)
+	defer startAutomation(ctx, svc, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -137,24 +141,6 @@ func bootstrapKey(ctx context.Context, st auth.Store, cfg config.Config, stdout 
 	}
 	log.Info("created default organization", "keyFile", path)
 	return nil
-}
-
-// purgeDeleted removes deleted sandboxes once their retention has passed.
-func purgeDeleted(ctx context.Context, st sandbox.Store, retention time.Duration, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := st.PurgeDeleted(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			log.Warn("purge deleted sandboxes", "err", err)
-		} else if n > 0 {
-			log.Info("purged deleted sandboxes", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func runtimeName(rt runtime.Runtime) string {

@@ -19,6 +19,11 @@ type Fake struct {
 	fail   map[string]error // op name -> error returned once
 	block  chan struct{}    // when set, Create waits on it
 	Calls  []string
+	// archive side (archive.go): declared capability, CPU counters, and
+	// each sandbox's "writable layer" as bytes.
+	canArchive bool
+	cpu        map[string]time.Duration
+	disks      map[string][]byte
 }
 
 var _ runtime.Runtime = (*Fake)(nil)
@@ -70,7 +75,9 @@ func (f *Fake) State(id string) runtime.State {
 func (f *Fake) Name() string { return "fake" }
 
 func (f *Fake) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return runtime.Capabilities{Pause: true, Archive: f.canArchive}
 }
 
 func (f *Fake) op(name, id string, from []runtime.State, to runtime.State) error {
@@ -138,5 +145,7 @@ func (f *Fake) Recover(ctx context.Context, id string) (runtime.Status, error) {
 }
 
 func (f *Fake) Stats(ctx context.Context, id string) (runtime.Stats, error) {
-	return runtime.Stats{}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return runtime.Stats{CPUUsage: f.cpu[id]}, nil
 }

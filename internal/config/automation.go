@@ -1,0 +1,33 @@
+package config
+
+import (
+	"flag"
+)
+
+// automationFlags registers the lifecycle automation settings of `hutch
+// serve`: the server-wide defaults of new sandboxes' auto intervals, and
+// the reconciler's clock (shortened to seconds by tests).
+func automationFlags(fs *flag.FlagSet, c *Config) {
+	s := &c.Sandbox
+	a := &s.Automation
+	fs.IntVar(&s.DefaultAutoStopMinutes, "default-auto-stop-minutes", s.DefaultAutoStopMinutes,
+		"stop sandboxes idle this many minutes unless they say otherwise (0: never)")
+	fs.IntVar(&s.DefaultAutoArchiveMinutes, "default-auto-archive-minutes", s.DefaultAutoArchiveMinutes,
+		"archive sandboxes stopped this many minutes unless they say otherwise (0: never)")
+	fs.IntVar(&s.DefaultAutoDeleteMinutes, "default-auto-delete-minutes", s.DefaultAutoDeleteMinutes,
+		"delete sandboxes stopped this many minutes unless they say otherwise (-1: never, 0: on stop)")
+	fs.DurationVar(&s.DeletedRetention, "deleted-retention", s.DeletedRetention,
+		"how long a deleted sandbox stays readable before it is purged")
+	fs.DurationVar(&a.Minute, "minute", a.Minute,
+		"length of one minute of the auto-stop, auto-archive and auto-delete intervals (tests shorten it)")
+	fs.DurationVar(&a.Interval, "reconcile-interval", a.Interval,
+		"time between two passes of the reconciler (expiry, auto-actions, stuck transitions)")
+	fs.BoolVar(&a.ExpirePaused, "expire-paused", a.ExpirePaused,
+		"paused sandboxes expire too; when false a paused sandbox's expiry waits until it is resumed")
+	fs.DurationVar(&a.TransitionTimeout, "transition-timeout", a.TransitionTimeout,
+		"longest a transition's runtime work may take before the sandbox goes to error")
+	fs.DurationVar(&a.StaleAfter, "stale-after", a.StaleAfter,
+		"how long a transitional state with no work under way is left before the reconciler settles it")
+	fs.Float64Var(&a.IdleCPU, "idle-cpu", a.IdleCPU,
+		"CPU use (cores) below which a sandbox's processes do not count as activity for auto-stop")
+}
