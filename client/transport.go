@@ -76,6 +76,7 @@ type request struct {
 	body        any
 	raw         io.Reader
 	contentType string
+	accept      string // empty: JSON or NDJSON
 }
 
 // send performs r and returns the response if its status is 2xx; any
@@ -109,6 +110,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json, application/x-ndjson")
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)

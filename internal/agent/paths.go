@@ -24,11 +24,7 @@ func resolve(field, p string) (string, error) {
 		return "", errdefs.InvalidField(field, "must not contain NUL")
 	}
 	if !filepath.IsAbs(p) {
-		wd, err := os.Getwd()
-		if err != nil {
-			wd = "/"
-		}
-		p = wd + "/" + p // not Join: it would clamp the climb checked below
+		p = workdir() + "/" + p // not Join: it would clamp the climb checked below
 	}
 	depth := 0
 	for _, el := range strings.Split(p, "/") {
@@ -44,4 +40,13 @@ func resolve(field, p string) (string, error) {
 		}
 	}
 	return filepath.Clean(p), nil
+}
+
+// workdir is where relative paths and commands without a cwd start.
+func workdir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "/"
+	}
+	return wd
 }
