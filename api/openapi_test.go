@@ -132,7 +132,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"SetTimeoutRequest": SetTimeoutRequest{}, "CreateOrganizationRequest": CreateOrganizationRequest{},
 		"Organization": Organization{}, "CreateAPIKeyRequest": CreateAPIKeyRequest{}, "APIKey": APIKey{},
 		"APIKeyList": APIKeyList{}, "Info": Info{}, "Capabilities": Capabilities{},
-		"ErrorBody": ErrorBody{}, "ErrorDetail": ErrorDetail{}, "Image": Image{}, "ImageList": ImageList{},
+		"ErrorBody": ErrorBody{}, "ErrorDetail": ErrorDetail{}, "PortURLRequest": PortURLRequest{}, "PortURL": PortURL{}, "PortPublicRequest": PortPublicRequest{}, "Image": Image{}, "ImageList": ImageList{},
 		"PullImageRequest": PullImageRequest{}, "ImageProgress": ImageProgress{},
 	}
 	schemas := loadSchemas(t)
@@ -201,8 +201,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 24 {
-		t.Errorf("got %d routes, want 24: %v", len(routes), routes)
+	if len(routes) != 34 {
+		t.Errorf("got %d routes, want 34: %v", len(routes), routes)
 	}
 }
 

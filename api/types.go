@@ -24,6 +24,7 @@ type Sandbox struct {
 	AutoStopMinutes    int               `json:"autoStopMinutes"`
 	AutoArchiveMinutes int               `json:"autoArchiveMinutes"`
 	AutoDeleteMinutes  int               `json:"autoDeleteMinutes"`
+	AutoResume         bool              `json:"autoResume"`
 	CreatedAt          time.Time         `json:"createdAt"`
 	UpdatedAt          time.Time         `json:"updatedAt"`
 	StartedAt          *time.Time        `json:"startedAt"`
@@ -40,8 +41,10 @@ type Resources struct {
 
 // Network is a sandbox's network policy.
 type Network struct {
-	Internet   bool     `json:"internet"`
-	AllowCIDRs []string `json:"allowCIDRs"`
+	Internet    bool     `json:"internet"`
+	AllowCIDRs  []string `json:"allowCIDRs"`
+	DenyCIDRs   []string `json:"denyCIDRs"`
+	PublicPorts []int    `json:"publicPorts"`
 }
 
 // CreateSandboxRequest is the body of POST /v1/sandboxes. Pointers tell an
@@ -59,6 +62,7 @@ type CreateSandboxRequest struct {
 	AutoArchiveMinutes *int              `json:"autoArchiveMinutes,omitempty"`
 	AutoDeleteMinutes  *int              `json:"autoDeleteMinutes,omitempty"`
 	Network            *NetworkRequest   `json:"network,omitempty"`
+	AutoResume         *bool             `json:"autoResume,omitempty"`
 }
 
 // ResourcesRequest asks for limits; absent fields take server defaults.
@@ -73,6 +77,7 @@ type ResourcesRequest struct {
 type NetworkRequest struct {
 	Internet   *bool    `json:"internet,omitempty"`
 	AllowCIDRs []string `json:"allowCIDRs,omitempty"`
+	DenyCIDRs  []string `json:"denyCIDRs,omitempty"`
 }
 
 // SandboxList is the body of GET /v1/sandboxes.
@@ -382,4 +387,22 @@ type PtyMessage struct {
 	Cols     int    `json:"cols,omitempty"`
 	Rows     int    `json:"rows,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"`
+}
+
+// PortURLRequest is the body of POST /v1/sandboxes/{id}/ports/{port}/url.
+type PortURLRequest struct {
+	ExpiresInSeconds *int64 `json:"expiresInSeconds,omitempty"`
+}
+
+// PortURL is a signed link to a sandbox's port that works without an API
+// key until it expires.
+type PortURL struct {
+	URL       string    `json:"url"`
+	HostURL   string    `json:"hostUrl,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// PortPublicRequest is the body of PUT /v1/sandboxes/{id}/ports/{port}/public.
+type PortPublicRequest struct {
+	Public bool `json:"public"`
 }

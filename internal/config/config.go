@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,10 @@ type Config struct {
 	SeedImages      string
 	ShutdownTimeout time.Duration
 	Sandbox         sandbox.Config
+	// NetworkSubnet is the IPv4 range sandbox addresses come from;
+	// ProxyDomain turns on host-based port routing ({port}-{id}.<domain>).
+	NetworkSubnet string
+	ProxyDomain   string
 }
 
 // Default returns the embedded defaults.
@@ -39,6 +44,8 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
+		NetworkSubnet:   "10.213.0.0/16",
+		ProxyDomain:     "localhost",
 	}
 }
 
@@ -77,6 +84,8 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	level := fs.String("log-level", env("HUTCH_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
+	fs.StringVar(&c.NetworkSubnet, "network-subnet", env("HUTCH_NETWORK_SUBNET", c.NetworkSubnet), "IPv4 range of sandbox addresses (a /31 each)")
+	fs.StringVar(&c.ProxyDomain, "proxy-domain", env("HUTCH_PROXY_DOMAIN", c.ProxyDomain), "domain of host-based port URLs, {port}-{id}.<domain> (empty: path form only)")
 	automationFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -102,6 +111,12 @@ func (c Config) Validate() error {
 	case "", "crun", "runc":
 	default:
 		return fmt.Errorf("--runtime %q: must be crun or runc", c.Runtime)
+	}
+	if p, err := netip.ParsePrefix(c.NetworkSubnet); err != nil || !p.Addr().Is4() || p.Bits() > 24 {
+		return fmt.Errorf("--network-subnet %q: must be an IPv4 CIDR of /24 or larger", c.NetworkSubnet)
+	}
+	if strings.ContainsAny(c.ProxyDomain, "/: \t") || strings.HasPrefix(c.ProxyDomain, ".") {
+		return fmt.Errorf("--proxy-domain %q: must be a domain name such as localhost or sandboxes.example.com", c.ProxyDomain)
 	}
 	if strings.ContainsAny(c.APIKey, " \t\r\n") {
 		return fmt.Errorf("API key must not contain whitespace")

@@ -40,7 +40,10 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 		cr.CPU, cr.MemoryMB, cr.DiskMB, cr.Pids = res.CPU, res.MemoryMB, res.DiskMB, res.Pids
 	}
 	if n := req.Network; n != nil {
-		cr.Internet, cr.AllowCIDRs = n.Internet, n.AllowCIDRs
+		cr.Internet, cr.AllowCIDRs, cr.DenyCIDRs = n.Internet, n.AllowCIDRs, n.DenyCIDRs
+	}
+	if req.AutoResume != nil {
+		cr.AutoResume = *req.AutoResume
 	}
 	sb, err := s.Sandboxes.Create(r.Context(), cr)
 	if err != nil {
@@ -198,10 +201,6 @@ func toAPI(sb *sandbox.Sandbox) api.Sandbox {
 	if md == nil {
 		md = map[string]string{}
 	}
-	cidrs := sb.Network.AllowCIDRs
-	if cidrs == nil {
-		cidrs = []string{}
-	}
 	return api.Sandbox{
 		ID:                 sb.ID,
 		Name:               sb.Name,
@@ -214,12 +213,13 @@ func toAPI(sb *sandbox.Sandbox) api.Sandbox {
 		StateReason:        sb.StateReason,
 		Metadata:           md,
 		Resources:          api.Resources{CPU: sb.Resources.CPU, MemoryMB: sb.Resources.MemoryMB, DiskMB: sb.Resources.DiskMB, Pids: sb.Resources.Pids},
-		Network:            api.Network{Internet: sb.Network.Internet, AllowCIDRs: cidrs},
+		Network:            apiNetwork(sb.Network),
 		TimeoutSeconds:     sb.TimeoutSeconds,
 		ExpiresAt:          sb.ExpiresAt,
 		AutoStopMinutes:    sb.AutoStopMinutes,
 		AutoArchiveMinutes: sb.AutoArchiveMinutes,
 		AutoDeleteMinutes:  sb.AutoDeleteMinutes,
+		AutoResume:         sb.AutoResume,
 		CreatedAt:          sb.CreatedAt,
 		UpdatedAt:          sb.UpdatedAt,
 		StartedAt:          sb.StartedAt,

@@ -20,6 +20,7 @@ type Deps struct {
 	Images    *image.Store // nil when the server has no image store
 	Log       *slog.Logger
 	Version   string
+	Proxy     ProxyConfig // the port proxy's domain and signing secret
 }
 
 // Server is the native API handler.
@@ -68,6 +69,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route answers unknown paths with the error envelope rather than the
 // mux's plain-text 404.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.portHost(w, r) {
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		status := http.StatusNotFound
@@ -121,4 +125,5 @@ func (s *Server) register() {
 	s.handle("POST", "/v1/images/import", s.authenticated(s.importImage))
 	s.handle("DELETE", "/v1/images", s.authenticated(s.removeImage))
 	s.registerAgent()
+	s.registerNetwork()
 }

@@ -25,10 +25,13 @@ type Sandbox struct {
 	AutoStopMinutes    int
 	AutoArchiveMinutes int
 	AutoDeleteMinutes  int
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	StartedAt          *time.Time
-	LastActivityAt     time.Time
+	// AutoResume lets a request through the port proxy resume the
+	// sandbox when it is paused, instead of answering 409.
+	AutoResume     bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StartedAt      *time.Time
+	LastActivityAt time.Time
 	// Version increases with every write; updates compare it so that two
 	// writers never overwrite each other's transition.
 	Version int64
@@ -46,6 +49,9 @@ type Resources struct {
 type Network struct {
 	Internet   bool
 	AllowCIDRs []string
+	DenyCIDRs  []string
+	// PublicPorts are served by the port proxy without an API key.
+	PublicPorts []int
 }
 
 // Event is one entry in a sandbox's event log.

@@ -198,6 +198,7 @@ func specOf(sb *Sandbox) runtime.Spec {
 		Pids:       sb.Resources.Pids,
 		Internet:   sb.Network.Internet,
 		AllowCIDRs: sb.Network.AllowCIDRs,
+		DenyCIDRs:  sb.Network.DenyCIDRs,
 	}
 }
 

@@ -28,6 +28,8 @@ type CreateRequest struct {
 	AutoDeleteMinutes  *int
 	Internet           *bool
 	AllowCIDRs         []string
+	DenyCIDRs          []string
+	AutoResume         bool
 	// Wait makes Create return only once the sandbox runs (or failed).
 	Wait bool
 }
@@ -98,7 +100,8 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 		Env:                r.Env,
 		Metadata:           r.Metadata,
 		Resources:          c.DefaultResources,
-		Network:            Network{Internet: true, AllowCIDRs: r.AllowCIDRs},
+		Network:            Network{Internet: true, AllowCIDRs: r.AllowCIDRs, DenyCIDRs: r.DenyCIDRs},
+		AutoResume:         r.AutoResume,
 		AutoStopMinutes:    c.DefaultAutoStopMinutes,
 		AutoArchiveMinutes: c.DefaultAutoArchiveMinutes,
 		AutoDeleteMinutes:  c.DefaultAutoDeleteMinutes,
@@ -160,7 +163,7 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 	if r.Internet != nil {
 		sb.Network.Internet = *r.Internet
 	}
-	if err := validateCIDRs(sb.Network.AllowCIDRs); err != nil {
+	if err := validateNetwork(sb.Network); err != nil {
 		return nil, err
 	}
 	return sb, nil
@@ -219,13 +222,13 @@ func validateEnv(env map[string]string) error {
 	return nil
 }
 
-func validateCIDRs(cidrs []string) error {
+func validateCIDRs(field string, cidrs []string) error {
 	if len(cidrs) > maxCIDRs {
-		return errdefs.InvalidField("network.allowCIDRs", "at most %d entries", maxCIDRs)
+		return errdefs.InvalidField(field, "at most %d entries", maxCIDRs)
 	}
 	for _, c := range cidrs {
-		if _, err := netip.ParsePrefix(c); err != nil {
-			return errdefs.InvalidField("network.allowCIDRs", "%q is not a CIDR such as 10.0.0.0/8", c)
+		if p, err := netip.ParsePrefix(c); err != nil || !p.Addr().Is4() {
+			return errdefs.InvalidField(field, "%q is not an IPv4 CIDR such as 10.0.0.0/8", c)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -38,6 +39,7 @@ func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log
 		Images:     resolveOrPull(images, log),
 		InitBinary: exe,
 		StopGrace:  cfg.Sandbox.StopGrace,
+		Subnet:     netip.MustParsePrefix(cfg.NetworkSubnet), // checked by config.Validate
 	})
 	if err != nil {
 		return nil, err

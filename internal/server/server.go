@@ -66,7 +66,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer svc.Close()
 
 	var isReady atomic.Bool
-	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: Version}, isReady.Load)
+	proxy, err := proxyConfig(cfg)
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: Version, Proxy: proxy}, isReady.Load)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

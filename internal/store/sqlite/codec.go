@@ -59,6 +59,7 @@ var sandboxCols = []string{
 	"state", "desired_state", "state_reason", "timeout_seconds", "expires_at",
 	"auto_stop_minutes", "auto_archive_minutes", "auto_delete_minutes",
 	"created_at", "updated_at", "started_at", "last_activity_at", "version",
+	"deny_cidrs", "public_ports", "auto_resume",
 }
 
 // sandboxColumns is sandboxCols as a select list.
@@ -82,6 +83,14 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	deny, err := encodeJSON(sb.Network.DenyCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	public, err := encodeJSON(sb.Network.PublicPorts)
+	if err != nil {
+		return nil, err
+	}
 	var timeout any
 	if sb.TimeoutSeconds != nil {
 		timeout = *sb.TimeoutSeconds
@@ -94,6 +103,7 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 		sb.AutoStopMinutes, sb.AutoArchiveMinutes, sb.AutoDeleteMinutes,
 		formatTime(sb.CreatedAt), formatTime(sb.UpdatedAt), formatTimePtr(sb.StartedAt),
 		formatTime(sb.LastActivityAt), sb.Version,
+		deny, public, sb.AutoResume,
 	}, nil
 }
 
@@ -109,6 +119,7 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		timeout                          sql.NullInt64
 		expires, started                 sql.NullString
 		created, updated, activity       string
+		deny, public                     string
 	)
 	err := row.Scan(&sb.ID, &sb.Name, &sb.OrganizationID, &sb.Image, &sb.Template,
 		&entrypoint, &env, &metadata,
@@ -116,7 +127,8 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		&sb.Network.Internet, &cidrs,
 		&state, &desired, &sb.StateReason, &timeout, &expires,
 		&sb.AutoStopMinutes, &sb.AutoArchiveMinutes, &sb.AutoDeleteMinutes,
-		&created, &updated, &started, &activity, &sb.Version)
+		&created, &updated, &started, &activity, &sb.Version,
+		&deny, &public, &sb.AutoResume)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +139,8 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 	for _, j := range []struct {
 		text string
 		dst  any
-	}{{entrypoint, &sb.Entrypoint}, {env, &sb.Env}, {metadata, &sb.Metadata}, {cidrs, &sb.Network.AllowCIDRs}} {
+	}{{entrypoint, &sb.Entrypoint}, {env, &sb.Env}, {metadata, &sb.Metadata}, {cidrs, &sb.Network.AllowCIDRs},
+		{deny, &sb.Network.DenyCIDRs}, {public, &sb.Network.PublicPorts}} {
 		if err := json.Unmarshal([]byte(j.text), j.dst); err != nil {
 			return nil, fmt.Errorf("sandbox %s: stored JSON: %w", sb.ID, err)
 		}

@@ -51,16 +51,18 @@ func newSandbox(org, name string) *sandbox.Sandbox {
 	expires := at.Add(time.Hour)
 	started := at.Add(time.Second)
 	return &sandbox.Sandbox{
-		ID:              ids.New("sbx_"),
-		Name:            name,
-		OrganizationID:  org,
-		Image:           "docker.io/library/python:3.12",
-		Template:        "python",
-		Entrypoint:      []string{"/bin/sh", "-c", "sleep infinity"},
-		Env:             map[string]string{"A": "1", "PATH": "/usr/bin"},
-		Metadata:        map[string]string{"team": "ml", "env": "dev"},
-		Resources:       sandbox.Resources{CPU: 1.5, MemoryMB: 512, DiskMB: 2048, Pids: 128},
-		Network:         sandbox.Network{Internet: true, AllowCIDRs: []string{"10.0.0.0/8", "192.168.1.0/24"}},
+		ID:             ids.New("sbx_"),
+		Name:           name,
+		OrganizationID: org,
+		Image:          "docker.io/library/python:3.12",
+		Template:       "python",
+		Entrypoint:     []string{"/bin/sh", "-c", "sleep infinity"},
+		Env:            map[string]string{"A": "1", "PATH": "/usr/bin"},
+		Metadata:       map[string]string{"team": "ml", "env": "dev"},
+		Resources:      sandbox.Resources{CPU: 1.5, MemoryMB: 512, DiskMB: 2048, Pids: 128},
+		Network: sandbox.Network{Internet: true, AllowCIDRs: []string{"10.0.0.0/8", "192.168.1.0/24"},
+			DenyCIDRs: []string{"10.1.0.0/16"}, PublicPorts: []int{8080}},
+		AutoResume:      true,
 		State:           sandbox.StateRunning,
 		DesiredState:    sandbox.StateRunning,
 		StateReason:     "started by test",
@@ -143,6 +145,12 @@ func normalize(sb *sandbox.Sandbox) sandbox.Sandbox {
 	}
 	if len(c.Network.AllowCIDRs) == 0 {
 		c.Network.AllowCIDRs = nil
+	}
+	if len(c.Network.DenyCIDRs) == 0 {
+		c.Network.DenyCIDRs = nil
+	}
+	if len(c.Network.PublicPorts) == 0 {
+		c.Network.PublicPorts = nil
 	}
 	return c
 }

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/sandbox"
+)
+
+// portPath is the path form of the port proxy; the OpenAPI document
+// spells the rest-of-path wildcard {path}.
+const (
+	portPath     = "/v1/sandboxes/{id}/ports/{port}/{path...}"
+	portPathSpec = "/v1/sandboxes/{id}/ports/{port}/{path}"
+)
+
+// proxiedMethods are the methods the port proxy passes through.
+var proxiedMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// registerNetwork serves network policy changes, the port proxy and its
+// signed URLs and public ports. The proxy authenticates on its own
+// (API key, signed token or public port), so it is not wrapped in
+// authenticated. POST .../url and PUT .../public shadow those two paths
+// of the sandbox's app in the path form; the host form has no such gap.
+func (s *Server) registerNetwork() {
+	s.Proxy.proxy = s.newPortProxy()
+	s.handle("PUT", "/v1/sandboxes/{id}/network", s.authenticated(s.setNetwork))
+	s.handle("POST", "/v1/sandboxes/{id}/ports/{port}/url", s.authenticated(s.portURL))
+	s.handle("PUT", "/v1/sandboxes/{id}/ports/{port}/public", s.authenticated(s.portPublic))
+	for _, m := range proxiedMethods {
+		s.mux.HandleFunc(m+" "+portPath, s.portByPath)
+		s.routes = append(s.routes, Route{m, portPathSpec})
+	}
+}
+
+func (s *Server) portByPath(w http.ResponseWriter, r *http.Request) {
+	id, port := r.PathValue("id"), r.PathValue("port")
+	prefix := "/v1/sandboxes/" + id + "/ports/" + port
+	s.servePort(w, r, id, port, "/"+r.PathValue("path"), prefix)
+}
+
+// portHost serves {port}-{id}.{domain} requests, whatever their path, and
+// reports whether r was one. The ID may drop its "sbx_" prefix, since
+// underscores are not valid in DNS names.
+func (s *Server) portHost(w http.ResponseWriter, r *http.Request) bool {
+	if s.Proxy.Domain == "" {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(host), "."+strings.ToLower(s.Proxy.Domain))
+	if !ok || strings.Contains(label, ".") {
+		return false
+	}
+	port, id, ok := strings.Cut(label, "-")
+	if !ok || id == "" {
+		return false
+	}
+	if !strings.HasPrefix(id, sandbox.IDPrefix) {
+		id = sandbox.IDPrefix + id
+	}
+	s.servePort(w, r, id, port, r.URL.Path, "")
+	return true
+}
+
+func (s *Server) setNetwork(w http.ResponseWriter, r *http.Request) {
+	var req api.NetworkRequest
+	if err := decode(w, r, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u := sandbox.NetworkUpdate{Internet: req.Internet}
+	if req.AllowCIDRs != nil {
+		u.AllowCIDRs = &req.AllowCIDRs
+	}
+	if req.DenyCIDRs != nil {
+		u.DenyCIDRs = &req.DenyCIDRs
+	}
+	s.answer(w, r)(s.Sandboxes.SetNetwork(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), u))
+}
+
+func (s *Server) portPublic(w http.ResponseWriter, r *http.Request) {
+	port, err := parsePort(r.PathValue("port"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.PortPublicRequest
+	if err := decode(w, r, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r)(s.Sandboxes.SetPortPublic(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), port, req.Public))
+}
+
+// portURL signs a link to a port. The path form is built on the host the
+// caller used; the host form too when a proxy domain is set.
+func (s *Server) portURL(w http.ResponseWriter, r *http.Request) {
+	port, err := parsePort(r.PathValue("port"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.PortURLRequest
+	if err := decode(w, r, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ttl := defaultPortURLTTL
+	if req.ExpiresInSeconds != nil {
+		secs := *req.ExpiresInSeconds
+		if secs < 1 || secs > int64(maxPortURLTTL/time.Second) {
+			s.writeError(w, r, errdefs.InvalidField("expiresInSeconds", "must be between 1 and %d", int64(maxPortURLTTL/time.Second)))
+			return
+		}
+		ttl = time.Duration(secs) * time.Second
+	}
+	if len(s.Proxy.Secret) == 0 {
+		s.writeError(w, r, fmt.Errorf("this server has no signing secret for port URLs: %w", errdefs.ErrNotImplemented))
+		return
+	}
+	sb, err := s.Sandboxes.Get(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	exp := time.Now().Add(ttl).Truncate(time.Second)
+	q := url.Values{tokenParam: {signPort(s.Proxy.Secret, sb.ID, port, exp)}}.Encode()
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	out := api.PortURL{
+		URL:       fmt.Sprintf("%s://%s/v1/sandboxes/%s/ports/%d/?%s", scheme, r.Host, sb.ID, port, q),
+		ExpiresAt: exp.UTC(),
+	}
+	if s.Proxy.Domain != "" {
+		host := strconv.Itoa(port) + "-" + strings.TrimPrefix(sb.ID, sandbox.IDPrefix) + "." + s.Proxy.Domain
+		if _, p, err := net.SplitHostPort(r.Host); err == nil {
+			host = net.JoinHostPort(host, p)
+		}
+		out.HostURL = fmt.Sprintf("%s://%s/?%s", scheme, host, q)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiNetwork is a sandbox's policy on the wire, lists never null.
+func apiNetwork(n sandbox.Network) api.Network {
+	out := api.Network{Internet: n.Internet, AllowCIDRs: n.AllowCIDRs, DenyCIDRs: n.DenyCIDRs, PublicPorts: n.PublicPorts}
+	if out.AllowCIDRs == nil {
+		out.AllowCIDRs = []string{}
+	}
+	if out.DenyCIDRs == nil {
+		out.DenyCIDRs = []string{}
+	}
+	if out.PublicPorts == nil {
+		out.PublicPorts = []int{}
+	}
+	return out
+}
