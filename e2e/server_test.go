@@ -95,9 +95,9 @@ type server struct {
 
 var servingRE = regexp.MustCompile(`msg="hutch serving" addr=(\S+)`)
 
-// startServer runs hutch serve on dataDir (a fresh one when empty) and
-// waits until it answers.
-func startServer(t *testing.T, dataDir string) *server {
+// startServer runs hutch serve on dataDir (a fresh one when empty) with
+// any extra flags and waits until it answers.
+func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		// Not t.TempDir: its parent is 0700, and a sandbox's root (an
@@ -117,8 +117,9 @@ func startServer(t *testing.T, dataDir string) *server {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--seed-images", filepath.Join(dataDir, "seeds"), "--stop-grace", "2s", "--api-key", "hk_e2e-test-key")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--seed-images", filepath.Join(dataDir, "seeds"), "--stop-grace", "2s", "--api-key", "hk_e2e-test-key"}, extra...)
+	cmd := exec.Command(binary, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
