@@ -89,13 +89,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads one JSON object strictly: unknown fields and wrong types
 // are 400s naming the field.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSON))
+	body := http.MaxBytesReader(w, r.Body, maxJSON)
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
+		// Read the body to its end before any answer starts: a streamed
+		// answer must not race the rest of the request on the connection.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return fmt.Errorf("request body has data after the JSON object: %w", errdefs.ErrInvalidArgument)
+		}
+		_, _ = io.Copy(io.Discard, body)
 		return nil
 	case errors.Is(err, io.EOF):
 		return fmt.Errorf("request body is empty; a JSON object is expected: %w", errdefs.ErrInvalidArgument)
