@@ -406,3 +406,43 @@ type PortURL struct {
 type PortPublicRequest struct {
 	Public bool `json:"public"`
 }
+
+// OrganizationSettings is the body of GET and PATCH
+// /v1/organization/settings: the caller's organisation's defaults for new
+// sandboxes. null means the server's default. PATCH is a merge patch:
+// absent fields are kept, null clears one.
+type OrganizationSettings struct {
+	DefaultTimeoutSeconds     *int64     `json:"defaultTimeoutSeconds"`
+	DefaultAutoStopMinutes    *int       `json:"defaultAutoStopMinutes"`
+	DefaultAutoArchiveMinutes *int       `json:"defaultAutoArchiveMinutes"`
+	DefaultAutoDeleteMinutes  *int       `json:"defaultAutoDeleteMinutes"`
+	UpdatedAt                 *time.Time `json:"updatedAt,omitempty"`
+}
+
+// Webhook is a registered receiver of the organisation's state changes.
+// Secret is only set in the answer to POST /v1/webhooks.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Secret    string    `json:"secret,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// CreateWebhookRequest is the body of POST /v1/webhooks.
+type CreateWebhookRequest struct {
+	URL string `json:"url"`
+}
+
+// WebhookList is the body of GET /v1/webhooks.
+type WebhookList struct {
+	Items []Webhook `json:"items"`
+}
+
+// StreamEvent is one server-sent event of GET /v1/events?follow=true: an
+// event of the organisation's sandboxes, with the sandbox's name and the
+// state it was left in.
+type StreamEvent struct {
+	Event
+	SandboxName string `json:"sandboxName"`
+	State       string `json:"state"`
+}

@@ -28,6 +28,8 @@ func automationFlags(fs *flag.FlagSet, c *Config) {
 		"longest a transition's runtime work may take before the sandbox goes to error")
 	fs.DurationVar(&a.StaleAfter, "stale-after", a.StaleAfter,
 		"how long a transitional state with no work under way is left before the reconciler settles it")
+	fs.DurationVar(&c.WebhookBackoff, "webhook-backoff", c.WebhookBackoff,
+		"wait after a webhook delivery's first failure; doubles with each retry up to 10m")
 	fs.Float64Var(&a.IdleCPU, "idle-cpu", a.IdleCPU,
 		"CPU use (cores) below which a sandbox's processes do not count as activity for auto-stop")
 }

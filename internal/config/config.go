@@ -34,6 +34,9 @@ type Config struct {
 	// ProxyDomain turns on host-based port routing ({port}-{id}.<domain>).
 	NetworkSubnet string
 	ProxyDomain   string
+	// WebhookBackoff is the wait after a webhook delivery's first failure;
+	// it doubles with each further one.
+	WebhookBackoff time.Duration
 }
 
 // Default returns the embedded defaults.
@@ -44,6 +47,7 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
+		WebhookBackoff:  time.Second,
 		NetworkSubnet:   "10.213.0.0/16",
 		ProxyDomain:     "localhost",
 	}

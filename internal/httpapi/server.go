@@ -119,6 +119,7 @@ func (s *Server) register() {
 	s.handle("POST", "/v1/sandboxes/{id}/renew-expiration", s.authenticated(s.renewExpiration))
 	s.handle("PUT", "/v1/sandboxes/{id}/timeout", s.authenticated(s.setTimeout))
 	s.handle("GET", "/v1/sandboxes/{id}/events", s.authenticated(s.events))
+	s.registerAutomation()
 
 	s.handle("GET", "/v1/images", s.authenticated(s.listImages))
 	s.handle("POST", "/v1/images/pull", s.authenticated(s.pullImage))

@@ -76,6 +76,10 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	if err := s.requireRuntime(); err != nil {
 		return nil, err
 	}
+	r, err := s.withOrgDefaults(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	sb, err := s.cfg.resolve(r, now)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"sync"
 
 	"github.com/hutchdev/hutch/internal/archive"
+	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // openArchives opens the archive store under the data dir, where archived
@@ -22,17 +24,26 @@ func openArchives(dataDir string) (*archive.Local, error) {
 }
 
 // startAutomation runs the reconciler (expiry, auto-actions, stuck
-// transitions, purge of deleted records) until ctx ends. The returned
+// transitions, purge of deleted records) and the webhook dispatcher until
+// ctx ends. The returned
 // function waits for it to finish its actions, so that the store is not
 // closed under them.
-func startAutomation(ctx context.Context, svc *sandbox.Service, log *slog.Logger) (wait func()) {
+func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, log *slog.Logger) (wait func()) {
 	var wg sync.WaitGroup
 	rec := svc.NewReconciler()
-	wg.Add(1)
+	wcfg := webhook.DefaultConfig()
+	wcfg.Backoff = cfg.WebhookBackoff
+	wcfg.Interval = min(wcfg.Interval, cfg.Sandbox.Automation.Interval)
+	disp := webhook.NewDispatcher(hooks, wcfg, log.With("component", "webhooks"))
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		rec.Run(ctx)
 	}()
-	log.Info("reconciler running")
+	go func() {
+		defer wg.Done()
+		disp.Run(ctx)
+	}()
+	log.Info("reconciler running", "interval", cfg.Sandbox.Automation.Interval, "minute", cfg.Sandbox.Automation.Minute)
 	return wg.Wait
 }

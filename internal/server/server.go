@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	log.Info("recovered sandboxes", "changed", n)
 	isReady.Store(true)
-	defer startAutomation(ctx, svc, log)()
+	defer startAutomation(ctx, cfg, svc, st, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
 	if ready != nil {
 		ready(ln.Addr().String())

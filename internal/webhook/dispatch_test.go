@@ -108,7 +108,7 @@ func TestDeliveryRetriedUntilReceiverAnswers(t *testing.T) {
 		cancel()
 		<-done
 	}
-	run(func() bool { return len(rc.snapshot()) >= 2 })              // first server
+	run(func() bool { return len(rc.snapshot()) >= 2 })             // first server
 	run(func() bool { return len(rc.snapshot()) >= rc.failures+1 }) // restarted
 
 	got := rc.snapshot()

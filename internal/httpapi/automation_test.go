@@ -1,0 +1,118 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hutchdev/hutch/api"
+)
+
+// TestEventStreamFollowsTransitions subscribes to GET /v1/events and
+// checks that a pause shows up with its cause, and that another
+// organisation's events do not.
+func TestEventStreamFollowsTransitions(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("watched").ID
+	other := e.must(201, "POST", "/v1/organizations", api.CreateOrganizationRequest{Name: "other"})
+	var org api.Organization
+	other.decode(t, &org)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/v1/events?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Scan() // ": subscribed": the subscription is in place
+
+	e.do("POST", "/v1/sandboxes", org.APIKey, api.CreateSandboxRequest{Name: "elsewhere"})
+	e.must(200, "POST", "/v1/sandboxes/"+id+"/pause", nil)
+	var seen []api.StreamEvent
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev api.StreamEvent
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		seen = append(seen, ev)
+		if ev.To == "paused" {
+			break
+		}
+	}
+	if len(seen) != 2 || seen[0].To != "pausing" || seen[0].Cause != "user" || seen[0].SandboxID != id ||
+		seen[0].SandboxName != "watched" || seen[1].State != "paused" {
+		t.Fatalf("streamed %+v, want pausing then paused of the one sandbox", seen)
+	}
+	if r := e.do("GET", "/v1/events", e.key, nil); r.status != 400 {
+		t.Fatalf("without follow: %d", r.status)
+	}
+}
+
+func TestWebhookRegistration(t *testing.T) {
+	e := newEnv(t)
+	r := e.must(201, "POST", "/v1/webhooks", api.CreateWebhookRequest{URL: "http://127.0.0.1:9/hook"})
+	var hook api.Webhook
+	r.decode(t, &hook)
+	if hook.ID == "" || !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Fatalf("created: %+v", hook)
+	}
+	var list api.WebhookList
+	e.must(200, "GET", "/v1/webhooks", nil).decode(t, &list)
+	if len(list.Items) != 1 || list.Items[0].URL != hook.URL || list.Items[0].Secret != "" {
+		t.Fatalf("list shows %+v, want the hook without its secret", list.Items)
+	}
+	e.must(400, "POST", "/v1/webhooks", api.CreateWebhookRequest{URL: "ftp://x"})
+	e.must(204, "DELETE", "/v1/webhooks/"+hook.ID, nil)
+	e.must(404, "DELETE", "/v1/webhooks/"+hook.ID, nil)
+	// A key that is not an admin key may not manage webhooks.
+	var k api.APIKey
+	e.must(201, "POST", "/v1/api-keys", api.CreateAPIKeyRequest{Name: "plain"}).decode(t, &k)
+	if r := e.do("GET", "/v1/webhooks", k.APIKey, nil); r.status != 403 {
+		t.Fatalf("non-admin list: %d", r.status)
+	}
+}
+
+// TestOrganizationDefaults sets an organisation's defaults and checks that
+// new sandboxes take them, that a request's own values win, and that null
+// gives the server's default back.
+func TestOrganizationDefaults(t *testing.T) {
+	e := newEnv(t)
+	var got api.OrganizationSettings
+	e.must(200, "GET", "/v1/organization/settings", nil).decode(t, &got)
+	if got.DefaultAutoStopMinutes != nil || got.DefaultTimeoutSeconds != nil {
+		t.Fatalf("fresh settings: %+v", got)
+	}
+	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultAutoStopMinutes": 15, "defaultTimeoutSeconds": 600}`).decode(t, &got)
+	if *got.DefaultAutoStopMinutes != 15 || *got.DefaultTimeoutSeconds != 600 {
+		t.Fatalf("patched: %+v", got)
+	}
+	sb := e.create("defaults")
+	if sb.AutoStopMinutes != 15 || sb.TimeoutSeconds == nil || *sb.TimeoutSeconds != 600 || sb.ExpiresAt == nil {
+		t.Fatalf("sandbox did not take the defaults: %+v", sb)
+	}
+	own := e.must(201, "POST", "/v1/sandboxes", `{"name": "own", "autoStopMinutes": 0}`).sandbox(t)
+	if own.AutoStopMinutes != 0 {
+		t.Fatalf("request's own autoStopMinutes lost: %d", own.AutoStopMinutes)
+	}
+	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultAutoStopMinutes": null}`).decode(t, &got)
+	if got.DefaultAutoStopMinutes != nil || got.DefaultTimeoutSeconds == nil {
+		t.Fatalf("after clearing one: %+v", got)
+	}
+	e.must(400, "PATCH", "/v1/organization/settings", `{"defaultAutoDeleteMinutes": -2}`)
+	e.must(400, "PATCH", "/v1/organization/settings", `{"bogus": 1}`)
+}
