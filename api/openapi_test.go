@@ -134,6 +134,13 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"APIKeyList": APIKeyList{}, "Info": Info{}, "Capabilities": Capabilities{},
 		"ErrorBody": ErrorBody{}, "ErrorDetail": ErrorDetail{}, "PortURLRequest": PortURLRequest{}, "PortURL": PortURL{}, "PortPublicRequest": PortPublicRequest{}, "Image": Image{}, "ImageList": ImageList{},
 		"PullImageRequest": PullImageRequest{}, "ImageProgress": ImageProgress{},
+		"ExecRequest": ExecRequest{}, "ExecResult": ExecResult{}, "OutputChunk": OutputChunk{},
+		"Process": Process{}, "ProcessList": ProcessList{}, "SignalRequest": SignalRequest{},
+		"StdinRequest": StdinRequest{}, "FileInfo": FileInfo{}, "FileList": FileList{},
+		"MkdirRequest": MkdirRequest{}, "MoveRequest": MoveRequest{}, "ChmodRequest": ChmodRequest{},
+		"CreateContextRequest": CreateContextRequest{}, "CodeContext": CodeContext{},
+		"CodeContextList": CodeContextList{}, "RunCodeRequest": RunCodeRequest{}, "RunCodeResult": RunCodeResult{},
+		"CodeError": CodeError{}, "PtyMessage": PtyMessage{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {
@@ -201,8 +208,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 34 {
-		t.Errorf("got %d routes, want 34: %v", len(routes), routes)
+	if len(routes) != 56 {
+		t.Errorf("got %d routes, want 56: %v", len(routes), routes)
 	}
 }
 
