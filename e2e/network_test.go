@@ -259,4 +259,3 @@ func TestNetworkBadInput(t *testing.T) {
 		t.Errorf("create with a bad deny list: %d %s", r.status, r.body)
 	}
 }
-
