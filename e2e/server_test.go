@@ -84,7 +84,7 @@ func unsupported() string {
 
 // server is one `hutch serve` process.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	dataDir string
 	url     string
@@ -97,7 +97,7 @@ var servingRE = regexp.MustCompile(`msg="hutch serving" addr=(\S+)`)
 
 // startServer runs hutch serve on dataDir (a fresh one when empty) with
 // any extra flags and waits until it answers.
-func startServer(t *testing.T, dataDir string, extra ...string) *server {
+func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		// Not t.TempDir: its parent is 0700, and a sandbox's root (an
@@ -202,7 +202,7 @@ func isServer(pid int) bool {
 
 // waitGone fails the test unless nothing of sandbox id is left on the host
 // once teardown (and the reaping of its processes) has had time to finish.
-func waitGone(t *testing.T, id string) {
+func waitGone(t testing.TB, id string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
