@@ -113,6 +113,9 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 	if err != nil {
 		return err
 	}
+	if err := d.netAfterStart(ctx, p, s, rec, pid); err != nil {
+		return err
+	}
 	start, _, err := procStart(pid)
 	if err != nil {
 		return fmt.Errorf("init %d vanished at once: %w", pid, err)

@@ -25,6 +25,13 @@ func policyOf(s runtime.Spec) network.Policy {
 // missing, so a start after a reboot rebuilds the network with the same
 // address when that is free.
 func (d *Driver) netUp(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
+	if !d.joinsNetns() {
+		// runc makes the namespace itself; the one of a previous boot goes.
+		if err := d.net.Remove(s.ID); err != nil {
+			return err
+		}
+		return os.WriteFile(p.resolv(), d.net.ResolvConf(), 0o644)
+	}
 	a, err := d.net.Ensure(ctx, s.ID, policyOf(s), rec.Net, 0)
 	if err != nil {
 		return err
@@ -36,9 +43,34 @@ func (d *Driver) netUp(ctx context.Context, p paths, s runtime.Spec, rec *record
 	return rec.save(p.record)
 }
 
+// joinsNetns reports whether the container joins a namespace made before
+// it (crun). runc 1.1 enters the container's user namespace before its
+// network namespace on exec, so it cannot exec into a sandbox whose
+// namespace the host owns: with runc the container makes its own, and the
+// driver binds and plumbs it right after start (the entrypoint may run a
+// moment before its veth is up).
+func (d *Driver) joinsNetns() bool { return d.cfg.Runtime == RuntimeCrun }
+
+// netAfterStart binds and plumbs the namespace runc made.
+func (d *Driver) netAfterStart(ctx context.Context, p paths, s runtime.Spec, rec *record, pid int) error {
+	if d.joinsNetns() {
+		return nil
+	}
+	a, err := d.net.Ensure(ctx, s.ID, policyOf(s), rec.Net, pid)
+	if err != nil {
+		return err
+	}
+	rec.Net = a
+	return nil
+}
+
 // netSpec puts the sandbox in its namespace and gives it the resolver.
 func (d *Driver) netSpec(p paths, rec *record, spec *specs.Spec) {
-	if rec.Net == nil {
+	if _, err := os.Stat(p.resolv()); err == nil {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: p.resolv(),
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
+	if rec.Net == nil || !d.joinsNetns() {
 		return
 	}
 	for i, ns := range spec.Linux.Namespaces {
@@ -46,8 +78,18 @@ func (d *Driver) netSpec(p paths, rec *record, spec *specs.Spec) {
 			spec.Linux.Namespaces[i].Path = rec.Net.Netns
 		}
 	}
-	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: p.resolv(),
-		Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	// A fresh sysfs may only be mounted by the owner of the network
+	// namespace, which is the host here (so that the sandbox's root
+	// cannot change its own addresses or routes): runc fails, crun falls
+	// back to a read-write bind. Both get a read-only bind, with the
+	// host's interfaces (other sandboxes' veths) masked.
+	for i, m := range spec.Mounts {
+		if m.Destination == "/sys" {
+			spec.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}}
+		}
+	}
+	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, "/sys/class/net", "/sys/devices/virtual/net")
 }
 
 // netRecover re-attaches a running sandbox's network after a server

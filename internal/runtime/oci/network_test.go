@@ -222,9 +222,15 @@ func TestNetworkDialPortWithoutInternet(t *testing.T) {
 // TestNetworkSurvives checks pause/resume, stop/start and a restart of
 // the driver: the sandbox keeps its address and its reach.
 func TestNetworkSurvives(t *testing.T) {
-	requireHost(t, oci.RuntimeCrun)
+	for _, rt := range []string{oci.RuntimeCrun, oci.RuntimeRunc} {
+		t.Run(rt, func(t *testing.T) { testNetworkSurvives(t, rt) })
+	}
+}
+
+func testNetworkSurvives(t *testing.T, rt string) {
+	requireHost(t, rt)
 	dir := stateDir(t)
-	d := newDriver(t, oci.RuntimeCrun, dir)
+	d := newDriver(t, rt, dir)
 	up := nettest.NewUpstream(t, netip.MustParsePrefix("198.18.10.0/30"))
 	s := netSandbox(t, d, runtime.NetworkPolicy{Internet: true})
 	_, before := addrs(t, d, s.ID)
@@ -251,7 +257,7 @@ func TestNetworkSurvives(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after stop and start", d)
-	d2 := newDriver(t, oci.RuntimeCrun, dir) // the server restarted
+	d2 := newDriver(t, rt, dir) // the server restarted
 	if st, err := d2.Recover(ctxT(t), s.ID); err != nil || st.State != runtime.StateRunning {
 		t.Fatalf("recover: %+v %v", st, err)
 	}
