@@ -51,6 +51,10 @@ func commands() []command {
 		{"renew", "ID TIME|DURATION", "move a sandbox's expiry later (RFC 3339 time or e.g. 30m from now)", runRenew},
 		{"timeout", "ID SECONDS|DURATION|none", "set a sandbox's timeout from now", runTimeout},
 		{"events", "ID", "show a sandbox's event log", runEvents},
+		{"exec", "ID -- COMMAND [ARG...]", "run a command in a sandbox (exits with its status)", runExec},
+		{"cp", "SRC DST", "copy a file into or out of a sandbox (ID:/path)", runCp},
+		{"shell", "ID", "open an interactive terminal in a sandbox", runShell},
+		{"logs", "ID PID", "show a background process's output", runLogs},
 		{"image", "pull|import|ls|rm ...", "manage the server's image cache", runImage},
 		{"org", "create NAME", "create an organisation (platform-admin key)", runOrg},
 		{"key", "create|ls|rm ...", "manage the organisation's API keys", runKey},
@@ -120,6 +124,10 @@ func (e *env) fail(err error) int {
 	}
 	if errors.Is(err, errSomeFailed) {
 		return exitError
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status) // the remote command's own, already reported by it
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/client"
+)
+
+// exitStatus makes hutch exit with a remote command's own status, so that
+// `hutch exec ID -- false` fails a script as `false` would.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+func runExec(ctx context.Context, e *env, args []string) error {
+	var cwd, user string
+	var timeout int
+	var stdin bool
+	envs := kvFlag{}
+	fs := e.flagSet("exec")
+	fs.StringVar(&cwd, "w", "", "working `dir` inside the sandbox")
+	fs.StringVar(&user, "u", "", "run as this `user` (name or uid)")
+	fs.IntVar(&timeout, "timeout", -1, "kill the command after `seconds` (0: never; default: the server's 60)")
+	fs.BoolVar(&stdin, "i", false, "send this program's stdin to the command")
+	fs.Var(envs, "e", "set an environment variable (`KEY=VALUE`, repeatable)")
+	pos, cmd, err := e.parse(fs, "exec", "ID -- COMMAND [ARG...]", "Run a command in a sandbox, streaming its output; hutch exits with its status.", args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs("exec", pos, 1, 1, "sandbox ID"); err != nil {
+		return err
+	}
+	if len(cmd) == 0 {
+		return usagef("exec", "missing command after --")
+	}
+	c, err := e.client("exec")
+	if err != nil {
+		return err
+	}
+	req := api.ExecRequest{Command: cmd, Cwd: cwd, User: user, Env: envs}
+	if timeout >= 0 {
+		req.TimeoutSeconds = &timeout
+	}
+	if stdin {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return err
+		}
+		req.Stdin = string(b)
+	}
+	res, err := c.ExecStream(ctx, pos[0], req, func(stream, data string) {
+		if stream == "stderr" {
+			io.WriteString(e.stderr, data)
+			return
+		}
+		io.WriteString(e.stdout, data)
+	})
+	if err != nil {
+		return err
+	}
+	if res.TimedOut {
+		fmt.Fprintf(e.stderr, "hutch: the command was killed after its timeout\n")
+	}
+	if res.ExitCode != 0 {
+		return exitStatus(res.ExitCode)
+	}
+	return nil
+}
+
+// remotePath splits ID:/path; ok is false for a local path.
+func remotePath(s string) (id, path string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || strings.ContainsRune(s[:i], '/') {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+func runCp(ctx context.Context, e *env, args []string) error {
+	var mode string
+	fs := e.flagSet("cp")
+	fs.StringVar(&mode, "mode", "", "permission bits of an uploaded file (octal; default: the local file's)")
+	pos, _, err := e.parse(fs, "cp", "SRC DST", "Copy a file into or out of a sandbox: one of SRC and DST is ID:/path; - is stdin or stdout.", args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs("cp", pos, 2, 2, "SRC and DST"); err != nil {
+		return err
+	}
+	srcID, srcPath, srcRemote := remotePath(pos[0])
+	dstID, dstPath, dstRemote := remotePath(pos[1])
+	if srcRemote == dstRemote {
+		return usagef("cp", "exactly one of SRC and DST must be ID:/path")
+	}
+	c, err := e.client("cp")
+	if err != nil {
+		return err
+	}
+	if dstRemote {
+		return upload(ctx, e, c, pos[0], dstID, dstPath, mode)
+	}
+	rc, err := c.Download(ctx, srcID, srcPath)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if pos[1] == "-" {
+		_, err = io.Copy(e.stdout, rc)
+		return err
+	}
+	target := pos[1]
+	if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+		target = filepath.Join(target, filepath.Base(srcPath))
+	}
+	f, err := os.Create(target)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func upload(ctx context.Context, e *env, c *client.Client, src, id, path, mode string) error {
+	var body io.Reader = e.stdin
+	if src != "-" {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return usagef("cp", "%s is a directory; cp copies one file", src)
+		}
+		if mode == "" {
+			mode = fmt.Sprintf("%o", fi.Mode().Perm())
+		}
+		if strings.HasSuffix(path, "/") {
+			path += filepath.Base(src)
+		}
+		body = f
+	}
+	info, err := c.Upload(ctx, id, path, body, mode)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return printJSON(e.stdout, info)
+	}
+	return nil
+}
+
+func runShell(ctx context.Context, e *env, args []string) error {
+	var command string
+	fs := e.flagSet("shell")
+	fs.StringVar(&command, "c", "", "run this shell `line` in the terminal instead of a login shell")
+	pos, _, err := e.parse(fs, "shell", "ID", "Open an interactive terminal in a sandbox.", args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs("shell", pos, 1, 1, "sandbox ID"); err != nil {
+		return err
+	}
+	c, err := e.client("shell")
+	if err != nil {
+		return err
+	}
+	in := int(os.Stdin.Fd())
+	interactive := term.IsTerminal(in)
+	opts := client.TerminalOptions{Command: command}
+	if interactive {
+		opts.Cols, opts.Rows, _ = term.GetSize(in)
+	}
+	t, err := c.OpenTerminal(ctx, pos[0], opts)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if interactive {
+		old, err := term.MakeRaw(in)
+		if err != nil {
+			return err
+		}
+		defer term.Restore(in, old)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				if cols, rows, err := term.GetSize(in); err == nil {
+					_ = t.Resize(cols, rows)
+				}
+			}
+		}()
+	}
+	go func() { _, _ = io.Copy(t, e.stdin) }()
+	code, err := t.Run(e.stdout)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+func runLogs(ctx context.Context, e *env, args []string) error {
+	var follow bool
+	fs := e.flagSet("logs")
+	fs.BoolVar(&follow, "f", false, "follow the output until the process ends")
+	pos, _, err := e.parse(fs, "logs", "ID PID", "Show the output of a background process.", args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs("logs", pos, 2, 2, "sandbox ID and PID"); err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(pos[1])
+	if err != nil {
+		return usagef("logs", "PID must be a number, not %q", pos[1])
+	}
+	c, err := e.client("logs")
+	if err != nil {
+		return err
+	}
+	_, err = c.ProcessLogs(ctx, pos[0], pid, follow, func(stream, data string) {
+		if stream == "stderr" {
+			io.WriteString(e.stderr, data)
+			return
+		}
+		io.WriteString(e.stdout, data)
+	})
+	return err
+}
