@@ -208,8 +208,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 56 {
-		t.Errorf("got %d routes, want 56: %v", len(routes), routes)
+	if len(routes) != 62 {
+		t.Errorf("got %d routes, want 62: %v", len(routes), routes)
 	}
 }
 
