@@ -18,7 +18,9 @@ var idle = []string{"sleep", "infinity"}
 // agentSandbox creates a running sandbox of image (base when empty).
 func agentSandbox(t *testing.T, s *server, image string) *api.Sandbox {
 	t.Helper()
-	sb, err := s.c.CreateSandbox(ctx(t), api.CreateSandboxRequest{Image: image, Entrypoint: idle})
+	// No entrypoint: the sandbox must idle with its agent, not exit with
+	// the image's default /bin/sh.
+	sb, err := s.c.CreateSandbox(ctx(t), api.CreateSandboxRequest{Image: image})
 	if err != nil {
 		t.Fatal(err)
 	}

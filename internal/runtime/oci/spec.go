@@ -73,8 +73,13 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 
 func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 	l := specLimits(s)
+	// Without an entrypoint of its own, a sandbox runs its image's command
+	// only when the image declares an ENTRYPOINT (a service: nginx,
+	// postgres). A bare CMD is an interactive default (/bin/sh, bash,
+	// python3) that would exit at once without a terminal, so the sandbox
+	// idles instead, its agent ready for exec.
 	entry := s.Entrypoint
-	if len(entry) == 0 {
+	if len(entry) == 0 && len(rec.Config.Entrypoint) > 0 {
 		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
 	}
 	args := initArgs(entry)
