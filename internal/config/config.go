@@ -67,30 +67,33 @@ func defaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "hutch")
 }
 
-// LoadServe parses the flags of `hutch serve`; environment variables
-// (HUTCH_LISTEN, HUTCH_DATA_DIR, HUTCH_API_KEY, HUTCH_RUNTIME,
-// HUTCH_LOG_LEVEL) give the defaults that flags override.
+// LoadServe builds the settings of `hutch serve` in layers: the embedded
+// defaults, the config file, HUTCH_* environment variables, then flags.
 func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	c := Default()
-	env := func(name, def string) string {
-		if v := os.Getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Listen, "listen", env("HUTCH_LISTEN", c.Listen), "address to serve the API on")
-	fs.StringVar(&c.DataDir, "data-dir", env("HUTCH_DATA_DIR", c.DataDir), "where state, images and sandboxes live")
-	fs.StringVar(&c.APIKey, "api-key", env("HUTCH_API_KEY", ""), "admin API key of the default organization (generated on first start when empty)")
-	fs.StringVar(&c.Runtime, "runtime", env("HUTCH_RUNTIME", ""), "OCI runtime: crun or runc (default: the faster one found)")
-	fs.StringVar(&c.SeedImages, "seed-images", env("HUTCH_SEED_IMAGES", c.SeedImages), "directory of base image tarballs imported on start")
-	level := fs.String("log-level", env("HUTCH_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.String("config", "", "YAML file of settings named like these flags (default /etc/hutch/config.yaml when it exists; env HUTCH_CONFIG)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the API on")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "where state, images and sandboxes live")
+	fs.StringVar(&c.APIKey, "api-key", "", "admin API key of the default organization (generated on first start when empty)")
+	fs.StringVar(&c.Runtime, "runtime", "", "OCI runtime: crun or runc (default: the faster one found)")
+	fs.StringVar(&c.SeedImages, "seed-images", c.SeedImages, "directory of base image tarballs imported on start")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
-	fs.StringVar(&c.NetworkSubnet, "network-subnet", env("HUTCH_NETWORK_SUBNET", c.NetworkSubnet), "IPv4 range of sandbox addresses (a /31 each)")
-	fs.StringVar(&c.ProxyDomain, "proxy-domain", env("HUTCH_PROXY_DOMAIN", c.ProxyDomain), "domain of host-based port URLs, {port}-{id}.<domain> (empty: path form only)")
+	fs.StringVar(&c.NetworkSubnet, "network-subnet", c.NetworkSubnet, "IPv4 range of sandbox addresses (a /31 each)")
+	fs.StringVar(&c.ProxyDomain, "proxy-domain", c.ProxyDomain, "domain of host-based port URLs, {port}-{id}.<domain> (empty: path form only)")
 	automationFlags(fs, &c)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hutch serve [flags]")
+		fmt.Fprintln(stderr, "\nSettings come from the defaults, then the config file, then HUTCH_* environment")
+		fmt.Fprintln(stderr, "variables (the flag name in capitals, '-' as '_'), then these flags.")
+		fs.PrintDefaults()
+	}
+	if err := applyLayers(fs, args); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
