@@ -29,7 +29,7 @@ func startNetServer(t *testing.T) *server {
 	os.Chmod(dataDir, 0o711)
 	seeds := filepath.Join(dataDir, "seeds")
 	os.Mkdir(seeds, 0o755)
-	for _, name := range []string{"base", "python"} {
+	for _, name := range []string{"base", "python", "node"} {
 		if err := os.Symlink(filepath.Join(filepath.Dir(baseTar), name+".tar"), filepath.Join(seeds, name+".tar")); err != nil {
 			t.Fatal(err)
 		}

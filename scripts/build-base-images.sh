@@ -31,8 +31,8 @@ command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get 
 # fresh NAME reports whether OUTDIR/NAME.tar exists and is newer than this script.
 fresh() { [ -s "$OUTDIR/$1.tar" ] && [ "$OUTDIR/$1.tar" -nt "$SCRIPT" ]; }
 
-if fresh base && fresh python; then
-	log "base.tar and python.tar in $OUTDIR are up to date; nothing to do"
+if fresh base && fresh python && fresh node; then
+	log "base.tar, python.tar and node.tar in $OUTDIR are up to date; nothing to do"
 	exit 0
 fi
 
@@ -139,40 +139,60 @@ log "debootstrap done in $((SECONDS - START))s"
 
 # The python tree starts as a copy of the unfinished base tree, so apt there
 # still has its configuration; it is finished on its own afterwards.
-PYROOT=$WORK/python
-if ! fresh python; then
-	cp -a "$ROOT" "$PYROOT"
-fi
+# Each derived image starts from a copy of the bootstrap, taken before
+# finish_rootfs trims base.
+derived=()
+for name in python node; do
+	if ! fresh "$name"; then
+		cp -a "$ROOT" "$WORK/$name"
+		derived+=("$name")
+	fi
+done
 
 if ! fresh base; then
 	finish_rootfs "$ROOT"
 	pack "$ROOT" base
 fi
 
-if ! fresh python; then
-	T=$SECONDS
-	pkgs=(python3)
-	[ "$WITH_PIP" = 0 ] || pkgs+=(python3-pip)
-	log "installing ${pkgs[*]} into $PYROOT"
-	cp /etc/resolv.conf "$PYROOT/etc/resolv.conf"
-	echo "deb $MIRROR $SUITE main" >"$PYROOT/etc/apt/sources.list"
-	printf '#!/bin/sh\nexit 101\n' >"$PYROOT/usr/sbin/policy-rc.d"
-	chmod 0755 "$PYROOT/usr/sbin/policy-rc.d"
-	mount_chroot "$PYROOT"
-	chroot "$PYROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+# install_into ROOT PKG... installs Debian packages into a rootfs copy.
+install_into() {
+	local root=$1
+	shift
+	log "installing $* into $root"
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	echo "deb $MIRROR $SUITE main" >"$root/etc/apt/sources.list"
+	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	mount_chroot "$root"
+	chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
 		sh -c 'apt-get -q update && apt-get -qy install --no-install-recommends "$@" && apt-get clean' \
-		sh "${pkgs[@]}" >"$WORK/apt.log" 2>&1 ||
-		{ tail -n 30 "$WORK/apt.log" >&2; die "installing ${pkgs[*]} failed"; }
-	umount_chroot "$PYROOT"
-	rm -f "$PYROOT/usr/sbin/policy-rc.d"
-	if [ "$WITH_PIP" != 0 ]; then
-		# Debian marks its python as externally managed; in a throwaway sandbox
-		# `pip install` should simply work.
-		rm -f "$PYROOT"/usr/lib/python3*/EXTERNALLY-MANAGED
-	fi
-	finish_rootfs "$PYROOT"
-	pack "$PYROOT" python
-	log "python done in $((SECONDS - T))s"
-fi
+		sh "$@" >"$WORK/apt.log" 2>&1 ||
+		{ tail -n 30 "$WORK/apt.log" >&2; die "installing $* failed"; }
+	umount_chroot "$root"
+	rm -f "$root/usr/sbin/policy-rc.d"
+}
+
+for name in "${derived[@]}"; do
+	T=$SECONDS
+	root=$WORK/$name
+	case $name in
+	python)
+		pkgs=(python3)
+		[ "$WITH_PIP" = 0 ] || pkgs+=(python3-pip)
+		install_into "$root" "${pkgs[@]}"
+		if [ "$WITH_PIP" != 0 ]; then
+			# Debian marks its python as externally managed; in a throwaway
+			# sandbox `pip install` should simply work.
+			rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+		fi
+		;;
+	node)
+		install_into "$root" nodejs
+		;;
+	esac
+	finish_rootfs "$root"
+	pack "$root" "$name"
+	log "$name done in $((SECONDS - T))s"
+done
 
 log "all done in $((SECONDS - START))s"

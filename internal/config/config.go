@@ -25,7 +25,7 @@ type Config struct {
 	APIKey   string // bootstrap admin key; generated when empty
 	Runtime  string // "crun" or "runc"; empty picks the measured default
 	LogLevel slog.Level
-	// SeedImages holds base.tar and python.tar from scripts/setup.sh,
+	// SeedImages holds base.tar, python.tar and node.tar from scripts/setup.sh,
 	// imported on start when the image store lacks them.
 	SeedImages      string
 	ShutdownTimeout time.Duration

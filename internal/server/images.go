@@ -15,7 +15,7 @@ import (
 // baseImages are the offline images that scripts/build-base-images.sh
 // leaves as rootfs tarballs; the server imports them on start when its
 // store lacks them, so a fresh machine needs no registry.
-var baseImages = []string{"base", "python"}
+var baseImages = []string{"base", "python", "node"}
 
 var baseConfig = image.Config{
 	Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"},
