@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hutchdev/hutch/api"
 )
 
 // hutchCLI runs the hutch binary against s and returns stdout, stderr and
@@ -62,11 +61,13 @@ func TestAgentCLI(t *testing.T) {
 		t.Fatalf("cp of a missing file: %d %q", code, errOut)
 	}
 
-	p, err := s.c.StartProcess(ctx(t), sb.ID, api.ExecRequest{Command: []string{"sh", "-c", "echo one; echo two >&2"}})
-	if err != nil {
-		t.Fatal(err)
+	// exec -d starts a background process and prints its id for logs.
+	out, errOut, code = hutchCLI(t, s, "", "exec", "-d", sb.ID, "--", "sh", "-c", "echo one; echo two >&2")
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || code != 0 {
+		t.Fatalf("exec -d: %q %q %d", out, errOut, code)
 	}
-	out, errOut, code = hutchCLI(t, s, "", "logs", "-f", sb.ID, strconv.Itoa(p.PID))
+	out, errOut, code = hutchCLI(t, s, "", "logs", "-f", sb.ID, strconv.Itoa(pid))
 	if out != "one\n" || errOut != "two\n" || code != 0 {
 		t.Fatalf("logs -f: %q %q %d", out, errOut, code)
 	}

@@ -26,9 +26,10 @@ func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)
 func runExec(ctx context.Context, e *env, args []string) error {
 	var cwd, user string
 	var timeout int
-	var stdin bool
+	var stdin, detach bool
 	envs := kvFlag{}
 	fs := e.flagSet("exec")
+	fs.BoolVar(&detach, "d", false, "start the command in the background, print its process id and return (see 'hutch logs')")
 	fs.StringVar(&cwd, "w", "", "working `dir` inside the sandbox")
 	fs.StringVar(&user, "u", "", "run as this `user` (name or uid)")
 	fs.IntVar(&timeout, "timeout", -1, "kill the command after `seconds` (0: never; default: the server's 60)")
@@ -58,6 +59,17 @@ func runExec(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		req.Stdin = string(b)
+	}
+	if detach {
+		p, err := c.StartProcess(ctx, pos[0], req)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.stdout, p)
+		}
+		fmt.Fprintln(e.stdout, p.PID)
+		return nil
 	}
 	res, err := c.ExecStream(ctx, pos[0], req, func(stream, data string) {
 		if stream == "stderr" {
