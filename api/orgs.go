@@ -1,0 +1,50 @@
+package api
+
+import "time"
+
+// CreateOrganizationRequest is the body of POST /v1/organizations.
+type CreateOrganizationRequest struct {
+	Name string `json:"name"`
+}
+
+// Organization is returned once, with its first (admin) key.
+type Organization struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	APIKey string `json:"apiKey,omitempty"`
+}
+
+// CreateAPIKeyRequest is the body of POST /v1/api-keys.
+type CreateAPIKeyRequest struct {
+	Name  string `json:"name,omitempty"`
+	Admin bool   `json:"admin,omitempty"`
+}
+
+// APIKey describes a key; APIKey (the secret) is only set when created.
+type APIKey struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"organizationId"`
+	Name           string     `json:"name"`
+	Prefix         string     `json:"prefix"`
+	Admin          bool       `json:"admin"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
+	APIKey         string     `json:"apiKey,omitempty"`
+}
+
+// APIKeyList is the body of GET /v1/api-keys; secrets are never included.
+type APIKeyList struct {
+	Items []APIKey `json:"items"`
+}
+
+// OrganizationSettings is the body of GET and PATCH
+// /v1/organization/settings: the caller's organisation's defaults for new
+// sandboxes. null means the server's default. PATCH is a merge patch:
+// absent fields are kept, null clears one.
+type OrganizationSettings struct {
+	DefaultTimeoutSeconds     *int64     `json:"defaultTimeoutSeconds"`
+	DefaultAutoStopMinutes    *int       `json:"defaultAutoStopMinutes"`
+	DefaultAutoArchiveMinutes *int       `json:"defaultAutoArchiveMinutes"`
+	DefaultAutoDeleteMinutes  *int       `json:"defaultAutoDeleteMinutes"`
+	UpdatedAt                 *time.Time `json:"updatedAt,omitempty"`
+}
