@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 // hutchCLI runs the hutch binary against s and returns stdout, stderr and

@@ -9,7 +9,7 @@
 #   OUTDIR/python.tar  base + python3 (+ python3-pip unless HUTCH_PYTHON_PIP=0)
 #
 # Import them with `hutch image import --rootfs OUTDIR/base.tar --name base`.
-# Idempotent: a tarball that exists and is newer than this script is kept.
+# Idempotent: a tarball built by this same script (its hash is kept beside it) is kept.
 #
 # Environment:
 #   HUTCH_DEBIAN_MIRROR  mirror URL (default: the first Debian URI in apt's sources)
@@ -29,7 +29,11 @@ die() { log "error: $*"; exit 1; }
 command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 
 # fresh NAME reports whether OUTDIR/NAME.tar exists and is newer than this script.
-fresh() { [ -s "$OUTDIR/$1.tar" ] && [ "$OUTDIR/$1.tar" -nt "$SCRIPT" ]; }
+# An image is fresh when its tarball was built by this very script: the
+# script's hash is stored beside it (mtimes would call every fresh clone
+# newer than the images it built before).
+RECIPE=$(sha256sum "$SCRIPT" | cut -d' ' -f1)
+fresh() { [ -s "$OUTDIR/$1.tar" ] && [ "$(cat "$OUTDIR/.$1.recipe" 2>/dev/null)" = "$RECIPE" ]; }
 
 if fresh base && fresh python && fresh node; then
 	log "base.tar, python.tar and node.tar in $OUTDIR are up to date; nothing to do"
@@ -127,6 +131,7 @@ pack() {
 	tar --numeric-owner --xattrs --xattrs-include='security.capability' \
 		--sort=name -C "$root" -cf "$tmp" .
 	mv -f "$tmp" "$OUTDIR/$name.tar"
+	echo "$RECIPE" >"$OUTDIR/.$name.recipe"
 	log "wrote $OUTDIR/$name.tar ($(du -h "$OUTDIR/$name.tar" | cut -f1))"
 }
 
