@@ -66,6 +66,7 @@ func (s *Server) agentCall(proxy *agent.Proxy) http.HandlerFunc {
 			return
 		}
 		_ = s.Sandboxes.Touch(r.Context(), sb) // activity is best effort; the call must not fail on it
+		defer s.Sandboxes.Hold(sb.ID)()        // a terminal or a followed log is activity while open
 		r.Header.Set("X-Request-Id", requestID(r.Context()))
 		// The agent's route is what follows /v1/sandboxes/{id or name}.
 		rest := strings.TrimPrefix(r.URL.Path, "/v1/sandboxes/")

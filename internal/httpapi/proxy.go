@@ -202,6 +202,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName, por
 		s.writeError(w, r, err)
 		return
 	}
+	defer s.Sandboxes.Hold(t.sb.ID)() // a WebSocket open for hours is activity all along
 	t.path, t.prefix = path, prefix
 	s.Proxy.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPortTarget, t)))
 }

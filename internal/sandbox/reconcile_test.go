@@ -411,3 +411,29 @@ func TestDeletedArePurgedAfterRetention(t *testing.T) {
 		t.Fatal("deleted sandbox still readable after its retention")
 	}
 }
+
+// TestAutoStopSparesOpenConnections keeps a terminal (or WebSocket) open on
+// a sandbox that uses no CPU and gets no new calls: it is not stopped while
+// the connection lasts, and is once it has been closed for the interval.
+func TestAutoStopSparesOpenConnections(t *testing.T) {
+	r := newRig(t, nil)
+	sb := r.create("terminal", sandbox.CreateRequest{AutoStopMinutes: ptr(3)})
+	release := r.svc.Hold(sb.ID)
+	for i := 0; i < 8; i++ {
+		r.pass()
+		r.clk.Advance(time.Second)
+		r.rt.AddCPU(sb.ID, time.Millisecond)
+	}
+	if st := r.state(sb.ID); st != sandbox.StateRunning {
+		t.Fatalf("sandbox with an open connection is %s", st)
+	}
+	release()
+	for i := 0; i < 8; i++ {
+		r.pass()
+		r.clk.Advance(time.Second)
+		r.rt.AddCPU(sb.ID, time.Millisecond)
+	}
+	if st := r.state(sb.ID); st != sandbox.StateStopped {
+		t.Fatalf("sandbox idle after its connection closed is %s", st)
+	}
+}

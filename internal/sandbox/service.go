@@ -24,6 +24,7 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	locks keyedLocks
+	conns connections
 	// work tracks background transitions so Close can wait for them.
 	work sync.WaitGroup
 	// bus carries every stored event to subscribers (SSE, webhooks).

@@ -72,7 +72,7 @@ func (r *Reconciler) autoStop(ctx context.Context, now time.Time) error {
 	for _, sb := range running {
 		seen[sb.ID] = true
 		measured, busy := r.sampleCPU(ctx, sb, now)
-		if busy {
+		if busy || r.s.held(sb.ID) { // working, or someone is connected to it
 			if err := r.s.store.TouchSandbox(ctx, sb.ID, now); err != nil {
 				r.s.log.Warn("record CPU activity", "sandbox", sb.ID, "err", err)
 			}
@@ -113,7 +113,7 @@ func (r *Reconciler) sampleCPU(ctx context.Context, sb *Sandbox, now time.Time) 
 }
 
 func (r *Reconciler) idle(sb *Sandbox, now time.Time) bool {
-	return sb.State == StateRunning && sb.AutoStopMinutes > 0 &&
+	return sb.State == StateRunning && sb.AutoStopMinutes > 0 && !r.s.held(sb.ID) &&
 		!now.Before(sb.LastActivityAt.Add(r.cfg.interval(sb.AutoStopMinutes)))
 }
 
