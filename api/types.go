@@ -135,4 +135,7 @@ type Capabilities struct {
 	Archive   bool `json:"archive"`
 	Network   bool `json:"network"`
 	DiskLimit bool `json:"diskLimit"`
+	// Agent says the sandboxes run the agent (exec, files, terminals,
+	// code contexts); without it those routes answer 501.
+	Agent bool `json:"agent"`
 }

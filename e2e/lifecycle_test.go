@@ -52,6 +52,13 @@ func createCounter(t *testing.T, s *server, name string) *api.Sandbox {
 
 func TestLifecycleWithRealSandbox(t *testing.T) {
 	s := startServer(t, "")
+	info, err := s.c.Info(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := info.Capabilities; info.Runtime != "oci/crun" || !c.Pause || !c.Archive || !c.Network || !c.DiskLimit || !c.Agent {
+		t.Fatalf("the real server reports %+v", info)
+	}
 	sb := createCounter(t, s, "counter")
 	pid := initPID(t, sb.ID)
 	if pid == 0 {

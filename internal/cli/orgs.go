@@ -181,6 +181,7 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 	row(tw, "archive:", fmt.Sprint(caps.Archive))
 	row(tw, "network:", fmt.Sprint(caps.Network))
 	row(tw, "disk limit:", fmt.Sprint(caps.DiskLimit))
+	row(tw, "agent:", fmt.Sprint(caps.Agent))
 	return tw.Flush()
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/runtime"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +30,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if rt := s.Sandboxes.Runtime(); rt != nil {
 		c := rt.Capabilities()
 		out.Runtime = rt.Name()
-		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit}
+		_, agent := rt.(runtime.AgentDialer)
+		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: agent}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
