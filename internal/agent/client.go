@@ -85,5 +85,10 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, id, path string,
 			onError(w, r, err)
 		},
 	}
+	// The answer may start (a stream's headers) before the transport has
+	// finished sending the request body; HTTP/1 closes an unread request
+	// body once the answer starts unless told not to, and the transport
+	// then drops the connection mid-stream.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	rp.ServeHTTP(w, r)
 }

@@ -204,5 +204,8 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName, por
 	}
 	defer s.Sandboxes.Hold(t.sb.ID)() // a WebSocket open for hours is activity all along
 	t.path, t.prefix = path, prefix
+	// Like the agent forwarder: the app may answer while the request body
+	// is still on its way, and HTTP/1 must keep that body readable.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	s.Proxy.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPortTarget, t)))
 }
