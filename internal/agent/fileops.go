@@ -32,12 +32,7 @@ func (s *Server) stat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	info, err := statInfo(path)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, info)
+	s.answerInfo(w, r, http.StatusOK, path)
 }
 
 // list returns a directory's entries, down to ?depth= levels (default 1).

@@ -60,12 +60,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	info, err := statInfo(path)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, info)
+	s.answerInfo(w, r, http.StatusOK, path)
 }
 
 // uploadMultipart writes every file part of a multipart/form-data body
