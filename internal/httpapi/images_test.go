@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/hutchdev/hutch/api"
 )
@@ -120,5 +121,37 @@ func TestImagePullStreamsProgress(t *testing.T) {
 	}
 	if r := e.must(400, "POST", "/v1/images/pull", `{"ref":"UPPER CASE"}`); r.errBody(t).Code != api.CodeInvalidArgument {
 		t.Fatalf("bad ref: %s", r.body)
+	}
+}
+
+// TestImageImportDockerSave imports a `docker save` tarball through the API
+// and finds the image under the name it carries.
+func TestImageImportDockerSave(t *testing.T) {
+	e := newEnv(t)
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag("example.test/team/tool:v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tarball.Write(tag, img, &buf); err != nil {
+		t.Fatal(err)
+	}
+	status, lines := e.progressLines("POST", "/v1/images/import", &buf)
+	last := lines[len(lines)-1]
+	if status != 200 || last.Status != "done" || last.Image == nil || last.Image.Ref != "example.test/team/tool:v2" || last.Image.Layers != 2 {
+		t.Fatalf("import: %d %+v", status, lines)
+	}
+	want, _ := img.Digest()
+	if last.Image.Digest != want.String() {
+		t.Fatalf("digest %s, want %s", last.Image.Digest, want)
+	}
+	// Garbage is refused on the stream's last line, with a code.
+	_, lines = e.progressLines("POST", "/v1/images/import", strings.NewReader("not a tarball"))
+	if last := lines[len(lines)-1]; last.Error == nil || last.Error.Code != api.CodeInvalidArgument {
+		t.Fatalf("garbage import: %+v", lines)
 	}
 }
