@@ -33,7 +33,10 @@ if ! command -v go >/dev/null; then
 fi
 
 log "building hutch"
-(cd "$here" && CGO_ENABLED=0 go build -trimpath -o /usr/local/bin/hutch ./cmd/hutch)
+version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
+(cd "$here" && CGO_ENABLED=0 go build -trimpath \
+	-ldflags "-X main.version=$version" \
+	-o /usr/local/bin/hutch ./cmd/hutch)
 
 log "building base images into $image_cache (first run: about a minute)"
 "$here/scripts/build-base-images.sh" "$image_cache"

@@ -19,7 +19,11 @@ import (
 	"github.com/hutchdev/hutch/internal/server"
 )
 
+// version is stamped by scripts/setup.sh (-ldflags -X main.version=...).
+var version = "dev"
+
 func main() {
+	cli.Version, server.Version = version, version
 	os.Exit(run(os.Args[1:]))
 }
 
