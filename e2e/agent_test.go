@@ -199,6 +199,32 @@ func TestAgentExec(t *testing.T) {
 		}
 	})
 
+	t.Run("a pause ends calls in flight with 409", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			zero := 0 // no timeout: only the pause can end this call
+			_, err := s.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"sh", "-c", "touch /tmp/inflight; sleep 600"}, TimeoutSeconds: &zero})
+			done <- err
+		}()
+		eventually(t, "the command to start", func() bool {
+			res, err := s.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"test", "-e", "/tmp/inflight"}})
+			return err == nil && res.ExitCode == 0
+		})
+		if _, err := s.c.Pause(ctx(t), sb.ID); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			wantAPIError(t, "exec in flight at the pause", err, 409, api.CodeSandboxPaused)
+		case <-ctx(t).Done():
+			t.Fatal("the call in flight hung on the paused sandbox")
+		}
+		if _, err := s.c.Resume(ctx(t), sb.ID); err != nil {
+			t.Fatal(err)
+		}
+		sh(t, s, sb.ID, "rm /tmp/inflight")
+	})
+
 	t.Run("stopped answers INVALID_STATE", func(t *testing.T) {
 		other := agentSandbox(t, s, "")
 		if _, err := s.c.Stop(ctx(t), other.ID, client.StopOptions{Force: true}); err != nil {

@@ -66,7 +66,11 @@ func (s *Server) agentCall(proxy *agent.Proxy) http.HandlerFunc {
 			return
 		}
 		_ = s.Sandboxes.Touch(r.Context(), sb) // activity is best effort; the call must not fail on it
-		defer s.Sandboxes.Hold(sb.ID)()        // a terminal or a followed log is activity while open
+		// A terminal or a followed log is activity while open; a pause ends
+		// the call through its context.
+		ctx, release := s.Sandboxes.HoldAgentCall(r.Context(), sb.ID)
+		defer release()
+		r = r.WithContext(ctx)
 		r.Header.Set("X-Request-Id", requestID(r.Context()))
 		// The agent's route is what follows /v1/sandboxes/{id or name}.
 		rest := strings.TrimPrefix(r.URL.Path, "/v1/sandboxes/")
@@ -74,6 +78,10 @@ func (s *Server) agentCall(proxy *agent.Proxy) http.HandlerFunc {
 			rest = rest[i:]
 		}
 		proxy.Forward(w, r, sb.ID, rest, func(w http.ResponseWriter, r *http.Request, err error) {
+			if cause := context.Cause(r.Context()); errors.Is(cause, errdefs.ErrPaused) {
+				s.writeError(w, r, cause)
+				return
+			}
 			if r.Context().Err() != nil {
 				return // the caller left; nobody to answer
 			}

@@ -103,6 +103,9 @@ func (s *Service) supports(a Action) error {
 func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Action, o ActOptions) error {
 	switch a {
 	case ActionPause:
+		// A frozen agent cannot answer: calls in flight end now, before the
+		// freeze, rather than hang until a resume that may never come.
+		s.interruptAgentCalls(sb.ID)
 		return s.rt.Pause(ctx, sb.ID)
 	case ActionResume:
 		return s.rt.Resume(ctx, sb.ID)
