@@ -30,7 +30,12 @@ func (s *Server) registerAutomation() {
 // while the client stays connected. follow=true is required: the log of
 // one sandbox is at /v1/sandboxes/{id}/events.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
-	follow, err := queryBool(r.URL.Query(), "follow", false)
+	q, err := query(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	follow, err := queryBool(q, "follow", false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

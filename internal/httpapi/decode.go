@@ -70,6 +70,17 @@ func jsonError(err error) error {
 	return fmt.Errorf("invalid JSON: %v: %w", err, errdefs.ErrInvalidArgument)
 }
 
+// query parses the query string strictly: net/url's Query drops a pair it
+// cannot decode without a word, which would turn a mistyped filter into
+// no filter at all.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query string: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return q, nil
+}
+
 // queryBool reads an optional boolean query parameter.
 func queryBool(q url.Values, name string, def bool) (bool, error) {
 	v := q.Get(name)

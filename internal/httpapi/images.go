@@ -135,7 +135,11 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	rootfs, err := queryBool(q, "rootfs", false)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -198,7 +202,12 @@ func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ref := r.URL.Query().Get("ref")
+	q, err := query(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ref := q.Get("ref")
 	if ref == "" {
 		s.writeError(w, r, errdefs.InvalidField("ref", "is required"))
 		return

@@ -17,7 +17,12 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	wait, err := queryBool(r.URL.Query(), "wait", true)
+	q, err := query(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	wait, err := queryBool(q, "wait", true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -72,9 +77,12 @@ func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	f := sandbox.ListFilter{OrganizationID: principal(r.Context()).OrganizationID, NamePrefix: q.Get("name")}
-	var err error
 	if f.Page, err = queryInt(q, "page", 1, 1, 1<<30); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -117,7 +125,11 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 // action serves pause, resume, stop, start, archive and delete.
 func (s *Server) action(a sandbox.Action) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		q, err := query(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		wait, err := queryBool(q, "wait", true)
 		if err != nil {
 			s.writeError(w, r, err)

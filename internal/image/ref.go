@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -45,7 +46,36 @@ func parseRemote(ref string, insecure bool) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrInvalidArgument, err)
 	}
+	if !validHost(r.Context().RegistryStr()) {
+		return nil, fmt.Errorf("image %q: %w: %q is not a registry host", ref, errdefs.ErrInvalidArgument, r.Context().RegistryStr())
+	}
 	return r, nil
+}
+
+// validHost checks a registry's host[:port] more strictly than the
+// parser does, which takes ".." for a host: labels of letters, digits and
+// inner hyphens, none empty, and an optional numeric port.
+func validHost(hostport string) bool {
+	host, port, hasPort := strings.Cut(hostport, ":")
+	if hasPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // remoteKey is the index key of a registry reference.

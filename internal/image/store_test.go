@@ -37,8 +37,10 @@ func TestNormalize(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Normalize("Bad Ref"); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Errorf("bad reference: %v", err)
+	for _, bad := range []string{"Bad Ref", "../../etc/passwd", "./img", "a..b/img", "-x.io/img", "host.io:0/img", "host.io:99999/img", "UPPER/Case:tag"} {
+		if _, err := Normalize(bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("Normalize(%q) accepted: %v", bad, err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
 )
 
 // CreateRequest is what a caller asks for; nil fields take the defaults.
@@ -114,8 +115,11 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 	if sb.Image == "" {
 		sb.Image = c.DefaultImage
 	}
-	if len(sb.Image) > maxImageRef || strings.ContainsAny(sb.Image, " \t\n\x00") {
-		return nil, errdefs.InvalidField("image", "must be an image reference of at most %d characters without spaces", maxImageRef)
+	if len(sb.Image) > maxImageRef {
+		return nil, errdefs.InvalidField("image", "must be at most %d characters", maxImageRef)
+	}
+	if _, err := image.Normalize(sb.Image); err != nil {
+		return nil, errdefs.InvalidField("image", "%q is not an image reference such as python or ghcr.io/org/app:1.2", sb.Image)
 	}
 	if len(sb.Entrypoint) > maxEntrypointArgs {
 		return nil, errdefs.InvalidField("entrypoint", "at most %d arguments", maxEntrypointArgs)
@@ -170,7 +174,8 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 }
 
 func (c Config) validateTimeout(secs int64) error {
-	if secs <= 0 || time.Duration(secs)*time.Second > c.MaxTimeout {
+	// Compare in seconds: secs*time.Second overflows for absurd values.
+	if secs <= 0 || secs > int64(c.MaxTimeout/time.Second) {
 		return errdefs.InvalidField("timeoutSeconds", "must be between 1 and %d", int64(c.MaxTimeout/time.Second))
 	}
 	return nil
