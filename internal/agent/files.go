@@ -41,7 +41,30 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if fi.Size() == 0 {
+		// Kernel files (/proc, /sys) say size 0 and often cannot seek:
+		// stream them as they read, without Range.
+		streamUnsized(w, r, path, f)
+		return
+	}
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// streamUnsized sends a file whose size is not known in advance. The first
+// read happens before the answer starts, so a file that cannot be read at
+// all (/proc/self/mem) gets an error envelope rather than an empty 200.
+func streamUnsized(w http.ResponseWriter, r *http.Request, path string, f *os.File) {
+	buf := make([]byte, 32<<10)
+	n, err := f.Read(buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, r, errdefs.InvalidField("path", "%s cannot be read: %v", path, err))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf[:n])
+	if err == nil {
+		_, _ = io.Copy(w, f) // a failure now can only cut the stream short
+	}
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {

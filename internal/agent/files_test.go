@@ -40,6 +40,17 @@ func TestUploadDownload(t *testing.T) {
 		t.Fatalf("range download: %d %q", resp.StatusCode, b)
 	}
 	wantError(t, ts, "GET", "/files?path="+url.QueryEscape(dir), nil, 400, api.CodeInvalidArgument, "not a regular file")
+	// Kernel files say size 0: they stream as they read, or answer 400.
+	resp, err = ts.Client().Get(ts.URL + "/files?path=/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Name:") {
+		t.Fatalf("download of /proc/self/status: %d %q", resp.StatusCode, b)
+	}
+	wantError(t, ts, "GET", "/files?path=/proc/self/mem", nil, 400, api.CodeInvalidArgument, "cannot be read")
 	wantError(t, ts, "GET", "/files?path="+url.QueryEscape(dir+"/missing"), nil, 404, api.CodeFileNotFound, "missing")
 	wantError(t, ts, "PUT", "/files?path=/tmp/x&mode=999", nil, 400, api.CodeInvalidArgument, "mode")
 	wantError(t, ts, "GET", "/files?path=/..", nil, 400, api.CodeInvalidArgument, "path")

@@ -73,8 +73,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = message(err)
 	}
 	id := requestID(r.Context())
-	if status >= 500 {
+	switch {
+	case status == http.StatusInternalServerError:
 		s.Log.Error("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500: // unavailable, not implemented: the caller's problem as often as ours
+		s.Log.Warn("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: id}})
 }
