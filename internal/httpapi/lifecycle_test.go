@@ -182,3 +182,45 @@ func TestEventsRecordTransitions(t *testing.T) {
 		t.Fatalf("events\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestDeleteDuringCreateLeavesNothing deletes a sandbox while its boot is
+// under way: the delete waits for the boot, then removes what it made.
+func TestDeleteDuringCreateLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	release := e.rt.BlockCreate()
+	t.Cleanup(release)
+	id := e.must(202, "POST", "/v1/sandboxes?wait=false", map[string]string{"name": "racy"}).sandbox(t).ID
+	deleted := make(chan response, 1)
+	go func() { deleted <- e.do("DELETE", "/v1/sandboxes/"+id, e.key, nil) }()
+	select {
+	case r := <-deleted:
+		t.Fatalf("delete answered while the boot was still under way: %d %s", r.status, r.body)
+	case <-time.After(200 * time.Millisecond): // the delete is queued behind the boot
+	}
+	release()
+	r := <-deleted
+	if r.status != 200 || r.sandbox(t).State != "deleted" {
+		t.Fatalf("delete during create: %d %s", r.status, r.body)
+	}
+	if st := e.rt.State(id); st != runtime.StateMissing {
+		t.Fatalf("runtime still has the sandbox: %s", st)
+	}
+}
+
+// TestActionsWithoutWaitAnswer202 checks ?wait=false on an action: 202
+// with the transitional state, then the settled state shortly after.
+func TestActionsWithoutWaitAnswer202(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("nowait").ID
+	for _, c := range []struct{ action, via, to string }{
+		{"pause", "pausing", "paused"},
+		{"resume", "resuming", "running"},
+		{"stop", "stopping", "stopped"},
+	} {
+		sb := e.must(202, "POST", "/v1/sandboxes/"+id+"/"+c.action+"?wait=false", nil).sandbox(t)
+		if sb.State != c.via || sb.DesiredState != c.to {
+			t.Fatalf("%s?wait=false: state %s desired %s", c.action, sb.State, sb.DesiredState)
+		}
+		waitState(t, e, id, c.to)
+	}
+}

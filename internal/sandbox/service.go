@@ -92,16 +92,19 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	}
 	sb.State, sb.DesiredState = StateCreating, StateRunning
 	sb.CreatedAt, sb.UpdatedAt, sb.LastActivityAt = now, now, now
+	// Lock before the record is visible: a delete that finds it must wait
+	// for the boot, or it would delete nothing and the boot would follow.
+	unlock, err := s.locks.lock(ctx, sb.ID)
+	if err != nil {
+		return nil, err
+	}
 	ev := Event{Type: EventState, To: StateCreating, Cause: CauseUser, Time: now}
 	if err := s.store.CreateSandbox(ctx, sb, ev); err != nil {
+		unlock()
 		if errors.Is(err, errdefs.ErrAlreadyExists) {
 			return nil, fmt.Errorf("a sandbox named %q already exists: %w", sb.Name, errdefs.ErrAlreadyExists)
 		}
 		return nil, fmt.Errorf("store sandbox: %w", err)
-	}
-	unlock, err := s.locks.lock(ctx, sb.ID)
-	if err != nil {
-		return nil, err
 	}
 	boot := func(ctx context.Context) (*Sandbox, error) {
 		defer unlock()
