@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/hutchdev/hutch/api"
@@ -125,17 +126,22 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 	p.finish([]*image.Image{img}, nil)
 }
 
-func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
+// adminImageCall checks what import and remove need before they change
+// the server-wide image cache: a store, an admin key, a sane query.
+func (s *Server) adminImageCall(r *http.Request) (*image.Store, url.Values, error) {
 	st, err := s.imageStore()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, nil, err
 	}
 	if err := requireAdmin(principal(r.Context())); err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, nil, err
 	}
 	q, err := query(r)
+	return st, q, err
+}
+
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
+	st, q, err := s.adminImageCall(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -193,16 +199,7 @@ func (s *Server) importRootfs(r *http.Request, st *image.Store, name string) (*i
 }
 
 func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) {
-	st, err := s.imageStore()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := requireAdmin(principal(r.Context())); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q, err := query(r)
+	st, q, err := s.adminImageCall(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
