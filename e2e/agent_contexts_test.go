@@ -13,7 +13,7 @@ func TestAgentCodeContexts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(baseTar), "python.tar")); err != nil {
 		t.Skip("python.tar is missing (run scripts/setup.sh)")
 	}
-	s := startNetServer(t)
+	s := startServer(t, "")
 	sb := agentSandbox(t, s, "python")
 	c, err := s.c.CreateContext(ctx(t), sb.ID, api.CreateContextRequest{Language: "python", Cwd: "/tmp"})
 	if err != nil {

@@ -16,7 +16,7 @@ func TestAgentJavaScriptContext(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(baseTar), "node.tar")); err != nil {
 		t.Skip("node.tar is missing (run scripts/setup.sh)")
 	}
-	s := startNetServer(t)
+	s := startServer(t, "")
 	sb := agentSandbox(t, s, "node")
 	c, err := s.c.CreateContext(ctx(t), sb.ID, api.CreateContextRequest{Language: "javascript"})
 	if err != nil {

@@ -18,28 +18,6 @@ import (
 	"github.com/hutchdev/hutch/api"
 )
 
-// startNetServer is startServer with the python image seeded too.
-func startNetServer(t *testing.T) *server {
-	t.Helper()
-	dataDir, err := os.MkdirTemp("", "hutch-e2e-data-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dataDir) })
-	os.Chmod(dataDir, 0o711)
-	seeds := filepath.Join(dataDir, "seeds")
-	os.Mkdir(seeds, 0o755)
-	for _, name := range []string{"base", "python", "node"} {
-		if err := os.Symlink(filepath.Join(filepath.Dir(baseTar), name+".tar"), filepath.Join(seeds, name+".tar")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink(images, filepath.Join(dataDir, "images")); err != nil {
-		t.Fatal(err)
-	}
-	return startServer(t, dataDir)
-}
-
 // portServer creates a python sandbox serving testdata/portserver.py on 8000.
 func portServer(t *testing.T, s *server, name string, autoResume bool) *api.Sandbox {
 	t.Helper()
@@ -104,7 +82,7 @@ func hostFor(s *server, id string, port int) string {
 }
 
 func TestPortProxyHTTPAndWebSocket(t *testing.T) {
-	s := startNetServer(t)
+	s := startServer(t, "")
 	sb := portServer(t, s, "web", false)
 
 	// Path form: the app sees its own path, the prefix, and not the key.
@@ -174,7 +152,7 @@ func TestPortProxyHTTPAndWebSocket(t *testing.T) {
 }
 
 func TestPortProxySignedPublicPaused(t *testing.T) {
-	s := startNetServer(t)
+	s := startServer(t, "")
 	sb := portServer(t, s, "signed", false)
 
 	// A signed URL works without a key, sets a cookie for the rest of

@@ -87,6 +87,8 @@ type server struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	dataDir string
+	extra   []string // flags beyond the defaults, kept for a relaunch
+	logPath string
 	url     string
 	key     string
 	c       *client.Client
@@ -108,15 +110,38 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 		}
 		t.Cleanup(func() { os.RemoveAll(dataDir) })
 		os.Chmod(dataDir, 0o711)
+		// Every offline image setup.sh built; the shared image cache
+		// imports each once per run, whichever test asks first.
 		seeds := filepath.Join(dataDir, "seeds")
 		os.Mkdir(seeds, 0o755)
-		if err := os.Symlink(baseTar, filepath.Join(seeds, "base.tar")); err != nil {
-			t.Fatal(err)
+		for _, name := range []string{"base", "python", "node"} {
+			tar := filepath.Join(filepath.Dir(baseTar), name+".tar")
+			if _, err := os.Stat(tar); err != nil {
+				continue
+			}
+			if err := os.Symlink(tar, filepath.Join(seeds, name+".tar")); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := os.Symlink(images, filepath.Join(dataDir, "images")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	s := launch(t, dataDir, extra...)
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(s.logPath)
+			t.Logf("server log:\n%s", b)
+		}
+	})
+	live = s
+	return s
+}
+
+// launch starts hutch serve on dataDir and waits until it answers.
+func launch(t testing.TB, dataDir string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
 		"--seed-images", filepath.Join(dataDir, "seeds"), "--stop-grace", "2s", "--api-key", "hk_e2e-test-key"}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -130,7 +155,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 		t.Fatal(err)
 	}
 	serverPIDs.Store(cmd.Process.Pid, true)
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, key: "hk_e2e-test-key", exited: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, dataDir: dataDir, extra: extra, logPath: logPath, key: "hk_e2e-test-key", exited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		logf, _ := os.Create(logPath)
@@ -145,13 +170,6 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 		cmd.Wait()
 		close(s.exited)
 	}()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("server log:\n%s", b)
-		}
-	})
 	select {
 	case a := <-addr:
 		s.url = "http://" + a
@@ -164,17 +182,22 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	if s.c, err = client.New(s.url, s.key); err != nil {
 		t.Fatal(err)
 	}
-	live = s
 	return s
 }
 
 // stop deletes the test's sandboxes, then ends the server with SIGTERM
 // and waits for it.
 func (s *server) stop() {
-	select {
-	case <-s.exited:
+	if !s.answering() {
+		// Dead or shutting down (a crash test, a failed one): make sure
+		// it is gone, then let a server on the same data dir delete what
+		// the test made, so the host is left clean all the same.
+		s.cmd.Process.Kill()
+		<-s.exited
+		if s == live && len(tracked) > 0 {
+			launch(s.t, s.dataDir, s.extra...).stop()
+		}
 		return
-	default:
 	}
 	for _, id := range tracked {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -193,6 +216,18 @@ func (s *server) stop() {
 		<-s.exited
 		s.t.Error("server ignored SIGTERM for a minute")
 	}
+}
+
+// answering reports whether the server still serves requests.
+func (s *server) answering() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+	}
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.c.Health(c) == nil
 }
 
 func isServer(pid int) bool {
