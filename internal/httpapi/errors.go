@@ -18,7 +18,7 @@ var classes = []error{errdefs.ErrSandboxNotFound, errdefs.ErrNotFound, errdefs.E
 	errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrPaused, errdefs.ErrUnauthenticated,
 	errdefs.ErrForbidden, errdefs.ErrResourceExhausted, errdefs.ErrUnavailable, errdefs.ErrNotImplemented}
 
-func message(err error) string {
+func trimClass(err error) string {
 	m := err.Error()
 	for _, c := range classes {
 		m = strings.TrimSuffix(m, ": "+c.Error())
@@ -66,12 +66,19 @@ func classify(err error) (status int, code, message string) {
 	return http.StatusInternalServerError, api.CodeInternal, "internal error; the server log has the detail under this request ID"
 }
 
+// describe is classify with the answer's final message: an error's own
+// text loses the class name that the code already says.
+func describe(err error) (status int, code, message string) {
+	status, code, message = classify(err)
+	if message == err.Error() {
+		message = trimClass(err)
+	}
+	return status, code, message
+}
+
 // writeError answers with the error envelope.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code, msg := classify(err)
-	if msg == err.Error() {
-		msg = message(err)
-	}
+	status, code, msg := describe(err)
 	id := requestID(r.Context())
 	switch {
 	case status == http.StatusInternalServerError:

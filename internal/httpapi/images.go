@@ -71,10 +71,7 @@ func (p *progressStream) send(v api.ImageProgress) {
 
 func (p *progressStream) finish(imgs []*image.Image, err error) {
 	if err != nil {
-		status, code, msg := classify(err)
-		if msg == err.Error() {
-			msg = message(err)
-		}
+		status, code, msg := describe(err)
 		if status >= 500 {
 			p.s.Log.Error("image operation failed", "requestId", requestID(p.r.Context()), "err", err)
 		}
