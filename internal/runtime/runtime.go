@@ -41,20 +41,23 @@ type Runtime interface {
 }
 
 // AgentDialer is implemented by drivers whose sandboxes run the Hutch
-// agent: it connects to a sandbox's agent without any network, so that
-// exec, files and terminals work with networking off. The API serves the
-// agent routes only when the driver has it.
+// agent (Capabilities.Agent): it connects to a sandbox's agent without any
+// network, so that exec, files and terminals work with networking off.
 type AgentDialer interface {
 	DialAgent(ctx context.Context, id string) (net.Conn, error)
 }
 
 // Capabilities declares optional features up front, so that the API can
-// refuse an action instead of failing half-way.
+// refuse an action (and leave its routes out) instead of failing half-way.
+// Each flag that names an interface is true exactly when the driver
+// implements it; Check verifies that, and the As* helpers read both.
 type Capabilities struct {
-	Pause     bool // freeze in memory
-	Archive   bool // filesystem can be packed away while stopped
-	Network   bool // per-sandbox network namespace with policies
-	DiskLimit bool
+	Pause      bool // freeze in memory
+	DiskLimit  bool // Spec.DiskMB is enforced
+	Archive    bool // Archiver
+	Network    bool // Networker
+	Agent      bool // AgentDialer
+	Checkpoint bool // Checkpointer
 }
 
 // Spec is everything a driver needs to boot a sandbox.

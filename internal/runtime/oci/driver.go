@@ -107,7 +107,7 @@ func (d *Driver) Name() string { return "oci/" + d.cfg.Runtime }
 
 // Capabilities implements runtime.Runtime.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true}
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true}
 }
 
 func (d *Driver) sandboxesDir() string { return filepath.Join(d.cfg.StateDir, "sandboxes") }

@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+)
+
+// Checkpointer is implemented by drivers that can move a paused sandbox's
+// memory to disk and bring it back (Capabilities.Checkpoint): the
+// processes, their memory and open files survive, their RAM is released.
+type Checkpointer interface {
+	// Checkpoint writes the paused sandbox's processes to disk and ends
+	// them, reporting the size of what it wrote.
+	Checkpoint(ctx context.Context, id string) (sizeBytes int64, err error)
+	// Restore brings a checkpointed sandbox back, paused as it was.
+	Restore(ctx context.Context, id string) error
+}
+
+// AsAgentDialer returns rt's agent dialer when it declares and has one.
+func AsAgentDialer(rt Runtime) (AgentDialer, bool) { return as[AgentDialer](rt, Capabilities.hasAgent) }
+
+// AsNetworker returns rt's networker when it declares and has one.
+func AsNetworker(rt Runtime) (Networker, bool) { return as[Networker](rt, Capabilities.hasNetwork) }
+
+// AsArchiver returns rt's archiver when it declares and has one.
+func AsArchiver(rt Runtime) (Archiver, bool) { return as[Archiver](rt, Capabilities.hasArchive) }
+
+// AsCheckpointer returns rt's checkpointer when it declares and has one.
+func AsCheckpointer(rt Runtime) (Checkpointer, bool) {
+	return as[Checkpointer](rt, Capabilities.hasCheckpoint)
+}
+
+func (c Capabilities) hasAgent() bool      { return c.Agent }
+func (c Capabilities) hasNetwork() bool    { return c.Network }
+func (c Capabilities) hasArchive() bool    { return c.Archive }
+func (c Capabilities) hasCheckpoint() bool { return c.Checkpoint }
+
+func as[T any](rt Runtime, declared func(Capabilities) bool) (T, bool) {
+	var zero T
+	if rt == nil || !declared(rt.Capabilities()) {
+		return zero, false
+	}
+	v, ok := rt.(T)
+	if !ok {
+		return zero, false
+	}
+	return v, true
+}
+
+// Check reports a driver whose flags and interfaces disagree: a flag set
+// without the interface, or an interface that its flag does not declare.
+// The server refuses to start on such a driver and runtimetest fails it.
+func Check(rt Runtime) error {
+	c := rt.Capabilities()
+	_, agent := rt.(AgentDialer)
+	_, network := rt.(Networker)
+	_, archive := rt.(Archiver)
+	_, checkpoint := rt.(Checkpointer)
+	for _, f := range []struct {
+		name          string
+		flag, methods bool
+	}{
+		{"Agent/AgentDialer", c.Agent, agent},
+		{"Network/Networker", c.Network, network},
+		{"Archive/Archiver", c.Archive, archive},
+		{"Checkpoint/Checkpointer", c.Checkpoint, checkpoint},
+	} {
+		if f.flag != f.methods {
+			return fmt.Errorf("runtime %s: capability %s: declared %v, implemented %v", rt.Name(), f.name, f.flag, f.methods)
+		}
+	}
+	return nil
+}
