@@ -42,7 +42,7 @@ type rig struct {
 	t     *testing.T
 	dir   string
 	st    *sqlite.Store
-	rt    *fakeruntime.Fake
+	rt    *fakeruntime.Archiving
 	clk   *clock
 	svc   *sandbox.Service
 	rec   *sandbox.Reconciler
@@ -54,7 +54,7 @@ const org = "org_test"
 
 func newRig(t *testing.T, tweak func(*sandbox.Config)) *rig {
 	t.Helper()
-	r := &rig{t: t, dir: t.TempDir(), rt: fakeruntime.New(), clk: &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	r := &rig{t: t, dir: t.TempDir(), rt: fakeruntime.NewArchiving(), clk: &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}
 	r.cfg = sandbox.DefaultConfig()
 	r.cfg.Automation.Minute = time.Second
 	r.cfg.Automation.Interval = time.Second
@@ -298,7 +298,6 @@ func TestAutoDelete(t *testing.T) {
 
 func TestAutoArchiveThenStartRestores(t *testing.T) {
 	r := newRig(t, nil)
-	r.rt.EnableArchive()
 	sb := r.create("arch", sandbox.CreateRequest{AutoArchiveMinutes: ptr(2)})
 	r.rt.WriteDisk(sb.ID, []byte("the sandbox's files"))
 	r.act(sb.ID, sandbox.ActionStop)

@@ -4,82 +4,81 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
+	"sync"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
-var _ runtime.Archiver = (*Fake)(nil)
-
-// EnableArchive makes the fake declare Capabilities.Archive; without it
-// the fake is a runtime that cannot archive, as the API must handle too.
-func (f *Fake) EnableArchive() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.canArchive = true
+// Archiving is the fake of a driver that can archive: the same sandboxes
+// as Fake, with Capabilities.Archive declared and runtime.Archiver
+// implemented, so that its flags and interfaces agree (runtime.Check).
+// Each sandbox's writable layer is a byte slice.
+type Archiving struct {
+	*Fake
+	mu    sync.Mutex
+	disks map[string][]byte
 }
 
-// AddCPU adds d to a sandbox's cumulative CPU time, as its processes
-// working would.
-func (f *Fake) AddCPU(id string, d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cpu == nil {
-		f.cpu = map[string]time.Duration{}
-	}
-	f.cpu[id] += d
+var (
+	_ runtime.Runtime  = (*Archiving)(nil)
+	_ runtime.Archiver = (*Archiving)(nil)
+)
+
+// NewArchiving returns an empty fake that can archive.
+func NewArchiving() *Archiving {
+	return &Archiving{Fake: New(), disks: map[string][]byte{}}
+}
+
+// Capabilities implements runtime.Runtime: the fake's, and Archive.
+func (a *Archiving) Capabilities() runtime.Capabilities {
+	c := a.Fake.Capabilities()
+	c.Archive = true
+	return c
 }
 
 // WriteDisk sets the bytes standing for a sandbox's writable layer.
-func (f *Fake) WriteDisk(id string, b []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.disks == nil {
-		f.disks = map[string][]byte{}
-	}
-	f.disks[id] = append([]byte(nil), b...)
+func (a *Archiving) WriteDisk(id string, b []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.disks[id] = append([]byte(nil), b...)
 }
 
 // Disk returns a sandbox's writable layer and whether it has one.
-func (f *Fake) Disk(id string) ([]byte, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, ok := f.disks[id]
+func (a *Archiving) Disk(id string) ([]byte, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, ok := a.disks[id]
 	return b, ok
 }
 
 // Export implements runtime.Archiver.
-func (f *Fake) Export(ctx context.Context, id string, w io.Writer) error {
-	f.mu.Lock()
-	f.Calls = append(f.Calls, "export "+id)
-	st, b := f.states[id], f.disks[id]
-	f.mu.Unlock()
-	if st != runtime.StateStopped {
+func (a *Archiving) Export(ctx context.Context, id string, w io.Writer) error {
+	a.record("export " + id)
+	if st := a.State(id); st != runtime.StateStopped {
 		return fmt.Errorf("fake: export of %s in state %s: %w", id, st, errdefs.ErrConflict)
 	}
+	b, _ := a.Disk(id)
 	_, err := w.Write(b)
 	return err
 }
 
 // Discard implements runtime.Archiver.
-func (f *Fake) Discard(ctx context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.Calls = append(f.Calls, "discard "+id)
-	delete(f.disks, id)
+func (a *Archiving) Discard(ctx context.Context, id string) error {
+	a.record("discard " + id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.disks, id)
 	return nil
 }
 
 // Import implements runtime.Archiver.
-func (f *Fake) Import(ctx context.Context, id string, r io.Reader) error {
+func (a *Archiving) Import(ctx context.Context, id string, r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	f.WriteDisk(id, b)
-	f.mu.Lock()
-	f.Calls = append(f.Calls, "import "+id)
-	f.mu.Unlock()
+	a.WriteDisk(id, b)
+	a.record("import " + id)
 	return nil
 }

@@ -19,16 +19,13 @@ type Fake struct {
 	fail   map[string]error // op name -> error returned once
 	block  chan struct{}    // when set, Create waits on it
 	Calls  []string
-	// archive side (archive.go): declared capability, CPU counters, and
-	// each sandbox's "writable layer" as bytes.
-	canArchive bool
-	cpu        map[string]time.Duration
-	disks      map[string][]byte
+	cpu    map[string]time.Duration // cumulative CPU time, set by AddCPU
 }
 
 var _ runtime.Runtime = (*Fake)(nil)
 
-// New returns an empty fake.
+// New returns an empty fake of a driver that can pause but not archive
+// (NewArchiving returns one that can).
 func New() *Fake {
 	return &Fake{states: map[string]runtime.State{}, fail: map[string]error{}}
 }
@@ -74,10 +71,24 @@ func (f *Fake) State(id string) runtime.State {
 
 func (f *Fake) Name() string { return "fake" }
 
-func (f *Fake) Capabilities() runtime.Capabilities {
+func (f *Fake) Capabilities() runtime.Capabilities { return runtime.Capabilities{Pause: true} }
+
+// AddCPU adds d to a sandbox's cumulative CPU time, as its processes
+// working would.
+func (f *Fake) AddCPU(id string, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return runtime.Capabilities{Pause: true, Archive: f.canArchive}
+	if f.cpu == nil {
+		f.cpu = map[string]time.Duration{}
+	}
+	f.cpu[id] += d
+}
+
+// record notes a call for tests that check the order of runtime calls.
+func (f *Fake) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls = append(f.Calls, call)
 }
 
 func (f *Fake) op(name, id string, from []runtime.State, to runtime.State) error {
