@@ -13,7 +13,7 @@ func (c *Client) CreateContext(ctx context.Context, id string, req api.CreateCon
 		return nil, err
 	}
 	var out api.CodeContext
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/contexts", id), body: req}, &out)
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/contexts"), body: req}, &out)
 	return &out, err
 }
 
@@ -25,7 +25,7 @@ func (c *Client) RunCode(ctx context.Context, id, contextID string, req api.RunC
 		return nil, err
 	}
 	var out api.RunCodeResult
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/contexts/%s/run", id, contextID), body: req}, &out)
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/contexts/%s/run", contextID), body: req}, &out)
 	return &out, err
 }
 
@@ -35,7 +35,7 @@ func (c *Client) ListContexts(ctx context.Context, id string) ([]api.CodeContext
 		return nil, err
 	}
 	var out api.CodeContextList
-	err := c.do(ctx, request{method: "GET", path: pathf("/v1/sandboxes/%s/contexts", id)}, &out)
+	err := c.do(ctx, request{method: "GET", path: c.agentPath(id, "/contexts")}, &out)
 	return out.Items, err
 }
 
@@ -44,5 +44,5 @@ func (c *Client) DeleteContext(ctx context.Context, id, contextID string) error 
 	if err := checkID("sandbox", id); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: "DELETE", path: pathf("/v1/sandboxes/%s/contexts/%s", id, contextID)}, nil)
+	return c.do(ctx, request{method: "DELETE", path: c.agentPath(id, "/contexts/%s", contextID)}, nil)
 }

@@ -16,7 +16,7 @@ func (c *Client) Exec(ctx context.Context, id string, req api.ExecRequest) (*api
 		return nil, err
 	}
 	var out api.ExecResult
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/exec", id), body: req}, &out)
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/exec"), body: req}, &out)
 	return &out, err
 }
 
@@ -26,7 +26,7 @@ func (c *Client) ExecStream(ctx context.Context, id string, req api.ExecRequest,
 	if err := checkID("sandbox", id); err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/exec", id), body: req, accept: "text/event-stream"})
+	resp, err := c.send(ctx, request{method: "POST", path: c.agentPath(id, "/exec"), body: req, accept: "text/event-stream"})
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (c *Client) StartProcess(ctx context.Context, id string, req api.ExecReques
 		return nil, err
 	}
 	var out api.Process
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/processes", id), body: req}, &out)
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/processes"), body: req}, &out)
 	return &out, err
 }
 
@@ -56,7 +56,7 @@ func (c *Client) ListProcesses(ctx context.Context, id string) ([]api.Process, e
 		return nil, err
 	}
 	var out api.ProcessList
-	err := c.do(ctx, request{method: "GET", path: pathf("/v1/sandboxes/%s/processes", id)}, &out)
+	err := c.do(ctx, request{method: "GET", path: c.agentPath(id, "/processes")}, &out)
 	return out.Items, err
 }
 
@@ -66,7 +66,7 @@ func (c *Client) GetProcess(ctx context.Context, id string, pid int) (*api.Proce
 		return nil, err
 	}
 	var out api.Process
-	err := c.do(ctx, request{method: "GET", path: pathf("/v1/sandboxes/%s/processes/%s", id, strconv.Itoa(pid))}, &out)
+	err := c.do(ctx, request{method: "GET", path: c.agentPath(id, "/processes/%s", strconv.Itoa(pid))}, &out)
 	return &out, err
 }
 
@@ -77,7 +77,7 @@ func (c *Client) ProcessLogs(ctx context.Context, id string, pid int, follow boo
 	if err := checkID("sandbox", id); err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, request{method: "GET", path: pathf("/v1/sandboxes/%s/processes/%s/logs", id, strconv.Itoa(pid)),
+	resp, err := c.send(ctx, request{method: "GET", path: c.agentPath(id, "/processes/%s/logs", strconv.Itoa(pid)),
 		query: map[string][]string{"follow": {strconv.FormatBool(follow)}}, accept: "text/event-stream"})
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (c *Client) SignalProcess(ctx context.Context, id string, pid int, signal s
 		return nil, err
 	}
 	var out api.Process
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/processes/%s/signal", id, strconv.Itoa(pid)),
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/processes/%s/signal", strconv.Itoa(pid)),
 		body: api.SignalRequest{Signal: signal}}, &out)
 	return &out, err
 }
@@ -109,6 +109,6 @@ func (c *Client) WriteStdin(ctx context.Context, id string, pid int, data string
 	if err := checkID("sandbox", id); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/processes/%s/stdin", id, strconv.Itoa(pid)),
+	return c.do(ctx, request{method: "POST", path: c.agentPath(id, "/processes/%s/stdin", strconv.Itoa(pid)),
 		body: api.StdinRequest{Data: data, Close: closeAfter}}, nil)
 }

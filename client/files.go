@@ -22,7 +22,7 @@ func (c *Client) Upload(ctx context.Context, id, path string, body io.Reader, mo
 		q.Set("mode", mode)
 	}
 	var out api.FileInfo
-	err := c.do(ctx, request{method: "PUT", path: pathf("/v1/sandboxes/%s/files", id), query: q,
+	err := c.do(ctx, request{method: "PUT", path: c.agentPath(id, "/files"), query: q,
 		raw: body, contentType: "application/octet-stream"}, &out)
 	return &out, err
 }
@@ -49,7 +49,7 @@ func (c *Client) UploadFiles(ctx context.Context, id, dir string, files map[stri
 		pw.CloseWithError(mw.Close())
 	}()
 	var out api.FileList
-	err := c.do(ctx, request{method: "POST", path: pathf("/v1/sandboxes/%s/files/upload", id),
+	err := c.do(ctx, request{method: "POST", path: c.agentPath(id, "/files/upload"),
 		query: url.Values{"path": {dir}}, raw: pr, contentType: mw.FormDataContentType()}, &out)
 	pr.Close()
 	return out.Items, err
@@ -61,7 +61,7 @@ func (c *Client) Download(ctx context.Context, id, path string) (io.ReadCloser, 
 	if err := checkID("sandbox", id); err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, request{method: "GET", path: pathf("/v1/sandboxes/%s/files", id),
+	resp, err := c.send(ctx, request{method: "GET", path: c.agentPath(id, "/files"),
 		query: url.Values{"path": {path}}, accept: "application/octet-stream"})
 	if err != nil {
 		return nil, err
@@ -75,12 +75,12 @@ func (c *Client) ListFiles(ctx context.Context, id, path string, depth int) (*ap
 	if depth > 0 {
 		q.Set("depth", strconv.Itoa(depth))
 	}
-	return c.fileList(ctx, id, "/v1/sandboxes/%s/files/list", q)
+	return c.fileList(ctx, id, "/files/list", q)
 }
 
 // SearchFiles finds files below path whose name matches a glob.
 func (c *Client) SearchFiles(ctx context.Context, id, path, pattern string) (*api.FileList, error) {
-	return c.fileList(ctx, id, "/v1/sandboxes/%s/files/search", url.Values{"path": {path}, "pattern": {pattern}})
+	return c.fileList(ctx, id, "/files/search", url.Values{"path": {path}, "pattern": {pattern}})
 }
 
 func (c *Client) fileList(ctx context.Context, id, format string, q url.Values) (*api.FileList, error) {
@@ -88,37 +88,37 @@ func (c *Client) fileList(ctx context.Context, id, format string, q url.Values) 
 		return nil, err
 	}
 	var out api.FileList
-	err := c.do(ctx, request{method: "GET", path: pathf(format, id), query: q}, &out)
+	err := c.do(ctx, request{method: "GET", path: c.agentPath(id, format), query: q}, &out)
 	return &out, err
 }
 
 // StatFile describes one file without following a final symlink.
 func (c *Client) StatFile(ctx context.Context, id, path string) (*api.FileInfo, error) {
-	return c.fileInfo(ctx, id, request{method: "GET", path: "/v1/sandboxes/%s/files/stat", query: url.Values{"path": {path}}})
+	return c.fileInfo(ctx, id, request{method: "GET", path: "/files/stat", query: url.Values{"path": {path}}})
 }
 
 // Mkdir makes a directory and its parents.
 func (c *Client) Mkdir(ctx context.Context, id, path, mode string) (*api.FileInfo, error) {
-	return c.fileInfo(ctx, id, request{method: "POST", path: "/v1/sandboxes/%s/files/mkdir", body: api.MkdirRequest{Path: path, Mode: mode}})
+	return c.fileInfo(ctx, id, request{method: "POST", path: "/files/mkdir", body: api.MkdirRequest{Path: path, Mode: mode}})
 }
 
 // Move renames a file or directory; an existing target is replaced only
 // with overwrite.
 func (c *Client) Move(ctx context.Context, id, from, to string, overwrite bool) (*api.FileInfo, error) {
-	return c.fileInfo(ctx, id, request{method: "POST", path: "/v1/sandboxes/%s/files/move", body: api.MoveRequest{From: from, To: to, Overwrite: overwrite}})
+	return c.fileInfo(ctx, id, request{method: "POST", path: "/files/move", body: api.MoveRequest{From: from, To: to, Overwrite: overwrite}})
 }
 
 // Chmod sets a file's permission bits (octal, e.g. "0755").
 func (c *Client) Chmod(ctx context.Context, id, path, mode string) (*api.FileInfo, error) {
-	return c.fileInfo(ctx, id, request{method: "POST", path: "/v1/sandboxes/%s/files/chmod", body: api.ChmodRequest{Path: path, Mode: mode}})
+	return c.fileInfo(ctx, id, request{method: "POST", path: "/files/chmod", body: api.ChmodRequest{Path: path, Mode: mode}})
 }
 
-// fileInfo performs r, whose path is a format with the sandbox ID.
+// fileInfo performs r, whose path is the agent route.
 func (c *Client) fileInfo(ctx context.Context, id string, r request) (*api.FileInfo, error) {
 	if err := checkID("sandbox", id); err != nil {
 		return nil, err
 	}
-	r.path = pathf(r.path, id)
+	r.path = c.agentPath(id, r.path)
 	var out api.FileInfo
 	err := c.do(ctx, r, &out)
 	return &out, err
@@ -130,6 +130,6 @@ func (c *Client) RemoveFile(ctx context.Context, id, path string, recursive bool
 	if err := checkID("sandbox", id); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: "DELETE", path: pathf("/v1/sandboxes/%s/files", id),
+	return c.do(ctx, request{method: "DELETE", path: c.agentPath(id, "/files"),
 		query: url.Values{"path": {path}, "recursive": {strconv.FormatBool(recursive)}}}, nil)
 }

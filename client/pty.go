@@ -37,7 +37,7 @@ func (c *Client) OpenTerminal(ctx context.Context, id string, o TerminalOptions)
 	}
 	u := *c.base
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	u.Path += pathf("/v1/sandboxes/%s/pty", id)
+	u.Path += c.agentPath(id, "/pty")
 	q := url.Values{}
 	if o.Cols > 0 {
 		q.Set("cols", strconv.Itoa(o.Cols))

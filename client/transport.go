@@ -29,6 +29,9 @@ type Client struct {
 	apiKey    string
 	http      *http.Client
 	userAgent string
+	// direct: the client talks to one sandbox's agent itself, whose
+	// routes are the native ones without /v1/sandboxes/{id}.
+	direct bool
 }
 
 // Option configures a Client at construction.
@@ -157,6 +160,24 @@ func pathf(format string, segments ...string) string {
 		args[i] = url.PathEscape(s)
 	}
 	return fmt.Sprintf(format, args...)
+}
+
+// ForAgent returns a client of one sandbox's agent, reached through hc
+// without the control plane (the control plane's own side, which serves
+// the native and the compatible APIs, uses it). Its sandbox ID arguments
+// only name the sandbox in errors.
+func ForAgent(hc *http.Client) *Client {
+	return &Client{base: &url.URL{Scheme: "http", Host: "agent"}, http: hc, userAgent: DefaultUserAgent, direct: true}
+}
+
+// agentPath is the path of an agent route (format with its escaped
+// segments) of sandbox id.
+func (c *Client) agentPath(id, format string, segments ...string) string {
+	p := pathf(format, segments...)
+	if c.direct {
+		return p
+	}
+	return "/v1/sandboxes/" + url.PathEscape(id) + p
 }
 
 // checkID refuses an empty ID before any request: it would otherwise

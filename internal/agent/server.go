@@ -2,7 +2,7 @@
 // runs commands, terminals, file operations and code for the control
 // plane. It serves plain HTTP on a unix socket that the host bound and the
 // sandbox's init handed down, so it needs no network and no other sandbox
-// can reach it. The host side (client.go) forwards the native API's
+// can reach it. The host side (internal/agentconn) forwards the native API's
 // /v1/sandboxes/{id}/... calls to it after authentication and the state
 // check; this package owns the calls' semantics and their validation.
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/webhook"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
 
@@ -45,19 +46,19 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := fakeruntime.New()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
 	images, err := image.Open(filepath.Join(t.TempDir(), "images"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { images.Close() })
-	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: "test"}, func() bool { return true })
+	rt := fakeruntime.New()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithImages(images))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Log: log, Version: "test"}, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL, key: key, rt: rt, api: h, svc: svc, store: st}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 
 	"github.com/hutchdev/hutch/api"
@@ -13,33 +12,21 @@ import (
 	"github.com/hutchdev/hutch/internal/image"
 )
 
-func (s *Server) imageStore() (*image.Store, error) {
-	if s.Images == nil {
-		return nil, fmt.Errorf("this server has no image store: %w", errdefs.ErrUnavailable)
-	}
-	return s.Images, nil
-}
-
 func imageToAPI(img *image.Image) api.Image {
 	return api.Image{Ref: img.Ref, Digest: img.Digest, Size: img.Size, Layers: len(img.Layers), CreatedAt: img.CreatedAt}
 }
 
-func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
-	st, err := s.imageStore()
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
+	imgs, err := s.Sandboxes.Images().List(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	imgs, err := st.List(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := api.ImageList{Items: make([]api.Image, 0, len(imgs))}
 	for _, img := range imgs {
 		out.Items = append(out.Items, imageToAPI(img))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // progressStream writes newline-delimited JSON progress and flushes each
@@ -84,20 +71,16 @@ func (p *progressStream) finish(imgs []*image.Image, err error) {
 	}
 }
 
-func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
-	st, err := s.imageStore()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.Sandboxes.Images().SpoolDir(); err != nil {
+		return err // no image store: say so before the stream starts
 	}
 	var req api.PullImageRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if _, err := image.Normalize(req.Ref); err != nil {
-		s.writeError(w, r, errdefs.InvalidField("ref", "%v", err))
-		return
+		return errdefs.InvalidField("ref", "%v", err)
 	}
 	opts := []image.PullOption{}
 	if req.Username != "" || req.Password != "" {
@@ -115,72 +98,66 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 		}
 		p.send(api.ImageProgress{Status: status, Layer: pr.Layer, Current: pr.Done, Total: pr.Total})
 	}))
-	img, err := st.Pull(r.Context(), req.Ref, opts...)
+	img, err := s.Sandboxes.Images().Pull(r.Context(), req.Ref, opts...)
 	if err != nil {
 		p.finish(nil, err)
-		return
+		return nil
 	}
 	p.finish([]*image.Image{img}, nil)
+	return nil
 }
 
-// adminImageCall checks what import and remove need before they change
-// the server-wide image cache: a store, an admin key, a sane query.
-func (s *Server) adminImageCall(r *http.Request) (*image.Store, url.Values, error) {
-	st, err := s.imageStore()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := requireAdmin(principal(r.Context())); err != nil {
-		return nil, nil, err
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	images := s.Sandboxes.Images()
+	if err := images.CanChange(p); err != nil {
+		return err
 	}
 	q, err := query(r)
-	return st, q, err
-}
-
-func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
-	st, q, err := s.adminImageCall(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rootfs, err := queryBool(q, "rootfs", false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	name := q.Get("name")
 	if rootfs && name == "" {
-		s.writeError(w, r, errdefs.InvalidField("name", "is required for a rootfs import"))
-		return
+		return errdefs.InvalidField("name", "is required for a rootfs import")
 	}
 	if name != "" {
 		if _, err := image.Normalize(name); err != nil {
-			s.writeError(w, r, errdefs.InvalidField("name", "%v", err))
-			return
+			return errdefs.InvalidField("name", "%v", err)
 		}
 	}
-	p := s.startProgress(w, r)
-	p.send(api.ImageProgress{Status: "importing"})
+	ps := s.startProgress(w, r)
+	ps.send(api.ImageProgress{Status: "importing"})
 	if !rootfs {
 		var opts []image.ImportOption
 		if name != "" {
 			opts = append(opts, image.WithName(name))
 		}
-		p.finish(st.Import(r.Context(), r.Body, opts...))
-		return
+		ps.finish(images.Import(r.Context(), p, r.Body, opts...))
+		return nil
 	}
-	img, err := s.importRootfs(r, st, name)
+	img, err := s.importRootfs(r, name)
 	if err != nil {
-		p.finish(nil, err)
-		return
+		ps.finish(nil, err)
+		return nil
 	}
-	p.finish([]*image.Image{img}, nil)
+	ps.finish([]*image.Image{img}, nil)
+	return nil
 }
 
 // importRootfs spools a plain rootfs tarball to disk (ImportRootfs reads a
 // file) and imports it as a one-layer image.
-func (s *Server) importRootfs(r *http.Request, st *image.Store, name string) (*image.Image, error) {
-	f, err := os.CreateTemp(st.Dir(), "rootfs-upload-*.tar")
+func (s *Server) importRootfs(r *http.Request, name string) (*image.Image, error) {
+	images := s.Sandboxes.Images()
+	dir, err := images.SpoolDir()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "rootfs-upload-*.tar")
 	if err != nil {
 		return nil, err
 	}
@@ -192,40 +169,17 @@ func (s *Server) importRootfs(r *http.Request, st *image.Store, name string) (*i
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return st.ImportRootfs(r.Context(), f.Name(), name, image.Config{})
+	return images.ImportRootfs(r.Context(), principal(r.Context()), f.Name(), name)
 }
 
-func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) {
-	st, q, err := s.adminImageCall(r)
+func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	ref := q.Get("ref")
-	if ref == "" {
-		s.writeError(w, r, errdefs.InvalidField("ref", "is required"))
-		return
-	}
-	img, err := st.Resolve(r.Context(), ref)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	users, err := s.Sandboxes.UsingImage(r.Context(), func(other string) bool {
-		o, err := st.Resolve(r.Context(), other)
-		return err == nil && o.Ref == img.Ref
-	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if users > 0 {
-		s.writeError(w, r, fmt.Errorf("image %s is used by %d sandbox(es); delete them first: %w", img.Ref, users, errdefs.ErrConflict))
-		return
-	}
-	if err := st.Remove(r.Context(), img.Ref); err != nil {
-		s.writeError(w, r, err)
-		return
+	if err := s.Sandboxes.Images().Remove(r.Context(), principal(r.Context()), q.Get("ref")); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

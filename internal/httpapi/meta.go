@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/hutchdev/hutch/api"
-	"github.com/hutchdev/hutch/internal/runtime"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -15,23 +14,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	b, err := api.OpenAPIJSON()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+	return nil
 }
 
-func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	out := api.Info{Version: s.Version, Runtime: "none"}
-	if rt := s.Sandboxes.Runtime(); rt != nil {
-		c := rt.Capabilities()
-		out.Runtime = rt.Name()
-		_, agent := rt.(runtime.AgentDialer)
-		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: agent}
+	if name, c, ok := s.Sandboxes.RuntimeInfo(); ok {
+		out.Runtime = name
+		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -35,48 +35,25 @@ func (s *Server) registerNetwork() {
 	s.handle("POST", "/v1/sandboxes/{id}/ports/{port}/url", s.authenticated(s.portURL))
 	s.handle("PUT", "/v1/sandboxes/{id}/ports/{port}/public", s.authenticated(s.portPublic))
 	for _, m := range proxiedMethods {
-		s.mux.HandleFunc(m+" "+portPath, s.portByPath)
+		s.mux.HandleFunc(m+" "+portPath, s.serve(s.portByPath))
 		s.routes = append(s.routes, Route{m, portPathSpec})
 	}
 }
 
-func (s *Server) portByPath(w http.ResponseWriter, r *http.Request) {
-	id, port := r.PathValue("id"), r.PathValue("port")
-	prefix := "/v1/sandboxes/" + id + "/ports/" + port
-	s.servePort(w, r, id, port, "/"+r.PathValue("path"), prefix)
+func (s *Server) portByPath(w http.ResponseWriter, r *http.Request) error {
+	id, portStr := r.PathValue("id"), r.PathValue("port")
+	port, err := parsePort(portStr)
+	if err != nil {
+		return err
+	}
+	prefix := "/v1/sandboxes/" + id + "/ports/" + portStr
+	return s.servePort(w, r, id, port, "/"+r.PathValue("path"), prefix)
 }
 
-// portHost serves {port}-{id}.{domain} requests, whatever their path, and
-// reports whether r was one. The ID may drop its "sbx_" prefix, since
-// underscores are not valid in DNS names.
-func (s *Server) portHost(w http.ResponseWriter, r *http.Request) bool {
-	if s.Proxy.Domain == "" {
-		return false
-	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	label, ok := strings.CutSuffix(strings.ToLower(host), "."+strings.ToLower(s.Proxy.Domain))
-	if !ok || strings.Contains(label, ".") {
-		return false
-	}
-	port, id, ok := strings.Cut(label, "-")
-	if !ok || id == "" {
-		return false
-	}
-	if !strings.HasPrefix(id, sandbox.IDPrefix) {
-		id = sandbox.IDPrefix + id
-	}
-	s.servePort(w, r, id, port, r.URL.Path, "")
-	return true
-}
-
-func (s *Server) setNetwork(w http.ResponseWriter, r *http.Request) {
+func (s *Server) setNetwork(w http.ResponseWriter, r *http.Request) error {
 	var req api.NetworkRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u := sandbox.NetworkUpdate{Internet: req.Internet}
 	if req.AllowCIDRs != nil {
@@ -85,53 +62,46 @@ func (s *Server) setNetwork(w http.ResponseWriter, r *http.Request) {
 	if req.DenyCIDRs != nil {
 		u.DenyCIDRs = &req.DenyCIDRs
 	}
-	s.answer(w, r)(s.Sandboxes.SetNetwork(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), u))
+	return answer(w)(s.Sandboxes.SetNetwork(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), u))
 }
 
-func (s *Server) portPublic(w http.ResponseWriter, r *http.Request) {
+func (s *Server) portPublic(w http.ResponseWriter, r *http.Request) error {
 	port, err := parsePort(r.PathValue("port"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req api.PortPublicRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.answer(w, r)(s.Sandboxes.SetPortPublic(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), port, req.Public))
+	return answer(w)(s.Sandboxes.SetPortPublic(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), port, req.Public))
 }
 
 // portURL signs a link to a port. The path form is built on the host the
 // caller used; the host form too when a proxy domain is set.
-func (s *Server) portURL(w http.ResponseWriter, r *http.Request) {
+func (s *Server) portURL(w http.ResponseWriter, r *http.Request) error {
 	port, err := parsePort(r.PathValue("port"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req api.PortURLRequest
 	if err := decode(w, r, &req, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ttl := defaultPortURLTTL
 	if req.ExpiresInSeconds != nil {
 		secs := *req.ExpiresInSeconds
 		if secs < 1 || secs > int64(maxPortURLTTL/time.Second) {
-			s.writeError(w, r, errdefs.InvalidField("expiresInSeconds", "must be between 1 and %d", int64(maxPortURLTTL/time.Second)))
-			return
+			return errdefs.InvalidField("expiresInSeconds", "must be between 1 and %d", int64(maxPortURLTTL/time.Second))
 		}
 		ttl = time.Duration(secs) * time.Second
 	}
 	if len(s.Proxy.Secret) == 0 {
-		s.writeError(w, r, fmt.Errorf("this server has no signing secret for port URLs: %w", errdefs.ErrNotImplemented))
-		return
+		return fmt.Errorf("this server has no signing secret for port URLs: %w", errdefs.ErrNotImplemented)
 	}
 	sb, err := s.Sandboxes.Get(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	exp := time.Now().Add(ttl).Truncate(time.Second)
 	q := url.Values{tokenParam: {signPort(s.Proxy.Secret, sb.ID, port, exp)}}.Encode()
@@ -151,6 +121,7 @@ func (s *Server) portURL(w http.ResponseWriter, r *http.Request) {
 		out.HostURL = fmt.Sprintf("%s://%s/?%s", scheme, host, q)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // apiNetwork is a sandbox's policy on the wire, lists never null.

@@ -10,72 +10,66 @@ import (
 	"github.com/hutchdev/hutch/internal/errdefs"
 )
 
-func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request) error {
 	if !principal(r.Context()).PlatformAdmin() {
-		s.writeError(w, r, fmt.Errorf("only an admin key of the default organization can create organizations: %w", errdefs.ErrForbidden))
-		return
+		return fmt.Errorf("only an admin key of the default organization can create organizations: %w", errdefs.ErrForbidden)
 	}
 	var req api.CreateOrganizationRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	org, secret, err := auth.CreateOrganization(r.Context(), s.Auth, req.Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, api.Organization{ID: org.ID, Name: org.Name, APIKey: secret})
+	return nil
 }
 
-func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	if err := requireAdmin(p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	keys, err := s.Auth.ListAPIKeys(r.Context(), p.OrganizationID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := api.APIKeyList{Items: make([]api.APIKey, 0, len(keys))}
 	for _, k := range keys {
 		out.Items = append(out.Items, keyToAPI(k, ""))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	if err := requireAdmin(p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req api.CreateAPIKeyRequest
 	if err := decode(w, r, &req, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	k, secret, err := auth.CreateKey(r.Context(), s.Auth, p.OrganizationID, req.Name, req.Admin)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, keyToAPI(k, secret))
+	return nil
 }
 
-func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	if err := requireAdmin(p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Auth.RevokeAPIKey(r.Context(), p.OrganizationID, r.PathValue("id"), time.Now().UTC()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func keyToAPI(k *auth.APIKey, secret string) api.APIKey {

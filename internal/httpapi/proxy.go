@@ -13,7 +13,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/errdefs"
-	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
@@ -38,7 +38,7 @@ type portTarget struct {
 	token  string // a valid token from the query, to turn into a cookie
 }
 
-// portTransport dials sandboxes through the runtime: the request URL's
+// portTransport dials sandboxes through the domain's door: the request URL's
 // host is "<sandbox id>:<port>", so idle connections are pooled per
 // sandbox port.
 func (s *Server) portTransport() *http.Transport {
@@ -49,11 +49,7 @@ func (s *Server) portTransport() *http.Transport {
 				return nil, err
 			}
 			port, _ := strconv.Atoi(p)
-			nw, ok := s.Sandboxes.Runtime().(runtime.Networker)
-			if !ok {
-				return nil, fmt.Errorf("this server's runtime cannot reach sandbox ports: %w", errdefs.ErrNotImplemented)
-			}
-			return nw.DialPort(ctx, id, port)
+			return s.Sandboxes.DialPort(ctx, id, port)
 		},
 		MaxIdleConnsPerHost:   32,
 		IdleConnTimeout:       30 * time.Second,
@@ -114,7 +110,10 @@ func (s *Server) newPortProxy() *httputil.ReverseProxy {
 	}
 }
 
-const keyPortTarget ctxKey = 100
+// portTargetKey keys a proxied request's *portTarget in its context.
+type portTargetKey struct{}
+
+var keyPortTarget portTargetKey
 
 // stripTokenCookie removes the proxy's own cookie from a forwarded request.
 func stripTokenCookie(h http.Header) {
@@ -152,7 +151,7 @@ func parsePort(v string) (int, error) {
 // existence does not leak.
 func (s *Server) portAccess(r *http.Request, idOrName string, port int) (*portTarget, error) {
 	t := &portTarget{port: port}
-	if key := apiKey(r); key != "" {
+	if key := gateway.BearerOrAPIKey(r); key != "" {
 		p, err := auth.Authenticate(r.Context(), s.Auth, key)
 		if err != nil {
 			return nil, err
@@ -187,20 +186,13 @@ func (s *Server) portAccess(r *http.Request, idOrName string, port int) (*portTa
 }
 
 // servePort checks access and state, then proxies.
-func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName, portStr, path, prefix string) {
-	port, err := parsePort(portStr)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName string, port int, path, prefix string) error {
 	t, err := s.portAccess(r, idOrName, port)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if t.sb, err = s.Sandboxes.ProxyReady(r.Context(), t.sb); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	defer s.Sandboxes.Hold(t.sb.ID)() // a WebSocket open for hours is activity all along
 	t.path, t.prefix = path, prefix
@@ -208,4 +200,5 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName, por
 	// is still on its way, and HTTP/1 must keep that body readable.
 	_ = http.NewResponseController(w).EnableFullDuplex()
 	s.Proxy.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPortTarget, t)))
+	return nil
 }

@@ -11,21 +11,18 @@ import (
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
-func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateSandboxRequest
 	if err := decode(w, r, &req, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q, err := query(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	wait, err := queryBool(q, "wait", true)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	cr := sandbox.CreateRequest{
 		OrganizationID:     principal(r.Context()).OrganizationID,
@@ -52,10 +49,10 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 	}
 	sb, err := s.Sandboxes.Create(r.Context(), cr)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, settledStatus(sb, http.StatusCreated), toAPI(sb))
+	return nil
 }
 
 // settledStatus is ok for a settled sandbox and 202 while work goes on.
@@ -66,30 +63,27 @@ func settledStatus(sb *sandbox.Sandbox, ok int) int {
 	return ok
 }
 
-func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request) error {
 	sb, err := s.Sandboxes.Get(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	_ = s.Sandboxes.Touch(r.Context(), sb) // activity is best effort; a read must not fail on it
 	writeJSON(w, http.StatusOK, toAPI(sb))
+	return nil
 }
 
-func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) error {
 	q, err := query(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f := sandbox.ListFilter{OrganizationID: principal(r.Context()).OrganizationID, NamePrefix: q.Get("name")}
 	if f.Page, err = queryInt(q, "page", 1, 1, 1<<30); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if f.PageSize, err = queryInt(q, "pageSize", 20, 1, 200); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, v := range q["state"] {
 		for _, st := range strings.Split(v, ",") {
@@ -99,8 +93,7 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 	if md := q.Get("metadata"); md != "" {
 		vals, err := url.ParseQuery(md)
 		if err != nil {
-			s.writeError(w, r, errdefs.InvalidField("metadata", "must be URL-encoded k=v pairs joined by &"))
-			return
+			return errdefs.InvalidField("metadata", "must be URL-encoded k=v pairs joined by &")
 		}
 		f.Metadata = make(map[string]string, len(vals))
 		for k, v := range vals {
@@ -109,8 +102,7 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 	}
 	items, total, err := s.Sandboxes.List(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := api.SandboxList{Items: make([]api.Sandbox, 0, len(items))}
 	for _, sb := range items {
@@ -120,73 +112,66 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 	out.Pagination = api.Pagination{Page: f.Page, PageSize: f.PageSize, TotalItems: total,
 		TotalPages: pages, HasNextPage: f.Page < pages}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // action serves pause, resume, stop, start, archive and delete.
-func (s *Server) action(a sandbox.Action) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) action(a sandbox.Action) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		q, err := query(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		wait, err := queryBool(q, "wait", true)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		force, err := queryBool(q, "force", false)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		sb, err := s.Sandboxes.Act(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), a,
 			sandbox.ActOptions{Wait: wait, Force: force})
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, settledStatus(sb, http.StatusOK), toAPI(sb))
+		return nil
 	}
 }
 
-func (s *Server) patchMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchMetadata(w http.ResponseWriter, r *http.Request) error {
 	var patch map[string]*string
 	if err := decode(w, r, &patch, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.answer(w, r)(s.Sandboxes.PatchMetadata(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), patch))
+	return answer(w)(s.Sandboxes.PatchMetadata(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), patch))
 }
 
-func (s *Server) renewExpiration(w http.ResponseWriter, r *http.Request) {
+func (s *Server) renewExpiration(w http.ResponseWriter, r *http.Request) error {
 	var req api.RenewExpirationRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	at, err := time.Parse(time.RFC3339Nano, req.ExpiresAt)
 	if err != nil {
-		s.writeError(w, r, errdefs.InvalidField("expiresAt", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z, got %q", req.ExpiresAt))
-		return
+		return errdefs.InvalidField("expiresAt", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z, got %q", req.ExpiresAt)
 	}
-	s.answer(w, r)(s.Sandboxes.RenewExpiration(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), at))
+	return answer(w)(s.Sandboxes.RenewExpiration(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), at))
 }
 
-func (s *Server) setTimeout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) setTimeout(w http.ResponseWriter, r *http.Request) error {
 	var req api.SetTimeoutRequest
 	if err := decode(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.answer(w, r)(s.Sandboxes.SetTimeout(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), req.TimeoutSeconds))
+	return answer(w)(s.Sandboxes.SetTimeout(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), req.TimeoutSeconds))
 }
 
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	evs, err := s.Sandboxes.Events(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := api.EventList{Items: make([]api.Event, 0, len(evs))}
 	for _, e := range evs {
@@ -194,16 +179,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			From: string(e.From), To: string(e.To), Cause: e.Cause, Message: e.Message})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-// answer writes a service call's sandbox or its error.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request) func(*sandbox.Sandbox, error) {
-	return func(sb *sandbox.Sandbox, err error) {
+// answer writes a service call's sandbox, or returns its error.
+func answer(w http.ResponseWriter) func(*sandbox.Sandbox, error) error {
+	return func(sb *sandbox.Sandbox, err error) error {
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toAPI(sb))
+		return nil
 	}
 }
 

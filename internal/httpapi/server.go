@@ -8,16 +8,18 @@ import (
 	"sort"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
-	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // Deps are what the handlers call into.
 type Deps struct {
 	Sandboxes *sandbox.Service
 	Auth      auth.Store
-	Images    *image.Store // nil when the server has no image store
+	Webhooks  *webhook.Service
 	Log       *slog.Logger
 	Version   string
 	Proxy     ProxyConfig // the port proxy's domain and signing secret
@@ -29,6 +31,8 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	ready  func() bool
+	router *gateway.Router
+	agents *agentconn.Pool
 }
 
 // Route is one registered method and path pattern.
@@ -39,10 +43,22 @@ func New(d Deps, ready func() bool) *Server {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux(), ready: ready}
+	s := &Server{Deps: d, mux: http.NewServeMux(), ready: ready, agents: agentconn.NewPool()}
 	s.register()
+	native := gateway.Outer(s.Log, s.writeError, http.HandlerFunc(s.route))
+	s.router = gateway.NewRouter(d.Proxy.Domain, sandbox.IDPrefix, native, func(w http.ResponseWriter, r *http.Request, id string, port int) {
+		gateway.Outer(s.Log, s.writeError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := s.servePort(w, r, id, port, r.URL.Path, ""); err != nil {
+				s.writeError(w, r, err)
+			}
+		})).ServeHTTP(w, r)
+	})
 	return s
 }
+
+// Router is the server's top-level handler, on which the compatible APIs
+// mount beside the native one.
+func (s *Server) Router() *gateway.Router { return s.router }
 
 func (s *Server) handle(method, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc(method+" "+path, h)
@@ -61,17 +77,14 @@ func (s *Server) Routes() []Route {
 	return out
 }
 
-// ServeHTTP runs every request through the outer middleware.
+// ServeHTTP serves every face mounted on the router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.outer(http.HandlerFunc(s.route)).ServeHTTP(w, r)
+	s.router.ServeHTTP(w, r)
 }
 
 // route answers unknown paths with the error envelope rather than the
 // mux's plain-text 404.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if s.portHost(w, r) {
-		return
-	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		status := http.StatusNotFound
@@ -100,7 +113,7 @@ func (p *probe) WriteHeader(code int)        { p.status = code }
 
 func (s *Server) register() {
 	s.handle("GET", "/healthz", s.healthz)
-	s.handle("GET", "/v1/openapi.json", s.openAPI)
+	s.handle("GET", "/v1/openapi.json", s.serve(s.openAPI))
 	s.handle("GET", "/v1/info", s.authenticated(s.info))
 
 	s.handle("POST", "/v1/organizations", s.authenticated(s.createOrganization))

@@ -26,8 +26,8 @@ func archiveKey(id string) string { return id + ".tar.zst" }
 // archiver returns the runtime's archive side, or an error saying there is
 // none.
 func (s *Service) archiver() (runtime.Archiver, error) {
-	ar, ok := s.rt.(runtime.Archiver)
-	if !ok || !s.rt.Capabilities().Archive || s.archives == nil {
+	ar, ok := runtime.AsArchiver(s.rt)
+	if !ok || s.archives == nil {
 		return nil, fmt.Errorf("runtime %s cannot archive sandboxes: %w", s.rt.Name(), errdefs.ErrNotImplemented)
 	}
 	return ar, nil

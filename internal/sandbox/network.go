@@ -54,8 +54,8 @@ func (s *Service) SetNetwork(ctx context.Context, orgID, idOrName string, u Netw
 			return Event{}, &TransitionError{Action: "change the network of", From: sb.State}
 		}
 		if sb.State == StateRunning || sb.State == StatePaused {
-			nw, ok := s.rt.(runtime.Networker)
-			if s.rt == nil || !ok {
+			nw, ok := runtime.AsNetworker(s.rt)
+			if !ok {
 				return Event{}, fmt.Errorf("this runtime cannot change networks: %w", errdefs.ErrNotImplemented)
 			}
 			pol := runtime.NetworkPolicy{Internet: n.Internet, AllowCIDRs: n.AllowCIDRs, DenyCIDRs: n.DenyCIDRs}

@@ -31,6 +31,10 @@ type Service struct {
 	bus *Bus
 	// archives holds archived sandboxes' files; nil refuses archive.
 	archives archive.Store
+	// images is the door to the image cache; imageGate orders creates
+	// against removals.
+	images    *Images
+	imageGate imageGate
 }
 
 // Option configures a Service.
@@ -59,9 +63,6 @@ func NewService(cfg Config, st Store, rt runtime.Runtime, opts ...Option) (*Serv
 
 // Close waits for background transitions to settle.
 func (s *Service) Close() { s.work.Wait() }
-
-// Runtime returns the driver, or nil when there is none.
-func (s *Service) Runtime() runtime.Runtime { return s.rt }
 
 func (s *Service) requireRuntime() error {
 	if s.rt == nil {
@@ -99,7 +100,10 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 		return nil, err
 	}
 	ev := Event{Type: EventState, To: StateCreating, Cause: CauseUser, Time: now}
-	if err := s.store.CreateSandbox(ctx, sb, ev); err != nil {
+	s.imageGate.RLock()
+	err = s.store.CreateSandbox(ctx, sb, ev)
+	s.imageGate.RUnlock()
+	if err != nil {
 		unlock()
 		if errors.Is(err, errdefs.ErrAlreadyExists) {
 			return nil, fmt.Errorf("a sandbox named %q already exists: %w", sb.Name, errdefs.ErrAlreadyExists)
@@ -208,21 +212,4 @@ func specOf(sb *Sandbox) runtime.Spec {
 		AllowCIDRs: sb.Network.AllowCIDRs,
 		DenyCIDRs:  sb.Network.DenyCIDRs,
 	}
-}
-
-// UsingImage counts the sandboxes, in any organisation and any state but
-// deleted, whose image matches (as decided by same, which resolves
-// references the way the image store does).
-func (s *Service) UsingImage(ctx context.Context, same func(ref string) bool) (int, error) {
-	all, err := s.store.ListAllSandboxes(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, sb := range all {
-		if same(sb.Image) {
-			n++
-		}
-	}
-	return n, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // Version is set by the build.
@@ -59,7 +60,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives))
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives), sandbox.WithImages(images))
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Images: images, Log: log, Version: Version, Proxy: proxy}, isReady.Load)
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Log: log, Version: Version, Proxy: proxy}, isReady.Load)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,9 +1,8 @@
-package agent
+package agentconn
 
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,15 +35,10 @@ func TestProxyStreamsAndStripsCredentials(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	p := NewProxy(func(ctx context.Context, id string) (net.Conn, error) {
-		if id != "sb1" {
-			return nil, errors.New("wrong sandbox")
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	})
+	p := NewPool()
+	target := unixTarget{id: "sb1", sock: sock}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.Forward(w, r, "sb1", "/exec", func(w http.ResponseWriter, r *http.Request, err error) {
+		p.Forward(w, r, target, "/exec", func(w http.ResponseWriter, r *http.Request, err error) {
 			http.Error(w, err.Error(), 503)
 		})
 	}))
@@ -77,4 +71,14 @@ func TestProxyStreamsAndStripsCredentials(t *testing.T) {
 	if resp2.StatusCode != 503 {
 		t.Fatalf("status with no agent = %d", resp2.StatusCode)
 	}
+}
+
+// unixTarget is an agent listening on a unix socket.
+type unixTarget struct{ id, sock string }
+
+func (u unixTarget) SandboxID() string { return u.id }
+
+func (u unixTarget) Dial(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", u.sock)
 }

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// HostHandler serves requests addressed to a sandbox by host name,
+// {port}-{id}.{domain}.
+type HostHandler func(w http.ResponseWriter, r *http.Request, sandboxID string, port int)
+
+// Router is the server's top-level handler. A request to a per-sandbox
+// host goes to the face that claimed its port, or to the default host
+// handler (the native port proxy); any other request goes to the face
+// mounted at the longest prefix of its path, or to the root face.
+type Router struct {
+	// Domain turns on per-sandbox hosts; empty leaves only paths.
+	Domain string
+	// IDPrefix is the sandbox IDs' prefix, which a host name may drop
+	// (underscores are not valid in DNS names).
+	IDPrefix string
+
+	root     http.Handler
+	hostDef  HostHandler
+	prefixes []mount
+	ports    map[int]HostHandler
+}
+
+type mount struct {
+	prefix string
+	h      http.Handler
+}
+
+// NewRouter returns a router whose unmatched paths go to root and whose
+// unclaimed sandbox hosts go to hosts.
+func NewRouter(domain, idPrefix string, root http.Handler, hosts HostHandler) *Router {
+	return &Router{Domain: domain, IDPrefix: idPrefix, root: root, hostDef: hosts, ports: map[int]HostHandler{}}
+}
+
+// Mount serves paths below prefix (such as /compat/e2b) with h, which
+// sees them without the prefix.
+func (rt *Router) Mount(prefix string, h http.Handler) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	rt.prefixes = append(rt.prefixes, mount{prefix, http.StripPrefix(prefix, h)})
+}
+
+// ClaimPort serves the per-sandbox hosts of one port with h (E2B's envd
+// answers on {49983}-{id}.{domain}, not the sandbox's own port 49983).
+func (rt *Router) ClaimPort(port int, h HostHandler) { rt.ports[port] = h }
+
+// SandboxHost parses a per-sandbox host name of the router's domain.
+func (rt *Router) SandboxHost(host string) (id string, port int, ok bool) {
+	if rt.Domain == "" {
+		return "", 0, false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(host), "."+strings.ToLower(rt.Domain))
+	if !ok || strings.Contains(label, ".") {
+		return "", 0, false
+	}
+	p, id, ok := strings.Cut(label, "-")
+	if !ok || id == "" {
+		return "", 0, false
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, false
+	}
+	if !strings.HasPrefix(id, rt.IDPrefix) {
+		id = rt.IDPrefix + id
+	}
+	return id, port, true
+}
+
+// ServeHTTP dispatches by host, then by path prefix.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, port, ok := rt.SandboxHost(r.Host); ok {
+		if h := rt.ports[port]; h != nil {
+			h(w, r, id, port)
+			return
+		}
+		rt.hostDef(w, r, id, port)
+		return
+	}
+	best := -1
+	for i, m := range rt.prefixes {
+		if (r.URL.Path == m.prefix || strings.HasPrefix(r.URL.Path, m.prefix+"/")) &&
+			(best < 0 || len(m.prefix) > len(rt.prefixes[best].prefix)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		rt.prefixes[best].h.ServeHTTP(w, r)
+		return
+	}
+	rt.root.ServeHTTP(w, r)
+}
