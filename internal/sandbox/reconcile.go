@@ -18,6 +18,10 @@ import (
 type Reconciler struct {
 	s   *Service
 	cfg Automation
+	// expiry and transitional are the state sets the store's lookups
+	// filter by, derived once from the rules in timers.go and state.go.
+	expiry       []State
+	transitional []State
 
 	mu       sync.Mutex
 	inflight map[string]bool      // sandboxes with an action of ours under way
@@ -46,11 +50,13 @@ const maxParallel = 4
 // NewReconciler returns the service's reconciler; Run drives it.
 func (s *Service) NewReconciler() *Reconciler {
 	return &Reconciler{
-		s:        s,
-		cfg:      s.cfg.Automation,
-		inflight: map[string]bool{},
-		cpu:      map[string]cpuSample{},
-		sem:      make(chan struct{}, maxParallel),
+		s:            s,
+		cfg:          s.cfg.Automation,
+		expiry:       expiryStates(s.cfg.Automation.ExpirePaused),
+		transitional: statesWhere(State.Transitional),
+		inflight:     map[string]bool{},
+		cpu:          map[string]cpuSample{},
+		sem:          make(chan struct{}, maxParallel),
 	}
 }
 

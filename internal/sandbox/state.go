@@ -51,6 +51,19 @@ func (s State) Transitional() bool {
 	return false
 }
 
+// statesWhere lists, in lifecycle order, the states for which keep is
+// true: the sets the store filters by are derived from the rules here
+// rather than written out again.
+func statesWhere(keep func(State) bool) []State {
+	var out []State
+	for _, s := range States {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Action is a user-visible lifecycle verb.
 type Action string
 

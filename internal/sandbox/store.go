@@ -7,6 +7,14 @@ import (
 
 // Store is what the lifecycle needs from persistence. Implementations live
 // under internal/store and all pass internal/store/storetest.
+//
+// Every write that records an event announced outside the process
+// (Event.Announced) also queues that event's webhook deliveries, in the
+// same transaction, when the backend keeps webhooks: the event and its
+// deliveries commit together or not at all.
+//
+// StateDeleted is the one state a backend knows by name: a deleted record
+// gives its name up, is left out of lists unless asked for, and is purged.
 type Store interface {
 	// CreateSandbox inserts sb and its first event. A name already used in
 	// the organisation is errdefs.ErrAlreadyExists.
@@ -44,3 +52,8 @@ type ListFilter struct {
 	Page           int // 1-based
 	PageSize       int
 }
+
+// Announced reports whether ev goes out to the organisation's webhooks:
+// state changes do, progress notes do not. It is the one place that rule
+// lives; backends call it rather than match event types in SQL.
+func (ev Event) Announced() bool { return ev.Type == EventState }

@@ -3,13 +3,34 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
+
+// The reconciler's timer rules. The store's lookups select by them and
+// the re-check under the lock applies them again, so the two cannot
+// disagree about which sandbox is due.
+var (
+	autoStop    = Timer{Kind: TimerAutoStop, States: []State{StateRunning}, MinMinutes: 1}
+	autoArchive = Timer{Kind: TimerAutoArchive, States: []State{StateStopped}, MinMinutes: 1}
+	// An auto-delete of 0 minutes deletes as soon as the sandbox stops;
+	// -1 means never.
+	autoDelete = Timer{Kind: TimerAutoDelete, States: []State{StateStopped, StateArchived}, MinMinutes: 0}
+)
+
+// expiryStates are the states in which an expiry deletes a sandbox: every
+// state but those of a delete already under way or done, and paused only
+// when paused sandboxes expire.
+func expiryStates(expirePaused bool) []State {
+	return statesWhere(func(s State) bool {
+		return s != StateDeleting && s != StateDeleted && (expirePaused || s != StatePaused)
+	})
+}
 
 // expire deletes sandboxes whose expiresAt has passed (paused ones too
 // unless Automation.ExpirePaused is off).
 func (r *Reconciler) expire(ctx context.Context, now time.Time) error {
-	due, err := r.s.store.ListExpired(ctx, now, batch)
+	due, err := r.s.store.ListExpired(ctx, ExpiryQuery{States: r.expiry, Now: now, Limit: batch})
 	if err != nil {
 		return err
 	}
@@ -23,39 +44,47 @@ func (r *Reconciler) expire(ctx context.Context, now time.Time) error {
 }
 
 func (r *Reconciler) expired(sb *Sandbox, now time.Time) bool {
-	if sb.ExpiresAt == nil || sb.ExpiresAt.After(now) || sb.State == StateDeleting || sb.State == StateDeleted {
-		return false
-	}
-	return r.cfg.ExpirePaused || sb.State != StatePaused
+	return sb.ExpiresAt != nil && !sb.ExpiresAt.After(now) && slices.Contains(r.expiry, sb.State)
+}
+
+// stoppedTimer is a timer of a stopped sandbox and the action it fires.
+type stoppedTimer struct {
+	timer  Timer
+	action Action
+	cause  string
 }
 
 // stoppedTimers fires auto-delete (stopped or archived) and auto-archive
 // (stopped); delete wins when both are due.
 func (r *Reconciler) stoppedTimers(ctx context.Context, now time.Time) error {
-	canArchive := r.s.rt.Capabilities().Archive && r.s.archives != nil
-	due, err := r.s.store.ListStoppedDue(ctx, now, r.cfg.Minute, canArchive, batch)
-	if err != nil {
-		return err
+	timers := []stoppedTimer{{autoDelete, ActionDelete, CauseAutoDelete}}
+	if r.s.rt.Capabilities().Archive && r.s.archives != nil {
+		timers = append(timers, stoppedTimer{autoArchive, ActionArchive, CauseAutoArchive})
 	}
-	for _, sb := range due {
-		switch {
-		case r.deleteDue(sb, now):
-			r.act(ctx, sb, ActionDelete, CauseAutoDelete, r.deleteDue)
-		case canArchive && r.archiveDue(sb, now):
-			r.act(ctx, sb, ActionArchive, CauseAutoArchive, r.archiveDue)
+	seen := map[string]bool{}
+	for i, st := range timers {
+		earlier := timers[:i]
+		guard := func(sb *Sandbox, now time.Time) bool {
+			for _, e := range earlier {
+				if e.timer.Due(sb, now, r.cfg.Minute) {
+					return false
+				}
+			}
+			return st.timer.Due(sb, now, r.cfg.Minute)
+		}
+		due, err := r.s.store.ListTimerDue(ctx, TimerQuery{Timer: st.timer, Now: now, Minute: r.cfg.Minute, Limit: batch})
+		if err != nil {
+			return err
+		}
+		for _, sb := range due {
+			if seen[sb.ID] || !guard(sb, now) {
+				continue
+			}
+			seen[sb.ID] = true
+			r.act(ctx, sb, st.action, st.cause, guard)
 		}
 	}
 	return nil
-}
-
-func (r *Reconciler) deleteDue(sb *Sandbox, now time.Time) bool {
-	return (sb.State == StateStopped || sb.State == StateArchived) && sb.AutoDeleteMinutes >= 0 &&
-		!now.Before(sb.UpdatedAt.Add(r.cfg.interval(sb.AutoDeleteMinutes)))
-}
-
-func (r *Reconciler) archiveDue(sb *Sandbox, now time.Time) bool {
-	return sb.State == StateStopped && sb.AutoArchiveMinutes > 0 &&
-		!now.Before(sb.UpdatedAt.Add(r.cfg.interval(sb.AutoArchiveMinutes)))
 }
 
 // autoStop samples the CPU time of every running sandbox with auto-stop,
@@ -64,7 +93,7 @@ func (r *Reconciler) archiveDue(sb *Sandbox, now time.Time) bool {
 // samples bracket an idle stretch, so after a restart the first pass only
 // takes a reading: a busy sandbox is never stopped for want of history.
 func (r *Reconciler) autoStop(ctx context.Context, now time.Time) error {
-	running, err := r.s.store.ListAutoStop(ctx, batch)
+	running, err := r.s.store.ListTimerOn(ctx, autoStop, batch)
 	if err != nil {
 		return err
 	}
@@ -113,8 +142,7 @@ func (r *Reconciler) sampleCPU(ctx context.Context, sb *Sandbox, now time.Time) 
 }
 
 func (r *Reconciler) idle(sb *Sandbox, now time.Time) bool {
-	return sb.State == StateRunning && sb.AutoStopMinutes > 0 && !r.s.held(sb.ID) &&
-		!now.Before(sb.LastActivityAt.Add(r.cfg.interval(sb.AutoStopMinutes)))
+	return autoStop.Due(sb, now, r.cfg.Minute) && !r.s.held(sb.ID)
 }
 
 // settleStale resolves sandboxes left in a transitional state with no
@@ -123,7 +151,7 @@ func (r *Reconciler) idle(sb *Sandbox, now time.Time) bool {
 // Automation.TransitionTimeout, and is left to it.
 func (r *Reconciler) settleStale(ctx context.Context, now time.Time) error {
 	cutoff := now.Add(-r.cfg.StaleAfter)
-	stale, err := r.s.store.ListStale(ctx, cutoff, batch)
+	stale, err := r.s.store.ListStale(ctx, StaleQuery{States: r.transitional, Before: cutoff, Limit: batch})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,13 @@ import (
 // Store is the whole persistence layer: what the sandbox lifecycle needs,
 // what auth needs, and a Close that releases the database. It is one
 // interface rather than two handles so that one value, opened once in main,
-// serves both and is closed once on shutdown.
+// serves both and is closed once on shutdown; and so that a write which
+// records an announced event (sandbox.Event.Announced) can queue the
+// webhook deliveries of that event in its own transaction.
+//
+// A backend holds no lifecycle rule: the due-work lookups filter by the
+// states and settings the reconciler passes in, and storetest walks every
+// state in sandbox.States.
 type Store interface {
 	sandbox.Store
 	auth.Store

@@ -5,64 +5,115 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
-// ListExpired implements sandbox.AutomationStore through the partial index
-// sandboxes_expires.
-func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]*sandbox.Sandbox, error) {
+// ListExpired implements sandbox.AutomationStore through
+// sandboxes_state_expires: one range per state asked for.
+func (s *Store) ListExpired(ctx context.Context, q sandbox.ExpiryQuery) ([]*sandbox.Sandbox, error) {
+	if len(q.States) == 0 {
+		return nil, nil
+	}
+	in, args := statesIn(q.States)
 	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes
-		WHERE expires_at IS NOT NULL AND state NOT IN ('deleting', 'deleted') AND expires_at <= ?
-		ORDER BY expires_at LIMIT ?`, formatTime(now), limit)
+		WHERE state IN (`+in+`) AND expires_at IS NOT NULL AND expires_at <= ?
+		ORDER BY expires_at, id LIMIT ?`, append(args, formatTime(q.Now), q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list expired sandboxes: %w", err)
 	}
 	return items, nil
 }
 
-// ListAutoStop implements sandbox.AutomationStore through the partial
-// index sandboxes_auto_stop.
-func (s *Store) ListAutoStop(ctx context.Context, limit int) ([]*sandbox.Sandbox, error) {
-	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes
-		WHERE auto_stop_minutes > 0 AND state = 'running'
-		ORDER BY last_activity_at LIMIT ?`, limit)
+// timerColumn names the setting and start columns of one interval timer.
+type timerColumn struct{ minutes, since string }
+
+var timerColumns = map[sandbox.TimerKind]timerColumn{
+	sandbox.TimerAutoStop:    {"auto_stop_minutes", "last_activity_at"},
+	sandbox.TimerAutoArchive: {"auto_archive_minutes", "updated_at"},
+	sandbox.TimerAutoDelete:  {"auto_delete_minutes", "updated_at"},
+}
+
+// timerOn returns t's columns and the condition, with its arguments,
+// under which t runs.
+func timerOn(t sandbox.Timer) (timerColumn, string, []any, error) {
+	c, ok := timerColumns[t.Kind]
+	if !ok {
+		return c, "", nil, fmt.Errorf("unknown timer %q", t.Kind)
+	}
+	in, args := statesIn(t.States)
+	return c, `state IN (` + in + `) AND ` + c.minutes + ` >= ?`, append(args, t.MinMinutes), nil
+}
+
+// ListTimerOn implements sandbox.AutomationStore. The state IN (...)
+// prefix uses sandboxes_state_updated; the sandboxes a timer runs on are
+// those in its states, few enough (auto-stop's are the running ones) to
+// filter and sort without an index of their own.
+func (s *Store) ListTimerOn(ctx context.Context, t sandbox.Timer, limit int) ([]*sandbox.Sandbox, error) {
+	if len(t.States) == 0 {
+		return nil, nil
+	}
+	c, where, args, err := timerOn(t)
 	if err != nil {
-		return nil, fmt.Errorf("list auto-stop sandboxes: %w", err)
+		return nil, err
+	}
+	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE `+where+`
+		ORDER BY `+c.since+`, id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list sandboxes with %s on: %w", t.Kind, err)
 	}
 	return items, nil
 }
 
-// ListStoppedDue implements sandbox.AutomationStore. The state IN (...)
+// ListTimerDue implements sandbox.AutomationStore. The state IN (...)
 // prefix uses sandboxes_state_updated; the per-row interval is compared in
-// milliseconds through julianday, which reads the stored time format.
-func (s *Store) ListStoppedDue(ctx context.Context, now time.Time, unit time.Duration, archive bool, limit int) ([]*sandbox.Sandbox, error) {
-	ms := float64(unit) / float64(time.Millisecond)
-	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes
-		WHERE state IN ('stopped', 'archived') AND (
-			(auto_delete_minutes >= 0 AND
-				(julianday(?1) - julianday(updated_at)) * 86400000.0 >= auto_delete_minutes * ?2)
-			OR (?3 AND state = 'stopped' AND auto_archive_minutes > 0 AND
-				(julianday(?1) - julianday(updated_at)) * 86400000.0 >= auto_archive_minutes * ?2))
-		ORDER BY updated_at LIMIT ?4`, formatTime(now), ms, archive, limit)
+// whole milliseconds through julianday, which reads the stored time format
+// to the millisecond.
+func (s *Store) ListTimerDue(ctx context.Context, q sandbox.TimerQuery) ([]*sandbox.Sandbox, error) {
+	if len(q.Timer.States) == 0 {
+		return nil, nil
+	}
+	c, where, args, err := timerOn(q.Timer)
 	if err != nil {
-		return nil, fmt.Errorf("list stopped sandboxes due: %w", err)
+		return nil, err
+	}
+	ms := float64(q.Minute) / float64(time.Millisecond)
+	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE `+where+`
+		AND round((julianday(?) - julianday(`+c.since+`)) * 86400000.0) >= `+c.minutes+` * ?
+		ORDER BY `+c.since+`, id LIMIT ?`, append(args, formatTime(q.Now), ms, q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list sandboxes with %s due: %w", q.Timer.Kind, err)
 	}
 	return items, nil
 }
 
 // ListStale implements sandbox.AutomationStore through
 // sandboxes_state_updated.
-func (s *Store) ListStale(ctx context.Context, before time.Time, limit int) ([]*sandbox.Sandbox, error) {
+func (s *Store) ListStale(ctx context.Context, q sandbox.StaleQuery) ([]*sandbox.Sandbox, error) {
+	if len(q.States) == 0 {
+		return nil, nil
+	}
+	in, args := statesIn(q.States)
 	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes
-		WHERE state IN ('creating', 'pausing', 'resuming', 'stopping', 'starting', 'archiving', 'deleting')
-			AND updated_at < ? ORDER BY updated_at LIMIT ?`, formatTime(before), limit)
+		WHERE state IN (`+in+`) AND updated_at < ? ORDER BY updated_at, id LIMIT ?`,
+		append(args, formatTime(q.Before), q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list stale sandboxes: %w", err)
 	}
 	return items, nil
+}
+
+// statesIn returns the placeholders and arguments of state IN (...) for
+// a non-empty set of states.
+func statesIn(states []sandbox.State) (string, []any) {
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = string(st)
+	}
+	return "?" + strings.Repeat(", ?", len(states)-1), args
 }
 
 // AppendEvent implements sandbox.AutomationStore.
@@ -71,15 +122,16 @@ func (s *Store) AppendEvent(ctx context.Context, ev sandbox.Event) error {
 		ev.Time = time.Now().UTC()
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sandboxes WHERE id = ?`, ev.SandboxID).Scan(&one)
+		sb := &sandbox.Sandbox{ID: ev.SandboxID}
+		err := tx.QueryRowContext(ctx, `SELECT organization_id, name FROM sandboxes WHERE id = ?`, ev.SandboxID).
+			Scan(&sb.OrganizationID, &sb.Name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sandbox %q: %w", ev.SandboxID, errdefs.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return s.insertEvent(ctx, tx, ev.SandboxID, ev, ev.Time)
+		return s.insertEvent(ctx, tx, sb, ev, ev.Time)
 	})
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)

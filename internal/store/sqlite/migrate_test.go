@@ -107,3 +107,26 @@ func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
 		t.Fatalf("broken step recorded: %v", got)
 	}
 }
+
+// TestNoTriggers keeps lifecycle rules out of the schema: what a trigger
+// would do (queue webhook deliveries) is done in Go, where storetest holds
+// every backend to it.
+func TestNoTriggers(t *testing.T) {
+	s := openTemp(t)
+	var names []string
+	rows, err := s.r.Query(`SELECT name FROM sqlite_schema WHERE type = 'trigger'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil || len(names) != 0 {
+		t.Fatalf("triggers in the schema: %v, %v", names, err)
+	}
+}

@@ -43,7 +43,7 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 		if err := s.insertMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
 			return err
 		}
-		return s.insertEvent(ctx, tx, sb.ID, ev, sb.CreatedAt)
+		return s.insertEvent(ctx, tx, sb, ev, sb.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
@@ -121,7 +121,7 @@ func (s *Store) UpdateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 		if err := s.syncMetadata(ctx, tx, sb.ID, sb.Metadata); err != nil {
 			return err
 		}
-		return s.insertEvent(ctx, tx, sb.ID, ev, next.UpdatedAt)
+		return s.insertEvent(ctx, tx, &next, ev, next.UpdatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("update sandbox: %w", err)
@@ -171,16 +171,30 @@ func (s *Store) insertMetadata(ctx context.Context, tx *sql.Tx, id string, md ma
 	return nil
 }
 
-// insertEvent appends ev to id's log unless ev.Type is empty; a zero
-// ev.Time becomes at, the time of the write it records.
-func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, id string, ev sandbox.Event, at time.Time) error {
+// insertEvent appends ev to sb's log unless ev.Type is empty; a zero
+// ev.Time becomes at, the time of the write it records. An announced event
+// queues one delivery per webhook of sb's organisation in the same
+// transaction, so that a crash can lose neither (at-least-once delivery);
+// a delivery copies what it sends, sb's name as of this write included, so
+// that it outlives the purge of its sandbox.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, sb *sandbox.Sandbox, ev sandbox.Event, at time.Time) error {
 	if ev.Type == "" {
 		return nil
 	}
 	if ev.Time.IsZero() {
 		ev.Time = at
 	}
-	_, err := s.txExec(ctx, tx, insertEventSQL, id, formatTime(ev.Time), ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message)
+	when := formatTime(ev.Time)
+	res, err := s.txExec(ctx, tx, insertEventSQL, sb.ID, when, ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message)
+	if err != nil || !ev.Announced() {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	_, err = s.txExec(ctx, tx, queueDeliveriesSQL, id, sb.OrganizationID, sb.ID, sb.Name, when,
+		string(ev.From), string(ev.To), ev.Cause, ev.Message, when, sb.OrganizationID)
 	return err
 }
 
@@ -194,10 +208,13 @@ var (
 	insertMetadataSQL = `INSERT INTO sandbox_metadata (sandbox_id, key, value) VALUES (?, ?, ?)`
 	insertEventSQL    = `INSERT INTO events (sandbox_id, time, type, from_state, to_state, cause, message)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	queueDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, event_id, organization_id,
+		sandbox_id, sandbox_name, time, from_state, to_state, cause, message, next_attempt_at)
+		SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM webhooks WHERE organization_id = ?`
 	touchSandboxSQL = `UPDATE sandboxes SET last_activity_at = max(last_activity_at, ?) WHERE id = ?`
 
 	hotWrites = []string{insertSandboxSQL, updateSandboxSQL, deleteMetadataSQL, insertMetadataSQL,
-		insertEventSQL, touchSandboxSQL}
+		insertEventSQL, queueDeliveriesSQL, touchSandboxSQL}
 )
 
 // immutableColumn reports the columns an update never writes, or writes

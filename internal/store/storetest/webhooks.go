@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/ids"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store"
@@ -15,6 +17,8 @@ import (
 var webhookTests = []test{
 	{"Webhooks", testWebhooks},
 	{"WebhookDeliveriesQueued", testWebhookDeliveries},
+	{"WebhookDeliveriesOfEveryWrite", testWebhookDeliveriesEveryWrite},
+	{"WebhookDeliveriesCommitWithEvent", testWebhookDeliveriesAtomic},
 }
 
 func newWebhook(t *testing.T, s store.Store, org string) *webhook.Webhook {
@@ -90,5 +94,113 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 	}
 	if due, _ := s.DueDeliveries(ctx, next, 100); len(due) != 0 {
 		t.Fatalf("deliveries of a deleted webhook: %+v", due)
+	}
+}
+
+// dueFor returns every pending delivery of webhook id, oldest first.
+func dueFor(t *testing.T, s store.Store, id string) []*webhook.Delivery {
+	t.Helper()
+	due, err := s.DueDeliveries(context.Background(), time.Now().Add(time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*webhook.Delivery
+	for _, d := range due {
+		if d.WebhookID == id {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// testWebhookDeliveriesEveryWrite checks that each write path queues one
+// delivery per webhook for an announced event, and none for others: a
+// create, an update (carrying the name it writes), and an appended event.
+func testWebhookDeliveriesEveryWrite(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	org := newOrg()
+	a, b := newWebhook(t, s, org), newWebhook(t, s, org)
+	sb := mustCreate(t, s, newSandbox(org, "web"))
+
+	sb.Name = "renamed"
+	ev := sandbox.Event{Type: sandbox.EventState, From: sandbox.StateRunning, To: sandbox.StatePausing, Cause: "user", Message: "pause"}
+	sb.State = sandbox.StatePausing
+	mustUpdate(t, s, sb, ev)
+	mustUpdate(t, s, sb, sandbox.Event{Type: "metadata", Cause: "user"})
+	if err := s.AppendEvent(ctx, sandbox.Event{SandboxID: sb.ID, Type: "archive", Message: "packed", Time: now()}); err != nil {
+		t.Fatal(err)
+	}
+	appended := sandbox.Event{SandboxID: sb.ID, Type: sandbox.EventState, From: sandbox.StatePausing, To: sandbox.StatePaused, Cause: "reconcile", Time: now()}
+	if err := s.AppendEvent(ctx, appended); err != nil {
+		t.Fatal(err)
+	}
+
+	evs, err := s.ListEvents(ctx, sb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var announced []sandbox.Event
+	for _, e := range evs {
+		if e.Announced() {
+			announced = append(announced, e)
+		}
+	}
+	if len(announced) != 3 {
+		t.Fatalf("want 3 announced events of 5, got %+v", evs)
+	}
+	for _, w := range []*webhook.Webhook{a, b} {
+		due := dueFor(t, s, w.ID)
+		if len(due) != len(announced) {
+			t.Fatalf("webhook %s has %d deliveries, want one per announced event: %+v", w.ID, len(due), due)
+		}
+		for i, d := range due {
+			e := announced[i]
+			if d.EventID != e.ID || d.From != string(e.From) || d.To != string(e.To) || d.Cause != e.Cause ||
+				d.Message != e.Message || !d.Time.Equal(e.Time) || d.SandboxID != sb.ID || d.OrganizationID != org ||
+				d.URL != w.URL || d.Secret != w.Secret || d.Attempts != 0 {
+				t.Fatalf("delivery %d = %+v, want event %+v to %s", i, d, e, w.URL)
+			}
+		}
+		if due[0].SandboxName != "web" || due[1].SandboxName != "renamed" || due[2].SandboxName != "renamed" {
+			t.Fatalf("delivery names %q %q %q, want the name as of each write",
+				due[0].SandboxName, due[1].SandboxName, due[2].SandboxName)
+		}
+	}
+}
+
+// testWebhookDeliveriesAtomic checks that a write that fails queues
+// nothing: the event and its deliveries commit together or not at all.
+func testWebhookDeliveriesAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	org := newOrg()
+	w := newWebhook(t, s, org)
+	sb := mustCreate(t, s, newSandbox(org, "web"))
+	stale := *sb
+	setState(t, s, sb, sandbox.StateStopping)
+
+	stale.State = sandbox.StatePausing
+	err := s.UpdateSandbox(ctx, &stale, sandbox.Event{Type: sandbox.EventState, From: sandbox.StateRunning, To: sandbox.StatePausing})
+	wantErr(t, "stale update", err, errdefs.ErrConflict)
+	mustCreate(t, s, newSandbox(org, "taken"))
+	sb.Name = "taken"
+	sb.State = sandbox.StateStopped
+	err = s.UpdateSandbox(ctx, sb, sandbox.Event{Type: sandbox.EventState, From: sandbox.StateStopping, To: sandbox.StateStopped})
+	wantErr(t, "update to a taken name", err, errdefs.ErrAlreadyExists)
+	err = s.CreateSandbox(ctx, newSandbox(org, "web"), createEvent())
+	wantErr(t, "create under a taken name", err, errdefs.ErrAlreadyExists)
+	err = s.AppendEvent(ctx, sandbox.Event{SandboxID: "sbx_missing", Type: sandbox.EventState, To: sandbox.StateError, Time: now()})
+	if !isNotFound(err) {
+		t.Fatalf("append to a missing sandbox: %v", err)
+	}
+
+	// Two creates and one state change went through; nothing else.
+	due := dueFor(t, s, w.ID)
+	var tos []string
+	for _, d := range due {
+		tos = append(tos, d.SandboxName+":"+d.To)
+	}
+	want := []string{"web:creating", "web:stopping", "taken:creating"}
+	if !slices.Equal(tos, want) {
+		t.Fatalf("deliveries %v, want %v", tos, want)
 	}
 }
