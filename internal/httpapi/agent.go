@@ -24,6 +24,22 @@ var agentRoutes = []Route{
 	{"POST", "/contexts"}, {"GET", "/contexts"}, {"DELETE", "/contexts/{ctx}"}, {"POST", "/contexts/{ctx}/run"},
 }
 
+// IsAgentRoute reports whether method and path (as the OpenAPI document
+// spells it) are served by the agent, and so only when the runtime's
+// sandboxes run one.
+func IsAgentRoute(method, path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/sandboxes/{id}")
+	if !ok {
+		return false
+	}
+	for _, rt := range agentRoutes {
+		if rt.Method == method && rt.Path == rest {
+			return true
+		}
+	}
+	return false
+}
+
 // registerAgent serves the agent routes when the runtime's sandboxes run
 // the agent. Each call goes through the domain's door (OpenAgent: scoped
 // to the caller's organisation, refused at once unless the sandbox runs,
