@@ -20,11 +20,17 @@ import (
 
 // Config is everything `hutch serve` needs.
 type Config struct {
-	Listen   string
-	DataDir  string
-	APIKey   string // bootstrap admin key; generated when empty
-	Runtime  string // "crun" or "runc"; empty picks the measured default
-	LogLevel slog.Level
+	Listen  string
+	DataDir string
+	APIKey  string // bootstrap admin key; generated when empty
+	// Store names the state backend: "sqlite" (<data-dir>/hutch.db) or
+	// "sqlite:///path/to/hutch.db"; see StoreSpec.
+	Store string
+	// Runtime names the sandbox driver ("oci"); OCIRuntime the binary the
+	// oci driver runs ("crun" or "runc").
+	Runtime    string
+	OCIRuntime string
+	LogLevel   slog.Level
 	// SeedImages holds base.tar, python.tar and node.tar from scripts/setup.sh,
 	// imported on start when the image store lacks them.
 	SeedImages      string
@@ -37,6 +43,9 @@ type Config struct {
 	// WebhookBackoff is the wait after a webhook delivery's first failure;
 	// it doubles with each further one.
 	WebhookBackoff time.Duration
+	// Warnings are deprecated settings LoadServe still accepted, each with
+	// its replacement; the server logs them when it starts.
+	Warnings []string
 }
 
 // Default returns the embedded defaults.
@@ -44,6 +53,9 @@ func Default() Config {
 	return Config{
 		Listen:          "127.0.0.1:7420",
 		DataDir:         defaultDataDir(),
+		Store:           StoreSQLite,
+		Runtime:         RuntimeOCI,
+		OCIRuntime:      OCICrun,
 		ShutdownTimeout: 30 * time.Second,
 		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
@@ -77,7 +89,9 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the API on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "where state, images and sandboxes live")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin API key of the default organization (generated on first start when empty)")
-	fs.StringVar(&c.Runtime, "runtime", "", "OCI runtime: crun or runc (default: the faster one found)")
+	fs.StringVar(&c.Store, "store", c.Store, "state backend: sqlite (<data-dir>/hutch.db) or sqlite:///path/to/hutch.db")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "sandbox driver: "+strings.Join(runtimes, ", ")+" (crun and runc are still accepted here, deprecated: use --oci-runtime)")
+	fs.StringVar(&c.OCIRuntime, "oci-runtime", c.OCIRuntime, "binary the oci driver runs: crun (measured faster) or runc")
 	fs.StringVar(&c.SeedImages, "seed-images", c.SeedImages, "directory of base image tarballs imported on start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
@@ -100,6 +114,9 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
+	if err := c.mapDeprecatedRuntime(isSet(fs, "oci-runtime")); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
 	}
@@ -114,10 +131,11 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("--data-dir is empty")
 	}
-	switch c.Runtime {
-	case "", "crun", "runc":
-	default:
-		return fmt.Errorf("--runtime %q: must be crun or runc", c.Runtime)
+	if _, err := c.StoreSpec(); err != nil {
+		return err
+	}
+	if err := c.validateRuntime(); err != nil {
+		return err
 	}
 	if p, err := netip.ParsePrefix(c.NetworkSubnet); err != nil || !p.Addr().Is4() || p.Bits() > 24 {
 		return fmt.Errorf("--network-subnet %q: must be an IPv4 CIDR of /24 or larger", c.NetworkSubnet)

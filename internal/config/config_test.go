@@ -10,11 +10,11 @@ import (
 
 func TestLoadServeFlags(t *testing.T) {
 	t.Setenv("HUTCH_LISTEN", "127.0.0.1:9999")
-	c, err := LoadServe([]string{"--data-dir", "/tmp/x", "--runtime", "runc"}, io.Discard)
+	c, err := LoadServe([]string{"--data-dir", "/tmp/x", "--oci-runtime", "runc"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.Runtime != "runc" {
+	if c.Listen != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.Runtime != "oci" || c.OCIRuntime != "runc" {
 		t.Fatalf("config %+v", c)
 	}
 	c, err = LoadServe([]string{"--listen", "127.0.0.1:1"}, io.Discard)
@@ -41,12 +41,12 @@ func TestLoadServeRejects(t *testing.T) {
 func TestLayersFileThenEnvThenFlags(t *testing.T) {
 	dir := t.TempDir()
 	file := dir + "/hutch.yaml"
-	body := "listen: 127.0.0.1:1111\ndata-dir: /srv/hutch\ndefault-image: python\nstop-grace: 3s\nruntime: runc\n"
+	body := "listen: 127.0.0.1:1111\ndata-dir: /srv/hutch\ndefault-image: python\nstop-grace: 3s\noci-runtime: runc\n"
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("HUTCH_DATA_DIR", "/from/env")
-	c, err := LoadServe([]string{"--config", file, "--runtime", "crun"}, io.Discard)
+	c, err := LoadServe([]string{"--config", file, "--oci-runtime", "crun"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func TestLayersFileThenEnvThenFlags(t *testing.T) {
 	if c.DataDir != "/from/env" {
 		t.Fatalf("environment does not override the file: %s", c.DataDir)
 	}
-	if c.Runtime != "crun" {
-		t.Fatalf("flag does not override the file: %s", c.Runtime)
+	if c.OCIRuntime != "crun" {
+		t.Fatalf("flag does not override the file: %s", c.OCIRuntime)
 	}
 }
 

@@ -16,10 +16,20 @@ import (
 	"github.com/hutchdev/hutch/internal/runtime/oci"
 )
 
-// newRuntime builds the OCI driver. The running hutch binary doubles as
-// every sandbox's PID 1 (`hutch init`), so it must be a static build, which
+// newRuntime builds the driver cfg.Runtime names (config.Validate has
+// refused any other).
+func newRuntime(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.Runtime, error) {
+	switch cfg.Runtime {
+	case config.RuntimeOCI:
+		return newOCI(cfg, images, log)
+	}
+	return nil, fmt.Errorf("runtime %q has no constructor", cfg.Runtime)
+}
+
+// newOCI builds the oci driver. The running hutch binary doubles as every
+// sandbox's PID 1 (`hutch init`), so it must be a static build, which
 // scripts/setup.sh makes.
-func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log *slog.Logger) (runtime.Runtime, error) {
+func newOCI(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.Runtime, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("sandboxes need root (namespaces, cgroups, mounts); run hutch serve as root")
 	}
@@ -34,7 +44,7 @@ func newRuntime(ctx context.Context, cfg config.Config, images *image.Store, log
 		return nil, fmt.Errorf("find the hutch binary for sandbox init: %w", err)
 	}
 	d, err := oci.New(oci.Config{
-		Runtime:    cfg.Runtime,
+		Runtime:    cfg.OCIRuntime,
 		StateDir:   filepath.Join(cfg.DataDir, "runtime"),
 		Images:     resolveOrPull(images, log),
 		InitBinary: exe,

@@ -22,7 +22,6 @@ import (
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/store/sqlite"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
 
@@ -33,12 +32,15 @@ var Version = "dev"
 // requests and transitions finish before the store closes. ready, when not
 // nil, receives the listening address once the API answers.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger, ready func(addr string)) error {
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "hutch.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer st.Close()
 
@@ -51,10 +53,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer images.Close()
 	seedImages(ctx, images, cfg.SeedImages, log)
-	rt, err := newRuntime(ctx, cfg, images, log)
+	rt, err := newRuntime(cfg, images, log)
 	if err != nil {
 		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
 		rt = nil
+	} else if err := runtime.Check(rt); err != nil {
+		return err
 	}
 	archives, err := openArchives(cfg.DataDir)
 	if err != nil {
@@ -108,9 +112,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 
 // prepareDataDir makes the data dir traversable but not listable (0711):
 // root inside a sandbox is an unprivileged uid on the host and must reach
-// its own files below it. The database holds env values and key hashes, so
-// it is created 0600 before SQLite opens it (its -wal and -shm files copy
-// the mode).
+// its own files below it.
 func prepareDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -118,13 +120,7 @@ func prepareDataDir(dir string) error {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db := filepath.Join(dir, "hutch.db")
-	f, err := os.OpenFile(db, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", db, err)
-	}
-	f.Close()
-	return os.Chmod(db, 0o600)
+	return nil
 }
 
 // bootstrapKey creates the default organisation on first start and tells

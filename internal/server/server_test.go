@@ -3,27 +3,35 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/server"
 )
 
 // start runs a server on a free loopback port and returns its URL, what it
 // printed, and a stop function that waits for a clean exit.
 func start(t *testing.T, cfg config.Config) (url string, out *bytes.Buffer, stop func()) {
+	return startLogging(t, cfg, io.Discard)
+}
+
+// startLogging is start with the server's log written to logTo.
+func startLogging(t *testing.T, cfg config.Config, logTo io.Writer) (url string, out *bytes.Buffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &bytes.Buffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logTo, nil))
 	go func() { done <- server.Run(ctx, cfg, out, log, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
@@ -114,4 +122,75 @@ func TestAPIKeyFromConfig(t *testing.T) {
 	if get(t, url+"/v1/sandboxes", "other") != 401 {
 		t.Fatal("wrong key accepted")
 	}
+}
+
+func testConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.SeedImages = ""
+	return cfg
+}
+
+// TestStoreOutsideDataDir keeps the database where --store says, private,
+// and nothing of it in the data dir.
+func TestStoreOutsideDataDir(t *testing.T) {
+	cfg := testConfig(t)
+	db := filepath.Join(t.TempDir(), "state.db")
+	cfg.Store = "sqlite://" + db
+	_, _, stop := start(t, cfg)
+	stop()
+	fi, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s mode %v, want 0600", db, fi.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "hutch.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a database was made in the data dir too: %v", err)
+	}
+}
+
+func TestPostgresStoreRefused(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Store = "postgres://hutch@db.internal/hutch"
+	err := server.Run(context.Background(), cfg, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if !errors.Is(err, errdefs.ErrNotImplemented) || !strings.Contains(err.Error(), "--store") {
+		t.Fatalf("Run with a postgres store: %v, want a not-implemented error naming --store", err)
+	}
+}
+
+// TestOldRuntimeSettingWarns checks that a config from before --oci-runtime
+// still starts, and that the operator is told what to write instead.
+func TestOldRuntimeSettingWarns(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.LoadServe([]string{"--runtime", "crun", "--data-dir", dir, "--listen", "127.0.0.1:0", "--seed-images", ""}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	_, _, stop := startLogging(t, cfg, &log)
+	stop()
+	if !strings.Contains(log.String(), `level=WARN msg="runtime \"crun\" is deprecated`) {
+		t.Fatalf("no deprecation warning in the log:\n%s", log.String())
+	}
+}
+
+// syncBuffer is a log destination the server's goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
