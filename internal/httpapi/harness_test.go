@@ -18,8 +18,8 @@ import (
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/webhook"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // env is one API server on a loopback port over a real SQLite file, with

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/image"
 )
 
@@ -58,7 +59,7 @@ func (p *progressStream) send(v api.ImageProgress) {
 
 func (p *progressStream) finish(imgs []*image.Image, err error) {
 	if err != nil {
-		status, code, msg := describe(err)
+		status, code, msg := gateway.Describe(err)
 		if status >= 500 {
 			p.s.Log.Error("image operation failed", "requestId", requestID(p.r.Context()), "err", err)
 		}
