@@ -3,14 +3,13 @@ package sandbox
 import (
 	"context"
 	"fmt"
-
-	"github.com/hutchdev/hutch/internal/runtime"
 )
 
-// Recover runs once at start-up, before the API serves: it asks the runtime
-// what it finds of every stored sandbox, finishes or rolls back transitions
-// a crash interrupted, and reports sandboxes whose processes died as error.
-// It returns how many sandboxes it changed.
+// Recover runs once at start-up: it asks the runtime what it finds of
+// every stored sandbox, finishes or rolls back transitions a crash
+// interrupted, and reports sandboxes whose processes died as error (the
+// table in recover_table.go says how). It returns how many sandboxes it
+// changed, in the store or in the runtime.
 func (s *Service) Recover(ctx context.Context) (int, error) {
 	if s.rt == nil {
 		return 0, nil
@@ -42,21 +41,29 @@ func (s *Service) recoverOne(ctx context.Context, sb *Sandbox) (bool, error) {
 	return s.settleLocked(ctx, sb)
 }
 
-// settleLocked settles sb from what the runtime observes; the caller holds
-// its lock.
-func (s *Service) settleLocked(ctx context.Context, sb *Sandbox) (bool, error) {
-	st, err := s.rt.Recover(ctx, sb.ID)
+// settleLocked settles sb from what the runtime observes, as the recovery
+// table says; the caller holds its lock. changed reports whether the
+// store or the runtime was changed.
+func (s *Service) settleLocked(ctx context.Context, sb *Sandbox) (changed bool, err error) {
+	obs, err := s.rt.Recover(ctx, sb.ID)
 	if err != nil {
 		return false, err
 	}
-	to, reason, op := settle(sb.State, sb.DesiredState, st)
-	if op != nil {
-		if err := op(ctx, s, sb); err != nil {
+	out, ok := settle(sb.State, obs.State)
+	if !ok {
+		return false, fmt.Errorf("no recovery rule for a sandbox stored %s and observed %s", sb.State, obs.State)
+	}
+	to, reason := out.to, ""
+	if out.why != nil {
+		reason = out.why(obs)
+	}
+	if out.op != nil {
+		if err := out.op(ctx, s, sb); err != nil {
 			to, reason = StateError, fmt.Sprintf("recovering from %s: %v", sb.State, err)
 		}
 	}
 	if to == sb.State { // nothing to settle; keep the reason it already has
-		return false, nil
+		return out.op != nil, nil
 	}
 	from := sb.State
 	now := s.now().UTC()
@@ -64,63 +71,9 @@ func (s *Service) settleLocked(ctx context.Context, sb *Sandbox) (bool, error) {
 	if to != StateError {
 		sb.DesiredState = to
 	}
+	if to == StateRunning && (from == StateCreating || from == StateStarting) {
+		sb.StartedAt = &now
+	}
 	ev := Event{Type: EventState, From: from, To: to, Cause: CauseReconcile, Message: reason, Time: now}
 	return true, s.store.UpdateSandbox(ctx, sb, ev)
-}
-
-// recoverOp is runtime work recovery does to finish a transition.
-type recoverOp func(ctx context.Context, s *Service, sb *Sandbox) error
-
-// settle decides where a sandbox stored in state, heading for desired,
-// belongs given what the runtime observed, and what runtime work (if any)
-// finishes the way there.
-func settle(state, desired State, obs runtime.Status) (State, string, recoverOp) {
-	alive := obs.State == runtime.StateRunning || obs.State == runtime.StatePaused
-	observed := StateRunning
-	if obs.State == runtime.StatePaused {
-		observed = StatePaused
-	}
-	died := func(what string) string {
-		if obs.Reason != "" {
-			return what + ": " + obs.Reason
-		}
-		return what
-	}
-	switch state {
-	case StateDeleting:
-		return StateDeleted, "", func(ctx context.Context, s *Service, sb *Sandbox) error {
-			if err := s.rt.Delete(ctx, sb.ID); err != nil {
-				return err
-			}
-			return s.dropArchive(ctx, sb.ID)
-		}
-	case StateStopping:
-		return StateStopped, "", func(ctx context.Context, s *Service, sb *Sandbox) error {
-			return s.rt.Stop(ctx, sb.ID, 0)
-		}
-	case StateCreating, StateStarting:
-		if alive {
-			return observed, "", nil
-		}
-		if state == StateCreating {
-			return StateError, "the server stopped while the sandbox was being created", func(ctx context.Context, s *Service, sb *Sandbox) error {
-				return s.rt.Delete(ctx, sb.ID)
-			}
-		}
-		return StateStopped, "the server stopped while the sandbox was starting", nil
-	case StateRunning, StatePaused, StatePausing, StateResuming:
-		if alive {
-			return observed, "", nil
-		}
-		return StateError, died("the sandbox's processes are gone"), nil
-	case StateArchiving:
-		return StateStopped, "the server stopped while the sandbox was being archived", nil
-	case StateStopped, StateArchived:
-		if alive { // a stopped sandbox found running: stop it as asked
-			return state, "", func(ctx context.Context, s *Service, sb *Sandbox) error {
-				return s.rt.Stop(ctx, sb.ID, 0)
-			}
-		}
-	}
-	return state, "", nil
 }
