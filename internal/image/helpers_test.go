@@ -182,10 +182,10 @@ func (r *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageIndex
 
 // newStore opens a store in a temp dir. Unpacking chowns files and writes
 // device nodes and trusted.* xattrs, so tests that unpack need root.
-func newStore(t testing.TB, opts ...Option) *Store {
+func newStore(t testing.TB) *Store {
 	t.Helper()
 	requireRoot(t)
-	s, err := Open(t.TempDir(), opts...)
+	s, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func extract(ctx context.Context, archive, dir string) error {
 		return err
 	}
 	defer f.Close()
-	_, err = unpackTar(ctx, dir, f, 0)
+	_, err = unpackTar(ctx, dir, f)
 	return err
 }
 

@@ -163,7 +163,7 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, progress func(
 		diffHash = sha256.New()
 		tarStream = &countingReader{r: dec, h: diffHash}
 	}
-	size, err := unpackTar(ctx, dir, tarStream, s.shift)
+	size, err := unpackTar(ctx, dir, tarStream)
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,7 @@ package image
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
 	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -35,7 +33,6 @@ type PullOption func(*pullOptions)
 type pullOptions struct {
 	auth     authn.Authenticator
 	progress func(Progress)
-	insecure bool
 	platform v1.Platform
 }
 
@@ -49,15 +46,6 @@ func WithProgress(fn func(Progress)) PullOption {
 	return func(o *pullOptions) { o.progress = fn }
 }
 
-// WithInsecure lets Pull speak plain HTTP, or HTTPS without verifying the
-// certificate, to the registry. Registries on loopback get plain HTTP
-// without it.
-func WithInsecure() PullOption { return func(o *pullOptions) { o.insecure = true } }
-
-// WithPlatform picks another platform than linux/<GOARCH> from a multi-arch
-// index, e.g. for an emulated runtime.
-func WithPlatform(p v1.Platform) PullOption { return func(o *pullOptions) { o.platform = p } }
-
 // Pull downloads ref from its registry into the cache and returns it.
 // Layers already unpacked are not downloaded again. A multi-arch index
 // resolves to linux on this machine's architecture. The image is stored
@@ -67,7 +55,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	for _, opt := range opts {
 		opt(&o)
 	}
-	r, err := parseRemote(ref, o.insecure)
+	r, err := parseRemote(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +77,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 
 // fetch resolves r to one image manifest, choosing o.platform from an index.
 func (s *Store) fetch(ctx context.Context, r name.Reference, o pullOptions) (v1.Image, error) {
-	tr := remote.DefaultTransport
-	if o.insecure {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-		tr = t
-	}
 	ropts := []remote.Option{
-		remote.WithContext(ctx), remote.WithAuth(o.auth), remote.WithTransport(tr),
+		remote.WithContext(ctx), remote.WithAuth(o.auth),
 		remote.WithPlatform(o.platform), remote.WithUserAgent("hutch"),
 	}
 	desc, err := remote.Get(r, ropts...)

@@ -28,21 +28,17 @@ const dockerHub = "docker.io"
 // and "python:3.12" still means Docker Hub's image unless one was imported
 // under that name.
 func Normalize(ref string) (string, error) {
-	r, err := parseRemote(ref, false)
+	r, err := parseRemote(ref)
 	if err != nil {
 		return "", err
 	}
 	return remoteKey(r), nil
 }
 
-// parseRemote parses ref as a registry reference; insecure lets the registry
-// be spoken to over plain HTTP (loopback registries always may).
-func parseRemote(ref string, insecure bool) (name.Reference, error) {
-	var opts []name.Option
-	if insecure {
-		opts = append(opts, name.Insecure)
-	}
-	r, err := name.ParseReference(strings.TrimSpace(ref), opts...)
+// parseRemote parses ref as a registry reference. Registries on loopback
+// are spoken to over plain HTTP (the parser's rule), all others over HTTPS.
+func parseRemote(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(strings.TrimSpace(ref))
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrInvalidArgument, err)
 	}
@@ -109,7 +105,7 @@ func localKey(ref string) (string, error) {
 	if hasDomain(ref) {
 		return "", nil
 	}
-	r, err := parseRemote(ref, false)
+	r, err := parseRemote(ref)
 	if err != nil {
 		return "", err
 	}

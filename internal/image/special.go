@@ -21,7 +21,7 @@ func (u *unpacker) whiteout(dir, name string) error {
 	if err := u.clear(full, false); err != nil {
 		return err
 	}
-	return u.mknod(dir, name, unix.S_IFCHR, 0, u.shift, u.shift)
+	return u.mknod(dir, name, unix.S_IFCHR, 0, 0, 0)
 }
 
 // device creates a device node or fifo. Device nodes need CAP_MKNOD; without
@@ -35,7 +35,7 @@ func (u *unpacker) device(hdr *tar.Header, dir, base, name string) error {
 		mode = unix.S_IFBLK
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	err := u.mknod(dir, base, mode|uint32(hdr.Mode&0o7777), int(dev), hdr.Uid+u.shift, hdr.Gid+u.shift)
+	err := u.mknod(dir, base, mode|uint32(hdr.Mode&0o7777), int(dev), hdr.Uid, hdr.Gid)
 	if errors.Is(err, unix.EPERM) && hdr.Typeflag != tar.TypeFifo {
 		return nil
 	}

@@ -34,9 +34,8 @@ import (
 //
 // A Store is safe for concurrent use; one process owns a directory at a time.
 type Store struct {
-	dir   string
-	shift int
-	lock  *os.File
+	dir  string
+	lock *os.File
 
 	mu       sync.Mutex
 	idx      *index
@@ -46,10 +45,9 @@ type Store struct {
 
 // index is the persistent state of a Store, rewritten whole on each change.
 type index struct {
-	Version  int                    `json:"version"`
-	UIDShift int                    `json:"uidShift"`
-	Images   map[string]*record     `json:"images"`
-	Layers   map[string]layerRecord `json:"layers"` // by hex of the diff ID
+	Version int                    `json:"version"`
+	Images  map[string]*record     `json:"images"`
+	Layers  map[string]layerRecord `json:"layers"` // by hex of the diff ID
 }
 
 type record struct {
@@ -67,25 +65,11 @@ type layerRecord struct {
 
 const indexVersion = 1
 
-// Option configures Open.
-type Option func(*Store)
-
-// WithUIDShift unpacks layers with n added to every uid and gid, for a
-// runtime that runs sandboxes in a user namespace mapping 0 to n. A cache
-// directory keeps the shift it was first filled with.
-func WithUIDShift(n int) Option { return func(s *Store) { s.shift = n } }
-
 // Open opens (creating if needed) the image store in dir. It takes an
 // exclusive lock on dir, finishes what a crash may have left (half-unpacked
 // layers, layers no image uses) and returns the store; Close releases it.
-func Open(dir string, opts ...Option) (*Store, error) {
+func Open(dir string) (*Store, error) {
 	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}}
-	for _, o := range opts {
-		o(s)
-	}
-	if s.shift < 0 {
-		return nil, fmt.Errorf("image store: uid shift %d: %w", s.shift, errdefs.ErrInvalidArgument)
-	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("image store %s: %w", dir, err)
@@ -155,7 +139,7 @@ func (s *Store) blobPath(digest string) string {
 
 // load reads the index and reconciles it with the layer dirs on disk.
 func (s *Store) load() error {
-	s.idx = &index{Version: indexVersion, UIDShift: s.shift, Images: map[string]*record{}, Layers: map[string]layerRecord{}}
+	s.idx = &index{Version: indexVersion, Images: map[string]*record{}, Layers: map[string]layerRecord{}}
 	b, err := os.ReadFile(s.indexPath())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -166,11 +150,6 @@ func (s *Store) load() error {
 			return fmt.Errorf("image store: %s: %w", s.indexPath(), err)
 		}
 	}
-	if s.idx.UIDShift != s.shift && len(s.idx.Layers) > 0 {
-		return fmt.Errorf("image store %s holds layers unpacked with uid shift %d, not %d: %w",
-			s.dir, s.idx.UIDShift, s.shift, errdefs.ErrInvalidArgument)
-	}
-	s.idx.UIDShift = s.shift
 	for hex := range s.idx.Layers {
 		if _, err := os.Lstat(s.layerPath(hex)); err != nil {
 			delete(s.idx.Layers, hex)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -142,44 +141,6 @@ func TestReopenKeepsImagesAndLocks(t *testing.T) {
 	assertNoTmp(t, s2)
 }
 
-func TestUIDShift(t *testing.T) {
-	requireRoot(t)
-	const shift = 100000
-	cache := t.TempDir()
-	s, err := Open(cache, WithUIDShift(shift))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	path := filepath.Join(t.TempDir(), "rootfs.tar")
-	rootfs := tarBytes(t,
-		dir("etc/"), file("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
-		entry{name: "home/u/f", body: "u", mode: 0o600, uid: 1000, gid: 1000},
-		file(".wh.gone", ""),
-	)
-	if err := os.WriteFile(path, rootfs, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	img, err := s.ImportRootfs(bg(), path, "base", Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, want := range map[string]uint32{"etc/passwd": shift, "etc": shift, "home": shift, "home/u/f": shift + 1000, "gone": shift} {
-		fi, err := os.Lstat(filepath.Join(img.Layers[0], p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != want || st.Gid != want {
-			t.Errorf("%s owned by %d:%d, want %d", p, st.Uid, st.Gid, want)
-		}
-	}
-	s.Close()
-	if _, err := Open(cache); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Errorf("reopen with another shift: %v, want ErrInvalidArgument", err)
-	}
-}
-
 func TestUnpackRefusesEscapes(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -200,7 +161,7 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			_, err := unpackTar(bg(), dst, bytesReader(tarBytes(t, c.entries...)), 0)
+			_, err := unpackTar(bg(), dst, bytesReader(tarBytes(t, c.entries...)))
 			if err == nil {
 				t.Fatal("unpacked without error")
 			}
@@ -218,7 +179,7 @@ func TestUnpackSymlinkParentInsideLayer(t *testing.T) {
 	requireRoot(t)
 	dst := t.TempDir()
 	_, err := unpackTar(bg(), dst, bytesReader(tarBytes(t,
-		dir("usr/"), dir("usr/lib/"), symlink("lib", "usr/lib"), file("lib/x", "x"))), 0)
+		dir("usr/"), dir("usr/lib/"), symlink("lib", "usr/lib"), file("lib/x", "x"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,6 @@ var errNotEmpty = unix.ENOTEMPTY
 // earlier entry can make it write outside the dir.
 type unpacker struct {
 	root  *os.Root
-	shift int
 	dirs  map[string]bool // dirs known to exist in this layer
 	times []dirTime       // applied last: adding entries changes a dir's mtime
 	buf   []byte
@@ -48,13 +47,13 @@ type dirTime struct {
 
 // unpackTar unpacks the tar stream r into dst (an existing empty dir) and
 // returns the bytes of regular files written.
-func unpackTar(ctx context.Context, dst string, r io.Reader, shift int) (int64, error) {
+func unpackTar(ctx context.Context, dst string, r io.Reader) (int64, error) {
 	root, err := os.OpenRoot(dst)
 	if err != nil {
 		return 0, err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, shift: shift, dirs: map[string]bool{"": true}, buf: make([]byte, 128<<10)}
+	u := &unpacker{root: root, dirs: map[string]bool{"": true}, buf: make([]byte, 128<<10)}
 	tr := tar.NewReader(r)
 	var size int64
 	for {
@@ -159,7 +158,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if err := u.root.Symlink(hdr.Linkname, name); err != nil {
 			return err
 		}
-		return u.root.Lchown(name, hdr.Uid+u.shift, hdr.Gid+u.shift)
+		return u.root.Lchown(name, hdr.Uid, hdr.Gid)
 	case tar.TypeLink:
 		target, err := cleanName(hdr.Linkname)
 		if err != nil {
@@ -184,8 +183,8 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	}
 }
 
-// mkdirParents creates the missing parents of an entry, root-owned (after
-// the uid shift) and 0755 as Docker does for dirs a tar leaves implicit.
+// mkdirParents creates the missing parents of an entry, root-owned and
+// 0755 as Docker does for dirs a tar leaves implicit.
 func (u *unpacker) mkdirParents(dir string) error {
 	if u.dirs[dir] {
 		return nil
@@ -221,7 +220,7 @@ func (u *unpacker) mkdirParents(dir string) error {
 			if err := u.root.Mkdir(p, 0o755); err != nil {
 				return err
 			}
-			if err := u.root.Lchown(p, u.shift, u.shift); err != nil {
+			if err := u.root.Lchown(p, 0, 0); err != nil {
 				return err
 			}
 		default:
@@ -252,7 +251,7 @@ func (u *unpacker) clear(name string, isDir bool) error {
 
 func (u *unpacker) finishDir(hdr *tar.Header, name string) error {
 	n := orDot(name)
-	if err := u.root.Lchown(n, hdr.Uid+u.shift, hdr.Gid+u.shift); err != nil {
+	if err := u.root.Lchown(n, hdr.Uid, hdr.Gid); err != nil {
 		return err
 	}
 	if err := u.root.Chmod(n, hdr.FileInfo().Mode()&modeBits); err != nil {
@@ -286,7 +285,7 @@ func (u *unpacker) file(hdr *tar.Header, name string, r io.Reader) error {
 		}
 		return corruptf("read %d bytes of content: %v", hdr.Size, err)
 	}
-	if err := f.Chown(hdr.Uid+u.shift, hdr.Gid+u.shift); err != nil {
+	if err := f.Chown(hdr.Uid, hdr.Gid); err != nil {
 		return err
 	}
 	// After chown, which clears setuid and setgid bits.

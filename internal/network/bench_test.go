@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/network"
+	"github.com/hutchdev/hutch/internal/network/nettest"
 )
 
 func newManager(tb testing.TB) *network.Manager {
@@ -63,11 +64,7 @@ func BenchmarkDial(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Remove(id)
-	ln, err := network.ListenNetns(a.Netns, "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
+	ln := nettest.ListenIn(b, a.Netns, "127.0.0.1:0")
 	host, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -23,14 +23,6 @@ const (
 	vethMatch    = "hv+"
 )
 
-func iptables(args ...string) ([]byte, error) {
-	out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return out, nil
-}
-
 // restore applies rules in one transaction per table, leaving every rule
 // it does not name alone.
 func restore(rules string) error {

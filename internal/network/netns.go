@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -117,34 +116,4 @@ func DialNetns(ctx context.Context, path, address string) (net.Conn, error) {
 		return err
 	})
 	return conn, err
-}
-
-// CreateNetns makes a new network namespace bound at path, with lo up.
-// Tools and tests use it for namespaces of their own (stand-ins for an
-// upstream network).
-func CreateNetns(path string) error {
-	if err := createNetns(path, 0); err != nil {
-		return err
-	}
-	return inNetns(path, func() error {
-		lo, err := netlink.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(lo)
-	})
-}
-
-// RemoveNetns unmounts and removes a namespace CreateNetns made.
-func RemoveNetns(path string) error { return removeNetns(path) }
-
-// ListenNetns listens on address inside the namespace at path.
-func ListenNetns(path, address string) (net.Listener, error) {
-	var ln net.Listener
-	err := inNetns(path, func() error {
-		l, err := net.Listen("tcp", address)
-		ln = l
-		return err
-	})
-	return ln, err
 }

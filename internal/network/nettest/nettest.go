@@ -18,8 +18,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-
-	"github.com/hutchdev/hutch/internal/network"
 )
 
 // Upstream is a network namespace reached through the host.
@@ -48,12 +46,12 @@ func NewUpstream(t testing.TB, prefix netip.Prefix) *Upstream {
 		if l, err := netlink.LinkByName(name); err == nil {
 			_ = netlink.LinkDel(l)
 		}
-		if err := network.RemoveNetns(path); err != nil {
+		if err := removeNetns(path); err != nil {
 			t.Errorf("remove upstream netns: %v", err)
 		}
 		os.RemoveAll(dir)
 	})
-	if err := network.CreateNetns(path); err != nil {
+	if err := createNetns(path); err != nil {
 		t.Fatal(err)
 	}
 	host := prefix.Masked().Addr().Next()
@@ -66,10 +64,7 @@ func NewUpstream(t testing.TB, prefix netip.Prefix) *Upstream {
 	if err := setup(name, ns, u, prefix.Bits()); err != nil {
 		t.Fatalf("upstream %s: %v", prefix, err)
 	}
-	ln, err := network.ListenNetns(path, net.JoinHostPort(u.ServerAddr.String(), "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ListenIn(t, path, net.JoinHostPort(u.ServerAddr.String(), "0"))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		fmt.Fprintf(w, "upstream saw %s\n", host)
