@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -76,4 +77,22 @@ func Describe(err error) (status int, code, message string) {
 		message = trimClass(err)
 	}
 	return status, code, message
+}
+
+// LogFailure logs a failed request worth an operator's look: internal
+// errors at error level, other 5xx (unavailable, not implemented: the
+// caller's problem as often as ours) as warnings.
+func LogFailure(log *slog.Logger, r *http.Request, status int, err error) {
+	id := RequestID(r.Context())
+	switch {
+	case status == http.StatusInternalServerError:
+		log.Error("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
+		log.Warn("request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+}
+
+// NoRoute is the error for a path no route serves.
+func NoRoute(r *http.Request) error {
+	return fmt.Errorf("no route for %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound)
 }

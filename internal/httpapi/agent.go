@@ -67,7 +67,7 @@ func (s *Server) agentCall(w http.ResponseWriter, r *http.Request) error {
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		rest = rest[i:]
 	}
-	s.agents.Forward(w, r, sess, rest, func(w http.ResponseWriter, r *http.Request, err error) {
+	s.Agents.Forward(w, r, sess, rest, func(w http.ResponseWriter, r *http.Request, err error) {
 		if cause := context.Cause(r.Context()); errors.Is(cause, errdefs.ErrPaused) {
 			s.writeError(w, r, cause)
 			return

@@ -20,6 +20,7 @@ type Deps struct {
 	Sandboxes *sandbox.Service
 	Auth      auth.Store
 	Webhooks  *webhook.Service
+	Agents    *agentconn.Pool // connections to agents, shared with the compatible APIs; nil: a pool of its own
 	Log       *slog.Logger
 	Version   string
 	Proxy     ProxyConfig // the port proxy's domain and signing secret
@@ -32,7 +33,6 @@ type Server struct {
 	routes []Route
 	ready  func() bool
 	router *gateway.Router
-	agents *agentconn.Pool
 }
 
 // Route is one registered method and path pattern.
@@ -43,7 +43,10 @@ func New(d Deps, ready func() bool) *Server {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux(), ready: ready, agents: agentconn.NewPool()}
+	if d.Agents == nil {
+		d.Agents = agentconn.NewPool()
+	}
+	s := &Server{Deps: d, mux: http.NewServeMux(), ready: ready}
 	s.register()
 	native := gateway.Outer(s.Log, s.writeError, http.HandlerFunc(s.route))
 	s.router = gateway.NewRouter(d.Proxy.Domain, sandbox.IDPrefix, native, func(w http.ResponseWriter, r *http.Request, id string, port int) {
