@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 func TestAgentProcesses(t *testing.T) {
@@ -46,7 +47,7 @@ func TestAgentProcesses(t *testing.T) {
 		}
 		followed <- end
 	}()
-	eventually(t, "the first line in the followed log", func() bool {
+	poll.Until(t, "the first line in the followed log", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return strings.Contains(out.String(), "stdout:started\n")
@@ -54,7 +55,7 @@ func TestAgentProcesses(t *testing.T) {
 	if err := s.c.WriteStdin(ctx(t), sb.ID, p.PID, "hello\n", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the stdin echo in the followed log", func() bool {
+	poll.Until(t, "the stdin echo in the followed log", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return strings.Contains(out.String(), "got hello")
@@ -86,7 +87,7 @@ func TestAgentProcesses(t *testing.T) {
 		if _, err := s.c.SignalProcess(ctx(t), sb.ID, q.PID, "TERM"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the signalled process to end", func() bool {
+		poll.Until(t, "the signalled process to end", func() bool {
 			got, err := s.c.GetProcess(ctx(t), sb.ID, q.PID)
 			return err == nil && got.State == "exited" && got.ExitCode != nil && *got.ExitCode == 128+15
 		})

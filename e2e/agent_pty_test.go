@@ -7,6 +7,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // screen collects a terminal's output for polling.
@@ -52,14 +53,14 @@ func TestAgentTerminal(t *testing.T) {
 		}
 	}
 	send("echo $((6*7))x; tty")
-	eventually(t, "the shell to answer", func() bool { return out.has("42x") && out.has("/dev/pts/") })
+	poll.Until(t, "the shell to answer", func() bool { return out.has("42x") && out.has("/dev/pts/") })
 	send("stty size")
-	eventually(t, "the initial size", func() bool { return out.has("30 100") })
+	poll.Until(t, "the initial size", func() bool { return out.has("30 100") })
 	if err := term.Resize(120, 40); err != nil {
 		t.Fatal(err)
 	}
 	send("stty size")
-	eventually(t, "the new size", func() bool { return out.has("40 120") })
+	poll.Until(t, "the new size", func() bool { return out.has("40 120") })
 	send("exit 3")
 	if code := <-exit; code != 3 {
 		t.Fatalf("exit code = %d, want 3", code)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // idle keeps a sandbox running with nothing to do, so that the agent
@@ -92,7 +93,7 @@ func TestAgentExec(t *testing.T) {
 			t.Fatalf("result = %+v, want timed out with 137", res)
 		}
 		pid := strings.TrimSpace(sh(t, s, sb.ID, "cat /tmp/child"))
-		eventually(t, "the timed-out command's child to die", func() bool {
+		poll.Until(t, "the timed-out command's child to die", func() bool {
 			out := sh(t, s, sb.ID, "cat /proc/"+pid+"/stat 2>/dev/null | cut -d' ' -f3")
 			return out == "" || strings.TrimSpace(out) == "Z"
 		})
@@ -206,7 +207,7 @@ func TestAgentExec(t *testing.T) {
 			_, err := s.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"sh", "-c", "touch /tmp/inflight; sleep 600"}, TimeoutSeconds: &zero})
 			done <- err
 		}()
-		eventually(t, "the command to start", func() bool {
+		poll.Until(t, "the command to start", func() bool {
 			res, err := s.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"test", "-e", "/tmp/inflight"}})
 			return err == nil && res.ExitCode == 0
 		})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // fastClock makes one interval minute of autoStopMinutes and the like last
@@ -77,7 +78,7 @@ func TestExpiryAfterServerSIGKILL(t *testing.T) {
 		t.Fatal("the sandbox died with the server")
 	}
 	s2 := startServer(t, s.dataDir, fastClock...)
-	eventually(t, "the expired sandbox to be deleted", func() bool { return stateOf(t, s2, sb.ID) == "deleted" })
+	poll.Until(t, "the expired sandbox to be deleted", func() bool { return stateOf(t, s2, sb.ID) == "deleted" })
 	waitGone(t, sb.ID)
 	if n := countEvents(t, s2, sb.ID, "deleting", "expiry"); n != 1 {
 		t.Fatalf("%d expiry deletes, want 1", n)
@@ -91,7 +92,7 @@ func TestAutoStopSparesCPUBusySandbox(t *testing.T) {
 	s := startServer(t, "", fastClock...)
 	still := create(t, s, api.CreateSandboxRequest{Name: "idle", Entrypoint: sleeper, AutoStopMinutes: ptr(3)})
 	working := create(t, s, api.CreateSandboxRequest{Name: "busy", Entrypoint: spinner, AutoStopMinutes: ptr(3)})
-	eventually(t, "the idle sandbox to be auto-stopped", func() bool { return stateOf(t, s, still.ID) == "stopped" })
+	poll.Until(t, "the idle sandbox to be auto-stopped", func() bool { return stateOf(t, s, still.ID) == "stopped" })
 	if n := countEvents(t, s, still.ID, "stopping", "auto-stop"); n != 1 {
 		t.Fatalf("%d auto-stops of the idle sandbox, want 1", n)
 	}
@@ -114,7 +115,7 @@ func TestAutoDeleteOnStop(t *testing.T) {
 	if _, err := s.c.Stop(ctx(t), sb.ID, client.StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the stopped sandbox to be deleted", func() bool { return stateOf(t, s, sb.ID) == "deleted" })
+	poll.Until(t, "the stopped sandbox to be deleted", func() bool { return stateOf(t, s, sb.ID) == "deleted" })
 	waitGone(t, sb.ID)
 	if n := countEvents(t, s, sb.ID, "deleting", "auto-delete"); n != 1 {
 		t.Fatalf("%d auto-deletes, want 1", n)
@@ -150,7 +151,7 @@ func TestAutoArchiveThenStartRestoresFiles(t *testing.T) {
 	s := startServer(t, "", fastClock...)
 	sb := create(t, s, api.CreateSandboxRequest{Name: "arch", Entrypoint: stamper, AutoArchiveMinutes: ptr(2)})
 	var stamp string
-	eventually(t, "the stamp", func() bool {
+	poll.Until(t, "the stamp", func() bool {
 		b, err := os.ReadFile(filepathInSandbox(t, sb.ID, "/root/stamp"))
 		stamp = strings.TrimSpace(string(b))
 		return err == nil && stamp != ""
@@ -158,7 +159,7 @@ func TestAutoArchiveThenStartRestoresFiles(t *testing.T) {
 	if _, err := s.c.Stop(ctx(t), sb.ID, client.StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the auto-archive", func() bool { return stateOf(t, s, sb.ID) == "archived" })
+	poll.Until(t, "the auto-archive", func() bool { return stateOf(t, s, sb.ID) == "archived" })
 	disk := filepath.Join(s.dataDir, "runtime", "sandboxes", sb.ID, "disk.img")
 	if _, err := os.Stat(disk); !os.IsNotExist(err) {
 		t.Fatalf("disk image of the archived sandbox: %v", err)

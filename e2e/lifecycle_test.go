@@ -12,6 +12,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // counter boots, notes the boot in /root/boots, and counts in memory,
@@ -64,7 +65,7 @@ func TestLifecycleWithRealSandbox(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no process runs in the sandbox")
 	}
-	eventually(t, "the counter to count", func() bool { return readInt(t, pid, "/tmp/count") > 2 })
+	poll.Until(t, "the counter to count", func() bool { return readInt(t, pid, "/tmp/count") > 2 })
 
 	if _, err := s.c.Pause(ctx(t), sb.ID); err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestLifecycleWithRealSandbox(t *testing.T) {
 	if _, err := s.c.Resume(ctx(t), sb.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the counter to continue", func() bool { return readInt(t, pid, "/tmp/count") > frozen })
+	poll.Until(t, "the counter to continue", func() bool { return readInt(t, pid, "/tmp/count") > frozen })
 	if got := readInt(t, pid, "/tmp/count"); got > frozen+20 || boots(t, pid) != 1 {
 		t.Fatalf("after resume the counter is %d (paused at %d), boots %d: it restarted instead of continuing", got, frozen, boots(t, pid))
 	}
@@ -95,7 +96,7 @@ func TestLifecycleWithRealSandbox(t *testing.T) {
 		t.Fatalf("start: %v %v", got, err)
 	}
 	pid = initPID(t, sb.ID)
-	eventually(t, "the second boot", func() bool { return boots(t, pid) == 2 })
+	poll.Until(t, "the second boot", func() bool { return boots(t, pid) == 2 })
 
 	if _, err := s.c.DeleteSandbox(ctx(t), sb.ID); err != nil {
 		t.Fatal(err)

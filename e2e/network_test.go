@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // portServer creates a python sandbox serving testdata/portserver.py on 8000.
@@ -34,7 +35,7 @@ func portServer(t *testing.T, s *server, name string, autoResume bool) *api.Sand
 		t.Fatal(err)
 	}
 	cleanup(t, sb.ID)
-	eventually(t, "the port server to answer", func() bool {
+	poll.Until(t, "the port server to answer", func() bool {
 		r := call(t, s, "GET", portURL(s, sb.ID, 8000, "/up"), "", s.key, "")
 		return r.status == 200
 	})

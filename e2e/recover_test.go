@@ -7,6 +7,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // TestServerSIGKILLAndRestart kills the server outright with sandboxes in
@@ -26,13 +27,13 @@ func TestServerSIGKILLAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	runningPID := initPID(t, running.ID)
-	eventually(t, "the counter to count", func() bool { return readInt(t, runningPID, "/tmp/count") > 0 })
+	poll.Until(t, "the counter to count", func() bool { return readInt(t, runningPID, "/tmp/count") > 0 })
 
 	s.crash()
 	if err := syscall.Kill(initPID(t, doomed.ID), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the doomed sandbox to die", func() bool { return initPID(t, doomed.ID) == 0 })
+	poll.Until(t, "the doomed sandbox to die", func() bool { return initPID(t, doomed.ID) == 0 })
 
 	s2 := startServer(t, s.dataDir)
 	want := map[string]string{running.ID: "running", paused.ID: "paused", doomed.ID: "error", stopped.ID: "stopped"}
@@ -59,7 +60,7 @@ func TestServerSIGKILLAndRestart(t *testing.T) {
 	}
 	pausedPID := initPID(t, paused.ID)
 	before := readInt(t, pausedPID, "/tmp/count")
-	eventually(t, "the resumed counter", func() bool { return readInt(t, pausedPID, "/tmp/count") > before })
+	poll.Until(t, "the resumed counter", func() bool { return readInt(t, pausedPID, "/tmp/count") > before })
 	for _, id := range []string{doomed.ID, stopped.ID} {
 		if sb, err := s2.c.Start(ctx(t), id); err != nil || sb.State != "running" {
 			t.Fatalf("start %s after restart: %+v %v", id, sb, err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
 )
 
@@ -239,19 +240,12 @@ func isServer(pid int) bool {
 // once teardown (and the reaping of its processes) has had time to finish.
 func waitGone(t testing.TB, id string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		left := runtimetest.Leftovers(id)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, l := range left {
-				t.Errorf("sandbox %s left behind: %s", id, l)
-			}
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	var left []string
+	if poll.Wait(20*time.Second, func() bool { left = runtimetest.Leftovers(id); return len(left) == 0 }) {
+		return
+	}
+	for _, l := range left {
+		t.Errorf("sandbox %s left behind: %s", id, l)
 	}
 }
 
@@ -295,16 +289,4 @@ func initPID(t *testing.T, id string) int {
 		}
 	}
 	return 0
-}
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
 
@@ -54,7 +55,7 @@ func TestWebhookRetriedUntilReceiverAnswers(t *testing.T) {
 	if _, err := s.c.Stop(ctx(t), sb.ID, client.StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the auto-delete to reach the receiver", func() bool {
+	poll.Until(t, "the auto-delete to reach the receiver", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return deleted
