@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/httpapi"
@@ -75,7 +76,10 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Log: log, Version: Version, Proxy: proxy}, isReady.Load)
+	agents := agentconn.NewPool()
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Agents: agents,
+		Log: log, Version: Version, Proxy: proxy}, isReady.Load)
+	mountFaces(api.Router(), compatDeps(svc, st, agents, proxy, log))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
