@@ -8,9 +8,11 @@ package compat
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
+	"github.com/hutchdev/hutch/client"
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/gateway"
@@ -56,11 +58,23 @@ type Face struct {
 	Envelope func(w http.ResponseWriter, r *http.Request, p Problem)
 }
 
+// Describe is gateway.Describe that also passes on what the agent
+// answered (a *client.Error: FILE_NOT_FOUND, PROCESS_NOT_FOUND, ...) with
+// its own status and code.
+func Describe(err error) Problem {
+	var ae *client.Error
+	if errors.As(err, &ae) && ae.Status >= 400 {
+		return Problem{Status: ae.Status, Code: ae.Code, Message: ae.Message, Err: err}
+	}
+	status, code, msg := gateway.Describe(err)
+	return Problem{Status: status, Code: code, Message: msg, Err: err}
+}
+
 // WriteError answers err in the face's envelope and logs server faults.
 func (f *Face) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code, msg := gateway.Describe(err)
-	gateway.LogFailure(f.Log, r, status, err)
-	f.Envelope(w, r, Problem{Status: status, Code: code, Message: msg, Err: err})
+	p := Describe(err)
+	gateway.LogFailure(f.Log, r, p.Status, err)
+	f.Envelope(w, r, p)
 }
 
 // Serve adapts h to net/http.
