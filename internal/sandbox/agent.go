@@ -95,3 +95,23 @@ func (s *Service) RuntimeInfo() (name string, caps Capabilities, ok bool) {
 
 // SandboxID names the session's sandbox.
 func (a *AgentSession) SandboxID() string { return a.Sandbox.ID }
+
+// Stats is the resource use of a running or paused sandbox of orgID.
+type Stats = runtime.Stats
+
+// Stats reports what a sandbox of orgID uses now; a sandbox without
+// processes is a *TransitionError.
+func (s *Service) Stats(ctx context.Context, orgID, idOrName string) (*Sandbox, Stats, error) {
+	sb, err := s.Get(ctx, orgID, idOrName)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	if err := s.requireRuntime(); err != nil {
+		return nil, Stats{}, err
+	}
+	if sb.State != StateRunning && sb.State != StatePaused {
+		return nil, Stats{}, &TransitionError{Action: "read the resource use of", From: sb.State}
+	}
+	st, err := s.rt.Stats(ctx, sb.ID)
+	return sb, st, err
+}
