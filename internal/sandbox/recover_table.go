@@ -34,7 +34,7 @@ func observed(msg string) reason {
 
 // The reasons recovery gives.
 var (
-	died          = observed("the sandbox's processes ended")
+	died          = observed("the sandbox's processes are gone")
 	gone          = observed("the runtime has no trace of the sandbox")
 	createCut     = said("create was interrupted before the sandbox was whole; delete it and create it again")
 	startCut      = said("start was interrupted; start the sandbox again")

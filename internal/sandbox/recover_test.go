@@ -113,7 +113,7 @@ func TestRecoveryTable(t *testing.T) {
 		stp  = runtime.StateStopped
 		miss = runtime.StateMissing
 
-		died      = "the sandbox's processes ended: exited with status 137"
+		died      = "the sandbox's processes are gone: exited with status 137"
 		gone      = "the runtime has no trace of the sandbox"
 		createCut = "create was interrupted"
 		startCut  = "start was interrupted"
