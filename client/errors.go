@@ -188,3 +188,7 @@ func IsUnavailable(err error) bool { return hasCode(err, api.CodeUnavailable) }
 
 // IsNotImplemented reports whether the server's runtime lacks the feature.
 func IsNotImplemented(err error) bool { return hasCode(err, api.CodeNotImplemented) }
+
+// IsFileNotFound reports whether err says a path in the sandbox does not
+// exist.
+func IsFileNotFound(err error) bool { return hasCode(err, api.CodeFileNotFound) }

@@ -6,6 +6,7 @@ import (
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/compat/hopx"
 	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/httpapi"
 	"github.com/hutchdev/hutch/internal/sandbox"
@@ -20,7 +21,9 @@ type face struct {
 
 // faces are the compatible APIs this server speaks, each a package of
 // internal/compat.
-var faces = []face{}
+var faces = []face{
+	{"hopx", hopx.Mount},
+}
 
 // compatDeps are what every face calls into: the same lifecycle service,
 // key store and agent connections as the native API.
