@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test.sh runs everything CI runs: setup, go vet, a gofmt check and the
-# whole test suite (real sandboxes, so as root).
+# test.sh runs everything CI runs: setup, go vet, staticcheck, a gofmt check
+# and the whole test suite (real sandboxes, so as root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -9,6 +9,16 @@ export PATH=$PATH:/usr/local/go/bin
 
 echo "== go vet"
 go vet ./...
+echo "== staticcheck"
+# Pinned, built once from the Go module proxy into a cache that later runs
+# on the same machine reuse; a new machine builds it again.
+staticcheck_version=v0.8.2
+tools=/var/cache/hutch/bin
+if ! "$tools/staticcheck" -version 2>/dev/null | grep -q "(${staticcheck_version#v})"; then
+  mkdir -p "$tools"
+  GOBIN=$tools go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+"$tools/staticcheck" ./...
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
