@@ -1,6 +1,7 @@
-// Package config loads the server's settings from flags and environment
-// variables into one typed struct with defaults and Validate. It is the
-// only place that reads the environment.
+// Package config loads the server's settings from flags, environment
+// variables and a config file into one typed struct with defaults and
+// Validate. It is the only place the server reads the environment (the
+// CLI reads HUTCH_URL and HUTCH_API_KEY in internal/cli).
 package config
 
 import (

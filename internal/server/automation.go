@@ -25,9 +25,8 @@ func openArchives(dataDir string) (*archive.Local, error) {
 
 // startAutomation runs the reconciler (expiry, auto-actions, stuck
 // transitions, purge of deleted records) and the webhook dispatcher until
-// ctx ends. The returned
-// function waits for it to finish its actions, so that the store is not
-// closed under them.
+// ctx ends. The returned function waits for them to finish their actions,
+// so that the store is not closed under them.
 func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, log *slog.Logger) (wait func()) {
 	var wg sync.WaitGroup
 	rec := svc.NewReconciler()

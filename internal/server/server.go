@@ -30,8 +30,11 @@ import (
 var Version = "dev"
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight
-// requests and transitions finish before the store closes. ready, when not
-// nil, receives the listening address once the API answers.
+// requests and transitions finish before the store closes. The API listens
+// before Service.Recover runs, so that /healthz answers 503 "starting"
+// during a long recovery; every other route is served meanwhile too, each
+// sandbox's lock keeping its recovery and a request on it apart. ready,
+// when not nil, receives the listening address once recovery is done.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger, ready func(addr string)) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
