@@ -47,13 +47,13 @@ func (s *Service) HasAgent() bool {
 // sandbox of orgID must be running (paused is errdefs.ErrPaused, any other
 // state a *TransitionError), and the use is recorded as activity.
 func (s *Service) OpenAgent(ctx context.Context, orgID, idOrName string) (*AgentSession, error) {
-	d, ok := runtime.AsAgentDialer(s.rt)
-	if !ok {
-		return nil, fmt.Errorf("this server's runtime has no in-sandbox agent: %w", errdefs.ErrNotImplemented)
-	}
 	sb, err := s.Get(ctx, orgID, idOrName)
 	if err != nil {
 		return nil, err
+	}
+	d, ok := runtime.AsAgentDialer(s.rt)
+	if !ok {
+		return nil, fmt.Errorf("this server's runtime has no in-sandbox agent: %w", errdefs.ErrNotImplemented)
 	}
 	switch sb.State {
 	case StateRunning:

@@ -1,0 +1,148 @@
+// Package compattest runs one vendor face for its package's tests: a real
+// SQLite store, the unit-test runtime double standing in for containers,
+// the face mounted on the gateway's router on a loopback port, and two
+// organisations, so that a test can check another organisation's
+// sandbox is that vendor's 404.
+package compattest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hutchdev/hutch/internal/agentconn"
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/gateway"
+	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
+	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/store/sqlite"
+)
+
+// Env is one server with one face mounted.
+type Env struct {
+	T        *testing.T
+	URL      string // the server's root; faces live under their prefix
+	Key      string // admin key of the default organisation
+	OtherKey string // admin key of a second organisation
+	Svc      *sandbox.Service
+	RT       *fakeruntime.Fake
+	Deps     compat.Deps
+}
+
+// New starts a server with the face that mount puts on the router.
+func New(t *testing.T, mount func(rt *gateway.Router, d compat.Deps)) *Env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := auth.Bootstrap(ctx, st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := auth.CreateOrganization(ctx, st, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := image.Open(filepath.Join(t.TempDir(), "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { images.Close() })
+	rt := fakeruntime.New()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithImages(images))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log,
+		Tokens: compat.Tokens{Secret: []byte("compattest secret of 32 bytes...")}}
+	router := gateway.NewRouter("", sandbox.IDPrefix, http.NotFoundHandler(), func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
+		http.NotFound(w, r)
+	})
+	mount(router, d)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	return &Env{T: t, URL: srv.URL, Key: key, OtherKey: other, Svc: svc, RT: rt, Deps: d}
+}
+
+// Response is a decoded answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test on malformed JSON.
+func (r Response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r Response) Map(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request to path (below URL) with headers; body may be a
+// string (sent raw) or a value (sent as JSON).
+func (e *Env) Do(method, path string, headers map[string]string, body any) Response {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// testWriter sends the server log to the test's log, shown on failure.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
