@@ -7,6 +7,7 @@ import (
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
 	"github.com/hutchdev/hutch/internal/compat/hopx"
+	"github.com/hutchdev/hutch/internal/compat/opensandbox"
 	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/httpapi"
 	"github.com/hutchdev/hutch/internal/sandbox"
@@ -23,6 +24,7 @@ type face struct {
 // internal/compat.
 var faces = []face{
 	{"hopx", hopx.Mount},
+	{"opensandbox", opensandbox.Mount},
 }
 
 // compatDeps are what every face calls into: the same lifecycle service,
