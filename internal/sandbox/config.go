@@ -71,3 +71,7 @@ const (
 	minDiskMB   = 16
 	minPids     = 8
 )
+
+// DefaultResources are the limits a sandbox gets when its create names
+// none, for faces that describe what a template gives (E2B's templates).
+func (s *Service) DefaultResources() Resources { return s.cfg.DefaultResources }
