@@ -6,6 +6,7 @@ import (
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/compat/daytona"
 	"github.com/hutchdev/hutch/internal/compat/hopx"
 	"github.com/hutchdev/hutch/internal/compat/opensandbox"
 	"github.com/hutchdev/hutch/internal/gateway"
@@ -25,6 +26,7 @@ type face struct {
 var faces = []face{
 	{"hopx", hopx.Mount},
 	{"opensandbox", opensandbox.Mount},
+	{"daytona", daytona.Mount},
 }
 
 // compatDeps are what every face calls into: the same lifecycle service,

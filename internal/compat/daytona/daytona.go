@@ -1,0 +1,117 @@
+// Package daytona is Daytona's API spoken by Hutch: the control plane of
+// reference-specs/daytona/api-openapi.yaml (the SDK's apiUrl is
+// <server>/compat/daytona) and the toolbox of toolbox-openapi.yaml at
+// <toolboxProxyUrl>/<id>/..., both translated to internal/sandbox and
+// Hutch's own agent. Daytona's own SDK (@daytonaio/sdk) is pointed at it
+// by apiUrl and a Hutch API key.
+package daytona
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/gateway"
+)
+
+// Prefix is where the face is mounted on the main listener.
+const Prefix = "/compat/daytona"
+
+// Mount serves the face under Prefix on the main router.
+func Mount(rt *gateway.Router, d compat.Deps) {
+	rt.Mount(Prefix, newFace(d, Prefix).handler())
+}
+
+// Handler serves the face at the root of a listener of its own, for
+// clients that cannot take a path prefix.
+func Handler(d compat.Deps) http.Handler {
+	return newFace(d, "").handler()
+}
+
+// face is the Daytona API over one set of Deps; prefix is where it is
+// served, so that the URLs it hands out come back to it.
+type face struct {
+	*compat.Face
+	prefix string
+}
+
+func newFace(d compat.Deps, prefix string) *face {
+	return &face{Face: &compat.Face{Name: "daytona", Deps: d, Keys: gateway.BearerOrAPIKey, Envelope: envelope}, prefix: prefix}
+}
+
+// toolboxURL is the toolboxProxyUrl of every sandbox: the SDK appends
+// /<id>/<toolbox path>.
+func (f *face) toolboxURL(r *http.Request) string {
+	return f.BaseURL(r) + f.prefix + "/toolbox"
+}
+
+func (f *face) handler() http.Handler {
+	mux := http.NewServeMux()
+	f.controlRoutes(mux)
+	f.toolboxRoutes(mux)
+	return f.Face.Handler(mux)
+}
+
+// Where an error comes from, as the SDK reads it (`source`): the API,
+// or the daemon inside the sandbox (whose `code` picks the SDK's error
+// class, FILE_NOT_FOUND and such), or the proxy in front of the toolbox.
+const (
+	sourceAPI    = "DAYTONA_API"
+	sourceDaemon = "DAYTONA_DAEMON"
+	sourceProxy  = "DAYTONA_PROXY"
+)
+
+// errorBody is Daytona's error: the API's NestJS body ({statusCode,
+// message, error, path, timestamp, method}) with the daemon's code and
+// source. The SDK reads message (else error), statusCode from the status
+// line, and code with source for its finer error classes.
+type errorBody struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+	Error      string `json:"error"`
+	Code       string `json:"code,omitempty"`
+	Source     string `json:"source"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	Timestamp  string `json:"timestamp"`
+	RequestID  string `json:"requestId,omitempty"`
+}
+
+// execTimeout is a toolbox command killed at its timeout: the daemon's
+// 408 PROCESS_EXECUTION_TIMEOUT, which the SDK raises as its
+// DaytonaProcessExecutionTimeoutError.
+type execTimeout struct{ seconds int }
+
+func (e *execTimeout) Error() string {
+	return "command execution timed out after " + itoa(e.seconds) + " seconds"
+}
+
+func envelope(w http.ResponseWriter, r *http.Request, p compat.Problem) {
+	status, code := p.Status, p.Code
+	source := sourceAPI
+	if isToolbox(r) {
+		source = sourceProxy
+		var ae *client.Error
+		if errors.As(p.Err, &ae) {
+			source = sourceDaemon
+		}
+	}
+	var te *execTimeout
+	if errors.As(p.Err, &te) {
+		status, code, source = http.StatusRequestTimeout, "PROCESS_EXECUTION_TIMEOUT", sourceDaemon
+	}
+	compat.WriteJSON(w, status, errorBody{
+		StatusCode: status, Message: p.Message, Error: http.StatusText(status), Code: code, Source: source,
+		Path: r.URL.Path, Method: r.Method, Timestamp: time.Now().UTC().Format(time.RFC3339Nano),
+		RequestID: gateway.RequestID(r.Context()),
+	})
+}
+
+// isToolbox reports whether r is a toolbox call (the face sees its paths
+// without its mount prefix).
+func isToolbox(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/toolbox/")
+}
