@@ -7,6 +7,7 @@ import (
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
 	"github.com/hutchdev/hutch/internal/compat/daytona"
+	"github.com/hutchdev/hutch/internal/compat/e2b"
 	"github.com/hutchdev/hutch/internal/compat/hopx"
 	"github.com/hutchdev/hutch/internal/compat/opensandbox"
 	"github.com/hutchdev/hutch/internal/gateway"
@@ -27,6 +28,7 @@ var faces = []face{
 	{"hopx", hopx.Mount},
 	{"opensandbox", opensandbox.Mount},
 	{"daytona", daytona.Mount},
+	{"e2b", e2b.Mount},
 }
 
 // compatDeps are what every face calls into: the same lifecycle service,
