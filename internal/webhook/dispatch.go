@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/egress"
 )
+
+// Purpose names webhook receivers in the egress guard's refusals.
+const Purpose = "webhook target"
 
 // Headers of every delivery.
 const (
@@ -71,6 +77,9 @@ type Config struct {
 	MaxAttempts int
 	// Timeout bounds one attempt.
 	Timeout time.Duration
+	// Egress checks every connection a delivery opens, redirects'
+	// included; nil refuses every internal address.
+	Egress *egress.Guard
 }
 
 // DefaultConfig returns the production settings.
@@ -91,7 +100,8 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher over st.
 func NewDispatcher(st Store, cfg Config, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{st: st, cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, log: log, now: time.Now}
+	client := &http.Client{Timeout: cfg.Timeout, Transport: cfg.Egress.Transport(Purpose)}
+	return &Dispatcher{st: st, cfg: cfg, client: client, log: log, now: time.Now}
 }
 
 // Run delivers until ctx ends.
@@ -183,13 +193,18 @@ func (d *Dispatcher) send(ctx context.Context, dl *Delivery, attempt int) error 
 	req.Header.Set(HeaderDelivery, strconv.FormatInt(dl.ID, 10))
 	req.Header.Set(HeaderEvent, EventState)
 	resp, err := d.client.Do(req)
+	var refused *egress.RefusedError
+	if errors.As(err, &refused) {
+		return refused // without the dial's text, which shows what a name resolved to
+	}
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("receiver answered %s", resp.Status)
+		// The code only: the status line's text is the receiver's to choose.
+		return fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return nil
 }

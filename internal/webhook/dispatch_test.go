@@ -94,7 +94,8 @@ func TestDeliveryRetriedUntilReceiverAnswers(t *testing.T) {
 	if err := st.CreateSandbox(ctx, sb, sandbox.Event{Type: sandbox.EventState, To: sandbox.StateCreating, Cause: sandbox.CauseUser}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := webhook.Config{Interval: 10 * time.Millisecond, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAttempts: 10, Timeout: 5 * time.Second}
+	cfg := webhook.Config{Interval: 10 * time.Millisecond, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		MaxAttempts: 10, Timeout: 5 * time.Second, Egress: allowLoopback(t)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	run := func(until func() bool) {
