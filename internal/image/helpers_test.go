@@ -180,12 +180,14 @@ func (r *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageIndex
 	}
 }
 
-// newStore opens a store in a temp dir. Unpacking chowns files and writes
-// device nodes and trusted.* xattrs, so tests that unpack need root.
+// newStore opens a store in a temp dir whose pulls may reach the test
+// registries on 127.0.0.1, as a platform admin's --egress-allow lets them.
+// Unpacking chowns files and writes device nodes and trusted.* xattrs, so
+// tests that unpack need root.
 func newStore(t testing.TB) *Store {
 	t.Helper()
 	requireRoot(t)
-	s, err := Open(t.TempDir())
+	s, err := Open(t.TempDir(), WithEgress(allowLoopback(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

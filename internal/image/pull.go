@@ -62,7 +62,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	key := remoteKey(r)
 	img, err := s.fetch(ctx, r, o)
 	if err != nil {
-		return nil, classify("pull", key, err)
+		return nil, classify("pull", key, scrub(err))
 	}
 	ao := addOptions{compressed: true, platform: &o.platform}
 	if o.progress != nil {
@@ -70,7 +70,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	}
 	out, err := s.addImage(ctx, key, img, ao)
 	if err != nil {
-		return nil, classify("pull", key, err)
+		return nil, classify("pull", key, scrub(err))
 	}
 	return out, nil
 }
@@ -80,6 +80,7 @@ func (s *Store) fetch(ctx context.Context, r name.Reference, o pullOptions) (v1.
 	ropts := []remote.Option{
 		remote.WithContext(ctx), remote.WithAuth(o.auth),
 		remote.WithPlatform(o.platform), remote.WithUserAgent("hutch"),
+		remote.WithTransport(s.registries),
 	}
 	desc, err := remote.Get(r, ropts...)
 	if err != nil {

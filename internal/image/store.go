@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,6 +37,9 @@ import (
 type Store struct {
 	dir  string
 	lock *os.File
+	// registries carries every pull's connections through the egress
+	// guard (see WithEgress).
+	registries http.RoundTripper
 
 	mu       sync.Mutex
 	idx      *index
@@ -68,8 +72,11 @@ const indexVersion = 1
 // Open opens (creating if needed) the image store in dir. It takes an
 // exclusive lock on dir, finishes what a crash may have left (half-unpacked
 // layers, layers no image uses) and returns the store; Close releases it.
-func Open(dir string) (*Store, error) {
+func Open(dir string, opts ...OpenOption) (*Store, error) {
 	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}}
+	for _, o := range append([]OpenOption{WithEgress(nil)}, opts...) {
+		o(s)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("image store %s: %w", dir, err)
