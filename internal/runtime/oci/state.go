@@ -123,9 +123,22 @@ func (r *record) initAlive() bool {
 	return err == nil && !zombie && start == r.InitStart
 }
 
+// inCgroup reports whether a /proc/<pid>/cgroup names the sandbox's
+// cgroup in some hierarchy. A zombie has left its v1 cgroups already (they
+// read "/") and its cgroup2 one may be gone: "0::/hutch/<id> (deleted)".
+func inCgroup(procCgroup, id string) bool {
+	for _, line := range strings.Split(procCgroup, "\n") {
+		if strings.HasSuffix(strings.TrimSuffix(line, " (deleted)"), "/"+cgroupParent+"/"+id) {
+			return true
+		}
+	}
+	return false
+}
+
 // reapZombies waits for every zombie child of this process that belonged
 // to sandbox id: its init when no record named it (a create cut off after
-// the runtime started it), or when the record's pid was lost.
+// the runtime started it) or when the record's pid was lost, and the
+// processes (the agent) that init's death handed to this subreaper.
 func reapZombies(id string) {
 	self := os.Getpid()
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -141,7 +154,7 @@ func reapZombies(id string) {
 			continue
 		}
 		cg, err := os.ReadFile(filepath.Join(filepath.Dir(st), "cgroup"))
-		if err != nil || !strings.Contains(string(cg), "/"+cgroupParent+"/"+id+"\n") {
+		if err != nil || !inCgroup(string(cg), id) {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
