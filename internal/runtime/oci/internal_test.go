@@ -11,7 +11,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
+	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
 )
 
 // newInternalDriver builds a driver on the test binary's fixture, which
@@ -84,7 +84,7 @@ func TestDeleteAfterCrashMidCreate(t *testing.T) {
 	if err := d2.Delete(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	runtimetest.AssertGone(t, s.ID)
+	ocitest.AssertGone(t, s.ID)
 	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
 		t.Fatalf("sandbox dir left: %v", err)
 	}

@@ -149,7 +149,7 @@ func (d *Driver) freeze(id, state string) error {
 	return d.cg.setFreezer(id, state)
 }
 
-// Stop implements runtime.Runtime. A grace of zero takes Config.StopGrace.
+// Stop implements runtime.Runtime. A negative grace takes Config.StopGrace.
 func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
 	if err := checkID(id); err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 	"github.com/hutchdev/hutch/internal/network/nettest"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci"
-	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
+	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
 )
 
 // netSandbox boots a busybox sandbox with the given policy and deletes it
@@ -28,7 +28,7 @@ func netSandbox(t *testing.T, d *oci.Driver, pol runtime.NetworkPolicy, argv ...
 		if err := d.Delete(context.Background(), s.ID); err != nil {
 			t.Errorf("delete %s: %v", s.ID, err)
 		}
-		runtimetest.AssertGone(t, s.ID)
+		ocitest.AssertGone(t, s.ID)
 		for _, l := range d.Network().Leftovers(s.ID) {
 			t.Errorf("sandbox %s left behind: %s", s.ID, l)
 		}
@@ -198,24 +198,6 @@ func waitServing(t *testing.T, d *oci.Driver, id string) {
 			t.Fatalf("sandbox %s never served on 8080: %v", id, err)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func TestNetworkDialPortWithoutInternet(t *testing.T) {
-	requireHost(t, oci.RuntimeCrun)
-	d := newDriver(t, oci.RuntimeCrun, stateDir(t))
-	s := netSandbox(t, d, runtime.NetworkPolicy{Internet: false}, "sh", "-c",
-		"mkdir -p /tmp/www && echo inside > /tmp/www/index.html && httpd -f -p 127.0.0.1:8080 -h /tmp/www")
-	waitServing(t, d, s.ID)
-	c, err := d.DialPort(ctxT(t), s.ID, 8080)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
-	b, _ := io.ReadAll(c)
-	if !strings.HasSuffix(string(b), "inside\n") {
-		t.Fatalf("through the namespace: %q", b)
 	}
 }
 

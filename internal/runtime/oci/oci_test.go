@@ -13,13 +13,15 @@ import (
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci"
+	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
 	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
 )
 
 const testImage = "test/busybox"
 
-// fixture is built once per test binary: a static init and a two-layer
-// busybox image, both in a directory every sandbox uid can traverse.
+// fixture is built once per test binary: a static init that runs the
+// agent too, and a two-layer busybox image, both in a directory every
+// sandbox uid can traverse.
 var fixture struct {
 	once   sync.Once
 	err    error
@@ -67,8 +69,7 @@ func buildFixture() {
 	fixture.dir = dir
 	_ = os.Chmod(dir, 0o755)
 	fixture.init = filepath.Join(dir, "hutch")
-	build := exec.Command("go", "build", "-o", fixture.init, "./testdata/hutchinit")
-	build.Dir = "../../initproc"
+	build := exec.Command("go", "build", "-o", fixture.init, "./testdata/sandboxinit")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fixture.err = errors.New("build init: " + err.Error() + ": " + string(out))
@@ -152,15 +153,12 @@ func harness(rt string) runtimetest.Harness {
 			out, err := r.(*oci.Driver).Exec(ctx, id, argv...)
 			return string(out), err
 		},
-		HostPID: func(r runtime.Runtime, id string) (int, error) {
-			return r.(*oci.Driver).InitPID(id)
-		},
 	}
 }
 
 func TestSuiteCrun(t *testing.T) {
 	requireHost(t, oci.RuntimeCrun)
-	runtimetest.Run(t, harness(oci.RuntimeCrun))
+	runtimetest.Run(t, harness(oci.RuntimeCrun), ocitest.Probe{})
 }
 
 func TestSuiteRunc(t *testing.T) {
@@ -168,5 +166,5 @@ func TestSuiteRunc(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the default runtime's suite covers -short runs")
 	}
-	runtimetest.Run(t, harness(oci.RuntimeRunc))
+	runtimetest.Run(t, harness(oci.RuntimeRunc), ocitest.Probe{})
 }

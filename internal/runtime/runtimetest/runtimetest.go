@@ -1,7 +1,35 @@
 // Package runtimetest is the suite every runtime.Runtime driver passes,
-// against real processes: what the lifecycle promises (pause really
-// freezes, stop keeps the filesystem, delete leaves nothing) is checked on
-// the host, not taken from the driver's word.
+// against real sandboxes: what the lifecycle promises (pause really
+// freezes, stop keeps the filesystem, delete leaves nothing) is checked
+// from outside the driver, through a Probe, not taken from its word.
+//
+// The suite first runs runtime.Check on the driver, then skips each test
+// whose capability the driver does not declare (Pause, DiskLimit, Network,
+// Agent, Archive), naming the capability in the skip message. The rest
+// runs on every driver.
+//
+// # Plugging in a driver
+//
+// A driver's own test package calls Run with two things. The Harness
+// builds the driver (New, called twice on one state directory to simulate
+// a server restart), names an image the driver resolves to a busybox root
+// filesystem, and runs commands inside a sandbox (Exec), which is not part
+// of runtime.Runtime. The Probe looks at sandboxes the way an operator of
+// that driver would, without asking the driver: what a deleted sandbox
+// left behind, whether its processes are alive or frozen, a file read from
+// outside, a kill from outside, the uid its root has where it really runs.
+//
+// The oci driver's probe lives in internal/runtime/oci/ocitest and reads
+// the host (/proc, cgroup hierarchies, loop devices, interfaces,
+// iptables). A gVisor driver would look at the host side of its sandbox
+// (the runsc sandbox and gofer processes, their cgroups, mounts and
+// veths), reading files through its gofer root or `runsc exec`; a
+// Kubernetes driver would ask the API server and the node (pods, volumes,
+// network policies left behind, the pod's cgroup on the node). A probe
+// that cannot observe one thing (a host uid behind a pod) returns an error
+// wrapping errors.ErrUnsupported from that method, and the suite logs that
+// check as not made instead of failing; Leftovers, ReadFile, Alive and
+// Kill must work, or the suite has nothing to check a driver against.
 package runtimetest
 
 import (
@@ -14,7 +42,7 @@ import (
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
-// Harness is what a driver's test hands the suite.
+// Harness is how a driver's test builds and drives the driver.
 type Harness struct {
 	// New returns a driver keeping its state in stateDir. Called again
 	// with the same dir it must find the first one's sandboxes: that is
@@ -22,46 +50,81 @@ type Harness struct {
 	New func(t testing.TB, stateDir string) runtime.Runtime
 	// StateDir returns a fresh state directory for one subtest.
 	StateDir func(t testing.TB) string
-	// Image is a reference New's driver resolves to an image with a POSIX
-	// shell and coreutils (busybox will do).
+	// Image is a reference New's driver resolves to a busybox root
+	// filesystem: its shell and applets (httpd included) and an
+	// /etc/group, which the archive test deletes.
 	Image string
 	// Exec runs argv in a running sandbox and returns its combined output
 	// and any error (a non-zero exit is an error).
 	Exec func(ctx context.Context, rt runtime.Runtime, id string, argv ...string) (string, error)
-	// HostPID returns the host pid of a process of the sandbox (its init),
-	// for checks made from the host: its uid, its files while frozen, a
-	// kill from outside.
-	HostPID func(rt runtime.Runtime, id string) (int, error)
 }
 
 // timeout bounds every wait of the suite: generous, since the suite
 // checks behaviour, never speed.
 const timeout = 60 * time.Second
 
-// Run runs the suite.
-func Run(t *testing.T, h Harness) {
+// capability is a Capabilities flag a test needs, by name.
+type capability struct {
+	name string
+	has  func(runtime.Capabilities) bool
+}
+
+var (
+	always    = capability{}
+	pause     = capability{"Pause", func(c runtime.Capabilities) bool { return c.Pause }}
+	diskLimit = capability{"DiskLimit", func(c runtime.Capabilities) bool { return c.DiskLimit }}
+	network   = capability{"Network", func(c runtime.Capabilities) bool { return c.Network }}
+	agent     = capability{"Agent", func(c runtime.Capabilities) bool { return c.Agent }}
+	archive   = capability{"Archive", func(c runtime.Capabilities) bool { return c.Archive }}
+)
+
+// suite is what every test gets: the harness, the probe and the driver's
+// declared capabilities.
+type suite struct {
+	Harness
+	probe Probe
+	caps  runtime.Capabilities
+}
+
+// Run runs the suite on the driver h builds, observed through probe.
+func Run(t *testing.T, h Harness, probe Probe) {
+	rt := h.New(t, h.StateDir(t))
+	if err := runtime.Check(rt); err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{Harness: h, probe: probe, caps: rt.Capabilities()}
 	tests := []struct {
-		name string
-		fn   func(*testing.T, Harness)
+		name  string
+		needs capability
+		fn    func(*testing.T, *suite)
 	}{
-		{"PauseFreezesAndResumeContinues", testPauseResume},
-		{"StopKeepsFilesystem", testStopStart},
-		{"MemoryLimitOOMKill", testOOM},
-		{"PidsLimitHoldsForkBomb", testPids},
-		{"Isolation", testIsolation},
-		{"DiskLimitENOSPC", testDiskLimit},
-		{"DeleteIsIdempotent", testDeleteIdempotent},
-		{"RecoverAfterRestart", testRecover},
-		{"KilledFromOutsideRecoversStopped", testKilledOutside},
-		{"ConcurrentCreates", testConcurrent},
+		{"PauseFreezesAndResumeContinues", pause, testPauseResume},
+		{"StopKeepsFilesystem", always, testStopStart},
+		{"MemoryLimitOOMKill", always, testOOM},
+		{"PidsLimitHoldsForkBomb", always, testPids},
+		{"Isolation", always, testIsolation},
+		{"DiskLimitENOSPC", diskLimit, testDiskLimit},
+		{"DeleteIsIdempotent", always, testDeleteIdempotent},
+		{"RecoverAfterRestart", always, testRecover},
+		{"KilledFromOutsideRecoversStopped", always, testKilledOutside},
+		{"ConcurrentCreates", always, testConcurrent},
+		{"NetworkOffHasOnlyLoopback", network, testOnlyLoopback},
+		{"NetworkDialPortWithoutInternet", network, testDialPort},
+		{"AgentWithoutNetwork", agent, testAgent},
+		{"ArchiveRoundTrip", archive, testArchiveRoundTrip},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needs.has != nil && !tc.needs.has(s.caps) {
+				t.Skipf("driver %s does not declare capability %s", rt.Name(), tc.needs.name)
+			}
+			tc.fn(t, s)
+		})
 	}
 }
 
-// newID returns a unique sandbox ID, so that host-side leak checks can
-// look for it by name.
+// newID returns a unique sandbox ID, so that leak checks can look for it
+// by name.
 func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -69,26 +132,26 @@ func newID() string {
 }
 
 // spec is a small sandbox running argv (or idling when argv is empty).
-func (h Harness) spec(argv ...string) runtime.Spec {
-	return runtime.Spec{ID: newID(), Image: h.Image, Entrypoint: argv, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+func (s *suite) spec(argv ...string) runtime.Spec {
+	return runtime.Spec{ID: newID(), Image: s.Image, Entrypoint: argv, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
 }
 
-// create boots s on rt and registers its deletion (and a check that it
+// create boots sp on rt and registers its deletion (and a check that it
 // left nothing behind) for the end of the test, whatever the outcome.
-func create(t *testing.T, rt runtime.Runtime, s runtime.Spec) {
+func (s *suite) create(t *testing.T, rt runtime.Runtime, sp runtime.Spec) {
 	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := rt.Delete(ctx, s.ID); err != nil {
-			t.Errorf("cleanup: delete %s: %v", s.ID, err)
+		if err := rt.Delete(ctx, sp.ID); err != nil {
+			t.Errorf("cleanup: delete %s: %v", sp.ID, err)
 		}
-		AssertGone(t, s.ID)
+		s.assertGone(t, rt, sp.ID)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := rt.Create(ctx, s); err != nil {
-		t.Fatalf("create %s: %v", s.ID, err)
+	if err := rt.Create(ctx, sp); err != nil {
+		t.Fatalf("create %s: %v", sp.ID, err)
 	}
 }
 
