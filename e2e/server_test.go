@@ -19,7 +19,7 @@ import (
 
 	"github.com/hutchdev/hutch/client"
 	"github.com/hutchdev/hutch/internal/poll"
-	"github.com/hutchdev/hutch/internal/runtime/runtimetest"
+	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
 )
 
 // baseTar is where scripts/setup.sh leaves the offline base image.
@@ -241,7 +241,7 @@ func isServer(pid int) bool {
 func waitGone(t testing.TB, id string) {
 	t.Helper()
 	var left []string
-	if poll.Wait(20*time.Second, func() bool { left = runtimetest.Leftovers(id); return len(left) == 0 }) {
+	if poll.Wait(20*time.Second, func() bool { left = ocitest.Leftovers(id); return len(left) == 0 }) {
 		return
 	}
 	for _, l := range left {
