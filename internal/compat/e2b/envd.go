@@ -45,8 +45,8 @@ func (f *face) envdHandler() http.Handler {
 	mux.HandleFunc("GET /health", f.envdHealth)
 	mux.HandleFunc("GET /files", f.envdREST(f.download))
 	mux.HandleFunc("POST /files", f.envdREST(f.upload))
-	mux.Handle(processconnect.NewProcessHandler(&processService{f: f}))
-	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{f: f}))
+	mux.Handle(flushing(processconnect.NewProcessHandler(&processService{f: f})))
+	mux.Handle(flushing(filesystemconnect.NewFilesystemHandler(&filesystemService{f: f})))
 	return gateway.Outer(f.Log, f.envdError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
 			f.envdError(w, r, gateway.NoRoute(r))
@@ -55,6 +55,21 @@ func (f *face) envdHandler() http.Handler {
 		mux.ServeHTTP(w, r)
 	}))
 }
+
+// flushing hands connect-go a writer it can flush: it asserts
+// http.Flusher on the writer itself, which the gateway's wrapper reaches
+// only through http.ResponseController.
+func flushing(pattern string, h http.Handler) (string, http.Handler) {
+	return pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(flushWriter{w}, r)
+	})
+}
+
+type flushWriter struct{ http.ResponseWriter }
+
+func (w flushWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w flushWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // goneError is a sandbox whose token is still good but which is gone
 // (deleted, or being deleted): E2B answers those as not running.
