@@ -103,7 +103,14 @@ describe('daytona: @daytonaio/sdk against Hutch', () => {
     await within(30_000, 'setAutostopInterval', sbx.setAutostopInterval(45));
     await within(30_000, 'refreshData', sbx.refreshData());
     assert.equal(sbx.autoStopInterval, 45);
+    const before = Date.parse(sbx.lastActivityAt);
+    assert.ok(before > 0, `lastActivityAt ${sbx.lastActivityAt}`);
+    // Activity is recorded at most once a second.
+    await new Promise((r) => setTimeout(r, 1100));
     await within(30_000, 'refreshActivity', sbx.refreshActivity());
+    await within(30_000, 'refreshData', sbx.refreshData());
+    assert.ok(Date.parse(sbx.lastActivityAt) > before, `lastActivityAt ${sbx.lastActivityAt} moved past ${new Date(before).toISOString()}`);
+    await within(30_000, 'setAutostopInterval', sbx.setAutostopInterval(0));
   });
 
   step('pause, and the toolbox is refused while paused', async () => {

@@ -308,6 +308,10 @@ func TestLifecycle(t *testing.T) {
 	e.waitState(id, "paused")
 	if r := exec(); r.status != 409 || r.err(t).Source != "DAYTONA_PROXY" {
 		t.Fatalf("toolbox while paused: %d %s", r.status, r.body)
+	} else if !r.closed {
+		// The SDK leaves a refused download's body unread; a kept-alive
+		// connection would stay open in it.
+		t.Fatalf("a toolbox refusal keeps its connection: %v", r.header)
 	}
 	// start on a paused sandbox resumes it and answers the sandbox.
 	st = e.must(200, "POST", "/sandbox/"+id+"/start", nil).sandbox(t)

@@ -7,6 +7,7 @@
 package daytona
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -89,6 +90,10 @@ func (e *execTimeout) Error() string {
 	return "command execution timed out after " + itoa(e.seconds) + " seconds"
 }
 
+// Unwrap makes it a deadline to every other reader (a 504, logged as a
+// warning, not an internal error).
+func (e *execTimeout) Unwrap() error { return context.DeadlineExceeded }
+
 func envelope(w http.ResponseWriter, r *http.Request, p compat.Problem) {
 	status, code := p.Status, p.Code
 	source := sourceAPI
@@ -99,9 +104,17 @@ func envelope(w http.ResponseWriter, r *http.Request, p compat.Problem) {
 			source = sourceDaemon
 		}
 	}
+	if isToolbox(r) {
+		// The SDK asks for file downloads as a stream and never reads the
+		// body of a refusal: a kept-alive connection would stay open in
+		// the client (and keep a Node process from exiting). The server
+		// ends it instead.
+		w.Header().Set("Connection", "close")
+	}
 	var te *execTimeout
 	if errors.As(p.Err, &te) {
 		status, code, source = http.StatusRequestTimeout, "PROCESS_EXECUTION_TIMEOUT", sourceDaemon
+		p.Message = te.Error()
 	}
 	compat.WriteJSON(w, status, errorBody{
 		StatusCode: status, Message: p.Message, Error: http.StatusText(status), Code: code, Source: source,

@@ -96,6 +96,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	closed bool // the server ended the connection after this answer
 }
 
 func (r response) decode(t *testing.T, v any) {
@@ -172,7 +173,7 @@ func (e *env) request(method, path, key string, body any, header ...string) resp
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: resp.StatusCode, header: resp.Header, body: b, closed: resp.Close}
 }
 
 // must sends as the default organisation and fails unless the status is

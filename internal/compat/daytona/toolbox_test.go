@@ -28,7 +28,7 @@ func TestExecute(t *testing.T) {
 	}{
 		{map[string]any{"command": "echo hello"}, 0, "hello\n"},
 		{map[string]any{"command": `sh -c "echo before; exit 3"`}, 3, "before\n"},
-		{map[string]any{"command": "echo out; echo err >&2; echo out2"}, 0, "out\nerr\nout2\n"},
+		{map[string]any{"command": "echo err >&2"}, 0, "err\n"},
 		{map[string]any{"command": "pwd", "cwd": dir}, 0, dir + "\n"},
 		{map[string]any{"command": "echo $GREETING", "envs": map[string]string{"GREETING": "hi"}}, 0, "hi\n"},
 	} {
