@@ -77,8 +77,11 @@ func (s *Server) portPublic(w http.ResponseWriter, r *http.Request) error {
 	return answer(w)(s.Sandboxes.SetPortPublic(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), port, req.Public))
 }
 
-// portURL signs a link to a port. The path form is built on the host the
-// caller used; the host form too when a proxy domain is set.
+// portURL signs a link to a port. With a proxy domain the link is the
+// host form, one site per sandbox, which is what browsers must get; the
+// path form shares the API's origin among all sandboxes. Links are built
+// on PublicURL, else on the address the request reached, never on the
+// client's Host or X-Forwarded-Proto.
 func (s *Server) portURL(w http.ResponseWriter, r *http.Request) error {
 	port, err := parsePort(r.PathValue("port"))
 	if err != nil {
@@ -103,25 +106,53 @@ func (s *Server) portURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	base, err := s.Proxy.base(r)
+	if err != nil {
+		return err
+	}
 	exp := time.Now().Add(ttl).Truncate(time.Second)
 	q := url.Values{tokenParam: {signPort(s.Proxy.Secret, sb.ID, port, exp)}}.Encode()
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
 	out := api.PortURL{
-		URL:       fmt.Sprintf("%s://%s/v1/sandboxes/%s/ports/%d/?%s", scheme, r.Host, sb.ID, port, q),
+		URL:       fmt.Sprintf("%s://%s%s/v1/sandboxes/%s/ports/%d/?%s", base.Scheme, base.Host, strings.TrimSuffix(base.Path, "/"), sb.ID, port, q),
 		ExpiresAt: exp.UTC(),
 	}
 	if s.Proxy.Domain != "" {
 		host := strconv.Itoa(port) + "-" + strings.TrimPrefix(sb.ID, sandbox.IDPrefix) + "." + s.Proxy.Domain
-		if _, p, err := net.SplitHostPort(r.Host); err == nil {
+		if p := base.Port(); p != "" {
 			host = net.JoinHostPort(host, p)
 		}
-		out.HostURL = fmt.Sprintf("%s://%s/?%s", scheme, host, q)
+		out.HostURL = fmt.Sprintf("%s://%s/?%s", base.Scheme, host, q)
+		out.URL = out.HostURL
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// base is where links handed out point: PublicURL when set, else the
+// scheme of the connection and the local address it reached (the
+// listener's own, as the client dialled it).
+func (c ProxyConfig) base(r *http.Request) (*url.URL, error) {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("the server's public URL %q is not an http(s) URL", c.PublicURL)
+		}
+		return u, nil
+	}
+	u := &url.URL{Scheme: "http", Host: r.Host}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		u.Host = a.String()
+	}
+	return u, nil
+}
+
+// secure reports whether browsers reach the proxy over TLS: the
+// connection is TLS, or the public URL says a TLS proxy fronts it.
+func (c ProxyConfig) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(strings.ToLower(c.PublicURL), "https:")
 }
 
 // apiNetwork is a sandbox's policy on the wire, lists never null.

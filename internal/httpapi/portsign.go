@@ -9,14 +9,10 @@ import (
 	"time"
 )
 
-// tokenParam and tokenCookie carry a signed port token: the query
-// parameter in the link handed out, the cookie set on its first use so
-// that the page's own links and assets work too. Neither reaches the
-// sandbox.
-const (
-	tokenParam  = "hutch_token"
-	tokenCookie = "hutch_token"
-)
+// tokenParam carries a signed port token in the link handed out; the
+// token becomes a cookie on first use (proxy_browser.go). Neither reaches
+// the sandbox.
+const tokenParam = "hutch_token"
 
 // Limits of a signed port URL's lifetime.
 const (
@@ -53,4 +49,17 @@ func verifyPort(secret []byte, id string, port int, token string, now time.Time)
 	}
 	got, err := hex.DecodeString(mac)
 	return err == nil && hmac.Equal(got, portMAC(secret, id, port, e))
+}
+
+// tokenExpiry reads when token stops opening its port.
+func tokenExpiry(token string) (time.Time, bool) {
+	e, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return time.Time{}, false
+	}
+	exp, err := strconv.ParseInt(e, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(exp, 0), true
 }

@@ -13,29 +13,36 @@ import (
 
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/errdefs"
-	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
 // ProxyConfig configures the port proxy.
 type ProxyConfig struct {
-	// Domain turns on host-based routing: {port}-{id}.{Domain}. Empty
-	// leaves only the path form /v1/sandboxes/{id}/ports/{port}/...
+	// Domain turns on host-based routing: {port}-{id}.{Domain}, the form
+	// handed to browsers. Empty leaves only the path form
+	// /v1/sandboxes/{id}/ports/{port}/...
 	Domain string
 	// Secret signs port URLs; without one, signing is refused.
 	Secret []byte
+	// PublicURL, when set, is the scheme and host (and path, for the path
+	// form) that signed URLs are built on, behind a reverse proxy; https
+	// here also marks the token cookie Secure. Empty: the listener's own
+	// address, never the client's Host or X-Forwarded-Proto.
+	PublicURL string
 
 	proxy *httputil.ReverseProxy // made by registerNetwork
 }
 
 // portTarget is one proxied request's destination and how it got in.
 type portTarget struct {
-	sb     *sandbox.Sandbox
-	port   int
-	path   string // the path the sandbox sees
-	prefix string // what the proxy stripped, for X-Forwarded-Prefix
-	keyed  bool   // the caller used an API key (strip it before forwarding)
-	token  string // a valid token from the query, to turn into a cookie
+	sb        *sandbox.Sandbox
+	port      int
+	path      string   // the path the sandbox sees
+	prefix    string   // the path form's prefix, stripped; "" in the host form
+	auth      authMode // how the caller got in
+	token     string   // a valid token from the query, to turn into a cookie
+	secure    bool     // the browser reached the proxy over TLS
+	dropAuthz bool     // Authorization carries a Hutch key
 }
 
 // portTransport dials sandboxes through the domain's door: the request URL's
@@ -71,29 +78,16 @@ func (s *Server) newPortProxy() *httputil.ReverseProxy {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = net.JoinHostPort(t.sb.ID, strconv.Itoa(t.port))
 			pr.Out.URL.Path, pr.Out.URL.RawPath = t.path, ""
-			q := pr.Out.URL.Query()
-			if q.Has(tokenParam) {
-				q.Del(tokenParam)
-				pr.Out.URL.RawQuery = q.Encode()
-			}
+			pr.Out.URL.RawQuery = dropQueryParam(pr.Out.URL.RawQuery, tokenParam)
 			pr.Out.Host = pr.In.Host
-			if t.prefix != "" {
-				pr.Out.Header.Set("X-Forwarded-Prefix", t.prefix)
-			}
-			if t.keyed {
-				pr.Out.Header.Del("Authorization")
-				pr.Out.Header.Del("X-API-Key")
-			}
-			stripTokenCookie(pr.Out.Header)
+			setForwarded(pr.Out.Header, t.prefix, pr.In.RemoteAddr)
+			stripCredentials(pr.Out.Header, t.dropAuthz)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			t := resp.Request.Context().Value(keyPortTarget).(*portTarget)
+			secureResponse(resp.Header, t.prefix)
 			if t.token != "" {
-				c := &http.Cookie{Name: tokenCookie, Value: t.token, Path: t.prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-				if t.prefix == "" {
-					c.Path = "/"
-				}
-				resp.Header.Add("Set-Cookie", c.String())
+				resp.Header.Add("Set-Cookie", t.cookie().String())
 			}
 			return nil
 		},
@@ -115,26 +109,6 @@ type portTargetKey struct{}
 
 var keyPortTarget portTargetKey
 
-// stripTokenCookie removes the proxy's own cookie from a forwarded request.
-func stripTokenCookie(h http.Header) {
-	cookies := h.Values("Cookie")
-	if len(cookies) == 0 {
-		return
-	}
-	var keep []string
-	for _, line := range cookies {
-		for _, part := range strings.Split(line, ";") {
-			if name, _, _ := strings.Cut(strings.TrimSpace(part), "="); name != tokenCookie && strings.TrimSpace(part) != "" {
-				keep = append(keep, strings.TrimSpace(part))
-			}
-		}
-	}
-	h.Del("Cookie")
-	if len(keep) > 0 {
-		h.Set("Cookie", strings.Join(keep, "; "))
-	}
-}
-
 // parsePort reads a port number from a path.
 func parsePort(v string) (int, error) {
 	port, err := strconv.Atoi(v)
@@ -146,23 +120,33 @@ func parsePort(v string) (int, error) {
 
 // portAccess finds the sandbox and checks the caller may reach port: an
 // API key of its organisation, a valid signed token (query or cookie),
-// or a public port. Without an API key, a sandbox that does not exist
-// and a port that is not open to the caller look the same (401), so that
-// existence does not leak.
+// or a public port. A Bearer token that is not a key of the sandbox's
+// organisation may be the app's own (a public port behind its own
+// login), so the other ways in are tried before its error is answered.
+// Without an API key, a sandbox that does not exist and a port that is
+// not open to the caller look the same (401), so that existence does not
+// leak.
 func (s *Server) portAccess(r *http.Request, idOrName string, port int) (*portTarget, error) {
 	t := &portTarget{port: port}
-	if key := gateway.BearerOrAPIKey(r); key != "" {
+	var keyErr error
+	for _, key := range proxyKeys(r) {
 		p, err := auth.Authenticate(r.Context(), s.Auth, key)
-		if err != nil {
+		if err == nil {
+			t.sb, err = s.Sandboxes.Get(r.Context(), p.OrganizationID, idOrName)
+		}
+		if err == nil {
+			t.auth, t.dropAuthz = authKey, key == bearerToken(r)
+			return t, nil
+		}
+		if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrNotFound) {
 			return nil, err
 		}
-		if t.sb, err = s.Sandboxes.Get(r.Context(), p.OrganizationID, idOrName); err != nil {
-			return nil, err
-		}
-		t.keyed = true
-		return t, nil
+		keyErr = err
 	}
 	denied := fmt.Errorf("an API key, a signed URL or a public port is needed: %w", errdefs.ErrUnauthenticated)
+	if keyErr != nil {
+		denied = keyErr
+	}
 	sb, err := s.Sandboxes.GetByID(r.Context(), idOrName)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
@@ -172,30 +156,62 @@ func (s *Server) portAccess(r *http.Request, idOrName string, port int) (*portTa
 	}
 	t.sb = sb
 	now := time.Now()
-	if tok := r.URL.Query().Get(tokenParam); verifyPort(s.Proxy.Secret, sb.ID, port, tok, now) {
-		t.token = tok
-		return t, nil
+	switch tok := r.URL.Query().Get(tokenParam); {
+	case verifyPort(s.Proxy.Secret, sb.ID, port, tok, now):
+		t.auth, t.token = authQueryToken, tok
+	case sb.IsPublic(port):
+		t.auth = authPublic
+	case validCookie(r, s.Proxy.Secret, sb.ID, port, now):
+		t.auth = authCookie
+	default:
+		return nil, denied
 	}
-	if c, err := r.Cookie(tokenCookie); err == nil && verifyPort(s.Proxy.Secret, sb.ID, port, c.Value, now) {
-		return t, nil
-	}
-	if sb.IsPublic(port) {
-		return t, nil
-	}
-	return nil, denied
+	return t, nil
 }
 
-// servePort checks access and state, then proxies.
+// proxyKeys are the API keys a proxied request may carry: a Bearer
+// token, and X-API-Key even beside another Authorization (the app's own
+// Basic login, say).
+func proxyKeys(r *http.Request) []string {
+	var keys []string
+	if k := bearerToken(r); k != "" {
+		keys = append(keys, k)
+	}
+	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// bearerToken is the token of "Authorization: Bearer <token>", or "".
+func bearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// servePort checks access, the browser rules and state, then proxies.
+// prefix is the path form's prefix, "" in the host form.
 func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName string, port int, path, prefix string) error {
+	if prefix != "" && serviceWorkerScript(r) {
+		return fmt.Errorf("service workers cannot be registered through the path form, which shares the API's origin; use the host form: %w", errdefs.ErrForbidden)
+	}
 	t, err := s.portAccess(r, idOrName, port)
 	if err != nil {
 		return err
 	}
+	t.path, t.prefix = path, prefix
+	t.secure = s.Proxy.secure(r)
+	if err := s.Proxy.checkBrowser(r, t); err != nil {
+		return err
+	}
+	t.dropAuthz = t.dropAuthz || s.carriesKey(r.Context(), r.Header.Get("Authorization"))
 	if t.sb, err = s.Sandboxes.ProxyReady(r.Context(), t.sb); err != nil {
 		return err
 	}
 	defer s.Sandboxes.Hold(t.sb.ID)() // a WebSocket open for hours is activity all along
-	t.path, t.prefix = path, prefix
 	// Like the agent forwarder: the app may answer while the request body
 	// is still on its way, and HTTP/1 must keep that body readable.
 	_ = http.NewResponseController(w).EnableFullDuplex()
