@@ -84,7 +84,7 @@ func (f *face) upload(w http.ResponseWriter, r *http.Request, call *compat.Agent
 			}
 			dest := target
 			if dest == "" {
-				dest = part.FileName()
+				dest = fullName(part)
 			}
 			if dest == "" {
 				part.Close()
@@ -127,4 +127,14 @@ func (f *face) upload(w http.ResponseWriter, r *http.Request, call *compat.Agent
 	}
 	compat.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// fullName is a part's filename as sent: envd takes it as the file's path
+// (multipart.Part.FileName keeps only its base name).
+func fullName(part *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
 }
