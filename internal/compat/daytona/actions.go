@@ -3,6 +3,7 @@ package daytona
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hutchdev/hutch/internal/compat"
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -271,5 +272,32 @@ func (f *face) toolboxProxyURL(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	compat.WriteJSON(w, http.StatusOK, map[string]string{"url": f.toolboxURL(r)})
+	return nil
+}
+
+// previewURL is the address of a sandbox port on Hutch's port proxy: the
+// host form {port}-{id}.{domain} when the server has a proxy domain,
+// else the path form <server>/v1/sandboxes/{id}/ports/{port}/. The proxy
+// takes the API key (Authorization: Bearer) or serves a public port
+// without one; it has no per-sandbox preview token, so token is empty.
+func (f *face) previewURL(w http.ResponseWriter, r *http.Request) error {
+	_, sb, err := f.lookup(r)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(r.PathValue("port"))
+	if err != nil {
+		return errdefs.InvalidField("port", "%q is not a port number", r.PathValue("port"))
+	}
+	if err := sandbox.ValidatePort(port); err != nil {
+		return err
+	}
+	base := f.BaseURL(r)
+	u := base + "/v1/sandboxes/" + sb.ID + "/ports/" + strconv.Itoa(port) + "/"
+	if host := f.SandboxHost(r, sb.ID, strconv.Itoa(port)); host != "" {
+		scheme, _, _ := strings.Cut(base, "://")
+		u = scheme + "://" + host + "/"
+	}
+	compat.WriteJSON(w, http.StatusOK, map[string]any{"sandboxId": sb.ID, "url": u, "token": ""})
 	return nil
 }

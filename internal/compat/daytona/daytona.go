@@ -81,18 +81,26 @@ type errorBody struct {
 	RequestID  string `json:"requestId,omitempty"`
 }
 
-// execTimeout is a toolbox command killed at its timeout: the daemon's
-// 408 PROCESS_EXECUTION_TIMEOUT, which the SDK raises as its
-// DaytonaProcessExecutionTimeoutError.
-type execTimeout struct{ seconds int }
-
-func (e *execTimeout) Error() string {
-	return "command execution timed out after " + itoa(e.seconds) + " seconds"
+// daemonError is a failure the toolbox daemon words with its own status
+// and code, which pick the SDK's error class: a command past its timeout
+// (408 PROCESS_EXECUTION_TIMEOUT, DaytonaProcessExecutionTimeoutError), a
+// session whose shell has ended (410 SESSION_ENDED). To every other
+// reader it is its class.
+type daemonError struct {
+	status int
+	code   string
+	msg    string
+	class  error
 }
 
-// Unwrap makes it a deadline to every other reader (a 504, logged as a
-// warning, not an internal error).
-func (e *execTimeout) Unwrap() error { return context.DeadlineExceeded }
+func (e *daemonError) Error() string { return e.msg }
+func (e *daemonError) Unwrap() error { return e.class }
+
+// execTimeout is a command killed at its timeout.
+func execTimeout(seconds int) error {
+	return &daemonError{status: http.StatusRequestTimeout, code: "PROCESS_EXECUTION_TIMEOUT",
+		msg: "command execution timed out after " + itoa(seconds) + " seconds", class: context.DeadlineExceeded}
+}
 
 func envelope(w http.ResponseWriter, r *http.Request, p compat.Problem) {
 	status, code := p.Status, p.Code
@@ -111,10 +119,9 @@ func envelope(w http.ResponseWriter, r *http.Request, p compat.Problem) {
 		// ends it instead.
 		w.Header().Set("Connection", "close")
 	}
-	var te *execTimeout
-	if errors.As(p.Err, &te) {
-		status, code, source = http.StatusRequestTimeout, "PROCESS_EXECUTION_TIMEOUT", sourceDaemon
-		p.Message = te.Error()
+	var de *daemonError
+	if errors.As(p.Err, &de) {
+		status, code, source, p.Message = de.status, de.code, sourceDaemon, de.msg
 	}
 	compat.WriteJSON(w, status, errorBody{
 		StatusCode: status, Message: p.Message, Error: http.StatusText(status), Code: code, Source: source,

@@ -36,6 +36,7 @@ func (f *face) controlRoutes(mux *http.ServeMux) {
 	route("POST /sandbox/{id}/public/{isPublic}", f.setPublic)
 	route("POST /sandbox/{id}/network-settings", f.networkSettings)
 	route("GET /sandbox/{id}/toolbox-proxy-url", f.toolboxProxyURL)
+	route("GET /sandbox/{id}/ports/{port}/preview-url", f.previewURL)
 	for _, p := range unsupportedControl {
 		route(p, f.unsupported)
 	}

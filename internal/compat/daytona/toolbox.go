@@ -36,6 +36,7 @@ func (f *face) toolboxRoutes(mux *http.ServeMux) {
 	tool("GET", "/user-home-dir", homeDir)
 	tool("GET", "/version", version)
 	f.fileRoutes(tool)
+	f.sessionRoutes(tool)
 	for _, p := range unsupportedToolbox {
 		method, path, _ := strings.Cut(p, " ")
 		route(method, path, f.unsupported)
@@ -120,7 +121,7 @@ func run(ctx context.Context, c *compat.AgentCall, req api.ExecRequest) (int, st
 		if req.TimeoutSeconds != nil {
 			n = *req.TimeoutSeconds
 		}
-		return 0, "", &execTimeout{seconds: n}
+		return 0, "", execTimeout(n)
 	}
 	return res.ExitCode, out.String(), nil
 }

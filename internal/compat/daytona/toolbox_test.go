@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // toolbox is one sandbox's toolbox base path.
@@ -243,5 +245,111 @@ func TestFiles(t *testing.T) {
 		if r := e.request("GET", tb+p, e.key, nil); r.status != 400 {
 			t.Errorf("%s without its parameter: %d", p, r.status)
 		}
+	}
+}
+
+// TestSessions: a session is one shell, so cd and exports carry over;
+// commands run to their end or in the background; a session whose shell
+// died answers 410.
+func TestSessions(t *testing.T) {
+	e := newEnv(t)
+	tb := e.toolbox(e.create(map[string]any{}).ID)
+	sessionID := "s1-" + filepath.Base(t.TempDir())
+	t.Cleanup(func() { e.request("DELETE", tb+"/process/session/"+sessionID, e.key, nil) })
+	e.must(201, "POST", tb+"/process/session", map[string]any{"sessionId": sessionID})
+	if r := e.request("POST", tb+"/process/session", e.key, map[string]any{"sessionId": sessionID}); r.status != 409 {
+		t.Fatalf("same session again: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{"", "../x", "a/b"} {
+		if r := e.request("POST", tb+"/process/session", e.key, map[string]any{"sessionId": bad}); r.status != 400 {
+			t.Errorf("session id %q: %d", bad, r.status)
+		}
+	}
+	dir := t.TempDir()
+	ex := func(body map[string]any) map[string]any {
+		t.Helper()
+		return e.must(200, "POST", tb+"/process/session/"+sessionID+"/exec", body).object(t)
+	}
+	ex(map[string]any{"command": "cd " + dir + " && export GREETING=hello"})
+	got := ex(map[string]any{"command": "pwd; echo $GREETING; echo oops >&2; false"})
+	if got["stdout"] != dir+"\nhello\n" || got["stderr"] != "oops\n" || got["exitCode"] != float64(1) || got["output"] != dir+"\nhello\noops\n" {
+		t.Fatalf("state carried over: %v", got)
+	}
+	if got := ex(map[string]any{"command": `echo "unterminated`}); got["exitCode"] != float64(2) {
+		t.Fatalf("syntax error: %v", got)
+	}
+	if got := ex(map[string]any{"command": "echo still here"}); got["stdout"] != "still here\n" {
+		t.Fatalf("after a syntax error: %v", got)
+	}
+	async := e.must(202, "POST", tb+"/process/session/"+sessionID+"/exec", map[string]any{"command": "sleep 0.3; echo later", "runAsync": true}).object(t)
+	cmdID, _ := async["cmdId"].(string)
+	if cmdID == "" || async["exitCode"] != nil {
+		t.Fatalf("async: %v", async)
+	}
+	var cmd struct {
+		ID       string `json:"id"`
+		Command  string `json:"command"`
+		ExitCode *int   `json:"exitCode"`
+	}
+	poll.Until(t, "the background command to end", func() bool {
+		e.must(200, "GET", tb+"/process/session/"+sessionID+"/command/"+cmdID, nil).decode(t, &cmd)
+		return cmd.ExitCode != nil
+	})
+	if cmd.ID != cmdID || *cmd.ExitCode != 0 || !strings.Contains(cmd.Command, "echo later") {
+		t.Fatalf("command: %+v", cmd)
+	}
+	logs := e.must(200, "GET", tb+"/process/session/"+sessionID+"/command/"+cmdID+"/logs", nil).object(t)
+	if logs["stdout"] != "later\n" || logs["output"] != "later\n" {
+		t.Fatalf("logs: %v", logs)
+	}
+	var sess struct {
+		SessionID string `json:"sessionId"`
+		Commands  []struct {
+			ID      string `json:"id"`
+			Command string `json:"command"`
+		} `json:"commands"`
+	}
+	e.must(200, "GET", tb+"/process/session/"+sessionID, nil).decode(t, &sess)
+	if sess.SessionID != sessionID || len(sess.Commands) != 5 || sess.Commands[4].ID != cmdID {
+		t.Fatalf("session: %+v", sess)
+	}
+	var all []map[string]any
+	e.must(200, "GET", tb+"/process/session", nil).decode(t, &all)
+	if !slices.ContainsFunc(all, func(m map[string]any) bool { return m["sessionId"] == sessionID }) {
+		t.Fatalf("list: %v", all)
+	}
+	if r := e.request("GET", tb+"/process/session/"+sessionID+"/command/nope", e.key, nil); r.status != 404 {
+		t.Fatalf("unknown command: %d", r.status)
+	}
+	if r := e.request("GET", tb+"/process/session/"+sessionID+"/command/"+cmdID+"/logs?follow=true", e.key, nil); r.status != 501 {
+		t.Fatalf("follow: %d", r.status)
+	}
+	// exit ends the shell: the session has ended.
+	if r := e.request("POST", tb+"/process/session/"+sessionID+"/exec", e.key, map[string]any{"command": "exit 4"}); r.status != 410 {
+		t.Fatalf("exit: %d %s", r.status, r.body)
+	} else if b := r.err(t); b.Code != "SESSION_ENDED" || b.Source != "DAYTONA_DAEMON" {
+		t.Fatalf("ended: %+v", b)
+	}
+	e.must(204, "DELETE", tb+"/process/session/"+sessionID, nil)
+	if r := e.request("GET", tb+"/process/session/"+sessionID, e.key, nil); r.status != 404 {
+		t.Fatalf("deleted session: %d %s", r.status, r.body)
+	}
+	if r := e.request("POST", tb+"/process/session/nope/exec", e.key, map[string]any{"command": "true"}); r.status != 404 {
+		t.Fatalf("unknown session: %d", r.status)
+	}
+}
+
+func TestPreviewURL(t *testing.T) {
+	e := newEnv(t)
+	sb := e.create(map[string]any{})
+	m := e.must(200, "GET", "/sandbox/"+sb.ID+"/ports/3000/preview-url", nil).object(t)
+	if m["url"] != e.url+"/v1/sandboxes/"+sb.ID+"/ports/3000/" || m["sandboxId"] != sb.ID {
+		t.Fatalf("preview-url: %v", m)
+	}
+	if r := e.request("GET", "/sandbox/"+sb.ID+"/ports/0/preview-url", e.key, nil); r.status != 400 {
+		t.Fatalf("port 0: %d", r.status)
+	}
+	if r := e.request("GET", "/sandbox/"+sb.ID+"/ports/3000/signed-preview-url", e.key, nil); r.status != 501 {
+		t.Fatalf("signed: %d", r.status)
 	}
 }
