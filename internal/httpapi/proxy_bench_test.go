@@ -33,6 +33,14 @@ func (f netFake) DialPort(ctx context.Context, id string, port int) (net.Conn, e
 
 func (f netFake) SetNetwork(context.Context, string, runtime.NetworkPolicy) error { return nil }
 
+// Capabilities declares the network the fake has, so runtime.Check and
+// the service's doors take it.
+func (f netFake) Capabilities() runtime.Capabilities {
+	c := f.Fake.Capabilities()
+	c.Network = true
+	return c
+}
+
 // BenchmarkPortProxy compares a request through the port proxy (API key
 // check, sandbox lookup, activity, reverse proxy with pooled connections)
 // with the same request made directly.
