@@ -44,6 +44,14 @@ type Config struct {
 	// WebhookBackoff is the wait after a webhook delivery's first failure;
 	// it doubles with each further one.
 	WebhookBackoff time.Duration
+	// EgressAllow lists the internal CIDRs, addresses and host names that
+	// webhook deliveries and image pulls may reach (see Egress).
+	EgressAllow []string
+	// MaxSandboxDiskMB bounds one sandbox's disk; 0 bounds it by the free
+	// space of the data dir's file system.
+	MaxSandboxDiskMB int64
+	// Compat configures the vendor-compatible APIs.
+	Compat Compat
 	// Warnings are deprecated settings LoadServe still accepted, each with
 	// its replacement; the server logs them when it starts.
 	Warnings []string
@@ -100,6 +108,8 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.NetworkSubnet, "network-subnet", c.NetworkSubnet, "IPv4 range of sandbox addresses (a /31 each)")
 	fs.StringVar(&c.ProxyDomain, "proxy-domain", c.ProxyDomain, "domain of host-based port URLs, {port}-{id}.<domain> (empty: path form only)")
 	automationFlags(fs, &c)
+	limitFlags(fs, &c)
+	compatFlags(fs, &c)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hutch serve [flags]")
 		fmt.Fprintln(stderr, "\nSettings come from the defaults, then the config file, then HUTCH_* environment")
@@ -146,6 +156,12 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.APIKey, " \t\r\n") {
 		return fmt.Errorf("API key must not contain whitespace")
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
+	}
+	if err := c.Compat.validate(); err != nil {
+		return err
 	}
 	return c.Sandbox.Validate()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/egress"
 	"github.com/hutchdev/hutch/internal/httpapi"
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
@@ -36,7 +37,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the service's config changed by tweak and
+// extra service options. Its webhook receivers and image registries may
+// be on 127.0.0.1, which the environment's platform admin allowed.
+func newEnvWith(t *testing.T, tweak func(*sandbox.Config), opts ...sandbox.Option) *env {
+	t.Helper()
 	ctx := context.Background()
+	guard, err := egress.New(egress.Policy{Allow: []string{"127.0.0.1/32"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,19 +59,23 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images, err := image.Open(filepath.Join(t.TempDir(), "images"))
+	images, err := image.Open(filepath.Join(t.TempDir(), "images"), image.WithEgress(guard))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { images.Close() })
 	rt := fakeruntime.New()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithImages(images))
+	cfg := sandbox.DefaultConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	svc, err := sandbox.NewService(cfg, st, rt, append([]sandbox.Option{sandbox.WithLogger(log), sandbox.WithImages(images)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Log: log, Version: "test"}, func() bool { return true })
+	h := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st, webhook.WithEgress(guard)), Log: log, Version: "test"}, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL, key: key, rt: rt, api: h, svc: svc, store: st}

@@ -73,8 +73,9 @@ func (p *progressStream) finish(imgs []*image.Image, err error) {
 }
 
 func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.Sandboxes.Images().SpoolDir(); err != nil {
-		return err // no image store: say so before the stream starts
+	caller := principal(r.Context())
+	if err := s.Sandboxes.Images().CanChange(caller); err != nil {
+		return err // no image store, or not allowed: say so before the stream starts
 	}
 	var req api.PullImageRequest
 	if err := decode(w, r, &req, false); err != nil {
@@ -99,7 +100,7 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.send(api.ImageProgress{Status: status, Layer: pr.Layer, Current: pr.Done, Total: pr.Total})
 	}))
-	img, err := s.Sandboxes.Images().Pull(r.Context(), req.Ref, opts...)
+	img, err := s.Sandboxes.Images().Pull(r.Context(), caller, req.Ref, opts...)
 	if err != nil {
 		p.finish(nil, err)
 		return nil

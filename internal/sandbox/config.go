@@ -13,8 +13,12 @@ type Config struct {
 	DefaultAutoStopMinutes    int
 	DefaultAutoArchiveMinutes int
 	DefaultAutoDeleteMinutes  int
-	// MaxResources bounds what one sandbox may ask for.
+	// MaxResources bounds what one sandbox may ask for; the host's own
+	// size bounds it further (WithHost).
 	MaxResources Resources
+	// DefaultQuota is every organisation's quota unless the platform
+	// admin set its own (NoQuota: none).
+	DefaultQuota Quota
 	// MaxTimeout bounds timeoutSeconds and renewals.
 	MaxTimeout time.Duration
 	// StopGrace is how long stop waits after SIGTERM before SIGKILL.
@@ -33,6 +37,7 @@ func DefaultConfig() Config {
 		DefaultResources:         Resources{CPU: 1, MemoryMB: 1024, DiskMB: 10240, Pids: 256},
 		DefaultAutoDeleteMinutes: -1,
 		MaxResources:             Resources{CPU: 64, MemoryMB: 256 * 1024, DiskMB: 1024 * 1024, Pids: 65536},
+		DefaultQuota:             NoQuota,
 		MaxTimeout:               365 * 24 * time.Hour,
 		StopGrace:                10 * time.Second,
 		DeletedRetention:         time.Hour,
@@ -46,8 +51,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.DefaultImage == "":
 		return fmt.Errorf("default image is empty")
-	case d.CPU <= 0 || d.CPU > m.CPU:
-		return fmt.Errorf("default cpu %v outside (0, %v]", d.CPU, m.CPU)
+	case d.CPU < minCPU || d.CPU > m.CPU:
+		return fmt.Errorf("default cpu %v outside [%v, %v]", d.CPU, minCPU, m.CPU)
 	case d.MemoryMB < minMemoryMB || d.MemoryMB > m.MemoryMB:
 		return fmt.Errorf("default memory %d MB outside [%d, %d]", d.MemoryMB, minMemoryMB, m.MemoryMB)
 	case d.DiskMB < minDiskMB || d.DiskMB > m.DiskMB:
@@ -62,11 +67,18 @@ func (c Config) Validate() error {
 	if err := c.Automation.validate(); err != nil {
 		return fmt.Errorf("automation: %w", err)
 	}
+	if err := c.DefaultQuota.validate("default quota "); err != nil {
+		return err
+	}
 	return nil
 }
 
-// Lower bounds below which a sandbox cannot boot usefully.
+// Lower bounds below which a sandbox cannot boot usefully. minCPU is the
+// smallest share the kernel's CFS bandwidth control takes: a quota of
+// 1 ms in each 100 ms period (cpu.cfs_quota_us and cpu.max refuse less
+// with EINVAL, which crun reports as a failed create).
 const (
+	minCPU      = 0.01
 	minMemoryMB = 16
 	minDiskMB   = 16
 	minPids     = 8

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -66,14 +67,35 @@ func (i *Images) List(ctx context.Context) ([]*image.Image, error) {
 	return st.List(ctx)
 }
 
-// Pull fetches ref into the cache.
-func (i *Images) Pull(ctx context.Context, ref string, opts ...image.PullOption) (*image.Image, error) {
+// Pull fetches ref into the cache, replacing what the cache holds under
+// that name: a change to the server-wide cache, so only callers that may
+// import may pull. The registry is dialled through the cache's egress
+// guard.
+func (i *Images) Pull(ctx context.Context, p auth.Principal, ref string, opts ...image.PullOption) (*image.Image, error) {
+	if err := i.CanChange(p); err != nil {
+		return nil, err
+	}
+	if _, err := image.Normalize(ref); err != nil {
+		return nil, errdefs.InvalidField("ref", "%v", err)
+	}
+	return i.cache.Pull(ctx, ref, opts...)
+}
+
+// Ensure fetches ref only when the cache lacks it, as a create does
+// before its boot (the runtime's own pull on create works the same way),
+// so any caller that may create may call it: it adds an image, never
+// replaces one. The registry is dialled through the cache's egress guard.
+func (i *Images) Ensure(ctx context.Context, ref string, opts ...image.PullOption) (*image.Image, error) {
 	st, err := i.store()
 	if err != nil {
 		return nil, err
 	}
 	if _, err := image.Normalize(ref); err != nil {
 		return nil, errdefs.InvalidField("ref", "%v", err)
+	}
+	img, err := st.Resolve(ctx, ref)
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		return img, err
 	}
 	return st.Pull(ctx, ref, opts...)
 }

@@ -35,6 +35,11 @@ type Service struct {
 	// against removals.
 	images    *Images
 	imageGate imageGate
+	// host bounds one sandbox's resources (nil: only cfg.MaxResources);
+	// quotaLocks serialise an organisation's creates from its usage
+	// check to its insert.
+	host       *Host
+	quotaLocks keyedLocks
 }
 
 // Option configures a Service.
@@ -93,16 +98,27 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	}
 	sb.State, sb.DesiredState = StateCreating, StateRunning
 	sb.CreatedAt, sb.UpdatedAt, sb.LastActivityAt = now, now, now
+	if err := s.checkHost(sb.Resources); err != nil {
+		return nil, err
+	}
+	// The quota holds from the usage check until the record is stored,
+	// so that concurrent creates of one organisation see each other.
+	releaseQuota, err := s.reserveQuota(ctx, sb)
+	if err != nil {
+		return nil, err
+	}
 	// Lock before the record is visible: a delete that finds it must wait
 	// for the boot, or it would delete nothing and the boot would follow.
 	unlock, err := s.locks.lock(ctx, sb.ID)
 	if err != nil {
+		releaseQuota()
 		return nil, err
 	}
 	ev := Event{Type: EventState, To: StateCreating, Cause: CauseUser, Time: now}
 	s.imageGate.RLock()
 	err = s.store.CreateSandbox(ctx, sb, ev)
 	s.imageGate.RUnlock()
+	releaseQuota()
 	if err != nil {
 		unlock()
 		if errors.Is(err, errdefs.ErrAlreadyExists) {

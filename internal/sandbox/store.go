@@ -41,6 +41,7 @@ type Store interface {
 	// ListEvents returns a sandbox's events, oldest first.
 	ListEvents(ctx context.Context, sandboxID string) ([]Event, error)
 	AutomationStore
+	QuotaStore
 }
 
 // ListFilter selects sandboxes for ListSandboxes.

@@ -184,8 +184,8 @@ func (c Config) validateTimeout(secs int64) error {
 func (c Config) resolveResources(res *Resources, r CreateRequest) error {
 	m := c.MaxResources
 	if r.CPU != nil {
-		if !(*r.CPU > 0 && *r.CPU <= m.CPU) { // also rejects NaN
-			return errdefs.InvalidField("resources.cpu", "must be more than 0 and at most %v", m.CPU)
+		if !(*r.CPU >= minCPU && *r.CPU <= m.CPU) { // also rejects NaN
+			return errdefs.InvalidField("resources.cpu", "must be between %v and %v (cores; %v is the smallest share the kernel enforces)", minCPU, m.CPU, minCPU)
 		}
 		res.CPU = *r.CPU
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/archive"
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/egress"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
@@ -27,11 +28,12 @@ func openArchives(dataDir string) (*archive.Local, error) {
 // transitions, purge of deleted records) and the webhook dispatcher until
 // ctx ends. The returned function waits for them to finish their actions,
 // so that the store is not closed under them.
-func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, log *slog.Logger) (wait func()) {
+func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, guard *egress.Guard, log *slog.Logger) (wait func()) {
 	var wg sync.WaitGroup
 	rec := svc.NewReconciler()
 	wcfg := webhook.DefaultConfig()
 	wcfg.Backoff = cfg.WebhookBackoff
+	wcfg.Egress = guard
 	wcfg.Interval = min(wcfg.Interval, cfg.Sandbox.Automation.Interval)
 	disp := webhook.NewDispatcher(hooks, wcfg, log.With("component", "webhooks"))
 	wg.Add(2)

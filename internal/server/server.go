@@ -51,7 +51,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := bootstrapKey(ctx, st, cfg, stdout, log); err != nil {
 		return err
 	}
-	images, err := image.Open(filepath.Join(cfg.DataDir, "images"))
+	// One guard for every connection the server opens to an address a
+	// tenant chose: image pulls (explicit or on create) and webhooks.
+	guard, err := cfg.Egress()
+	if err != nil {
+		return err
+	}
+	images, err := image.Open(filepath.Join(cfg.DataDir, "images"), image.WithEgress(guard))
 	if err != nil {
 		return fmt.Errorf("open image store: %w", err)
 	}
@@ -68,7 +74,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives), sandbox.WithImages(images))
+	host, err := readHost(cfg.DataDir, cfg.MaxSandboxDiskMB)
+	if err != nil {
+		return err
+	}
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives),
+		sandbox.WithImages(images), sandbox.WithHost(host))
 	if err != nil {
 		return err
 	}
@@ -80,9 +91,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	agents := agentconn.NewPool()
-	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st), Agents: agents,
+	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st, webhook.WithEgress(guard)), Agents: agents,
 		Log: log, Version: Version, Proxy: proxy}, isReady.Load)
-	mountFaces(api.Router(), compatDeps(svc, st, agents, proxy, log))
+	stopFaces, err := mountFaces(cfg, api.Router(), compatDeps(cfg, svc, st, agents, proxy, log), log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -97,7 +111,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	log.Info("recovered sandboxes", "changed", n)
 	isReady.Store(true)
-	defer startAutomation(ctx, cfg, svc, st, log)()
+	defer startAutomation(ctx, cfg, svc, st, guard, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -111,6 +125,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	stopFaces(sctx)
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -24,7 +24,7 @@ import (
 // Backends must keep times to at least the microsecond; the suite's times
 // are truncated to microseconds so that PostgreSQL qualifies.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	groups := [][]test{sandboxTests, stateTests, updateTests, listTests, authTests, automationTests, webhookTests}
+	groups := [][]test{sandboxTests, stateTests, updateTests, listTests, authTests, automationTests, webhookTests, quotaTests}
 	for _, g := range groups {
 		for _, tc := range g {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
