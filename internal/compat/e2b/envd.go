@@ -138,7 +138,17 @@ type envdFunc func(w http.ResponseWriter, r *http.Request, call *compat.AgentCal
 
 func (f *face) envdREST(h envdFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		call, err := f.open(r.Context(), r.Header)
+		hdr := r.Header
+		if hdr.Get("X-Access-Token") == "" && r.URL.Query().Has("signature") {
+			tok, err := f.signedToken(r)
+			if err != nil {
+				f.envdError(w, r, err)
+				return
+			}
+			hdr = hdr.Clone()
+			hdr.Set("X-Access-Token", tok)
+		}
+		call, err := f.open(r.Context(), hdr)
 		if err != nil {
 			f.envdError(w, r, err)
 			return

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -17,6 +22,7 @@ import (
 	"github.com/hutchdev/hutch/internal/compat/e2b/envdpb/filesystem/filesystemconnect"
 	pb "github.com/hutchdev/hutch/internal/compat/e2b/envdpb/process"
 	"github.com/hutchdev/hutch/internal/compat/e2b/envdpb/process/processconnect"
+	"github.com/hutchdev/hutch/internal/poll"
 )
 
 // envdClient is one sandbox's envd as the SDK reaches it: the one
@@ -169,6 +175,30 @@ func TestEnvdProcesses(t *testing.T) {
 				t.Fatalf("cat = %+v", catRun)
 			}
 
+			// The stream's deadline (the SDK's timeoutMs) ends the process too.
+			short, cancel := context.WithTimeout(t.Context(), time.Second)
+			defer cancel()
+			doomed, err := c.start(short, false, "sleep", "600")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := collect(doomed, func() *pb.ProcessEvent { return doomed.Msg().GetEvent() })
+			if connect.CodeOf(d.err) != connect.CodeDeadlineExceeded || d.pid == 0 {
+				t.Fatalf("a command past its timeout: %+v", d)
+			}
+			poll.Until(t, "the timed-out process ends", func() bool {
+				list, err := c.proc.List(t.Context(), req(c, &pb.ListRequest{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range list.Msg.GetProcesses() {
+					if p.GetPid() == d.pid {
+						return false
+					}
+				}
+				return true
+			})
+
 			// What is not served says so.
 			pty, err := c.proc.Start(t.Context(), req(c, &pb.StartRequest{Process: &pb.ProcessConfig{Cmd: "sh"}, Pty: &pb.PTY{}}))
 			if err == nil {
@@ -308,6 +338,40 @@ func TestEnvdAccess(t *testing.T) {
 	if r := e.do("GET", "/health", map[string]string{"Host": host, "X-Access-Token": a.EnvdAccessToken}, nil); r.status != 204 {
 		t.Errorf("host form: %d %s", r.status, r.body)
 	}
+	// The SDK's downloadUrl/uploadUrl: no token header, a signature of
+	// path, operation, user and token (and expiry) instead.
+	sign := func(path, op, token, exp string) string {
+		raw := path + ":" + op + "::" + token
+		if exp != "" {
+			raw += ":" + exp
+		}
+		sum := sha256.Sum256([]byte(raw))
+		return "v1_" + strings.TrimRight(base64.StdEncoding.EncodeToString(sum[:]), "=")
+	}
+	signed := func(path, sig, exp string) int {
+		q := url.Values{"path": {path}, "signature": {sig}}
+		if exp != "" {
+			q.Set("signature_expiration", exp)
+		}
+		return e.do("GET", "/files?"+q.Encode(), map[string]string{"Host": host}, nil).status
+	}
+	later := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	earlier := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	for _, c := range []struct {
+		name, sig, exp string
+		status         int
+	}{
+		{"signed", sign("/etc/hostname", "read", a.EnvdAccessToken, ""), "", 200},
+		{"signed with expiry", sign("/etc/hostname", "read", a.EnvdAccessToken, later), later, 200},
+		{"expired", sign("/etc/hostname", "read", a.EnvdAccessToken, earlier), earlier, 401},
+		{"signed for writing", sign("/etc/hostname", "write", a.EnvdAccessToken, ""), "", 401},
+		{"other sandbox's token", sign("/etc/hostname", "read", b.EnvdAccessToken, ""), "", 401},
+	} {
+		if s := signed("/etc/hostname", c.sig, c.exp); s != c.status {
+			t.Errorf("%s URL: %d, want %d", c.name, s, c.status)
+		}
+	}
+
 	c := e.envd(a)
 	c.headers["X-Access-Token"] = b.EnvdAccessToken
 	if _, err := c.proc.List(t.Context(), req(c, &pb.ListRequest{})); connect.CodeOf(err) != connect.CodeUnauthenticated {

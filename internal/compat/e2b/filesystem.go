@@ -26,7 +26,8 @@ type filesystemService struct {
 }
 
 // entryOf is an agent's file description as envd's EntryInfo. The agent
-// reports no owner or group; they are left empty.
+// reports no owner or group; they are left empty. A symlink is reported
+// as one (envd reports its target's type).
 func entryOf(fi *api.FileInfo) *pb.EntryInfo {
 	e := &pb.EntryInfo{Name: fi.Name, Path: fi.Path, Size: fi.Size, ModifiedTime: timestamppb.New(fi.ModifiedAt)}
 	perm, _ := strconv.ParseUint(fi.Mode, 8, 32)
@@ -43,7 +44,7 @@ func entryOf(fi *api.FileInfo) *pb.EntryInfo {
 		target := fi.LinkTarget
 		e.SymlinkTarget = &target
 	}
-	e.Mode = uint32(mode)
+	e.Mode = uint32(mode.Perm()) // as envd: the permission bits; permissions has the type too
 	e.Permissions = mode.String()
 	return e
 }

@@ -42,6 +42,21 @@ func keepaliveOf(h http.Header) time.Duration {
 	return defaultKeepalive
 }
 
+// maxProcessTimeout is the longest life the agent gives a process.
+const maxProcessTimeout = 86400
+
+// processTimeout is how long a started process may live: as in envd, the
+// stream's Connect-Timeout-Ms (the SDK's timeoutMs, 60 s unless set; none
+// when 0) ends the process too, not only the stream.
+func processTimeout(h http.Header) *int {
+	ms, err := strconv.ParseInt(h.Get("Connect-Timeout-Ms"), 10, 64)
+	if err != nil || ms <= 0 {
+		return nil
+	}
+	secs := int(min((ms+999)/1000, maxProcessTimeout))
+	return &secs
+}
+
 // Start runs a command: start{pid} first, then its output, then end with
 // the exit code. Without stdin (what the SDK asks for) its stdin is
 // closed at once, as envd gives it none. PTYs are not served yet.
@@ -60,7 +75,7 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[pb.Star
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("process.cmd is required"))
 	}
 	ereq := api.ExecRequest{Command: append([]string{cfg.GetCmd()}, cfg.GetArgs()...), Cwd: cfg.GetCwd(),
-		Env: cfg.GetEnvs(), User: userOf(req.Header())}
+		Env: cfg.GetEnvs(), User: userOf(req.Header()), TimeoutSeconds: processTimeout(req.Header())}
 	p, err := call.Client.StartProcess(ctx, call.Sandbox.ID, ereq)
 	if err != nil {
 		return s.f.rpcError(ctx, err)
