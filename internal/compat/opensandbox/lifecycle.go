@@ -260,14 +260,17 @@ func (f *face) renew(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req renewBody
+	var req struct {
+		ExpiresAt string `json:"expiresAt"`
+	}
 	if err := compat.Decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.ExpiresAt == nil {
-		return errdefs.InvalidField("expiresAt", "is required: the new expiry in RFC 3339, such as 2025-11-16T14:30:45Z")
+	at, err := time.Parse(time.RFC3339Nano, req.ExpiresAt)
+	if err != nil {
+		return errdefs.InvalidField("expiresAt", "is required: the new expiry in RFC 3339, such as 2025-11-16T14:30:45Z (got %q)", req.ExpiresAt)
 	}
-	if sb, err = f.Sandboxes.RenewExpiration(r.Context(), sb.OrganizationID, sb.ID, *req.ExpiresAt); err != nil {
+	if sb, err = f.Sandboxes.RenewExpiration(r.Context(), sb.OrganizationID, sb.ID, at); err != nil {
 		return err
 	}
 	compat.WriteJSON(w, http.StatusOK, renewBody{ExpiresAt: sb.ExpiresAt})

@@ -1,0 +1,326 @@
+package opensandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hutchdev/hutch/internal/agent"
+	"github.com/hutchdev/hutch/internal/agentconn"
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/compat/opensandbox"
+	"github.com/hutchdev/hutch/internal/gateway"
+	"github.com/hutchdev/hutch/internal/poll"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
+	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/store/sqlite"
+)
+
+// agentFake is the in-memory runtime whose sandboxes all share one real
+// Hutch agent, served in this process on a unix socket: commands run on
+// the test machine, so file tests stay below a temporary directory.
+type agentFake struct {
+	*fakeruntime.Fake
+	sock string
+
+	mu    sync.Mutex
+	gates map[string]chan struct{} // op -> closed when that op may go on
+}
+
+// Pause waits for the gate blockNext("pause") set, if any.
+func (a *agentFake) Pause(ctx context.Context, id string) error {
+	a.mu.Lock()
+	gate := a.gates["pause"]
+	delete(a.gates, "pause")
+	a.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return a.Fake.Pause(ctx, id)
+}
+
+var (
+	_ runtime.AgentDialer = (*agentFake)(nil)
+	_ runtime.Networker   = (*agentFake)(nil)
+)
+
+func (a *agentFake) Capabilities() runtime.Capabilities {
+	c := a.Fake.Capabilities()
+	c.Agent, c.Network = true, true
+	return c
+}
+
+// DialPort reaches the test machine's own loopback: every sandbox's
+// ports are this process's.
+func (a *agentFake) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
+
+func (a *agentFake) SetNetwork(ctx context.Context, id string, p runtime.NetworkPolicy) error {
+	return nil
+}
+
+func (a *agentFake) DialAgent(ctx context.Context, id string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", a.sock)
+}
+
+// env is the face on a loopback port, over a real SQLite store, the fake
+// runtime and the in-process agent.
+type env struct {
+	t     *testing.T
+	url   string // the face's root (Handler) or its prefix on the router
+	key   string // a key of the default organisation
+	other string // a key of another organisation
+	rt    *agentFake
+	svc   *sandbox.Service
+	dir   string // a scratch directory for the agent's files
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// newEnv serves the face with Handler at the root of its own listener,
+// or, mounted, under opensandbox.Prefix on the gateway router.
+func newEnv(t *testing.T, mounted bool) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := auth.Bootstrap(ctx, st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateOrganization(ctx, &auth.Organization{ID: "org_other", Name: "other", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := auth.CreateKey(ctx, st, "org_other", "other", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sockDir, err := os.MkdirTemp("", "osb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	agentSrv := &http.Server{Handler: agent.NewServer(log)}
+	go agentSrv.Serve(l)
+	t.Cleanup(func() { agentSrv.Close() })
+
+	rt := &agentFake{Fake: fakeruntime.New(), sock: sock}
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log}
+	var h http.Handler
+	prefix := ""
+	if mounted {
+		router := gateway.NewRouter("", sandbox.IDPrefix, http.NotFoundHandler(), nil)
+		opensandbox.Mount(router, d)
+		h, prefix = router, opensandbox.Prefix
+	} else {
+		h = opensandbox.Handler(d)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL + prefix, key: key, other: other, rt: rt, svc: svc, dir: t.TempDir()}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+// errBody is the {code, message} of an error answer, which every error
+// must have (the SDK records no error for an empty body).
+func (r response) errBody(t *testing.T) (code, message string) {
+	t.Helper()
+	var e struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	r.decode(t, &e)
+	if e.Code == "" || e.Message == "" {
+		t.Fatalf("not an OpenSandbox error body: %s", r.body)
+	}
+	return e.Code, e.Message
+}
+
+// request sends body (a string or []byte raw, else JSON) with the key
+// (none when empty) and extra headers.
+func (e *env) request(method, path, key string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set(opensandbox.KeyHeader, key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		e.t.Errorf("%s %s: no X-Request-ID header", method, path)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// must sends with the default organisation's key and fails the test
+// unless the status is want.
+func (e *env) must(want int, method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	r := e.request(method, path, e.key, body, headers...)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	if r.status >= 200 && r.status < 300 && len(r.body) == 0 && r.status != http.StatusNoContent &&
+		r.header.Get("Content-Length") != "0" {
+		e.t.Errorf("%s %s: %d without a body and without Content-Length: 0", method, path, r.status)
+	}
+	return r
+}
+
+// sandboxJSON is what the tests read of a Sandbox answer.
+type sandboxJSON struct {
+	ID    string `json:"id"`
+	Image *struct {
+		URI string `json:"uri"`
+	} `json:"image"`
+	Status struct {
+		State            string     `json:"state"`
+		Reason           string     `json:"reason"`
+		Message          string     `json:"message"`
+		LastTransitionAt *time.Time `json:"lastTransitionAt"`
+	} `json:"status"`
+	Metadata   map[string]string `json:"metadata"`
+	Entrypoint []string          `json:"entrypoint"`
+	ExpiresAt  *time.Time        `json:"expiresAt"`
+	CreatedAt  time.Time         `json:"createdAt"`
+}
+
+// sdkCreate is the body the SDK sends for Sandbox.create with an image
+// and metadata and its defaults for the rest.
+func sdkCreate(metadata map[string]string) map[string]any {
+	return map[string]any{
+		"image":          map[string]string{"uri": "base"},
+		"entrypoint":     []string{"tail", "-f", "/dev/null"},
+		"resourceLimits": map[string]string{"cpu": "1", "memory": "2Gi"},
+		"secureAccess":   false,
+		"env":            map[string]string{},
+		"metadata":       metadata,
+		"extensions":     map[string]string{},
+		"timeout":        600,
+	}
+}
+
+// create makes a sandbox and waits until it runs.
+func (e *env) create(metadata map[string]string) string {
+	e.t.Helper()
+	var sb sandboxJSON
+	e.must(http.StatusAccepted, "POST", "/v1/sandboxes", sdkCreate(metadata)).decode(e.t, &sb)
+	e.waitState(sb.ID, "Running")
+	return sb.ID
+}
+
+// blockNext holds the next runtime op until release is called.
+func (e *env) blockNext(op string) (release func()) {
+	gate := make(chan struct{})
+	e.rt.mu.Lock()
+	if e.rt.gates == nil {
+		e.rt.gates = map[string]chan struct{}{}
+	}
+	e.rt.gates[op] = gate
+	e.rt.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	e.t.Cleanup(release)
+	return release
+}
+
+// svcSandbox is the sandbox as the lifecycle service holds it.
+func (e *env) svcSandbox(id string) *sandbox.Sandbox {
+	e.t.Helper()
+	sb, err := e.svc.GetByID(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sb
+}
+
+func (e *env) get(id string) sandboxJSON {
+	e.t.Helper()
+	var sb sandboxJSON
+	e.must(http.StatusOK, "GET", "/v1/sandboxes/"+id, nil).decode(e.t, &sb)
+	return sb
+}
+
+func (e *env) waitState(id, state string) {
+	e.t.Helper()
+	poll.Until(e.t, id+" "+state, func() bool { return e.get(id).Status.State == state })
+}
