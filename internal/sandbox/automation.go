@@ -66,6 +66,3 @@ func (a Automation) validate() error {
 	}
 	return nil
 }
-
-// interval is n interval minutes.
-func (a Automation) interval(n int) time.Duration { return time.Duration(n) * a.Minute }
