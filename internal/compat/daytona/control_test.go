@@ -180,6 +180,9 @@ func TestErrorsAndOrganizations(t *testing.T) {
 	if r.status != 403 || !strings.Contains(r.err(t).Message, "X-Daytona-Organization-ID") {
 		t.Fatalf("a header naming another organisation: %d %s", r.status, r.body)
 	}
+	if r := e.request("GET", "/health", "", nil); r.status != 200 {
+		t.Fatalf("health: %d", r.status)
+	}
 	if r := e.request("GET", "/no/such/route", e.key, nil); r.status != 404 {
 		t.Fatalf("unknown route: %d", r.status)
 	} else {

@@ -16,6 +16,9 @@ import (
 // controlRoutes are the control-plane API's routes.
 func (f *face) controlRoutes(mux *http.ServeMux) {
 	route := func(pattern string, h compat.HandlerFunc) { mux.Handle(pattern, f.Authed(h)) }
+	for _, p := range []string{"GET /health", "GET /health/ready"} {
+		mux.Handle(p, f.Serve(health))
+	}
 	route("POST /sandbox", f.create)
 	route("GET /sandbox", f.list)
 	route("GET /sandbox/paginated", f.listPaginated)
@@ -40,6 +43,12 @@ func (f *face) controlRoutes(mux *http.ServeMux) {
 	for _, p := range unsupportedControl {
 		route(p, f.unsupported)
 	}
+}
+
+// health answers like Daytona's API, without a key.
+func health(w http.ResponseWriter, r *http.Request) error {
+	compat.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	return nil
 }
 
 // organization is the caller's organisation. Daytona's SDK names one in
