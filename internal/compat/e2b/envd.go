@@ -45,7 +45,7 @@ func (f *face) envdHandler() http.Handler {
 	mux.HandleFunc("GET /health", f.envdHealth)
 	mux.HandleFunc("GET /files", f.envdREST(f.download))
 	mux.HandleFunc("POST /files", f.envdREST(f.upload))
-	mux.Handle(flushing(processconnect.NewProcessHandler(&processService{f: f})))
+	mux.Handle(flushing(processconnect.NewProcessHandler(&processService{f: f, ptys: newPtyTable()})))
 	mux.Handle(flushing(filesystemconnect.NewFilesystemHandler(&filesystemService{f: f})))
 	return gateway.Outer(f.Log, f.envdError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {

@@ -199,16 +199,84 @@ func TestEnvdProcesses(t *testing.T) {
 				return true
 			})
 
-			// What is not served says so.
-			pty, err := c.proc.Start(t.Context(), req(c, &pb.StartRequest{Process: &pb.ProcessConfig{Cmd: "sh"}, Pty: &pb.PTY{}}))
-			if err == nil {
-				pty.Receive()
-				err = pty.Err()
-			}
-			if connect.CodeOf(err) != connect.CodeUnimplemented {
-				t.Fatalf("pty: %v", err)
+			// Tags are not kept: selecting by one says so.
+			byTag := &pb.SendInputRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Tag{Tag: "t"}}}
+			if _, err := c.proc.SendInput(t.Context(), req(c, byTag)); connect.CodeOf(err) != connect.CodeUnimplemented {
+				t.Fatalf("tag selector: %v", err)
 			}
 		})
+	}
+}
+
+// TestEnvdPty: a command on a terminal of its size with its environment,
+// typed input, a resize, a listing, and a kill.
+func TestEnvdPty(t *testing.T) {
+	e := newEnv(t)
+	sb := e.create(map[string]any{"templateID": "base"})
+	c := e.envd(sb, connect.WithProtoJSON())
+	startPty := func(script string) (*connect.ServerStreamForClient[pb.StartResponse], *pb.ProcessSelector) {
+		t.Helper()
+		s, err := c.proc.Start(t.Context(), req(c, &pb.StartRequest{
+			Process: &pb.ProcessConfig{Cmd: "/bin/sh", Args: []string{"-c", script}, Envs: map[string]string{"FOO": "it's"}},
+			Pty:     &pb.PTY{Size: &pb.PTY_Size{Cols: 100, Rows: 30}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Receive() || s.Msg().GetEvent().GetStart() == nil {
+			t.Fatalf("no start event: %v", s.Err())
+		}
+		return s, &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: s.Msg().GetEvent().GetStart().GetPid()}}
+	}
+	// readUntil reads pty output until it contains want.
+	readUntil := func(s *connect.ServerStreamForClient[pb.StartResponse], want string) string {
+		t.Helper()
+		var out string
+		for !strings.Contains(out, want) && s.Receive() {
+			out += string(s.Msg().GetEvent().GetData().GetPty())
+		}
+		if !strings.Contains(out, want) {
+			t.Fatalf("pty output %q lacks %q (%v)", out, want, s.Err())
+		}
+		return out
+	}
+	input := func(sel *pb.ProcessSelector, text string) {
+		t.Helper()
+		in := &pb.SendInputRequest{Process: sel, Input: &pb.ProcessInput{Input: &pb.ProcessInput_Pty{Pty: []byte(text)}}}
+		if _, err := c.proc.SendInput(t.Context(), req(c, in)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, sel := startPty(`stty size; echo "foo=$FOO"; read x; echo "got:$x"; exit 4`)
+	if out := readUntil(s, "foo=it's"); !strings.Contains(out, "30 100") {
+		t.Fatalf("terminal size not 100x30: %q", out)
+	}
+	list, err := c.proc.List(t.Context(), req(c, &pb.ListRequest{}))
+	if err != nil || len(list.Msg.GetProcesses()) != 1 || list.Msg.GetProcesses()[0].GetPid() != sel.GetPid() {
+		t.Fatalf("list with a pty: %v %v", list, err)
+	}
+	input(sel, "typed\n")
+	rest := collect(s, func() *pb.ProcessEvent { return s.Msg().GetEvent() })
+	if !rest.ended || rest.exit != 4 {
+		t.Fatalf("pty ended %+v", rest)
+	}
+
+	s, sel = startPty(`read x; stty size; sleep 600`)
+	up := &pb.UpdateRequest{Process: sel, Pty: &pb.PTY{Size: &pb.PTY_Size{Cols: 50, Rows: 20}}}
+	if _, err := c.proc.Update(t.Context(), req(c, up)); err != nil {
+		t.Fatal(err)
+	}
+	input(sel, "\n")
+	readUntil(s, "20 50")
+	kill := &pb.SendSignalRequest{Process: sel, Signal: pb.Signal_SIGNAL_SIGKILL}
+	if _, err := c.proc.SendSignal(t.Context(), req(c, kill)); err != nil {
+		t.Fatal(err)
+	}
+	if killed := collect(s, func() *pb.ProcessEvent { return s.Msg().GetEvent() }); !killed.ended || killed.exit != 137 || killed.err != nil {
+		t.Fatalf("killed pty: %+v", killed)
+	}
+	if _, err := c.proc.Update(t.Context(), req(c, up)); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("resize after the end: %v", err)
 	}
 }
 

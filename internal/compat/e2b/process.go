@@ -26,7 +26,8 @@ var _ processconnect.ProcessHandler = (*processService)(nil)
 // outlives a dropped stream, as in envd), and its stream is the agent's
 // log of it, followed to its end.
 type processService struct {
-	f *face
+	f    *face
+	ptys *ptyTable
 }
 
 // keepaliveHeader is how often (seconds) the SDK asks for a keepalive
@@ -59,7 +60,8 @@ func processTimeout(h http.Header) *int {
 
 // Start runs a command: start{pid} first, then its output, then end with
 // the exit code. Without stdin (what the SDK asks for) its stdin is
-// closed at once, as envd gives it none. PTYs are not served yet.
+// closed at once, as envd gives it none. With a pty it runs on a
+// terminal (startPty).
 func (s *processService) Start(ctx context.Context, req *connect.Request[pb.StartRequest], stream *connect.ServerStream[pb.StartResponse]) error {
 	call, err := s.f.open(ctx, req.Header())
 	if err != nil {
@@ -67,12 +69,13 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[pb.Star
 	}
 	defer call.Close()
 	ctx = call.Context()
-	if req.Msg.Pty != nil {
-		return connect.NewError(connect.CodeUnimplemented, errors.New("PTY processes are not supported by this server yet"))
-	}
 	cfg := req.Msg.GetProcess()
 	if cfg.GetCmd() == "" {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("process.cmd is required"))
+	}
+	send := func(ev *pb.ProcessEvent) error { return stream.Send(&pb.StartResponse{Event: ev}) }
+	if req.Msg.Pty != nil {
+		return s.f.rpcError(ctx, s.startPty(ctx, call, req.Msg, newSink(send, keepaliveOf(req.Header()))))
 	}
 	ereq := api.ExecRequest{Command: append([]string{cfg.GetCmd()}, cfg.GetArgs()...), Cwd: cfg.GetCwd(),
 		Env: cfg.GetEnvs(), User: userOf(req.Header()), TimeoutSeconds: processTimeout(req.Header())}
@@ -85,8 +88,7 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[pb.Star
 			return s.f.rpcError(ctx, err)
 		}
 	}
-	send := func(ev *pb.ProcessEvent) error { return stream.Send(&pb.StartResponse{Event: ev}) }
-	return s.f.rpcError(ctx, s.follow(ctx, call, p.PID, keepaliveOf(req.Header()), send))
+	return s.f.rpcError(ctx, s.follow(ctx, call, p.PID, newSink(send, keepaliveOf(req.Header()))))
 }
 
 // Connect attaches to a running process: start{pid}, the output the
@@ -102,69 +104,139 @@ func (s *processService) Connect(ctx context.Context, req *connect.Request[pb.Co
 	if err != nil {
 		return err
 	}
+	if _, ok := s.ptys.get(call.Sandbox.ID, pid); ok {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("process %d is a PTY, whose output goes to the stream that started it only", pid))
+	}
 	if _, err := call.Client.GetProcess(ctx, call.Sandbox.ID, pid); err != nil {
 		return s.f.rpcError(ctx, err)
 	}
 	send := func(ev *pb.ProcessEvent) error { return stream.Send(&pb.ConnectResponse{Event: ev}) }
-	return s.f.rpcError(ctx, s.follow(ctx, call, pid, keepaliveOf(req.Header()), send))
+	return s.f.rpcError(ctx, s.follow(ctx, call, pid, newSink(send, keepaliveOf(req.Header()))))
 }
 
-// follow sends start, the process's output and its end, with keepalives
-// while it is quiet.
-func (s *processService) follow(ctx context.Context, call *compat.AgentCall, pid int, every time.Duration, send func(*pb.ProcessEvent) error) error {
-	var mu sync.Mutex
-	var sendErr error
-	emit := func(ev *pb.ProcessEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if sendErr == nil {
-			sendErr = send(ev)
-		}
-	}
-	emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Start{Start: &pb.ProcessEvent_StartEvent{Pid: uint32(pid)}}})
-	done := make(chan struct{})
-	defer close(done)
+// sink sends a stream's events one at a time, with a keepalive whenever
+// the interval passes, and keeps the first error of the stream.
+type sink struct {
+	mu   sync.Mutex
+	send func(*pb.ProcessEvent) error
+	err  error
+	done chan struct{}
+}
+
+func newSink(send func(*pb.ProcessEvent) error, every time.Duration) *sink {
+	k := &sink{send: send, done: make(chan struct{})}
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}}})
-			case <-done:
+				k.emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}}})
+			case <-k.done:
 				return
 			}
 		}
 	}()
+	return k
+}
+
+func (k *sink) emit(ev *pb.ProcessEvent) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err == nil {
+		k.err = k.send(ev)
+	}
+}
+
+func (k *sink) start(pid uint32) {
+	k.emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Start{Start: &pb.ProcessEvent_StartEvent{Pid: pid}}})
+}
+
+func (k *sink) data(d *pb.ProcessEvent_DataEvent) {
+	k.emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Data{Data: d}})
+}
+
+// end sends the end event for an exit code.
+func (k *sink) end(code int) {
+	status := fmt.Sprintf("exit status %d", code)
+	end := &pb.ProcessEvent_EndEvent{ExitCode: int32(code), Exited: true, Status: status}
+	if code != 0 {
+		end.Error = &status
+	}
+	k.emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_End{End: end}})
+}
+
+// close stops the keepalives and answers the stream's first error.
+func (k *sink) close() error {
+	close(k.done)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// follow sends start, the process's output and its end.
+func (s *processService) follow(ctx context.Context, call *compat.AgentCall, pid int, k *sink) error {
+	k.start(uint32(pid))
 	out := func(streamName, data string) {
-		d := &pb.ProcessEvent_DataEvent{}
 		if streamName == "stderr" {
-			d.Output = &pb.ProcessEvent_DataEvent_Stderr{Stderr: []byte(data)}
+			k.data(&pb.ProcessEvent_DataEvent{Output: &pb.ProcessEvent_DataEvent_Stderr{Stderr: []byte(data)}})
 		} else {
-			d.Output = &pb.ProcessEvent_DataEvent_Stdout{Stdout: []byte(data)}
+			k.data(&pb.ProcessEvent_DataEvent{Output: &pb.ProcessEvent_DataEvent_Stdout{Stdout: []byte(data)}})
 		}
-		emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_Data{Data: d}})
 	}
 	p, err := call.Client.ProcessLogs(ctx, call.Sandbox.ID, pid, true, out)
-	if err == nil && p == nil {
+	if err == nil && (p == nil || p.ExitCode == nil) {
 		err = fmt.Errorf("the output of process %d ended before it did: %w", pid, io.ErrUnexpectedEOF)
 	}
 	if err != nil {
+		k.close()
 		return err
 	}
-	end := &pb.ProcessEvent_EndEvent{Exited: true, Status: "exited"}
-	if p.ExitCode != nil {
-		end.ExitCode = int32(*p.ExitCode)
-		end.Status = fmt.Sprintf("exit status %d", *p.ExitCode)
-		if *p.ExitCode != 0 {
-			end.Error = &end.Status
-		}
-	}
-	emit(&pb.ProcessEvent{Event: &pb.ProcessEvent_End{End: end}})
-	mu.Lock()
-	defer mu.Unlock()
-	return sendErr
+	k.end(*p.ExitCode)
+	return k.close()
 }
+
+// startPty runs a command on a terminal of the agent: the terminal's
+// bytes are the pty data events, its size the request's. It ends with the
+// command, with the stream (a deadline, a client gone, a pause), or with
+// a signal, which hangs the terminal up. It runs as the agent's user, and
+// the terminal sets TERM itself.
+func (s *processService) startPty(ctx context.Context, call *compat.AgentCall, msg *pb.StartRequest, k *sink) error {
+	cfg := msg.GetProcess()
+	argv := append([]string{cfg.GetCmd()}, cfg.GetArgs()...)
+	size := msg.GetPty().GetSize()
+	term, err := call.Client.OpenTerminal(ctx, call.Sandbox.ID, client.TerminalOptions{Cols: int(size.GetCols()),
+		Rows: int(size.GetRows()), Command: shellLine(argv, cfg.GetEnvs()), Cwd: cfg.GetCwd()})
+	if err != nil {
+		k.close()
+		return err
+	}
+	defer term.Close()
+	sess := &ptySession{term: term, argv: argv, cwd: cfg.GetCwd()}
+	pid, forget := s.ptys.add(call.Sandbox.ID, sess)
+	defer forget()
+	k.start(pid)
+	code, err := term.Run(writerFunc(func(b []byte) (int, error) {
+		k.data(&pb.ProcessEvent_DataEvent{Output: &pb.ProcessEvent_DataEvent_Pty{Pty: append([]byte(nil), b...)}})
+		return len(b), nil
+	}))
+	switch {
+	case sess.killed():
+		code, err = 128+9, nil
+	case err != nil && ctx.Err() == nil:
+		err = fmt.Errorf("the terminal of process %d ended without an exit status: %v", pid, err)
+	}
+	if err != nil {
+		k.close()
+		return err
+	}
+	k.end(code)
+	return k.close()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // List answers the processes that still run.
 func (s *processService) List(ctx context.Context, req *connect.Request[pb.ListRequest]) (*connect.Response[pb.ListResponse], error) {
@@ -188,17 +260,26 @@ func (s *processService) List(ctx context.Context, req *connect.Request[pb.ListR
 			Envs: map[string]string{}, Cwd: &cwd}}
 		out.Processes = append(out.Processes, info)
 	}
+	for pid, sess := range s.ptys.list(call.Sandbox.ID) {
+		cwd := sess.cwd
+		out.Processes = append(out.Processes, &pb.ProcessInfo{Pid: pid, Config: &pb.ProcessConfig{Cmd: sess.argv[0],
+			Args: sess.argv[1:], Envs: map[string]string{}, Cwd: &cwd}})
+	}
 	return connect.NewResponse(out), nil
 }
 
 // SendInput writes to a process's stdin.
 func (s *processService) SendInput(ctx context.Context, req *connect.Request[pb.SendInputRequest]) (*connect.Response[pb.SendInputResponse], error) {
 	err := s.withProcess(ctx, req.Header(), req.Msg.GetProcess(), func(ctx context.Context, call *compat.AgentCall, pid int) error {
+		if sess, ok := s.ptys.get(call.Sandbox.ID, pid); ok {
+			_, err := sess.term.Write(inputBytes(req.Msg.GetInput()))
+			return err
+		}
 		switch in := req.Msg.GetInput().GetInput().(type) {
 		case *pb.ProcessInput_Stdin:
 			return call.Client.WriteStdin(ctx, call.Sandbox.ID, pid, string(in.Stdin), false)
 		case *pb.ProcessInput_Pty:
-			return connect.NewError(connect.CodeUnimplemented, errors.New("PTY input is not supported by this server yet"))
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("process %d has no PTY", pid))
 		}
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("input is required"))
 	})
@@ -222,14 +303,16 @@ func (s *processService) StreamInput(ctx context.Context, stream *connect.Client
 				return nil, err
 			}
 		case *pb.StreamInputRequest_Data:
-			stdin, ok := ev.Data.GetInput().GetInput().(*pb.ProcessInput_Stdin)
-			switch {
-			case pid == 0:
+			if pid == 0 {
 				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the first message must name the process"))
-			case !ok:
-				return nil, connect.NewError(connect.CodeUnimplemented, errors.New("PTY input is not supported by this server yet"))
 			}
-			if err := call.Client.WriteStdin(ctx, call.Sandbox.ID, pid, string(stdin.Stdin), false); err != nil {
+			data := inputBytes(ev.Data.GetInput())
+			if sess, ok := s.ptys.get(call.Sandbox.ID, pid); ok {
+				_, err = sess.term.Write(data)
+			} else {
+				err = call.Client.WriteStdin(ctx, call.Sandbox.ID, pid, string(data), false)
+			}
+			if err != nil {
 				return nil, s.f.rpcError(ctx, err)
 			}
 		}
@@ -254,6 +337,10 @@ func (s *processService) SendSignal(ctx context.Context, req *connect.Request[pb
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("signal %v is not SIGTERM or SIGKILL", req.Msg.GetSignal()))
 	}
 	err := s.withProcess(ctx, req.Header(), req.Msg.GetProcess(), func(ctx context.Context, call *compat.AgentCall, pid int) error {
+		if sess, ok := s.ptys.get(call.Sandbox.ID, pid); ok {
+			sess.kill()
+			return nil
+		}
 		_, err := call.Client.SignalProcess(ctx, call.Sandbox.ID, pid, sig)
 		if client.IsConflict(err) {
 			return connect.NewError(connect.CodeNotFound, fmt.Errorf("process %d has already ended", pid))
@@ -266,6 +353,9 @@ func (s *processService) SendSignal(ctx context.Context, req *connect.Request[pb
 // CloseStdin closes a process's stdin (EOF).
 func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[pb.CloseStdinRequest]) (*connect.Response[pb.CloseStdinResponse], error) {
 	err := s.withProcess(ctx, req.Header(), req.Msg.GetProcess(), func(ctx context.Context, call *compat.AgentCall, pid int) error {
+		if _, ok := s.ptys.get(call.Sandbox.ID, pid); ok {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("process %d is a PTY: send Ctrl-D (0x04) as input instead", pid))
+		}
 		err := call.Client.WriteStdin(ctx, call.Sandbox.ID, pid, "", true)
 		if client.IsConflict(err) {
 			return nil // already closed
@@ -275,15 +365,31 @@ func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[pb
 	return connect.NewResponse(&pb.CloseStdinResponse{}), err
 }
 
-// Update resizes a PTY; Hutch serves no PTY processes yet.
+// Update resizes a PTY.
 func (s *processService) Update(ctx context.Context, req *connect.Request[pb.UpdateRequest]) (*connect.Response[pb.UpdateResponse], error) {
 	err := s.withProcess(ctx, req.Header(), req.Msg.GetProcess(), func(ctx context.Context, call *compat.AgentCall, pid int) error {
-		if _, err := call.Client.GetProcess(ctx, call.Sandbox.ID, pid); err != nil {
-			return err
+		sess, ok := s.ptys.get(call.Sandbox.ID, pid)
+		if !ok {
+			if _, err := call.Client.GetProcess(ctx, call.Sandbox.ID, pid); err != nil {
+				return err
+			}
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("process %d has no PTY to resize", pid))
 		}
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("process %d has no PTY to resize", pid))
+		size := req.Msg.GetPty().GetSize()
+		if size == nil {
+			return nil
+		}
+		return sess.term.Resize(int(size.GetCols()), int(size.GetRows()))
 	})
 	return connect.NewResponse(&pb.UpdateResponse{}), err
+}
+
+// inputBytes is the bytes of an input, for stdin or a PTY alike.
+func inputBytes(in *pb.ProcessInput) []byte {
+	if b := in.GetPty(); b != nil {
+		return b
+	}
+	return in.GetStdin()
 }
 
 // withProcess runs fn with the agent open and the selected process's pid.
