@@ -141,6 +141,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"CreateContextRequest": CreateContextRequest{}, "CodeContext": CodeContext{},
 		"CodeContextList": CodeContextList{}, "RunCodeRequest": RunCodeRequest{}, "RunCodeResult": RunCodeResult{},
 		"CodeError": CodeError{}, "PtyMessage": PtyMessage{},
+		"QuotaLimits": QuotaLimits{}, "ResourceTotals": ResourceTotals{}, "OrganizationQuotas": OrganizationQuotas{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {
@@ -208,8 +209,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 62 {
-		t.Errorf("got %d routes, want 62: %v", len(routes), routes)
+	if len(routes) != 64 {
+		t.Errorf("got %d routes, want 64: %v", len(routes), routes)
 	}
 }
 

@@ -48,3 +48,33 @@ type OrganizationSettings struct {
 	DefaultAutoDeleteMinutes  *int       `json:"defaultAutoDeleteMinutes"`
 	UpdatedAt                 *time.Time `json:"updatedAt,omitempty"`
 }
+
+// QuotaLimits is the body of PUT /v1/organizations/{id}/quotas and what
+// was set: caps on what one organisation's sandboxes hold together (every
+// sandbox not deleted). null takes the server's default; -1 is no limit.
+type QuotaLimits struct {
+	Sandboxes *int64   `json:"sandboxes"`
+	CPU       *float64 `json:"cpu"`
+	MemoryMB  *int64   `json:"memoryMB"`
+	DiskMB    *int64   `json:"diskMB"`
+}
+
+// ResourceTotals are amounts of an organisation's sandboxes together: a
+// quota in force (-1: no limit) or what they hold now.
+type ResourceTotals struct {
+	Sandboxes int64   `json:"sandboxes"`
+	CPU       float64 `json:"cpu"`
+	MemoryMB  int64   `json:"memoryMB"`
+	DiskMB    int64   `json:"diskMB"`
+}
+
+// OrganizationQuotas is the body of GET and PUT
+// /v1/organizations/{id}/quotas: what the platform admin set, what
+// applies (set over the server's defaults) and what is in use.
+type OrganizationQuotas struct {
+	OrganizationID string         `json:"organizationId"`
+	Set            QuotaLimits    `json:"set"`
+	Effective      ResourceTotals `json:"effective"`
+	Usage          ResourceTotals `json:"usage"`
+	UpdatedAt      *time.Time     `json:"updatedAt,omitempty"`
+}

@@ -123,6 +123,7 @@ func (s *Server) register() {
 	s.handle("GET", "/v1/api-keys", s.authenticated(s.listAPIKeys))
 	s.handle("POST", "/v1/api-keys", s.authenticated(s.createAPIKey))
 	s.handle("DELETE", "/v1/api-keys/{id}", s.authenticated(s.revokeAPIKey))
+	s.registerQuotas()
 
 	s.handle("POST", "/v1/sandboxes", s.authenticated(s.createSandbox))
 	s.handle("GET", "/v1/sandboxes", s.authenticated(s.listSandboxes))
