@@ -2,8 +2,10 @@
 // @alibaba-group/opensandbox SDK: create (with the SDK's own endpoint lookup
 // and execd readiness wait), get, list by state and metadata with pages, a
 // streamed command, file upload/download, renew expiration, pause, execd
-// refused while paused, resume with the file intact, delete, then not found.
-// OpenSandbox has no stop/start, so neither does this suite.
+// refused while paused, resume with the file intact, delete, then not found;
+// on the way, background commands with status and logs, the rest of the
+// file API, metrics, and another port's endpoint reaching a server in the
+// sandbox. OpenSandbox has no stop/start, so neither does this suite.
 import assert from 'node:assert/strict';
 import { after, describe } from 'node:test';
 import { Sandbox, SandboxManager, SandboxApiException } from '@alibaba-group/opensandbox';
@@ -43,9 +45,9 @@ describe('opensandbox: @alibaba-group/opensandbox against Hutch', () => {
 
   // run streams a command and waits for its end, bounded by an abort signal
   // (the SDK's stream has no timeout of its own).
-  function run(s, command, ms = 60_000) {
+  function run(s, command, ms = 60_000, opts = undefined) {
     return within(ms + 5_000, `commands.run ${command}`,
-      s.commands.run(command, undefined, undefined, AbortSignal.timeout(ms)));
+      s.commands.run(command, opts, undefined, AbortSignal.timeout(ms)));
   }
 
   step('create waits for execd and answers a running sandbox', async () => {
@@ -95,6 +97,70 @@ describe('opensandbox: @alibaba-group/opensandbox against Hutch', () => {
   step('files upload and download', async () => {
     await within(30_000, 'writeFiles', sbx.files.writeFiles([{ path: file, data: content }]));
     assert.equal(await within(30_000, 'readFile', sbx.files.readFile(file)), content);
+  });
+
+  step('background commands: status, logs by cursor, interrupt', async () => {
+    const script = 'echo one; echo two; sleep 1; echo three';
+    const bg = await run(sbx, script, 30_000, { background: true });
+    assert.match(bg.id ?? '', /^\d+$/, `background command id ${bg.id}`);
+    let status;
+    await eventually(30_000, 'background command ends', async () => {
+      status = await sbx.commands.getCommandStatus(bg.id);
+      return status.running === false;
+    });
+    assert.equal(status.exitCode, 0);
+    assert.equal(status.content, script);
+    assert.ok(status.startedAt instanceof Date && status.finishedAt instanceof Date, 'started/finished dates');
+    const all = await sbx.commands.getBackgroundCommandLogs(bg.id);
+    assert.equal(all.content, 'one\ntwo\nthree\n');
+    assert.equal(all.cursor, 3);
+    const rest = await sbx.commands.getBackgroundCommandLogs(bg.id, 2);
+    assert.equal(rest.content, 'three\n');
+    const sleeper = await run(sbx, 'sleep 300', 30_000, { background: true });
+    await within(30_000, 'interrupt', sbx.commands.interrupt(sleeper.id));
+    await eventually(30_000, 'interrupted command ends',
+      async () => (await sbx.commands.getCommandStatus(sleeper.id)).running === false);
+  });
+
+  step('files: directories, info, list, search, move, replace, range, delete', async () => {
+    const dir = `/tmp/hutch-osb-${runID}`;
+    await sbx.files.createDirectories([{ path: `${dir}/sub`, mode: 755 }]);
+    await sbx.files.writeFiles([{ path: `${dir}/sub/a.txt`, data: 'alpha beta\n', mode: 600 }]);
+    const info = (await sbx.files.getFileInfo([`${dir}/sub/a.txt`]))[`${dir}/sub/a.txt`];
+    assert.equal(info.type, 'file');
+    assert.equal(info.size, 11);
+    assert.equal(info.mode, 600);
+    assert.ok(info.modifiedAt instanceof Date, 'modifiedAt');
+    const listed = await sbx.files.listDirectory({ path: dir, depth: 2 });
+    assert.deepEqual(listed.map((f) => `${f.path}:${f.type}`), [`${dir}/sub:directory`, `${dir}/sub/a.txt:file`]);
+    const found = await sbx.files.search({ path: dir, pattern: '*.txt' });
+    assert.deepEqual(found.map((f) => f.path), [`${dir}/sub/a.txt`]);
+    await sbx.files.moveFiles([{ src: `${dir}/sub/a.txt`, dest: `${dir}/b.txt` }]);
+    const [replaced] = await sbx.files.replaceContentsDetailed([{ path: `${dir}/b.txt`, oldContent: 'beta', newContent: 'gamma' }]);
+    assert.equal(replaced.replacedCount, 1);
+    assert.equal(await sbx.files.readFile(`${dir}/b.txt`), 'alpha gamma\n');
+    assert.equal(await sbx.files.readFile(`${dir}/b.txt`, { range: 'bytes=6-10' }), 'gamma');
+    await sbx.files.deleteFiles([`${dir}/b.txt`]);
+    const gone = await rejectsPromptly(10_000, 'readFile of a deleted file', () => sbx.files.readFile(`${dir}/b.txt`));
+    assert.equal(gone.statusCode, 404);
+    await sbx.files.deleteDirectories([dir]);
+    const noDir = await rejectsPromptly(10_000, 'listDirectory of a deleted directory', () => sbx.files.listDirectory({ path: dir }));
+    assert.equal(noDir.statusCode, 404);
+  });
+
+  step('metrics and another port\'s endpoint', async () => {
+    const m = await within(30_000, 'getMetrics', sbx.getMetrics());
+    assert.ok(m.cpuCount > 0 && m.memoryTotalMiB > 0 && m.memoryUsedMiB > 0 && m.timestamp > 0, JSON.stringify(m));
+    // A server of the sandbox's own on 8080 (perl is in every Debian base).
+    const server = 'perl -MIO::Socket::INET -e \'$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die $!; '
+      + 'while ($c = $s->accept) { while (<$c>) { last if /^\\r?$/ } print $c "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from 8080\\n"; close $c }\'';
+    await run(sbx, server, 30_000, { background: true });
+    const url = await within(30_000, 'getEndpointUrl', sbx.getEndpointUrl(8080));
+    const body = await eventually(30_000, 'the port answers through its endpoint', async () => {
+      const res = await fetch(`${url}/anything`, { headers: { 'OPEN-SANDBOX-API-KEY': apiKey() } });
+      return res.ok && (await res.text());
+    });
+    assert.equal(body, 'hello from 8080\n');
   });
 
   step('renew moves expiresAt', async () => {

@@ -165,20 +165,18 @@ func (f *face) list(w http.ResponseWriter, r *http.Request) error {
 		none = len(filter.States) == 0
 	}
 	for _, raw := range q["metadata"] {
-		pairs, err := url.ParseQuery(raw)
+		pairs, err := metadataFilter(raw)
 		if err != nil {
-			return errdefs.InvalidField("metadata", "%q is not key=value pairs joined by &: %v", raw, err)
+			return err
 		}
 		if filter.Metadata == nil {
 			filter.Metadata = map[string]string{}
 		}
-		for k, vs := range pairs {
-			for _, v := range vs {
-				if old, ok := filter.Metadata[k]; ok && old != v {
-					none = true
-				}
-				filter.Metadata[k] = v
+		for _, kv := range pairs {
+			if old, ok := filter.Metadata[kv[0]]; ok && old != kv[1] {
+				none = true
 			}
+			filter.Metadata[kv[0]] = kv[1]
 		}
 	}
 	body := listBody{Items: []sandboxBody{}, Pagination: pagination{Page: page, PageSize: size}}
@@ -196,6 +194,32 @@ func (f *face) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	compat.WriteJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// metadataFilter reads one metadata query value, k=v pairs joined by &.
+// The spec wants keys and values URL-encoded inside it; the SDK sends
+// them raw. So each side is percent-decoded when it decodes, and kept as
+// it is when not (a raw "%" survives); "+" stays a plus.
+func metadataFilter(raw string) ([][2]string, error) {
+	var out [][2]string
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" {
+			return nil, errdefs.InvalidField("metadata", "%q is not key=value", pair)
+		}
+		out = append(out, [2]string{unescape(k), unescape(v)})
+	}
+	return out, nil
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 // delete removes the sandbox before answering, so that the next GET is

@@ -136,6 +136,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	b := e.create(map[string]string{"run": "r1", "role": "b"})
 	c := e.create(map[string]string{"run": "r1", "role": "c"})
 	e.create(map[string]string{"run": "r2"})
+	odd := e.create(map[string]string{"run": "r3", "k": "ü%", "p": "a+b c"})
 	e.must(http.StatusAccepted, "POST", "/v1/sandboxes/"+b+"/pause", nil)
 	e.waitState(b, "Paused")
 
@@ -173,6 +174,11 @@ func TestListFiltersAndPages(t *testing.T) {
 		{"metadata=" + url.QueryEscape("run=r1&role=a"), sorted(a)},
 		{"metadata=" + url.QueryEscape("run=r1&role=zzz"), nil},
 		{run1 + "&state=Terminated", nil},
+		// The SDK joins k=v raw and encodes the whole value once; the spec
+		// encodes keys and values inside as well. Both find the sandbox.
+		{"metadata=" + url.QueryEscape("k=ü%&p=a+b c"), []string{odd}},
+		{"metadata=" + url.QueryEscape("p="+url.PathEscape("a+b c")+"&k="+url.PathEscape("ü%")), []string{odd}},
+		{"metadata=" + url.QueryEscape("p=a b c"), nil},
 	} {
 		if got := ids(list(c.query)); !slices.Equal(got, c.want) {
 			t.Errorf("?%s -> %v, want %v", c.query, got, c.want)
@@ -196,6 +202,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		{"page=-1", "page"},
 		{"pageSize=x", "pageSize"},
 		{"metadata=%zz", ""},
+		{"metadata=" + url.QueryEscape("novalue"), "metadata"},
 	} {
 		r := e.request("GET", "/v1/sandboxes?"+c.query, e.key, nil)
 		if r.status != 400 {
