@@ -37,6 +37,7 @@ func (f *face) toolboxRoutes(mux *http.ServeMux) {
 	tool("GET", "/version", version)
 	f.fileRoutes(tool)
 	f.sessionRoutes(tool)
+	f.gitRoutes(tool)
 	for _, p := range unsupportedToolbox {
 		method, path, _ := strings.Cut(p, " ")
 		route(method, path, f.unsupported)
