@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -452,5 +453,58 @@ func TestPortProxy(t *testing.T) {
 	r = e.request("GET", "/sandboxes/"+id+"/port/"+port+"/", e.key, nil)
 	if code, _ := r.errBody(t); r.status != http.StatusConflict || code != "SANDBOX_PAUSED" {
 		t.Fatalf("paused: %d %s", r.status, r.body)
+	}
+}
+
+// TestExecdCode: python contexts keep their state between runs, whose
+// events carry the output, the last value by MIME type and exceptions.
+func TestExecdCode(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed on this machine")
+	}
+	e := newEnv(t, false)
+	id := e.create(nil)
+	var c struct{ ID, Language string }
+	e.must(http.StatusOK, "POST", execd(id, "/code/context"), map[string]string{"language": "python"}).decode(t, &c)
+	if c.ID == "" || c.Language != "python" {
+		t.Fatalf("context %+v", c)
+	}
+	code := func(body map[string]any) []streamEvent {
+		t.Helper()
+		r := e.must(http.StatusOK, "POST", execd(id, "/code"), body, "Accept", "text/event-stream")
+		return events(t, bytes.NewReader(r.body))
+	}
+	ctx := map[string]string{"id": c.ID, "language": "python"}
+	evs := code(map[string]any{"context": ctx, "code": "x = 40\nprint('set')\nx + 2"})
+	var result string
+	for _, ev := range evs {
+		if ev.Type == "result" {
+			result = ev.Results["text/plain"]
+		}
+	}
+	if evs[0].Type != "init" || evs[0].Text != c.ID || joined(evs, "stdout") != "set\n" || result != "42" ||
+		evs[len(evs)-1].Type != "execution_complete" {
+		t.Fatalf("run: %+v", evs)
+	}
+	evs = code(map[string]any{"context": ctx, "code": "1/0"})
+	if last := evs[len(evs)-1]; last.Type != "error" || last.Error.Ename != "ZeroDivisionError" || len(last.Error.Traceback) == 0 {
+		t.Fatalf("exception: %+v", evs)
+	}
+	if evs := code(map[string]any{"context": ctx, "code": "print(x)"}); joined(evs, "stdout") != "40\n" {
+		t.Fatalf("state lost: %+v", evs)
+	}
+	if evs := code(map[string]any{"code": "print('alone')"}); joined(evs, "stdout") != "alone\n" {
+		t.Fatalf("without a context: %+v", evs)
+	}
+	var list []struct{ ID string }
+	e.must(http.StatusOK, "GET", execd(id, "/code/contexts?language=python"), nil).decode(t, &list)
+	if len(list) != 1 || list[0].ID != c.ID {
+		t.Fatalf("contexts %+v (the one-off context must be gone)", list)
+	}
+	e.must(http.StatusOK, "GET", execd(id, "/code/contexts/"+c.ID), nil)
+	e.must(http.StatusOK, "DELETE", execd(id, "/code/contexts/"+c.ID), nil)
+	r := e.request("GET", execd(id, "/code/contexts/"+c.ID), e.key, nil)
+	if code, _ := r.errBody(t); r.status != 404 || code != "CONTEXT_NOT_FOUND" {
+		t.Fatalf("deleted context: %d %s", r.status, r.body)
 	}
 }
