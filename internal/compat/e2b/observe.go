@@ -350,3 +350,14 @@ func (f *face) templates(w http.ResponseWriter, r *http.Request) error {
 	compat.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// templateAlias answers whether a template (an image of the cache) has
+// that name: E2B's TemplateAliasResponse, or its 404.
+func (f *face) templateAlias(w http.ResponseWriter, r *http.Request) error {
+	alias := r.PathValue("alias")
+	if _, err := f.resolveTemplate(r, alias); err != nil {
+		return err
+	}
+	compat.WriteJSON(w, http.StatusOK, map[string]any{"templateID": alias, "public": true})
+	return nil
+}

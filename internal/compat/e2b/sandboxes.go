@@ -41,6 +41,7 @@ func (f *face) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v2/sandboxes/{id}/logs", f.Authed(f.logsV2))
 	mux.HandleFunc("GET /templates", f.Authed(f.templates))
 	mux.HandleFunc("GET /v2/templates", f.Authed(f.templates))
+	mux.HandleFunc("GET /templates/aliases/{alias}", f.Authed(f.templateAlias))
 	for _, route := range unsupported {
 		mux.HandleFunc(route.pattern, f.Authed(notSupported(route.what)))
 	}
@@ -53,14 +54,37 @@ var unsupported = []struct{ pattern, what string }{
 	{"POST /sandboxes/{id}/fork", "forking a sandbox"},
 	{"POST /sandboxes/{id}/snapshots", "snapshots"},
 	{"GET /snapshots", "snapshots"},
-	{"POST /templates", "building templates (import an image into Hutch instead)"},
-	{"POST /v2/templates", "building templates (import an image into Hutch instead)"},
-	{"POST /v3/templates", "building templates (import an image into Hutch instead)"},
+	{"POST /templates", building},
+	{"POST /v2/templates", building},
+	{"POST /v3/templates", building},
+	{"GET /templates/{templateID}", "template builds"},
+	{"POST /templates/{templateID}", building},
+	{"PATCH /templates/{templateID}", building},
+	{"PATCH /v2/templates/{templateID}", building},
 	{"DELETE /templates/{templateID}", "deleting templates (remove the image through Hutch's API)"},
+	{"POST /templates/{templateID}/builds/{buildID}", building},
+	{"POST /v2/templates/{templateID}/builds/{buildID}", building},
+	{"GET /templates/{templateID}/builds/{buildID}/status", "template builds"},
+	{"GET /templates/{templateID}/builds/{buildID}/logs", "template builds"},
+	{"GET /templates/{templateID}/files/{hash}", building},
+	{"GET /templates/tags", "template tags"},
+	{"POST /templates/tags", "template tags"},
+	{"DELETE /templates/tags", "template tags"},
 	{"GET /volumes", "volumes"},
 	{"POST /volumes", "volumes"},
+	{"GET /volumes/{volumeID}", "volumes"},
+	{"DELETE /volumes/{volumeID}", "volumes"},
+	{"GET /secrets", "secrets"},
+	{"POST /secrets", "secrets"},
+	{"GET /secrets/{secretID}", "secrets"},
+	{"PATCH /secrets/{secretID}", "secrets"},
+	{"DELETE /secrets/{secretID}", "secrets"},
 	{"GET /teams", "teams"},
+	{"GET /teams/{teamID}/metrics", "team metrics"},
+	{"GET /teams/{teamID}/metrics/max", "team metrics"},
 }
+
+const building = "building templates (import or pull an image into Hutch instead)"
 
 func notSupported(what string) compat.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {

@@ -342,6 +342,11 @@ func TestObservability(t *testing.T) {
 	if len(tpls) != 1 || tpls[0].TemplateID != "base" || tpls[0].BuildStatus != "ready" || tpls[0].MemoryMB != 1024 {
 		t.Errorf("templates = %+v", tpls)
 	}
+	e.must(http.StatusOK, "GET", "/templates/aliases/base", nil)
+	e.api("GET", "/templates/aliases/nothing", e.key, nil).e2bError(t)
+	if r := e.api("GET", "/templates/tags", e.key, nil); r.status != 501 {
+		t.Errorf("template tags: %d %s", r.status, r.body)
+	}
 }
 
 // TestHealth: the control API's own health check needs no key.
