@@ -62,8 +62,8 @@ func TestExecute(t *testing.T) {
 	if d := e.must(200, "GET", tb+"/user-home-dir", nil).object(t); d["dir"] == "" {
 		t.Fatalf("user-home-dir: %v", d)
 	}
-	if r := e.request("POST", tb+"/git/clone", e.key, map[string]any{"url": "https://example.com/x.git"}); r.status != 501 {
-		t.Fatalf("git: %d %s", r.status, r.body)
+	if r := e.request("POST", tb+"/lsp/start", e.key, map[string]any{"languageId": "python", "pathToProject": "/"}); r.status != 501 {
+		t.Fatalf("lsp: %d %s", r.status, r.body)
 	}
 	if r := e.request("POST", "/toolbox/sbx_nope/process/execute", e.key, map[string]any{"command": "true"}); r.status != 404 {
 		t.Fatalf("missing sandbox: %d", r.status)
