@@ -353,3 +353,24 @@ func TestPreviewURL(t *testing.T) {
 		t.Fatalf("signed: %d", r.status)
 	}
 }
+
+// TestPauseEndsCallsInFlight: a command under way when its sandbox is
+// paused ends with the pause's 409, not a hang or a 500.
+func TestPauseEndsCallsInFlight(t *testing.T) {
+	e := newEnv(t)
+	sb := e.create(map[string]any{})
+	done := make(chan response, 1)
+	go func() {
+		done <- e.request("POST", e.toolbox(sb.ID)+"/process/execute", e.key, map[string]any{"command": "sleep 30", "timeout": 60})
+	}()
+	// The call holds the sandbox while it runs; pause once it does.
+	poll.Until(t, "the command to start", func() bool {
+		r := e.request("POST", e.toolbox(sb.ID)+"/process/execute", e.key, map[string]any{"command": "pgrep -f 'sleep 30' >/dev/null"})
+		return r.status == 200 && r.object(t)["exitCode"] == float64(0)
+	})
+	e.must(200, "POST", "/sandbox/"+sb.ID+"/pause", nil)
+	r := <-done
+	if r.status != 409 || r.err(t).Source != "DAYTONA_PROXY" {
+		t.Fatalf("call in flight at pause: %d %s", r.status, r.body)
+	}
+}
