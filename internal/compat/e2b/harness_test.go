@@ -61,6 +61,7 @@ type env struct {
 	otherKey string // admin key of another organisation
 	svc      *sandbox.Service
 	rt       agentRuntime
+	deps     compat.Deps
 }
 
 func newEnv(t *testing.T) *env {
@@ -115,7 +116,7 @@ func newEnv(t *testing.T) *env {
 	Mount(router, d)
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, key: key, org: p.OrganizationID, otherKey: other, svc: svc, rt: rt}
+	return &env{t: t, url: srv.URL, key: key, org: p.OrganizationID, otherKey: other, svc: svc, rt: rt, deps: d}
 }
 
 // rootfsTar writes a one-file root filesystem to import as "base".

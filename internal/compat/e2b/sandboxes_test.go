@@ -3,6 +3,7 @@ package e2b
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -354,5 +355,27 @@ func TestHealth(t *testing.T) {
 	e := newEnv(t)
 	if r := e.do("GET", Prefix+"/health", nil, nil); r.status != 204 {
 		t.Fatalf("health: %d", r.status)
+	}
+}
+
+// TestRootListener: Handler serves the control API at the root of a
+// listener of its own, with envd's path form at /envd.
+func TestRootListener(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(Handler(e.deps))
+	defer srv.Close()
+	root := &env{t: t, url: srv.URL, key: e.key}
+	var sb sandboxJSON
+	r := root.do("POST", "/v2/sandboxes", map[string]string{"X-API-KEY": e.key}, map[string]any{"templateID": "base"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create at the root: %d %s", r.status, r.body)
+	}
+	r.json(t, &sb)
+	h := map[string]string{sandboxHeader: sb.SandboxID, "X-Access-Token": sb.EnvdAccessToken}
+	if r := root.do("GET", "/envd/health", h, nil); r.status != http.StatusNoContent {
+		t.Fatalf("envd at /envd: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/compat/e2b/sandboxes/"+sb.SandboxID, map[string]string{"X-API-KEY": e.key}, nil); r.status != 404 {
+		t.Fatalf("the prefix is not the root listener's: %d", r.status)
 	}
 }
