@@ -263,19 +263,24 @@ var vendorFields = map[string]string{
 	"network.denyCIDRs":  "networkPolicy.egress",
 }
 
-// vendorField renames the field of a validation error from the service.
+// vendorField renames the field of a validation error (400) or of a
+// limit the create would pass (403) from the service.
 func vendorField(err error) error {
 	var fe *errdefs.FieldError
-	if !errors.As(err, &fe) {
-		return err
+	var le *sandbox.LimitError
+	switch {
+	case errors.As(err, &fe):
+		if name, ok := vendorFields[fe.Field]; ok {
+			reason := fe.Reason
+			if strings.HasSuffix(fe.Field, "MB") {
+				reason += " (MiB)"
+			}
+			return &errdefs.FieldError{Field: name, Reason: reason}
+		}
+	case errors.As(err, &le):
+		if name, ok := vendorFields[le.Field]; ok {
+			return &sandbox.LimitError{Field: name, Reason: le.Reason}
+		}
 	}
-	name, ok := vendorFields[fe.Field]
-	if !ok {
-		return err
-	}
-	reason := fe.Reason
-	if strings.HasSuffix(fe.Field, "MB") {
-		reason += " (MiB)"
-	}
-	return &errdefs.FieldError{Field: name, Reason: reason}
+	return err
 }

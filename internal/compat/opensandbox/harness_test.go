@@ -137,7 +137,8 @@ func newEnv(t *testing.T, mounted bool) *env {
 	t.Cleanup(func() { agentSrv.Close() })
 
 	rt := &agentFake{Fake: fakeruntime.New(), sock: sock}
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log))
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log),
+		sandbox.WithHost(sandbox.Host{CPU: 4, MemoryMB: 8192}))
 	if err != nil {
 		t.Fatal(err)
 	}

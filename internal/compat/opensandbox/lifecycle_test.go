@@ -69,9 +69,12 @@ func TestCreateRefusesWhatItCannotHonour(t *testing.T) {
 		{"cpu words", with("resourceLimits", map[string]string{"cpu": "lots"}), 400, "resourceLimits.cpu"},
 		{"cpu zero", with("resourceLimits", map[string]string{"cpu": "0m"}), 400, "resourceLimits.cpu"},
 		{"cpu above the maximum", with("resourceLimits", map[string]string{"cpu": "1000"}), 400, "resourceLimits.cpu"},
+		{"cpu below the kernel's least", with("resourceLimits", map[string]string{"cpu": "1m"}), 400, "resourceLimits.cpu"},
 		{"memory unit", with("resourceLimits", map[string]string{"memory": "12XB"}), 400, "resourceLimits.memory"},
 		{"memory too small", with("resourceLimits", map[string]string{"memory": "1Mi"}), 400, "resourceLimits.memory"},
 		{"gpu", with("resourceLimits", map[string]string{"gpu": "1"}), 400, "resourceLimits.gpu"},
+		{"more memory than the host has", with("resourceLimits", map[string]string{"memory": "16Gi"}), 403, "resourceLimits.memory"},
+		{"more cpus than the host has", with("resourceLimits", map[string]string{"cpu": "8"}), 403, "resourceLimits.cpu"},
 		{"timeout below the minimum", with("timeout", 10), 400, "timeout"},
 		{"timeout of the wrong type", with("timeout", "soon"), 400, "timeout"},
 		{"metadata of the wrong type", with("metadata", []string{"a"}), 400, "metadata"},
@@ -92,7 +95,7 @@ func TestCreateRefusesWhatItCannotHonour(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
 			}
 			code, msg := r.errBody(t)
-			want := map[int]string{400: "INVALID_REQUEST", 501: "API_NOT_SUPPORTED"}[c.status]
+			want := map[int]string{400: "INVALID_REQUEST", 403: "FORBIDDEN", 501: "API_NOT_SUPPORTED"}[c.status]
 			if code != want || !strings.Contains(msg, c.field) {
 				t.Fatalf("%s %q does not name %q", code, msg, c.field)
 			}
