@@ -228,8 +228,8 @@ func TestOrgsAndKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 || keys[1].ID != "k2" {
-		t.Errorf("keys = %+v", keys)
+	if len(keys) != 2 || keys[1].ID != "k2" || s.method != "GET" || s.path != "/v1/api-keys" {
+		t.Errorf("%s %s: keys = %+v", s.method, s.path, keys)
 	}
 
 	c, s = fake(t, reply(http.StatusNoContent, nil))
