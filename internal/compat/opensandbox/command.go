@@ -141,26 +141,22 @@ func (f *face) runCommand(w http.ResponseWriter, r *http.Request, call *compat.A
 		return nil
 	}
 
-	cmd, ctx := f.fg.start(r.Context(), id, req.Command)
-	began := func() {
-		if !s.started {
-			_ = s.send(event("init", cmd.id))
-		}
+	if err := checkCwd(r, call, req.Cwd); err != nil {
+		return err
 	}
+	// init goes out at once, so that the caller has the command's id to
+	// interrupt it with before it prints anything.
+	cmd, ctx := f.fg.start(r.Context(), id, req.Command)
+	_ = s.send(event("init", cmd.id))
 	res, err := call.Client.ExecStream(ctx, id, ex, func(stream, data string) {
-		began()
 		_ = s.send(event(stream, data))
 	})
 	if err != nil {
 		f.fg.finish(cmd, nil, err)
-		if !s.started {
-			return err
-		}
 		_ = s.send(streamFailure(ctx, err))
 		return nil
 	}
 	f.fg.finish(cmd, &res.ExitCode, nil)
-	began()
 	switch {
 	case res.TimedOut:
 		_ = s.send(failure("TimeoutError", strconv.Itoa(res.ExitCode),
@@ -173,8 +169,28 @@ func (f *face) runCommand(w http.ResponseWriter, r *http.Request, call *compat.A
 	return nil
 }
 
-// streamFailure is the error event of a command whose stream broke after
-// it started: interrupted (killed: 137), paused, or the agent lost.
+// checkCwd refuses a working directory the sandbox does not have with a
+// 400 before the stream starts (once it has, failures are error events).
+func checkCwd(r *http.Request, call *compat.AgentCall, cwd string) error {
+	if cwd == "" {
+		return nil
+	}
+	fi, err := call.Client.StatFile(r.Context(), call.Sandbox.ID, cwd)
+	var ce *client.Error
+	switch {
+	case errors.As(err, &ce) && ce.Status < 500:
+		return errdefs.InvalidField("cwd", "%q is not a directory in the sandbox: %s", cwd, ce.Message)
+	case err != nil:
+		return err
+	case fi.Type != "dir" && fi.Type != "symlink":
+		return errdefs.InvalidField("cwd", "%q is not a directory in the sandbox", cwd)
+	}
+	return nil
+}
+
+// streamFailure is the error event of a command that did not run to its
+// end: interrupted (killed: 137), paused, refused by the agent, or with
+// the agent lost. Its evalue is an exit code only where there was one.
 func streamFailure(ctx context.Context, err error) streamEvent {
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errInterrupted):
@@ -182,7 +198,11 @@ func streamFailure(ctx context.Context, err error) streamEvent {
 	case errors.Is(cause, errdefs.ErrPaused):
 		return failure("SandboxPaused", "137", cause.Error())
 	}
-	return failure("StreamError", "", err.Error())
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return failure(ce.Code, ce.Message) // the agent refused the command (an unknown uid, ...)
+	}
+	return failure("StreamError", err.Error())
 }
 
 var errInterrupted = errors.New("interrupted")

@@ -179,12 +179,13 @@ func TestExecdCommands(t *testing.T) {
 	}
 }
 
-// TestExecdInterruptForeground: DELETE /command ends a streaming command,
-// whose stream then ends with an error event.
+// TestExecdInterruptForeground: init comes at once, before any output, so
+// that DELETE /command can end a streaming command, whose stream then
+// ends with an error event.
 func TestExecdInterruptForeground(t *testing.T) {
 	e := newEnv(t, false)
 	id := e.create(nil)
-	body, _ := json.Marshal(map[string]any{"command": "echo started; sleep 30"})
+	body, _ := json.Marshal(map[string]any{"command": "sleep 30"})
 	req, _ := http.NewRequest("POST", e.url+execd(id, "/command"), bytes.NewReader(body))
 	req.Header.Set(opensandbox.KeyHeader, e.key)
 	resp, err := http.DefaultClient.Do(req)
