@@ -103,5 +103,16 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, t Target, path st
 	// body once the answer starts unless told not to, and the transport
 	// then drops the connection mid-stream.
 	_ = http.NewResponseController(w).EnableFullDuplex()
+	// In that mode the server leaves an unread body alone until the
+	// handler returns, then drains it after it has stopped watching the
+	// connection, and its next read panics ("invalid concurrent Body.Read
+	// call", golang/go#68560): an agent that never answered (refused
+	// dial, dead sandbox) leaves the body unread. Closing it here, while
+	// the handler runs, drains it in the order the server expects; the
+	// transport's reads end with the close. An upgrade has no body, and
+	// its hijacked connection must not be read.
+	if r.Body != nil && r.Body != http.NoBody && r.Header.Get("Upgrade") == "" {
+		defer r.Body.Close()
+	}
 	rp.ServeHTTP(w, r)
 }

@@ -3,11 +3,15 @@ package agentconn
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,7 +43,7 @@ func TestProxyStreamsAndStripsCredentials(t *testing.T) {
 	target := unixTarget{id: "sb1", sock: sock}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.Forward(w, r, target, "/exec", func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		})
 	}))
 	t.Cleanup(front.Close)
@@ -68,7 +72,7 @@ func TestProxyStreamsAndStripsCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp2.Body.Close()
-	if resp2.StatusCode != 503 {
+	if resp2.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status with no agent = %d", resp2.StatusCode)
 	}
 }
@@ -82,3 +86,58 @@ func (u unixTarget) Dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	return d.DialContext(ctx, "unix", u.sock)
 }
+
+// TestForwardToDeadAgentKeepsConnection sends bodies on one kept-alive
+// connection to a sandbox whose agent refuses every dial: each call is the
+// onError answer, and the server never panics over the unread body (Go's
+// HTTP/1 server in full-duplex mode drains it after the handler and then
+// reads the next request while its own background read is still on,
+// golang/go#68560).
+func TestForwardToDeadAgentKeepsConnection(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	p := NewPool()
+	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.Forward(w, r, deadTarget{}, "/exec", func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		})
+	}))
+	front.Config.ErrorLog = log.New(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(b)
+	}), "", 0)
+	front.Start()
+	t.Cleanup(front.Close)
+	c := front.Client()
+	for i := range 20 {
+		body := strings.Repeat("x", 100*i)
+		resp, err := c.Post(front.URL+"/v1/sandboxes/x/exec", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("call %d: status %d, want 503", i, resp.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logged.String(), "panic") {
+		t.Fatalf("the server panicked:\n%s", logged.String())
+	}
+}
+
+// deadTarget is a sandbox whose agent is gone: every dial is refused.
+type deadTarget struct{}
+
+func (deadTarget) SandboxID() string { return "dead" }
+
+func (deadTarget) Dial(context.Context) (net.Conn, error) {
+	return nil, errors.New("connection refused")
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
