@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,6 +70,9 @@ func under(dir string, prefixes ...string) bool {
 // violations lists what a file of package dir does that only the domain
 // may: import a driver or internal/runtime, or type-assert the runtime.
 func violations(dir string, f *ast.File, fset *token.FileSet) []string {
+	if strings.HasSuffix(path.Base(dir), "test") {
+		return nil // test-support packages (runtimetest, compattest, ...) build their rigs from drivers
+	}
 	var out []string
 	for _, imp := range f.Imports {
 		path, _ := strconv.Unquote(imp.Path.Value)
@@ -129,6 +133,8 @@ import "github.com/hutchdev/hutch/internal/runtime"
 func f(rt runtime.Runtime) { _, _ = rt.(runtime.Networker) }`, 1},
 		{"internal/server", `package x
 import _ "github.com/hutchdev/hutch/internal/runtime/oci"`, 0},
+		{"internal/compat/compattest", `package x
+import _ "github.com/hutchdev/hutch/internal/runtime/fakeruntime"`, 0},
 	} {
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, "x.go", c.src, 0)
