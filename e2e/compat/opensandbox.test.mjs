@@ -99,7 +99,7 @@ describe('opensandbox: @alibaba-group/opensandbox against Hutch', () => {
     assert.equal(await within(30_000, 'readFile', sbx.files.readFile(file)), content);
   });
 
-  step('background commands: status, logs by cursor, interrupt', async () => {
+  step('background commands: status, logs by cursor; interrupts', async () => {
     const script = 'echo one; echo two; sleep 1; echo three';
     const bg = await run(sbx, script, 30_000, { background: true });
     assert.match(bg.id ?? '', /^\d+$/, `background command id ${bg.id}`);
@@ -116,6 +116,10 @@ describe('opensandbox: @alibaba-group/opensandbox against Hutch', () => {
     assert.equal(all.cursor, 3);
     const rest = await sbx.commands.getBackgroundCommandLogs(bg.id, 2);
     assert.equal(rest.content, 'three\n');
+    // A foreground command is interrupted by the id of its init event.
+    const stopped = await within(60_000, 'interrupted foreground command', sbx.commands.run('sleep 300', undefined,
+      { onInit: async (init) => { await sbx.commands.interrupt(init.id); } }, AbortSignal.timeout(60_000)));
+    assert.equal(stopped.error?.name, 'CommandInterrupted', JSON.stringify(stopped.error));
     const sleeper = await run(sbx, 'sleep 300', 30_000, { background: true });
     await within(30_000, 'interrupt', sbx.commands.interrupt(sleeper.id));
     await eventually(30_000, 'interrupted command ends',
