@@ -160,22 +160,24 @@ func TestPortProxySignedPublicPaused(t *testing.T) {
 	// the site, hides its token from the app, and stops at expiry.
 	r := call(t, s, "POST", portURL(s, sb.ID, 8000, "/url"), `{"expiresInSeconds": 2}`, s.key, "")
 	var pu api.PortURL
-	if r.status != 200 || json.Unmarshal([]byte(r.body), &pu) != nil || pu.URL == "" || pu.HostURL == "" {
-		t.Fatalf("sign: %d %s", r.status, r.body)
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &pu) != nil || pu.URL == "" || pu.URL != pu.HostURL {
+		t.Fatalf("sign: %d %s (with a proxy domain, url is the host form)", r.status, r.body)
 	}
-	r = call(t, s, "GET", pu.URL, "", "", "")
+	// The token opens the path form too.
+	hu, _ := url.Parse(pu.HostURL)
+	pathURL := portURL(s, sb.ID, 8000, "/?"+hu.RawQuery)
+	r = call(t, s, "GET", pathURL, "", "", "")
 	if r.status != 200 || strings.Contains(r.body, "hutch_token") {
 		t.Fatalf("signed URL: %d %q", r.status, r.body)
 	}
 	if !strings.Contains(r.header.Get("Set-Cookie"), "hutch_token=") {
 		t.Errorf("no cookie from a signed URL: %v", r.header)
 	}
-	hu, _ := url.Parse(pu.HostURL)
 	if r := call(t, s, "GET", s.url+"/?"+hu.RawQuery, "", "", hu.Host); r.status != 200 {
 		t.Fatalf("signed host URL: %d %s", r.status, r.body)
 	}
 	time.Sleep(time.Until(pu.ExpiresAt) + 100*time.Millisecond) // wait for the expiry itself
-	if r := call(t, s, "GET", pu.URL, "", "", ""); r.status != 401 {
+	if r := call(t, s, "GET", pathURL, "", "", ""); r.status != 401 {
 		t.Fatalf("expired signed URL: %d %s", r.status, r.body)
 	}
 
