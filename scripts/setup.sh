@@ -7,7 +7,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 image_cache=${HUTCH_IMAGE_CACHE:-/var/cache/hutch/images}
-packages=(runc crun debootstrap iproute2 iptables zstd uidmap e2fsprogs busybox-static ca-certificates)
+# chromium: the e2e browser tests load sandbox pages in a real headless browser.
+packages=(runc crun debootstrap iproute2 iptables zstd uidmap e2fsprogs busybox-static ca-certificates chromium)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
