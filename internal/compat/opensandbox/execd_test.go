@@ -509,3 +509,27 @@ func TestExecdCode(t *testing.T) {
 		t.Fatalf("deleted context: %d %s", r.status, r.body)
 	}
 }
+
+// TestExecdPauseEndsStreams: a pause ends a command stream in flight
+// with an error event, instead of leaving it hanging on a frozen agent.
+func TestExecdPauseEndsStreams(t *testing.T) {
+	e := newEnv(t, false)
+	id := e.create(nil)
+	body, _ := json.Marshal(map[string]any{"command": "sleep 30"})
+	req, _ := http.NewRequest("POST", e.url+execd(id, "/command"), bytes.NewReader(body))
+	req.Header.Set(opensandbox.KeyHeader, e.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	start := time.Now()
+	e.must(http.StatusAccepted, "POST", "/v1/sandboxes/"+id+"/pause", nil)
+	evs := events(t, resp.Body)
+	if last := evs[len(evs)-1]; evs[0].Type != "init" || last.Type != "error" || last.Error.Ename != "SandboxPaused" {
+		t.Fatalf("stream across a pause: %+v", evs)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("the stream outlived the pause")
+	}
+}
