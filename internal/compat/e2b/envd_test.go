@@ -473,6 +473,18 @@ func TestEnvdAccess(t *testing.T) {
 		t.Errorf("health after connect: %d", s)
 	}
 
+	// A pause ends a command's stream in flight at once, saying why.
+	long, err := c.start(t.Context(), false, "sleep", "600")
+	if err != nil || !long.Receive() {
+		t.Fatalf("start: %v %v", err, long.Err())
+	}
+	e.must(http.StatusNoContent, "POST", "/sandboxes/"+a.SandboxID+"/pause", nil)
+	cut := collect(long, func() *pb.ProcessEvent { return long.Msg().GetEvent() })
+	if !errors.As(cut.err, &ce) || ce.Code() != connect.CodeFailedPrecondition || !strings.Contains(ce.Message(), "paused") || cut.ended {
+		t.Errorf("stream of a command when its sandbox paused: %+v", cut)
+	}
+	e.must(http.StatusCreated, "POST", "/v2/sandboxes/"+a.SandboxID+"/connect", map[string]any{})
+
 	e.must(http.StatusNoContent, "DELETE", "/sandboxes/"+a.SandboxID, nil)
 	if s := health(c.headers); s != 502 {
 		t.Errorf("health after kill: %d", s)
