@@ -46,7 +46,9 @@ func TestWebhookRetriedUntilReceiverAnswers(t *testing.T) {
 	}))
 	t.Cleanup(recv.Close)
 
-	s := startServer(t, "", append(fastClock, "--webhook-backoff", "100ms")...)
+	// The receiver is on loopback, which only the platform admin's
+	// allowance lets the server reach.
+	s := startServer(t, "", append(fastClock, "--webhook-backoff", "100ms", "--egress-allow", "127.0.0.1/32")...)
 	hs := registerWebhook(t, s, recv.URL)
 	mu.Lock()
 	secret = hs
