@@ -77,7 +77,6 @@ func TestCreateTooBigNamesTheLimit(t *testing.T) {
 		t.Fatalf("cpu 0.01: %s (%s)", tiny.State, tiny.StateReason)
 	}
 
-
 	// The platform admin caps the default organisation at two sandboxes.
 	r := call(t, s, "PUT", s.url+"/v1/organizations/org_default/quotas", `{"sandboxes": 2, "cpu": 8}`, s.key, "")
 	var q api.OrganizationQuotas
