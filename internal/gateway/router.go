@@ -14,7 +14,8 @@ type HostHandler func(w http.ResponseWriter, r *http.Request, sandboxID string, 
 // Router is the server's top-level handler. A request to a per-sandbox
 // host goes to the face that claimed its port, or to the default host
 // handler (the native port proxy); any other request goes to the face
-// mounted at the longest prefix of its path, or to the root face.
+// mounted at the longest prefix of its path, or to the root face; the
+// bare path / may have a handler of its own (Index).
 type Router struct {
 	// Domain turns on per-sandbox hosts; empty leaves only paths.
 	Domain string
@@ -23,6 +24,7 @@ type Router struct {
 	IDPrefix string
 
 	root     http.Handler
+	index    http.Handler
 	hostDef  HostHandler
 	prefixes []mount
 	ports    map[int]HostHandler
@@ -45,6 +47,12 @@ func (rt *Router) Mount(prefix string, h http.Handler) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	rt.prefixes = append(rt.prefixes, mount{prefix, http.StripPrefix(prefix, h)})
 }
+
+// Index serves GET and HEAD of the bare path / with h (the web
+// dashboard's page, where a browser pointed at the server lands). No API
+// client asks for /, so no route of any face is shadowed; other methods
+// on / still reach the root face.
+func (rt *Router) Index(h http.Handler) { rt.index = h }
 
 // ClaimPort serves the per-sandbox hosts of one port with h (E2B's envd
 // answers on {49983}-{id}.{domain}, not the sandbox's own port 49983).
@@ -84,6 +92,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rt.hostDef(w, r, id, port)
+		return
+	}
+	if rt.index != nil && r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		rt.index.ServeHTTP(w, r)
 		return
 	}
 	best := -1
