@@ -8,6 +8,8 @@ import (
 	"github.com/hutchdev/hutch/internal/errdefs"
 )
 
+// registerControl is the control API's route table, with the paths as
+// E2B's SDK and spec spell them.
 func (f *face) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("POST /sandboxes", f.Authed(f.create))
