@@ -18,7 +18,10 @@ func hutchCLI(t *testing.T, s *server, stdin string, args ...string) (string, st
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err := startOwned(cmd)
+	if err == nil {
+		err = waitOwned(cmd)
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func startChromium(t *testing.T, domain string) *chromium {
 		"--host-resolver-rules=MAP *."+domain+" 127.0.0.1", "--remote-debugging-pipe", "about:blank")
 	c.cmd.ExtraFiles = []*os.File{inR, outW} // fds 3 and 4
 	c.cmd.Stderr = c.stderr
-	if err := c.cmd.Start(); err != nil {
+	if err := startOwned(c.cmd); err != nil {
 		t.Fatal(err)
 	}
 	inR.Close()
@@ -60,7 +60,7 @@ func startChromium(t *testing.T, domain string) *chromium {
 		watchdog.Stop()
 		inW.Close()
 		c.cmd.Process.Kill()
-		c.cmd.Wait()
+		waitOwned(c.cmd)
 		outR.Close()
 	})
 	return c

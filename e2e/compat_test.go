@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,8 +32,13 @@ func runSDK(t *testing.T, script string, extra ...string) {
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", script)
 	cmd.Dir = compatDir
 	cmd.Env = append(os.Environ(), "HUTCH_COMPAT_URL="+s.url, "HUTCH_API_KEY="+s.key)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s:\n%s", script, out)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = startOwned(cmd)
+	if err == nil {
+		err = waitOwned(cmd)
+	}
+	t.Logf("%s:\n%s", script, out.String())
 	if err != nil {
 		t.Fatalf("%s failed: %v", script, err)
 	}
