@@ -30,5 +30,5 @@ func proxyConfig(cfg config.Config) (httpapi.ProxyConfig, error) {
 	if len(secret) < 16 {
 		return httpapi.ProxyConfig{}, fmt.Errorf("proxy secret %s is too short; remove it to make a new one", path)
 	}
-	return httpapi.ProxyConfig{Domain: cfg.ProxyDomain, Secret: secret}, nil
+	return httpapi.ProxyConfig{Domain: cfg.ProxyDomain, Secret: secret, PublicURL: cfg.Compat.PublicBase()}, nil
 }
