@@ -1,8 +1,9 @@
 // Package compattest runs one vendor face for its package's tests: a real
-// SQLite store, the unit-test runtime double standing in for containers,
-// the face mounted on the gateway's router on a loopback port, and two
-// organisations, so that a test can check another organisation's
-// sandbox is that vendor's 404.
+// SQLite store, the unit-test runtime double standing in for containers
+// with a real Hutch agent in the test process answering every sandbox's
+// agent calls, the face on a loopback port, and two organisations, so
+// that a test can check another organisation's sandbox is that vendor's
+// 404.
 package compattest
 
 import (
@@ -11,12 +12,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hutchdev/hutch/internal/agent"
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
@@ -27,20 +31,37 @@ import (
 	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
 
-// Env is one server with one face mounted.
-type Env struct {
+// Stack is everything a face runs on: a real SQLite store with two
+// organisations, the lifecycle service over Runtime, and the Deps a face
+// takes.
+type Stack struct {
 	T        *testing.T
-	URL      string // the server's root; faces live under their prefix
 	Key      string // admin key of the default organisation
 	OtherKey string // admin key of a second organisation
+	OtherOrg string
 	Svc      *sandbox.Service
-	RT       *fakeruntime.Fake
+	RT       *Runtime
 	Deps     compat.Deps
 }
 
-// New starts a server with the face that mount puts on the router.
-func New(t *testing.T, mount func(rt *gateway.Router, d compat.Deps)) *Env {
+// Option changes the stack NewStack builds.
+type Option func(*stackOptions)
+
+type stackOptions struct{ service []sandbox.Option }
+
+// WithService passes options to the lifecycle service (a host size, a
+// clock).
+func WithService(o ...sandbox.Option) Option {
+	return func(s *stackOptions) { s.service = append(s.service, o...) }
+}
+
+// NewStack builds a stack; everything it starts ends with the test.
+func NewStack(t *testing.T, opts ...Option) *Stack {
 	t.Helper()
+	var o stackOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
 	if err != nil {
@@ -51,7 +72,7 @@ func New(t *testing.T, mount func(rt *gateway.Router, d compat.Deps)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, other, err := auth.CreateOrganization(ctx, st, "other")
+	org, other, err := auth.CreateOrganization(ctx, st, "other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,22 +81,60 @@ func New(t *testing.T, mount func(rt *gateway.Router, d compat.Deps)) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { images.Close() })
-	rt := fakeruntime.New()
+	// A socket path must stay short; t.TempDir's can be too long.
+	sockDir, err := os.MkdirTemp("", "compattest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithImages(images))
+	agentSrv := &http.Server{Handler: agent.NewServer(log)}
+	go agentSrv.Serve(ln)
+	t.Cleanup(func() { agentSrv.Close() })
+	rt := &Runtime{Fake: fakeruntime.New(), sock: sock}
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt,
+		append([]sandbox.Option{sandbox.WithLogger(log), sandbox.WithImages(images)}, o.service...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
 	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log,
 		Tokens: compat.Tokens{Secret: []byte("compattest secret of 32 bytes...")}}
+	return &Stack{T: t, Key: key, OtherKey: other, OtherOrg: org.ID, Svc: svc, RT: rt, Deps: d}
+}
+
+// Serve serves h on a loopback port for the test and returns its URL.
+func (s *Stack) Serve(h http.Handler) string {
+	srv := httptest.NewServer(h)
+	s.T.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Router returns the gateway router with the face mount put on it.
+func (s *Stack) Router(mount func(rt *gateway.Router, d compat.Deps)) *gateway.Router {
 	router := gateway.NewRouter("", sandbox.IDPrefix, http.NotFoundHandler(), func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
 		http.NotFound(w, r)
 	})
-	mount(router, d)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	return &Env{T: t, URL: srv.URL, Key: key, OtherKey: other, Svc: svc, RT: rt, Deps: d}
+	mount(router, s.Deps)
+	return router
+}
+
+// Env is one server with one face mounted on the gateway's router.
+type Env struct {
+	*Stack
+	URL string // the server's root; faces live under their prefix
+}
+
+// New starts a server with the face that mount puts on the router.
+func New(t *testing.T, mount func(rt *gateway.Router, d compat.Deps), opts ...Option) *Env {
+	t.Helper()
+	s := NewStack(t, opts...)
+	return &Env{Stack: s, URL: s.Serve(s.Router(mount))}
 }
 
 // Response is a decoded answer.

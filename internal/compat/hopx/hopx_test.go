@@ -2,6 +2,7 @@ package hopx_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -179,27 +180,56 @@ func TestBadInput(t *testing.T) {
 	wantError(t, e.Do("GET", hopx.Prefix+"/v1/sandboxes", map[string]string{"X-API-Key": "hk_wrong"}, nil), http.StatusUnauthorized, "UNAUTHORIZED")
 }
 
-// TestAgentTokens: an agent token opens only its own sandbox, and a
-// runtime without an agent answers a 4xx (the SDK retries 5xx and reads
-// 501 as "no desktop").
+// TestAgentTokens: an agent token opens only its own sandbox; the agent
+// answers through it (the stack's agent runs in the test process).
 func TestAgentTokens(t *testing.T) {
 	e, do := newEnv(t)
 	a := want(t, do("POST", "/v1/sandboxes", map[string]any{"template_name": "base"}), http.StatusCreated)
 	b := want(t, do("POST", "/v1/sandboxes", map[string]any{"template_name": "base"}), http.StatusCreated)
-	agent := func(id, token string) compattest.Response {
-		return e.Do("GET", hopx.Prefix+"/agent/"+id+"/files/read?path=/etc/hostname", map[string]string{"Authorization": "Bearer " + token}, nil)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "note.txt")
+	agent := func(id, token, method, path string, body any) compattest.Response {
+		return e.Do(method, hopx.Prefix+"/agent/"+id+path, map[string]string{"Authorization": "Bearer " + token}, body)
 	}
-	wantError(t, agent(b["id"].(string), a["auth_token"].(string)), http.StatusUnauthorized, "TOKEN_INVALID")
-	wantError(t, agent(a["id"].(string), "hopx_forged"), http.StatusUnauthorized, "TOKEN_INVALID")
-	r := agent(a["id"].(string), a["auth_token"].(string))
-	if r.Status < 400 || r.Status >= 500 {
-		t.Fatalf("an agent call on a runtime without an agent: %d %s", r.Status, r.Body)
+	wantError(t, agent(b["id"].(string), a["auth_token"].(string), "GET", "/health", nil), http.StatusUnauthorized, "TOKEN_INVALID")
+	wantError(t, agent(a["id"].(string), "hopx_forged", "GET", "/health", nil), http.StatusUnauthorized, "TOKEN_INVALID")
+
+	id, tok := a["id"].(string), a["auth_token"].(string)
+	if r := agent(id, tok, "POST", "/files/write", map[string]any{"path": file, "content": "kept"}); r.Status != 200 {
+		t.Fatalf("write: %d %s", r.Status, r.Body)
 	}
-	refreshed := want(t, do("POST", "/v1/sandboxes/"+a["id"].(string)+"/token/refresh", nil), http.StatusOK)
-	if refreshed["auth_token"] == "" {
-		t.Fatalf("refresh: %v", refreshed)
+	var read struct{ Content string }
+	if r := agent(id, tok, "GET", "/files/read?path="+file, nil); r.Status != 200 {
+		t.Fatalf("read: %d %s", r.Status, r.Body)
+	} else if r.JSON(t, &read); read.Content != "kept" {
+		t.Fatalf("read back %q", read.Content)
 	}
+	wantError(t, agent(id, tok, "GET", "/files/read?path="+filepath.Join(dir, "missing"), nil), http.StatusNotFound, "FILE_NOT_FOUND")
+	var run struct {
+		Stdout   string `json:"stdout"`
+		ExitCode int    `json:"exit_code"`
+		Success  bool   `json:"success"`
+	}
+	r := agent(id, tok, "POST", "/commands/run", map[string]any{"command": "sh", "args": []string{"-c", "cat note.txt; exit 4"}, "workdir": dir})
+	if r.JSON(t, &run); r.Status != 200 || run.Stdout != "kept" || run.ExitCode != 4 || run.Success {
+		t.Fatalf("commands/run: %d %s", r.Status, r.Body)
+	}
+	var exists struct{ Exists bool }
+	if agent(id, tok, "GET", "/files/exists?path="+filepath.Join(dir, "missing"), nil).JSON(t, &exists); exists.Exists {
+		t.Fatal("a missing file exists")
+	}
+
+	// The SDK keeps sending its first token after a refresh: both work.
+	refreshed := want(t, do("POST", "/v1/sandboxes/"+id+"/token/refresh", nil), http.StatusOK)
+	for _, token := range []string{tok, refreshed["auth_token"].(string)} {
+		if r := agent(id, token, "GET", "/health", nil); r.Status != 200 {
+			t.Fatalf("health with a live token: %d %s", r.Status, r.Body)
+		}
+	}
+	// Paused: refused at once with a 4xx (the SDK retries 5xx).
+	want(t, do("POST", "/v1/sandboxes/"+id+"/pause", nil), http.StatusOK)
+	wantError(t, agent(id, tok, "GET", "/files/read?path="+file, nil), http.StatusConflict, "SANDBOX_PAUSED")
 	// Another organisation's key does not open the agent either.
-	r = e.Do("GET", hopx.Prefix+"/agent/"+a["id"].(string)+"/health", map[string]string{"X-API-Key": e.OtherKey}, nil)
+	r = e.Do("GET", hopx.Prefix+"/agent/"+id+"/health", map[string]string{"X-API-Key": e.OtherKey}, nil)
 	wantError(t, r, http.StatusNotFound, "RESOURCE_NOT_FOUND")
 }
