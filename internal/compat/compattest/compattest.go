@@ -39,15 +39,24 @@ type Stack struct {
 	Key      string // admin key of the default organisation
 	OtherKey string // admin key of a second organisation
 	OtherOrg string
+	OrgID    string // the default organisation
 	Svc      *sandbox.Service
 	RT       *Runtime
+	Images   *image.Store
 	Deps     compat.Deps
 }
 
 // Option changes the stack NewStack builds.
 type Option func(*stackOptions)
 
-type stackOptions struct{ service []sandbox.Option }
+type stackOptions struct {
+	service []sandbox.Option
+	domain  string
+}
+
+// WithDomain turns on per-sandbox hosts ({port}-{id}.{domain}) for the
+// router and the face.
+func WithDomain(domain string) Option { return func(s *stackOptions) { s.domain = domain } }
 
 // WithService passes options to the lifecycle service (a host size, a
 // clock).
@@ -69,6 +78,10 @@ func NewStack(t *testing.T, opts ...Option) *Stack {
 	}
 	t.Cleanup(func() { st.Close() })
 	key, err := auth.Bootstrap(ctx, st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := auth.Authenticate(ctx, st, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +116,10 @@ func NewStack(t *testing.T, opts ...Option) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log,
+	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log, Domain: o.domain,
 		Tokens: compat.Tokens{Secret: []byte("compattest secret of 32 bytes...")}}
-	return &Stack{T: t, Key: key, OtherKey: other, OtherOrg: org.ID, Svc: svc, RT: rt, Deps: d}
+	return &Stack{T: t, Key: key, OtherKey: other, OtherOrg: org.ID, OrgID: me.OrganizationID, Svc: svc, RT: rt,
+		Images: images, Deps: d}
 }
 
 // Serve serves h on a loopback port for the test and returns its URL.
@@ -117,7 +131,7 @@ func (s *Stack) Serve(h http.Handler) string {
 
 // Router returns the gateway router with the face mount put on it.
 func (s *Stack) Router(mount func(rt *gateway.Router, d compat.Deps)) *gateway.Router {
-	router := gateway.NewRouter("", sandbox.IDPrefix, http.NotFoundHandler(), func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
+	router := gateway.NewRouter(s.Deps.Domain, sandbox.IDPrefix, http.NotFoundHandler(), func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
 		http.NotFound(w, r)
 	})
 	mount(router, s.Deps)

@@ -2,47 +2,18 @@ package daytona_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hutchdev/hutch/internal/agent"
-	"github.com/hutchdev/hutch/internal/agentconn"
-	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/compat/compattest"
 	"github.com/hutchdev/hutch/internal/compat/daytona"
 	"github.com/hutchdev/hutch/internal/poll"
-	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
-
-// agentFake is the in-memory runtime whose sandboxes all share one real
-// agent, served in the test process on a unix socket: toolbox calls run
-// real commands and touch real files (under the test's temp dirs).
-type agentFake struct {
-	*fakeruntime.Fake
-	sock string
-}
-
-func (a agentFake) Capabilities() runtime.Capabilities {
-	c := a.Fake.Capabilities()
-	c.Agent = true
-	return c
-}
-
-func (a agentFake) DialAgent(ctx context.Context, id string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", a.sock)
-}
 
 // env is the Daytona face served at the root of a loopback listener over
 // a real SQLite store.
@@ -58,38 +29,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := auth.Bootstrap(ctx, st, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	org, otherKey, err := auth.CreateOrganization(ctx, st, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentSrv := &http.Server{Handler: agent.NewServer(slog.New(slog.DiscardHandler))}
-	go agentSrv.Serve(ln)
-	t.Cleanup(func() { agentSrv.Close() })
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, agentFake{fakeruntime.New(), sock}, sandbox.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log}
-	srv := httptest.NewServer(daytona.Handler(d))
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, key: key, otherKey: otherKey, otherOrg: org.ID, svc: svc, deps: d}
+	st := compattest.NewStack(t)
+	return &env{t: t, url: st.Serve(daytona.Handler(st.Deps)), key: st.Key, otherKey: st.OtherKey, otherOrg: st.OtherOrg,
+		svc: st.Svc, deps: st.Deps}
 }
 
 type response struct {

@@ -3,52 +3,22 @@ package e2b
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hutchdev/hutch/internal/agent"
-	"github.com/hutchdev/hutch/internal/agentconn"
-	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/compat"
-	"github.com/hutchdev/hutch/internal/gateway"
+	"github.com/hutchdev/hutch/internal/compat/compattest"
 	"github.com/hutchdev/hutch/internal/image"
-	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
 
 // domain is the per-sandbox host domain of the test server.
 const domain = "sb.test"
-
-// agentRuntime is the in-memory runtime with an agent: every sandbox's
-// agent is one real Hutch agent on a unix socket of the test (its
-// commands run on the test's host, its files are the host's), so that
-// envd's translation is tested against the agent's real answers.
-type agentRuntime struct {
-	*fakeruntime.Fake
-	sock string
-}
-
-func (a agentRuntime) Capabilities() runtime.Capabilities {
-	c := a.Fake.Capabilities()
-	c.Agent = true
-	return c
-}
-
-func (a agentRuntime) DialAgent(ctx context.Context, _ string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", a.sock)
-}
 
 // env is one server with the E2B face mounted: a real SQLite store, the
 // runtime double with a real agent, a "base" image in the cache, and two
@@ -60,63 +30,18 @@ type env struct {
 	org      string // the default organisation
 	otherKey string // admin key of another organisation
 	svc      *sandbox.Service
-	rt       agentRuntime
+	rt       *compattest.Runtime
 	deps     compat.Deps
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "hutch.db"))
-	if err != nil {
+	st := compattest.NewStack(t, compattest.WithDomain(domain))
+	if _, err := st.Images.ImportRootfs(t.Context(), rootfsTar(t, t.TempDir()), "base", image.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	key, err := auth.Bootstrap(ctx, st, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := auth.Authenticate(ctx, st, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, other, err := auth.CreateOrganization(ctx, st, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, err := image.Open(filepath.Join(dir, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { images.Close() })
-	if _, err := images.ImportRootfs(ctx, rootfsTar(t, dir), "base", image.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentSrv := &http.Server{Handler: agent.NewServer(slog.New(slog.DiscardHandler))}
-	go agentSrv.Serve(ln)
-	t.Cleanup(func() { agentSrv.Close() })
-	rt := agentRuntime{Fake: fakeruntime.New(), sock: sock}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithImages(images))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log, Domain: domain,
-		Tokens: compat.Tokens{Secret: []byte("e2b test secret of 32 bytes.....")}}
-	router := gateway.NewRouter(domain, sandbox.IDPrefix, http.NotFoundHandler(), func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
-		http.Error(w, "port proxy", http.StatusTeapot)
-	})
-	Mount(router, d)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, key: key, org: p.OrganizationID, otherKey: other, svc: svc, rt: rt, deps: d}
+	url := st.Serve(st.Router(Mount))
+	return &env{t: t, url: url, key: st.Key, org: st.OrgID, otherKey: st.OtherKey, svc: st.Svc, rt: st.RT, deps: st.Deps}
 }
 
 // rootfsTar writes a one-file root filesystem to import as "base".

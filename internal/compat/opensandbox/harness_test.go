@@ -5,80 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hutchdev/hutch/internal/agent"
-	"github.com/hutchdev/hutch/internal/agentconn"
-	"github.com/hutchdev/hutch/internal/auth"
-	"github.com/hutchdev/hutch/internal/compat"
+	"github.com/hutchdev/hutch/internal/compat/compattest"
 	"github.com/hutchdev/hutch/internal/compat/opensandbox"
-	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/poll"
-	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
-
-// agentFake is the in-memory runtime whose sandboxes all share one real
-// Hutch agent, served in this process on a unix socket: commands run on
-// the test machine, so file tests stay below a temporary directory.
-type agentFake struct {
-	*fakeruntime.Fake
-	sock string
-
-	mu    sync.Mutex
-	gates map[string]chan struct{} // op -> closed when that op may go on
-}
-
-// Pause waits for the gate blockNext("pause") set, if any.
-func (a *agentFake) Pause(ctx context.Context, id string) error {
-	a.mu.Lock()
-	gate := a.gates["pause"]
-	delete(a.gates, "pause")
-	a.mu.Unlock()
-	if gate != nil {
-		<-gate
-	}
-	return a.Fake.Pause(ctx, id)
-}
-
-var (
-	_ runtime.AgentDialer = (*agentFake)(nil)
-	_ runtime.Networker   = (*agentFake)(nil)
-)
-
-func (a *agentFake) Capabilities() runtime.Capabilities {
-	c := a.Fake.Capabilities()
-	c.Agent, c.Network = true, true
-	return c
-}
-
-// DialPort reaches the test machine's own loopback: every sandbox's
-// ports are this process's.
-func (a *agentFake) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-}
-
-func (a *agentFake) SetNetwork(ctx context.Context, id string, p runtime.NetworkPolicy) error {
-	return nil
-}
-
-func (a *agentFake) DialAgent(ctx context.Context, id string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", a.sock)
-}
 
 // env is the face on a loopback port, over a real SQLite store, the fake
 // runtime and the in-process agent.
@@ -87,7 +23,7 @@ type env struct {
 	url   string // the face's root (Handler) or its prefix on the router
 	key   string // a key of the default organisation
 	other string // a key of another organisation
-	rt    *agentFake
+	rt    *compattest.Runtime
 	svc   *sandbox.Service
 	dir   string // a scratch directory for the agent's files
 }
@@ -103,59 +39,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 // or, mounted, under opensandbox.Prefix on the gateway router.
 func newEnv(t *testing.T, mounted bool) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := auth.Bootstrap(ctx, st, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateOrganization(ctx, &auth.Organization{ID: "org_other", Name: "other", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	_, other, err := auth.CreateKey(ctx, st, "org_other", "other", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	sockDir, err := os.MkdirTemp("", "osb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	agentSrv := &http.Server{Handler: agent.NewServer(log)}
-	go agentSrv.Serve(l)
-	t.Cleanup(func() { agentSrv.Close() })
-
-	rt := &agentFake{Fake: fakeruntime.New(), sock: sock}
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log),
-		sandbox.WithHost(sandbox.Host{CPU: 4, MemoryMB: 8192}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	d := compat.Deps{Sandboxes: svc, Auth: st, Agents: agentconn.NewPool(), Log: log}
-	var h http.Handler
-	prefix := ""
+	st := compattest.NewStack(t, compattest.WithService(sandbox.WithHost(sandbox.Host{CPU: 4, MemoryMB: 8192})))
+	url := ""
 	if mounted {
-		router := gateway.NewRouter("", sandbox.IDPrefix, http.NotFoundHandler(), nil)
-		opensandbox.Mount(router, d)
-		h, prefix = router, opensandbox.Prefix
+		url = st.Serve(st.Router(opensandbox.Mount)) + opensandbox.Prefix
 	} else {
-		h = opensandbox.Handler(d)
+		url = st.Serve(opensandbox.Handler(st.Deps))
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL + prefix, key: key, other: other, rt: rt, svc: svc, dir: t.TempDir()}
+	return &env{t: t, url: url, key: st.Key, other: st.OtherKey, rt: st.RT, svc: st.Svc, dir: t.TempDir()}
 }
 
 type response struct {
@@ -291,15 +182,7 @@ func (e *env) create(metadata map[string]string) string {
 
 // blockNext holds the next runtime op until release is called.
 func (e *env) blockNext(op string) (release func()) {
-	gate := make(chan struct{})
-	e.rt.mu.Lock()
-	if e.rt.gates == nil {
-		e.rt.gates = map[string]chan struct{}{}
-	}
-	e.rt.gates[op] = gate
-	e.rt.mu.Unlock()
-	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
+	release = e.rt.BlockNext(op)
 	e.t.Cleanup(release)
 	return release
 }
