@@ -48,16 +48,23 @@ type commandResponse struct {
 	Timestamp     time.Time `json:"timestamp"`
 }
 
-func (f *face) runCommand(w http.ResponseWriter, r *http.Request, call *compat.AgentCall) error {
+// decodeCommand reads a command request and makes it Hutch's, with the
+// variables set through /env.
+func (f *face) decodeCommand(w http.ResponseWriter, r *http.Request, call *compat.AgentCall) (commandRequest, api.ExecRequest, error) {
 	var req commandRequest
 	if err := compat.Decode(w, r, &req); err != nil {
-		return err
+		return req, api.ExecRequest{}, err
 	}
 	env, err := f.env(r, call)
 	if err != nil {
-		return err
+		return req, api.ExecRequest{}, err
 	}
 	er, err := req.exec(env)
+	return req, er, err
+}
+
+func (f *face) runCommand(w http.ResponseWriter, r *http.Request, call *compat.AgentCall) error {
+	req, er, err := f.decodeCommand(w, r, call)
 	if err != nil {
 		return err
 	}
@@ -87,19 +94,10 @@ func (f *face) execIn(r *http.Request, call *compat.AgentCall, er api.ExecReques
 }
 
 func (f *face) backgroundCommand(w http.ResponseWriter, r *http.Request, call *compat.AgentCall) error {
-	var req commandRequest
-	if err := compat.Decode(w, r, &req); err != nil {
-		return err
-	}
-	env, err := f.env(r, call)
+	_, er, err := f.decodeCommand(w, r, call)
 	if err != nil {
 		return err
 	}
-	er, err := req.exec(env)
-	if err != nil {
-		return err
-	}
-	er.TimeoutSeconds = req.Timeout
 	p, err := call.Client.StartProcess(r.Context(), call.Sandbox.ID, er)
 	if missingWorkspace(err, er.Cwd) {
 		if _, merr := call.Client.Mkdir(r.Context(), call.Sandbox.ID, workspace, ""); merr == nil {
