@@ -142,6 +142,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"CodeContextList": CodeContextList{}, "RunCodeRequest": RunCodeRequest{}, "RunCodeResult": RunCodeResult{},
 		"CodeError": CodeError{}, "PtyMessage": PtyMessage{},
 		"QuotaLimits": QuotaLimits{}, "ResourceTotals": ResourceTotals{}, "OrganizationQuotas": OrganizationQuotas{},
+		"Readiness": Readiness{}, "ReadinessCheck": ReadinessCheck{}, "SeedImage": SeedImage{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {
@@ -201,7 +202,7 @@ func TestRoutes(t *testing.T) {
 		seen[r] = true
 	}
 	for _, want := range []Route{
-		{"GET", "/healthz"}, {"GET", "/v1/openapi.json"}, {"POST", "/v1/sandboxes/{id}/pause"},
+		{"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/v1/openapi.json"}, {"POST", "/v1/sandboxes/{id}/pause"},
 		{"PATCH", "/v1/sandboxes/{id}/metadata"}, {"PUT", "/v1/sandboxes/{id}/timeout"},
 		{"DELETE", "/v1/images"}, {"POST", "/v1/images/import"}, {"DELETE", "/v1/api-keys/{id}"},
 	} {
@@ -209,8 +210,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 64 {
-		t.Errorf("got %d routes, want 64: %v", len(routes), routes)
+	if len(routes) != 65 {
+		t.Errorf("got %d routes, want 65: %v", len(routes), routes)
 	}
 }
 
@@ -245,7 +246,7 @@ func TestOperationsDescribeErrors(t *testing.T) {
 			if _, ok := op.Responses["401"]; !ok && !public {
 				t.Errorf("%s: no 401", name)
 			}
-			if _, ok := op.Responses["500"]; !ok && path != "/healthz" {
+			if _, ok := op.Responses["500"]; !ok && path != "/healthz" && path != "/readyz" {
 				t.Errorf("%s: no 500", name)
 			}
 			if op.RequestBody != nil && op.RequestBody.Content["application/json"] != nil {

@@ -52,6 +52,10 @@ type Config struct {
 	MaxSandboxDiskMB int64
 	// Compat configures the vendor-compatible APIs.
 	Compat Compat
+	// HTTP bounds the listeners' connections; ImageCache is the host-wide
+	// cache of base image layers (see serving.go).
+	HTTP       HTTP
+	ImageCache string
 	// Warnings are deprecated settings LoadServe still accepted, each with
 	// its replacement; the server logs them when it starts.
 	Warnings []string
@@ -71,6 +75,8 @@ func Default() Config {
 		WebhookBackoff:  time.Second,
 		NetworkSubnet:   "10.213.0.0/16",
 		ProxyDomain:     "localhost",
+		HTTP:            DefaultHTTP(),
+		ImageCache:      defaultImageCache(),
 	}
 }
 
@@ -110,6 +116,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	automationFlags(fs, &c)
 	limitFlags(fs, &c)
 	compatFlags(fs, &c)
+	servingFlags(fs, &c)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hutch serve [flags]")
 		fmt.Fprintln(stderr, "\nSettings come from the defaults, then the config file, then HUTCH_* environment")
@@ -161,6 +168,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Compat.validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
 	return c.Sandbox.Validate()

@@ -6,12 +6,28 @@ import (
 	"github.com/hutchdev/hutch/api"
 )
 
+// healthz says that the process answers (liveness); whether it can create
+// sandboxes is readyz's question.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if s.ready != nil && !s.ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether sandboxes can be created now (200) or not (503),
+// with every check and, for each that fails, why and what fixes it.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	rd := api.Readiness{Status: api.ReadinessReady, Ready: true}
+	switch {
+	case s.Readiness != nil:
+		rd = s.Readiness(r.Context())
+	case s.ready != nil && !s.ready():
+		rd = api.Readiness{Status: api.ReadinessStarting, Checks: []api.ReadinessCheck{{Name: "server", Message: "recovering sandboxes"}}}
+	}
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, rd)
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -24,6 +25,8 @@ type Deps struct {
 	Log       *slog.Logger
 	Version   string
 	Proxy     ProxyConfig // the port proxy's domain and signing secret
+	// Readiness answers /readyz; nil: ready exactly when /healthz's ready says so.
+	Readiness func(context.Context) api.Readiness
 }
 
 // Server is the native API handler.
@@ -38,7 +41,8 @@ type Server struct {
 // Route is one registered method and path pattern.
 type Route struct{ Method, Path string }
 
-// New builds the handler. ready reports whether /healthz should say 200.
+// New builds the handler. ready reports whether /readyz should say 200
+// when d.Readiness is nil.
 func New(d Deps, ready func() bool) *Server {
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -116,6 +120,7 @@ func (p *probe) WriteHeader(code int)        { p.status = code }
 
 func (s *Server) register() {
 	s.handle("GET", "/healthz", s.healthz)
+	s.handle("GET", "/readyz", s.readyz)
 	s.handle("GET", "/v1/openapi.json", s.serve(s.openAPI))
 	s.handle("GET", "/v1/info", s.authenticated(s.info))
 

@@ -142,3 +142,8 @@ func lookupKeys(ref string) ([]string, error) {
 	}
 	return append(keys, remote), nil
 }
+
+// Key is the index key an image imported as ref is stored under ("base"
+// and "base:latest" are both "base:latest"), for callers that must tell
+// whether two references name the same image.
+func Key(ref string) (string, error) { return storeKey(ref) }

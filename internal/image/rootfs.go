@@ -28,21 +28,24 @@ func (s *Store) ImportRootfs(ctx context.Context, tarPath, ref string, cfg Confi
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.importRootfs(ctx, tarPath, key, cfg)
+	img, err := s.importRootfs(ctx, tarPath, key, cfg, nil, nil)
 	if err != nil {
 		return nil, classify("import rootfs", fmt.Sprintf("%s from %s", key, tarPath), err)
 	}
 	return img, nil
 }
 
-func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Config) (*Image, error) {
+// importRootfs unpacks the tarball's one layer and records key's image
+// of it. progress (if set) receives the bytes read; done (if set) is
+// told what the layer unpacked to, while the layer is still held from GC.
+func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Config, progress func(int64), done func(*unpacked)) (*Image, error) {
 	f, err := os.Open(tarPath)
 	if err != nil {
 		return nil, notFoundIfMissing(err)
 	}
 	defer f.Close()
 	src := layerSource{compressed: true, open: func() (io.ReadCloser, error) { return io.NopCloser(f), nil }}
-	u, err := s.unpackLayer(ctx, src, nil)
+	u, err := s.unpackLayer(ctx, src, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +58,16 @@ func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Confi
 	if err != nil {
 		return nil, err
 	}
+	img, err := s.commitRootfsImage(key, u.diffID, u.tarSize, cfg)
+	if err == nil && done != nil {
+		done(u)
+	}
+	return img, err
+}
 
+// commitRootfsImage records key as the one-layer image of diffID (a
+// layer the caller holds), with config cfg.
+func (s *Store) commitRootfsImage(key string, diffID v1.Hash, tarSize int64, cfg Config) (*Image, error) {
 	cfg = cloneConfig(cfg)
 	if !slices.ContainsFunc(cfg.Env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
 		cfg.Env = append([]string{defaultPath}, cfg.Env...)
@@ -68,7 +80,7 @@ func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Confi
 		Architecture: runtime.GOARCH,
 		OS:           "linux",
 		Created:      v1.Time{Time: now},
-		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{u.diffID}},
+		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 		Config: v1.Config{
 			Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env,
 			WorkingDir: cfg.WorkingDir, User: cfg.User,
@@ -89,7 +101,7 @@ func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Confi
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Size: int64(len(rawConfig)), Digest: configDigest},
-		Layers:        []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: u.tarSize, Digest: u.diffID}},
+		Layers:        []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: tarSize, Digest: diffID}},
 	}
 	rawManifest, err := json.Marshal(m)
 	if err != nil {
@@ -99,7 +111,7 @@ func (s *Store) importRootfs(ctx context.Context, tarPath, key string, cfg Confi
 		Ref:          key,
 		Digest:       digestOf(rawManifest),
 		ConfigDigest: configDigest.String(),
-		Layers:       []string{u.diffID.String()},
+		Layers:       []string{diffID.String()},
 		Config:       configOf(&cf),
 		CreatedAt:    now,
 	}

@@ -40,6 +40,9 @@ type Store struct {
 	// registries carries every pull's connections through the egress
 	// guard (see WithEgress).
 	registries http.RoundTripper
+	// shared is the host-wide cache seeded layers are linked from (see
+	// WithShared); nil: none.
+	shared *Shared
 
 	mu       sync.Mutex
 	idx      *index

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
@@ -47,8 +46,9 @@ func compatDeps(cfg config.Config, svc *sandbox.Service, st auth.Store, agents *
 }
 
 // mountFaces mounts every compatible API on rt, and starts the listeners
-// of those configured to have one of their own; stop closes those.
-func mountFaces(cfg config.Config, rt *gateway.Router, d compat.Deps, log *slog.Logger) (stop func(context.Context), err error) {
+// of those configured to have one of their own (served as the API's own
+// is, by ls); stop closes those.
+func mountFaces(cfg config.Config, rt *gateway.Router, d compat.Deps, ls *listeners, log *slog.Logger) (stop func(context.Context), err error) {
 	var servers []*http.Server
 	stop = func(ctx context.Context) {
 		for _, s := range servers {
@@ -66,9 +66,8 @@ func mountFaces(cfg config.Config, rt *gateway.Router, d compat.Deps, log *slog.
 			stop(context.Background())
 			return nil, fmt.Errorf("--compat-%s-listen: %w", f.name, err)
 		}
-		srv := &http.Server{Handler: f.root(d), ReadHeaderTimeout: 10 * time.Second}
+		srv, _ := ls.serve(ln, f.root(d))
 		servers = append(servers, srv)
-		go func() { _ = srv.Serve(ln) }()
 		log.Info("serving a compatible API on its own listener", "api", f.name, "addr", ln.Addr().String())
 	}
 	return stop, nil

@@ -18,10 +18,10 @@ import (
 
 // newRuntime builds the driver cfg.Runtime names (config.Validate has
 // refused any other).
-func newRuntime(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.Runtime, error) {
+func newRuntime(cfg config.Config, images *image.Store, seeds *seeder, log *slog.Logger) (runtime.Runtime, error) {
 	switch cfg.Runtime {
 	case config.RuntimeOCI:
-		return newOCI(cfg, images, log)
+		return newOCI(cfg, images, seeds, log)
 	}
 	return nil, fmt.Errorf("runtime %q has no constructor", cfg.Runtime)
 }
@@ -29,9 +29,9 @@ func newRuntime(cfg config.Config, images *image.Store, log *slog.Logger) (runti
 // newOCI builds the oci driver. The running hutch binary doubles as every
 // sandbox's PID 1 (`hutch init`), so it must be a static build, which
 // scripts/setup.sh makes.
-func newOCI(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.Runtime, error) {
+func newOCI(cfg config.Config, images *image.Store, seeds *seeder, log *slog.Logger) (runtime.Runtime, error) {
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("sandboxes need root (namespaces, cgroups, mounts); run hutch serve as root")
+		return nil, errNotRoot
 	}
 	if err := traversable(cfg.DataDir); err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func newOCI(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.R
 	d, err := oci.New(oci.Config{
 		Runtime:    cfg.OCIRuntime,
 		StateDir:   filepath.Join(cfg.DataDir, "runtime"),
-		Images:     resolveOrPull(images, log),
+		Images:     resolveOrPull(images, seeds, log),
 		InitBinary: exe,
 		StopGrace:  cfg.Sandbox.StopGrace,
 		Subnet:     netip.MustParsePrefix(cfg.NetworkSubnet), // checked by config.Validate
@@ -58,11 +58,28 @@ func newOCI(cfg config.Config, images *image.Store, log *slog.Logger) (runtime.R
 	return d, nil
 }
 
+// errNotRoot is why the oci driver does not start for another user.
+var errNotRoot = errors.New("sandboxes need root (namespaces, cgroups, mounts); run hutch serve as root")
+
 // resolveOrPull gives the driver an image's layers, pulling the image first
-// when the local cache does not have it, as `docker run` does. Errors name
-// the image.
-func resolveOrPull(images *image.Store, log *slog.Logger) func(ctx context.Context, ref string) (*image.Image, error) {
+// when the local cache does not have it, as `docker run` does. A base
+// image still being seeded is waited for (at most seedWait), and one that
+// could not be seeded is not looked for on a registry: the error says
+// why, and how to fix it. Errors name the image.
+func resolveOrPull(images *image.Store, seeds *seeder, log *slog.Logger) func(ctx context.Context, ref string) (*image.Image, error) {
 	return func(ctx context.Context, ref string) (*image.Image, error) {
+		seedErr := seeds.wait(ctx, ref, seedWait)
+		if errors.Is(seedErr, errdefs.ErrUnavailable) {
+			// Still seeding, or seeding failed: a manual import may have
+			// brought the image all the same.
+			if img, err := images.Resolve(ctx, ref); err == nil {
+				return img, nil
+			}
+			return nil, seedErr
+		}
+		if seedErr != nil {
+			return nil, seedErr
+		}
 		img, err := images.Resolve(ctx, ref)
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			return img, err
@@ -90,10 +107,23 @@ func traversable(dir string) error {
 			return err
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s (mode %v) is not traversable by others, so sandboxes cannot reach their files under %s: chmod o+x %s", d, fi.Mode().Perm(), abs, d)
+			return &notTraversableError{Dir: d, Mode: fi.Mode().Perm(), DataDir: abs}
 		}
 		if d == "/" {
 			return nil
 		}
 	}
+}
+
+// notTraversableError is a parent of the data dir that the sandboxes'
+// mapped uids cannot walk through (a data dir under /root, mode 0700).
+type notTraversableError struct {
+	Dir     string
+	Mode    os.FileMode
+	DataDir string
+}
+
+func (e *notTraversableError) Error() string {
+	return fmt.Sprintf("%s (mode %v) is not traversable by others, so sandboxes cannot reach their files under %s: chmod o+x %s",
+		e.Dir, e.Mode, e.DataDir, e.Dir)
 }

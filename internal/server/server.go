@@ -14,13 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/httpapi"
-	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/webhook"
@@ -30,11 +28,15 @@ import (
 var Version = "dev"
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight
-// requests and transitions finish before the store closes. The API listens
-// before Service.Recover runs, so that /healthz answers 503 "starting"
-// during a long recovery; every other route is served meanwhile too, each
-// sandbox's lock keeping its recovery and a request on it apart. ready,
-// when not nil, receives the listening address once recovery is done.
+// requests and transitions finish before the store closes. The API
+// listens before anything slow happens: /healthz answers at once, /readyz
+// says what the server is doing (opening the store, starting the runtime,
+// recovering sandboxes, seeding base images) and why sandboxes cannot be
+// created yet, and other routes answer 503 with Retry-After until the API
+// is built. Base images are seeded in the background; every other route
+// is served during recovery, each sandbox's lock keeping its recovery and
+// a request on it apart. ready, when not nil, receives the listening
+// address once recovery is done.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger, ready func(addr string)) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
@@ -42,6 +44,18 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
+	rd := newReadiness(cfg.DataDir, cfg.Sandbox.DefaultImage)
+	ls := newListeners(cfg.HTTP, rd, log)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fr := &front{readiness: rd}
+	srv, served := ls.serve(ln, fr)
+	defer srv.Close() // a start that fails; after Shutdown, nothing left to do
+	log.Info("listening; not ready until the checks of /readyz pass", "addr", ln.Addr().String())
+
+	rd.setPhase("opening the store")
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -57,18 +71,24 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	images, err := image.Open(filepath.Join(cfg.DataDir, "images"), image.WithEgress(guard))
+	images, err := openImages(cfg, guard, log)
 	if err != nil {
-		return fmt.Errorf("open image store: %w", err)
+		return err
 	}
 	defer images.Close()
-	seedImages(ctx, images, cfg.SeedImages, log)
-	rt, err := newRuntime(cfg, images, log)
+	seeds := startSeeding(ctx, images, cfg.SeedImages, cfg.Sandbox.DefaultImage, log)
+	defer seeds.close()
+	rd.setSeeds(seeds)
+	rd.setPhase("starting the sandbox runtime")
+	rt, err := newRuntime(cfg, images, seeds, log)
 	if err != nil {
 		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
 		rt = nil
+		rd.setRuntime("", err)
 	} else if err := runtime.Check(rt); err != nil {
 		return err
+	} else {
+		rd.setRuntime(rt.Name(), nil)
 	}
 	archives, err := openArchives(cfg.DataDir)
 	if err != nil {
@@ -92,24 +112,20 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	agents := agentconn.NewPool()
 	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st, webhook.WithEgress(guard)), Agents: agents,
-		Log: log, Version: Version, Proxy: proxy}, isReady.Load)
-	stopFaces, err := mountFaces(cfg, api.Router(), compatDeps(cfg, svc, st, agents, proxy, log), log)
+		Log: log, Version: Version, Proxy: proxy, Readiness: rd.report}, isReady.Load)
+	stopFaces, err := mountFaces(cfg, api.Router(), compatDeps(cfg, svc, st, agents, proxy, log), ls, log)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	fr.set(api)
 
+	rd.setPhase("recovering sandboxes")
 	n, err := svc.Recover(ctx)
 	if err != nil {
 		log.Error("recovery", "err", err)
 	}
 	log.Info("recovered sandboxes", "changed", n)
+	rd.setPhase("")
 	isReady.Store(true)
 	defer startAutomation(ctx, cfg, svc, st, guard, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
