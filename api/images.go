@@ -4,8 +4,12 @@ import "time"
 
 // Image is an image in the server's local cache.
 type Image struct {
-	Ref       string    `json:"ref"`
-	Digest    string    `json:"digest"`
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+	// Shared is true for an image every organisation sees (seeded, or
+	// imported or pulled by the platform admin), false for one of the
+	// caller's organisation's own.
+	Shared    bool      `json:"shared"`
 	Size      int64     `json:"size"` // bytes unpacked
 	Layers    int       `json:"layers"`
 	CreatedAt time.Time `json:"createdAt"`

@@ -123,7 +123,7 @@ func (e *env) imageResult(call func(func(api.ImageProgress)) (*api.Image, error)
 
 func runImageList(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("image ls")
-	pos, _, err := e.parse(fs, "image ls", "", "List the images in the server's cache.", args)
+	pos, _, err := e.parse(fs, "image ls", "", "List the images your organisation sees: its own and the shared ones.", args)
 	if err != nil {
 		return err
 	}
@@ -142,9 +142,13 @@ func runImageList(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	now := time.Now()
-	tw := table(e.stdout, "REF", "DIGEST", "SIZE", "LAYERS", "AGE")
+	tw := table(e.stdout, "REF", "DIGEST", "SCOPE", "SIZE", "LAYERS", "AGE")
 	for _, img := range list.Items {
-		row(tw, img.Ref, shortDigest(img.Digest), bytesHuman(img.Size), fmt.Sprint(img.Layers), age(img.CreatedAt, now))
+		scope := "own"
+		if img.Shared {
+			scope = "shared"
+		}
+		row(tw, img.Ref, shortDigest(img.Digest), scope, bytesHuman(img.Size), fmt.Sprint(img.Layers), age(img.CreatedAt, now))
 	}
 	return tw.Flush()
 }

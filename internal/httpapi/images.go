@@ -14,11 +14,11 @@ import (
 )
 
 func imageToAPI(img *image.Image) api.Image {
-	return api.Image{Ref: img.Ref, Digest: img.Digest, Size: img.Size, Layers: len(img.Layers), CreatedAt: img.CreatedAt}
+	return api.Image{Ref: img.Ref, Digest: img.Digest, Shared: img.Namespace == "", Size: img.Size, Layers: len(img.Layers), CreatedAt: img.CreatedAt}
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := s.Sandboxes.Images().List(r.Context())
+	imgs, err := s.Sandboxes.Images().ListFor(r.Context(), principal(r.Context()).OrganizationID)
 	if err != nil {
 		return err
 	}

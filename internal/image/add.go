@@ -114,9 +114,11 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 }
 
 // commitImage writes an image's manifest and config blobs and its index
-// entry, replacing what key named before (a newer pull of the same tag);
-// layers only the old one used are collected.
+// entry, replacing what rec.Ref (an index key: nsKey of the namespace and
+// the reference) named before, a newer pull of the same tag say; layers
+// only the old one used are collected, unless a sandbox is pinned to it.
 func (s *Store) commitImage(rec *record, rawManifest, rawConfig []byte) (*Image, error) {
+	rec.Namespace, rec.Ref = splitKey(rec.Ref)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range [][]byte{rawManifest, rawConfig} {
@@ -128,8 +130,12 @@ func (s *Store) commitImage(rec *record, rawManifest, rawConfig []byte) (*Image,
 			return nil, err
 		}
 	}
-	old := s.idx.Images[rec.Ref]
-	s.idx.Images[rec.Ref] = rec
+	key := nsKey(rec.Namespace, rec.Ref)
+	old := s.idx.Images[key]
+	if old != nil && old.Digest != rec.Digest {
+		s.dropLocked(old)
+	}
+	s.idx.Images[key] = rec
 	if err := s.saveLocked(); err != nil {
 		return nil, err
 	}

@@ -12,59 +12,65 @@ import (
 	"github.com/hutchdev/hutch/internal/errdefs"
 )
 
-// Remove drops ref from the cache and deletes the layers and blobs no other
-// image uses. It does not know about sandboxes: the caller checks that no
-// sandbox runs on the image first. ref is looked up as Resolve does.
-func (s *Store) Remove(ctx context.Context, ref string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key, err := s.findKeyLocked(ref)
-	if err != nil {
-		return err
-	}
-	delete(s.idx.Images, key)
-	if err := s.saveLocked(); err != nil {
-		return fmt.Errorf("remove image %s: %w", key, err)
-	}
-	if err := s.gcLocked(); err != nil {
-		return fmt.Errorf("remove image %s: %w", key, err)
-	}
-	return nil
-}
+// Remove drops ref from the shared namespace and deletes the layers and
+// blobs nothing else uses (see View.Remove).
+func (s *Store) Remove(ctx context.Context, ref string) error { return s.In("").Remove(ctx, ref) }
 
-// findKeyLocked is the index key ref names: a local image, a registry
-// image, or for "sha256:<hex>" the first image (by key) with that manifest
-// digest.
-func (s *Store) findKeyLocked(ref string) (string, error) {
+// lookupLocked finds the record ref names in the first of namespaces
+// that has one: a local image, a registry image, or for "sha256:<hex>"
+// the first image (by key) with that manifest digest. pinned extends a
+// digest's search to the records sandboxes are pinned to.
+func (s *Store) lookupLocked(namespaces []string, ref string, pinned bool) (*record, error) {
 	if strings.HasPrefix(ref, "sha256:") {
-		for _, k := range s.sortedKeysLocked() {
-			if s.idx.Images[k].Digest == ref {
-				return k, nil
+		keys := s.sortedKeysLocked()
+		for _, ns := range namespaces {
+			for _, k := range keys {
+				if rec := s.idx.Images[k]; rec.Namespace == ns && rec.Digest == ref {
+					return rec, nil
+				}
 			}
 		}
-		return "", fmt.Errorf("image %s: %w", ref, errdefs.ErrNotFound)
+		if rec := s.idx.Pinned[ref]; pinned && rec != nil {
+			return rec, nil
+		}
+		return nil, fmt.Errorf("image %s: %w", ref, errdefs.ErrNotFound)
 	}
 	keys, err := lookupKeys(ref)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	for _, k := range keys {
-		if _, ok := s.idx.Images[k]; ok {
-			return k, nil
+	for _, ns := range namespaces {
+		for _, k := range keys {
+			if rec, ok := s.idx.Images[nsKey(ns, k)]; ok {
+				return rec, nil
+			}
 		}
 	}
-	return "", fmt.Errorf("image %s (%s): %w", ref, keys[len(keys)-1], errdefs.ErrNotFound)
+	return nil, fmt.Errorf("image %s (%s): %w", ref, keys[len(keys)-1], errdefs.ErrNotFound)
 }
 
-// gcLocked deletes layers and blobs that no image refers to and no pull or
-// import in progress holds.
+// dropLocked takes rec out of the index. Its layers go with the next
+// collection unless a pin keeps them; while a lease is open, rec is
+// remembered by the lease (see Lease).
+func (s *Store) dropLocked(rec *record) {
+	delete(s.idx.Images, nsKey(rec.Namespace, rec.Ref))
+	for l := range s.leases {
+		l.left = append(l.left, rec)
+	}
+}
+
+// gcLocked deletes layers and blobs that no image and no pinned image
+// refers to and no pull or import in progress holds. While a lease is
+// open nothing is deleted: the collection waits for the last lease.
 func (s *Store) gcLocked() error {
+	if len(s.leases) > 0 {
+		s.gcPending = true
+		return nil
+	}
+	s.gcPending = false
 	usedLayers := map[string]bool{}
 	usedBlobs := map[string]bool{}
-	for _, rec := range s.idx.Images {
+	for _, rec := range s.allRecordsLocked() {
 		for _, d := range rec.Layers {
 			usedLayers[strings.TrimPrefix(d, "sha256:")] = true
 		}

@@ -14,6 +14,10 @@ type Image struct {
 	Config Config
 	Size   int64 // bytes unpacked
 
+	// Namespace is the organisation whose own image this is; "" for a
+	// shared one (see Store.In).
+	Namespace string
+
 	// CreatedAt is when the image entered this cache (pulled or imported),
 	// not the build time in its config: it is what `image ls` sorts by.
 	CreatedAt time.Time

@@ -32,6 +32,8 @@ type ImportOption func(*importOptions)
 
 type importOptions struct {
 	name string
+	// namespace is where the images go (set by View.Import).
+	namespace string
 }
 
 // WithName names the image of an archive that holds exactly one, replacing
@@ -40,8 +42,9 @@ type importOptions struct {
 func WithName(ref string) ImportOption { return func(o *importOptions) { o.name = ref } }
 
 // Import reads an image archive from r: a `docker save` tarball or an OCI
-// image layout tarball, optionally gzip- or zstd-compressed. It returns one
-// Image per name imported; see Normalize for how names without a registry
+// image layout tarball, optionally gzip- or zstd-compressed, into the
+// shared namespace (View.Import: an organisation's). It returns one Image
+// per name imported; see Normalize for how names without a registry
 // become local images.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) ([]*Image, error) {
 	// Both formats need random access, so the stream is spooled first.
@@ -180,7 +183,7 @@ func (s *Store) importDockerSave(ctx context.Context, file string, o importOptio
 		if o.name != "" {
 			names = []string{o.name}
 		}
-		imgs, err := s.importImage(ctx, file, img, names, false)
+		imgs, err := s.importImage(ctx, file, img, names, false, o.namespace)
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +222,7 @@ func (s *Store) importLayout(ctx context.Context, dir string, o importOptions) (
 		if err != nil {
 			return nil, classify("import", ref, err)
 		}
-		imgs, err := s.importImage(ctx, ref, img, []string{ref}, true)
+		imgs, err := s.importImage(ctx, ref, img, []string{ref}, true, o.namespace)
 		if err != nil {
 			return nil, err
 		}
@@ -265,9 +268,9 @@ func layoutImage(idx v1.ImageIndex, d v1.Descriptor, platform v1.Platform) (v1.I
 	return nil, fmt.Errorf("no %s image in the index: %w", platform, errdefs.ErrNotFound)
 }
 
-// importImage stores img under every name in names. compressed is as for
-// addImage.
-func (s *Store) importImage(ctx context.Context, source string, img v1.Image, names []string, compressed bool) ([]*Image, error) {
+// importImage stores img under every name in names, in namespace ns.
+// compressed is as for addImage.
+func (s *Store) importImage(ctx context.Context, source string, img v1.Image, names []string, compressed bool, ns string) ([]*Image, error) {
 	var out []*Image
 	for _, n := range names {
 		key, err := storeKey(n)
@@ -275,7 +278,7 @@ func (s *Store) importImage(ctx context.Context, source string, img v1.Image, na
 			return nil, err
 		}
 		// Layers are unpacked by the first name and found cached by the rest.
-		res, err := s.addImage(ctx, key, img, addOptions{compressed: compressed})
+		res, err := s.addImage(ctx, nsKey(ns, key), img, addOptions{compressed: compressed})
 		if err != nil {
 			return nil, classify("import", fmt.Sprintf("%s from %s", key, filepath.Base(source)), err)
 		}

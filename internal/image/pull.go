@@ -34,6 +34,8 @@ type pullOptions struct {
 	auth     authn.Authenticator
 	progress func(Progress)
 	platform v1.Platform
+	// namespace is where the image goes (set by View.Pull).
+	namespace string
 }
 
 // WithBasicAuth sends registry credentials; without it pulls are anonymous.
@@ -49,7 +51,8 @@ func WithProgress(fn func(Progress)) PullOption {
 // Pull downloads ref from its registry into the cache and returns it.
 // Layers already unpacked are not downloaded again. A multi-arch index
 // resolves to linux on this machine's architecture. The image is stored
-// under Normalize(ref), so Resolve(ref) finds it afterwards.
+// in the shared namespace under Normalize(ref), so Resolve(ref) finds it
+// afterwards; View.Pull stores it in an organisation's.
 func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
 	o := pullOptions{auth: authn.Anonymous, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}
 	for _, opt := range opts {
@@ -68,7 +71,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	if o.progress != nil {
 		ao.report = serialise(key, o.progress)
 	}
-	out, err := s.addImage(ctx, key, img, ao)
+	out, err := s.addImage(ctx, nsKey(o.namespace, key), img, ao)
 	if err != nil {
 		return nil, classify("pull", key, scrub(err))
 	}

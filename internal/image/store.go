@@ -48,16 +48,28 @@ type Store struct {
 	idx      *index
 	holds    map[string]int     // layer hex -> pulls/imports using it, kept from GC
 	inflight map[string]*flight // layer hex -> unpack under way
+	// leases postpone every collection while a sandbox's image is being
+	// resolved by someone else (see View.Lease); gcPending records that
+	// one was postponed.
+	leases    map[*Lease]struct{}
+	gcPending bool
 }
 
 // index is the persistent state of a Store, rewritten whole on each change.
 type index struct {
 	Version int                    `json:"version"`
-	Images  map[string]*record     `json:"images"`
+	Images  map[string]*record     `json:"images"` // by nsKey(namespace, ref)
 	Layers  map[string]layerRecord `json:"layers"` // by hex of the diff ID
+	// Pins are the manifest digests each owner (a sandbox) runs on, and
+	// Pinned the records of those digests, kept with their layers after
+	// their name moved on to another image or was removed (see pin.go).
+	Pins   map[string][]string `json:"pins,omitempty"`
+	Pinned map[string]*record  `json:"pinned,omitempty"`
 }
 
 type record struct {
+	// Namespace is the organisation the image belongs to; "" is shared.
+	Namespace    string    `json:"namespace,omitempty"`
 	Ref          string    `json:"ref"`
 	Digest       string    `json:"digest"`
 	ConfigDigest string    `json:"configDigest"`
@@ -76,7 +88,7 @@ const indexVersion = 1
 // exclusive lock on dir, finishes what a crash may have left (half-unpacked
 // layers, layers no image uses) and returns the store; Close releases it.
 func Open(dir string, opts ...OpenOption) (*Store, error) {
-	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}}
+	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}, leases: map[*Lease]struct{}{}}
 	for _, o := range append([]OpenOption{WithEgress(nil)}, opts...) {
 		o(s)
 	}
@@ -149,7 +161,8 @@ func (s *Store) blobPath(digest string) string {
 
 // load reads the index and reconciles it with the layer dirs on disk.
 func (s *Store) load() error {
-	s.idx = &index{Version: indexVersion, Images: map[string]*record{}, Layers: map[string]layerRecord{}}
+	s.idx = &index{Version: indexVersion, Images: map[string]*record{}, Layers: map[string]layerRecord{},
+		Pins: map[string][]string{}, Pinned: map[string]*record{}}
 	b, err := os.ReadFile(s.indexPath())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -159,6 +172,7 @@ func (s *Store) load() error {
 		if err := json.Unmarshal(b, s.idx); err != nil {
 			return fmt.Errorf("image store: %s: %w", s.indexPath(), err)
 		}
+		s.idx.Pins, s.idx.Pinned = orEmpty(s.idx.Pins), orEmpty(s.idx.Pinned)
 	}
 	for hex := range s.idx.Layers {
 		if _, err := os.Lstat(s.layerPath(hex)); err != nil {
@@ -217,39 +231,27 @@ func writeFileAtomic(path string, b []byte) error {
 	return os.Rename(f.Name(), path)
 }
 
-// Resolve returns a cached image without touching the network. An
-// unqualified name is looked up as a local image first, then on Docker Hub
-// (see Normalize); "sha256:<hex>" finds an image by manifest digest.
+// Resolve returns a cached image of the shared namespace without touching
+// the network. An unqualified name is looked up as a local image first,
+// then on Docker Hub (see Normalize). "sha256:<hex>" finds a shared image
+// by manifest digest, or any image a sandbox is pinned to (Pin): that is
+// how a runtime is handed exactly the image the image door resolved for
+// a sandbox of any organisation.
 func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, err := s.findKeyLocked(ref)
+	rec, err := s.lookupLocked([]string{""}, ref, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.imageLocked(s.idx.Images[key])
+	return s.imageLocked(rec)
 }
 
-// List returns every cached image, ordered by reference.
-func (s *Store) List(ctx context.Context) ([]*Image, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*Image, 0, len(s.idx.Images))
-	for _, k := range s.sortedKeysLocked() {
-		img, err := s.imageLocked(s.idx.Images[k])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, img)
-	}
-	return out, nil
-}
+// List returns the shared images, ordered by reference.
+func (s *Store) List(ctx context.Context) ([]*Image, error) { return s.In("").List(ctx) }
 
 func (s *Store) sortedKeysLocked() []string {
 	keys := make([]string, 0, len(s.idx.Images))
@@ -264,7 +266,7 @@ func (s *Store) sortedKeysLocked() []string {
 // still on disk so a damaged cache is reported here rather than as a failed
 // overlay mount.
 func (s *Store) imageLocked(rec *record) (*Image, error) {
-	img := &Image{Ref: rec.Ref, Digest: rec.Digest, Config: rec.Config, CreatedAt: rec.CreatedAt}
+	img := &Image{Ref: rec.Ref, Namespace: rec.Namespace, Digest: rec.Digest, Config: rec.Config, CreatedAt: rec.CreatedAt}
 	img.Config = cloneConfig(rec.Config)
 	for _, d := range rec.Layers {
 		hex := strings.TrimPrefix(d, "sha256:")

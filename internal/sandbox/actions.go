@@ -126,6 +126,7 @@ func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Acti
 		if err := s.rt.Delete(ctx, sb.ID); err != nil {
 			return err
 		}
+		s.releaseImages(ctx, sb.ID)
 		return s.dropArchive(ctx, sb.ID)
 	}
 	return fmt.Errorf("action %s from %s: %w", a, from, errdefs.ErrNotImplemented)

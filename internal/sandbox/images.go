@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/hutchdev/hutch/internal/auth"
@@ -13,16 +14,26 @@ import (
 )
 
 // Images is the one door to the server's image cache for every face: it
-// holds who may change the cache and what an image in use is.
+// holds who may change which images and what an image in use is.
+//
+// Every organisation has a namespace of its own images, and all share
+// one namespace of shared images (the seeded ones and whatever the
+// platform admin imports or pulls). An organisation sees and runs its
+// own images first, then the shared ones, never another organisation's;
+// its admin keys change only its own namespace, and only the platform
+// admin changes the shared one. A sandbox is pinned to the image it was
+// created from (image.View.Pin), so that no replacement or removal can
+// take the layers of its root filesystem while it exists.
 type Images struct {
 	sandboxes *Service
 	cache     *image.Store // nil: the server has no image store
 }
 
-// imageGate orders creates against image removal: a create holds it for
-// reading while its record becomes visible, a removal for writing while
-// it checks that no record uses the image and removes it, so that no
-// create slips in between the check and the removal.
+// imageGate orders sandbox records against the image cache's view of
+// them: a create holds it for reading while its record becomes visible; a
+// sweep (sweepLocked) and a removal hold it for writing while they read
+// every record and act on what they read, so that no record appears
+// between the reading and the acting.
 type imageGate struct{ sync.RWMutex }
 
 // WithImages gives the service the image cache it guards.
@@ -46,19 +57,41 @@ func (i *Images) store() (*image.Store, error) {
 	return i.cache, nil
 }
 
-// CanChange refuses callers that may not change the server-wide cache
-// (import, remove): only admin keys may.
+// namespaceOf is the namespace p's imports and pulls go to: the shared
+// one for the platform admin, the organisation's own for any other admin
+// key.
+func namespaceOf(p auth.Principal) string {
+	if p.PlatformAdmin() {
+		return ""
+	}
+	return p.OrganizationID
+}
+
+// CanChange refuses callers that may not change images (import, pull,
+// remove): only admin keys may, each in its organisation's namespace, the
+// platform admin's in the shared one.
 func (i *Images) CanChange(p auth.Principal) error {
 	if _, err := i.store(); err != nil {
 		return err
 	}
 	if !p.Admin {
-		return fmt.Errorf("this API key is not an admin key: %w", errdefs.ErrForbidden)
+		return fmt.Errorf("this API key is not an admin key; only admin keys import, pull or remove images: %w", errdefs.ErrForbidden)
 	}
 	return nil
 }
 
-// List returns the cached images.
+// ListFor returns the images organisation orgID sees: its own and the
+// shared ones.
+func (i *Images) ListFor(ctx context.Context, orgID string) ([]*image.Image, error) {
+	st, err := i.store()
+	if err != nil {
+		return nil, err
+	}
+	return st.In(orgID).List(ctx)
+}
+
+// List returns the shared images, which every organisation sees (ListFor
+// adds an organisation's own).
 func (i *Images) List(ctx context.Context) ([]*image.Image, error) {
 	st, err := i.store()
 	if err != nil {
@@ -67,10 +100,9 @@ func (i *Images) List(ctx context.Context) ([]*image.Image, error) {
 	return st.List(ctx)
 }
 
-// Pull fetches ref into the cache, replacing what the cache holds under
-// that name: a change to the server-wide cache, so only callers that may
-// import may pull. The registry is dialled through the cache's egress
-// guard.
+// Pull fetches ref into the caller's namespace, replacing what that
+// namespace holds under the name (sandboxes made from the old image keep
+// it). The registry is dialled through the cache's egress guard.
 func (i *Images) Pull(ctx context.Context, p auth.Principal, ref string, opts ...image.PullOption) (*image.Image, error) {
 	if err := i.CanChange(p); err != nil {
 		return nil, err
@@ -78,14 +110,18 @@ func (i *Images) Pull(ctx context.Context, p auth.Principal, ref string, opts ..
 	if _, err := image.Normalize(ref); err != nil {
 		return nil, errdefs.InvalidField("ref", "%v", err)
 	}
-	return i.cache.Pull(ctx, ref, opts...)
+	if err := i.sweep(ctx); err != nil {
+		return nil, err
+	}
+	return i.cache.In(namespaceOf(p)).Pull(ctx, ref, opts...)
 }
 
-// Ensure fetches ref only when the cache lacks it, as a create does
-// before its boot (the runtime's own pull on create works the same way),
-// so any caller that may create may call it: it adds an image, never
-// replaces one. The registry is dialled through the cache's egress guard.
-func (i *Images) Ensure(ctx context.Context, ref string, opts ...image.PullOption) (*image.Image, error) {
+// Ensure fetches ref into organisation orgID's namespace only when the
+// organisation sees no image of that name, as a create does before its
+// boot, so any caller that may create may call it: it adds an image,
+// never replaces one, and never writes the shared namespace (credentials
+// given for a private image stay with the organisation that gave them).
+func (i *Images) Ensure(ctx context.Context, orgID, ref string, opts ...image.PullOption) (*image.Image, error) {
 	st, err := i.store()
 	if err != nil {
 		return nil, err
@@ -93,28 +129,36 @@ func (i *Images) Ensure(ctx context.Context, ref string, opts ...image.PullOptio
 	if _, err := image.Normalize(ref); err != nil {
 		return nil, errdefs.InvalidField("ref", "%v", err)
 	}
-	img, err := st.Resolve(ctx, ref)
+	v := st.In(orgID)
+	img, err := v.Resolve(ctx, ref)
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		return img, err
 	}
-	return st.Pull(ctx, ref, opts...)
+	return v.Pull(ctx, ref, opts...)
 }
 
-// Import reads a docker-save or OCI-layout tarball into the cache.
+// Import reads a docker-save or OCI-layout tarball into the caller's
+// namespace.
 func (i *Images) Import(ctx context.Context, p auth.Principal, r io.Reader, opts ...image.ImportOption) ([]*image.Image, error) {
 	if err := i.CanChange(p); err != nil {
 		return nil, err
 	}
-	return i.cache.Import(ctx, r, opts...)
+	if err := i.sweep(ctx); err != nil {
+		return nil, err
+	}
+	return i.cache.In(namespaceOf(p)).Import(ctx, r, opts...)
 }
 
-// ImportRootfs makes a one-layer image named name from a plain rootfs
-// tarball already on disk (see SpoolDir).
+// ImportRootfs makes a one-layer image named name in the caller's
+// namespace from a plain rootfs tarball already on disk (see SpoolDir).
 func (i *Images) ImportRootfs(ctx context.Context, p auth.Principal, path, name string) (*image.Image, error) {
 	if err := i.CanChange(p); err != nil {
 		return nil, err
 	}
-	return i.cache.ImportRootfs(ctx, path, name, image.Config{})
+	if err := i.sweep(ctx); err != nil {
+		return nil, err
+	}
+	return i.cache.In(namespaceOf(p)).ImportRootfs(ctx, path, name, image.Config{})
 }
 
 // SpoolDir is where an upload is written before ImportRootfs reads it (on
@@ -127,8 +171,10 @@ func (i *Images) SpoolDir() (string, error) {
 	return st.Dir(), nil
 }
 
-// Remove deletes an image from the cache unless a sandbox of any
-// organisation, in any state but deleted, still uses it.
+// Remove deletes an image the caller's organisation sees unless a
+// sandbox that can see it, in any state but deleted, runs on it. An
+// organisation's admin removes its own images; shared ones are the
+// platform admin's.
 func (i *Images) Remove(ctx context.Context, p auth.Principal, ref string) error {
 	if err := i.CanChange(p); err != nil {
 		return err
@@ -136,25 +182,80 @@ func (i *Images) Remove(ctx context.Context, p auth.Principal, ref string) error
 	if ref == "" {
 		return errdefs.InvalidField("ref", "is required")
 	}
-	st := i.cache
-	img, err := st.Resolve(ctx, ref)
+	gate := &i.sandboxes.imageGate
+	gate.Lock()
+	defer gate.Unlock()
+	img, err := i.cache.In(p.OrganizationID).Resolve(ctx, ref)
 	if err != nil {
 		return err
 	}
-	i.sandboxes.imageGate.Lock()
-	defer i.sandboxes.imageGate.Unlock()
-	all, err := i.sandboxes.store.ListAllSandboxes(ctx)
+	if img.Namespace == "" && !p.PlatformAdmin() {
+		return fmt.Errorf("image %s is a shared image; only the platform admin may remove it: %w", img.Ref, errdefs.ErrForbidden)
+	}
+	live, err := i.sweepLocked(ctx)
 	if err != nil {
 		return err
 	}
+	pins := i.cache.Pins()
 	users := 0
-	for _, sb := range all {
-		if o, err := st.Resolve(ctx, sb.Image); err == nil && o.Ref == img.Ref {
+	for _, sb := range live {
+		// An organisation's own image is under its own sandboxes only.
+		if img.Namespace != "" && sb.OrganizationID != img.Namespace {
+			continue
+		}
+		if slices.Contains(pins[sb.ID], img.Digest) {
 			users++
 		}
 	}
 	if users > 0 {
 		return fmt.Errorf("image %s is used by %d sandbox(es); delete them first: %w", img.Ref, users, errdefs.ErrConflict)
 	}
-	return st.Remove(ctx, img.Ref)
+	return i.cache.In(img.Namespace).Remove(ctx, img.Ref)
+}
+
+// sweep brings the cache's pins in line with the sandbox records (see
+// sweepLocked) before a change to the cache.
+func (i *Images) sweep(ctx context.Context) error {
+	i.sandboxes.imageGate.Lock()
+	defer i.sandboxes.imageGate.Unlock()
+	_, err := i.sweepLocked(ctx)
+	return err
+}
+
+// sweepLocked drops the pins of sandboxes that are gone and pins every
+// sandbox that has none to what its reference names now in its
+// organisation (sandboxes made before pins existed; one still creating
+// pins itself again when it boots). It returns the sandboxes not
+// deleted. The caller holds the imageGate for writing.
+func (i *Images) sweepLocked(ctx context.Context) ([]*Sandbox, error) {
+	all, err := i.sandboxes.store.ListAllSandboxes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pins := i.cache.Pins()
+	live := all[:0:0]
+	seen := map[string]bool{}
+	for _, sb := range all {
+		if sb.State == StateDeleted {
+			continue
+		}
+		live = append(live, sb)
+		seen[sb.ID] = true
+		if _, ok := pins[sb.ID]; ok {
+			continue
+		}
+		if _, err := i.cache.In(sb.OrganizationID).Adopt(ctx, sb.ID, sb.Image); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return nil, err
+		}
+	}
+	var gone []string
+	for owner := range pins {
+		if !seen[owner] {
+			gone = append(gone, owner)
+		}
+	}
+	if err := i.cache.Unpin(ctx, gone...); err != nil {
+		return nil, err
+	}
+	return live, nil
 }

@@ -129,7 +129,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	boot := func(ctx context.Context) (*Sandbox, error) {
 		defer unlock()
 		return s.finish(ctx, sb, StateRunning, CauseUser, func(ctx context.Context) error {
-			return s.rt.Create(ctx, specOf(sb))
+			return s.createRuntime(ctx, sb)
 		})
 	}
 	return s.run(ctx, sb, r.Wait, boot)

@@ -87,7 +87,7 @@ func (f *face) create(w http.ResponseWriter, r *http.Request) error {
 	if a := req.Image.Auth; a != nil && (a.Username != "" || a.Password != "") {
 		// A private image: fetch it now with the credentials, so that the
 		// boot finds it in the cache.
-		if _, err := f.Sandboxes.Images().Ensure(r.Context(), cr.Image, image.WithBasicAuth(a.Username, a.Password)); err != nil {
+		if _, err := f.Sandboxes.Images().Ensure(r.Context(), cr.OrganizationID, cr.Image, image.WithBasicAuth(a.Username, a.Password)); err != nil {
 			return vendorImageError(err)
 		}
 	}

@@ -1,0 +1,68 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
+)
+
+// createRuntime boots a new sandbox on the image its reference names in
+// its organisation: that organisation's own image of the name first, then
+// the shared one. The image is pinned to the sandbox before the runtime
+// sees it, and the runtime is handed its digest, so the sandbox runs
+// exactly what was resolved and keeps its layers until it is deleted.
+//
+// A reference nobody has yet is fetched into the organisation's
+// namespace, except a bare library name ("base", "python:3.12"): that
+// goes to the runtime as it is, which may wait for the server to seed it
+// or fetch the public image into the shared namespace, under a lease
+// that pins whatever it took.
+func (s *Service) createRuntime(ctx context.Context, sb *Sandbox) error {
+	spec := specOf(sb)
+	st := s.Images().cache
+	if st == nil {
+		return s.rt.Create(ctx, spec)
+	}
+	v := st.In(sb.OrganizationID)
+	img, err := v.Pin(ctx, sb.ID, sb.Image)
+	switch {
+	case err == nil:
+	case !errors.Is(err, errdefs.ErrNotFound):
+		return err
+	case strings.HasPrefix(sb.Image, "sha256:"):
+		return fmt.Errorf("image %s: %w", sb.Image, errdefs.ErrNotFound)
+	case image.LibraryName(sb.Image):
+		lease := v.Lease()
+		err := s.rt.Create(ctx, spec)
+		if rerr := lease.Release(context.WithoutCancel(ctx), sb.ID, sb.Image); rerr != nil {
+			s.log.Error("pin the image of a new sandbox", "sandbox", sb.ID, "image", sb.Image, "err", rerr)
+		}
+		return err
+	default:
+		if _, err := v.Pull(ctx, sb.Image); err != nil {
+			return fmt.Errorf("image %q is not cached and pulling it failed: %w", sb.Image, err)
+		}
+		if img, err = v.Pin(ctx, sb.ID, sb.Image); err != nil {
+			return err
+		}
+	}
+	spec.Image = img.Digest
+	return s.rt.Create(ctx, spec)
+}
+
+// releaseImages lets the images a deleted sandbox ran on go, with the
+// layers nothing else keeps. The delete has happened: a failure here only
+// leaves layers for the next change to the cache to collect.
+func (s *Service) releaseImages(ctx context.Context, id string) {
+	st := s.Images().cache
+	if st == nil {
+		return
+	}
+	if err := st.Unpin(ctx, id); err != nil {
+		s.log.Warn("release the images of a deleted sandbox", "sandbox", id, "err", err)
+	}
+}
