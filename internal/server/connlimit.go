@@ -84,13 +84,6 @@ func (l *connLimiter) release(key netip.Addr) {
 	}
 }
 
-// count is how many connections key holds, for tests.
-func (l *connLimiter) count(key netip.Addr) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.open[key]
-}
-
 // refuse answers c 429 and closes it. The answer goes out before the
 // request is read; the connection then half-closes and drains what the
 // client sent for a moment, so that the client reads the 429 rather than
