@@ -138,6 +138,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
 	}
+	c.Sandbox.NetworkSubnet, _ = netip.ParsePrefix(c.NetworkSubnet) // Validate refuses a bad one
 	return c, c.Validate()
 }
 

@@ -6,18 +6,25 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-
-	"github.com/vishvananda/netlink"
 )
 
-// Base chains, shared by every sandbox on the host. FORWARD and INPUT jump
-// to them first; each sandbox adds a jump from its veth to its own chain.
-// A veth without a chain, and new connections from outside to a sandbox,
-// are dropped. Sandbox chains end in ACCEPT or REJECT, never falling
-// through.
+// Base chains, shared by every sandbox on the host. FORWARD, INPUT and
+// OUTPUT jump to them first.
+//
+//   - HUTCH-INGRESS sees every packet headed into a sandbox's veth, before
+//     anything else decides (OUTPUT for the host's own, HUTCH-FORWARD's
+//     first rule for the rest): replies pass; anything new goes to the
+//     sandbox's own ingress chain (HUTCH-I<tag>), or is rejected when the
+//     veth has none. So whether a packet reaches a sandbox is that
+//     sandbox's rule, never the sender's egress policy.
+//   - HUTCH-FORWARD and HUTCH-INPUT jump from each sandbox's veth to its
+//     egress chain (HUTCH-S<tag>); a veth without one is dropped.
+//
+// Sandbox chains end in ACCEPT or REJECT, never falling through.
 const (
 	chainForward = "HUTCH-FORWARD"
 	chainInput   = "HUTCH-INPUT"
+	chainIngress = "HUTCH-INGRESS"
 	chainReject  = "HUTCH-REJECT"
 	chainNAT     = "HUTCH-POSTROUTING"
 	vethMatch    = "hv+"
@@ -43,7 +50,9 @@ func save() (string, error) {
 }
 
 // installBase creates the shared chains and the jumps to them when they
-// are missing; existing ones, with their sandboxes' jumps, stay as they are.
+// are missing; existing ones, with their sandboxes' jumps, stay as they
+// are. The ingress chain and its jumps join a host whose chains an older
+// server made.
 func installBase() error {
 	cur, err := save()
 	if err != nil {
@@ -56,11 +65,19 @@ func installBase() error {
 		fmt.Fprintf(&b, "-A %s -p tcp -j REJECT --reject-with tcp-reset\n", chainReject)
 		fmt.Fprintf(&b, "-A %s -j REJECT --reject-with icmp-admin-prohibited\n", chainReject)
 	}
+	if !strings.Contains(cur, ":"+chainIngress+" ") {
+		fmt.Fprintf(&b, ":%s - [0:0]\n", chainIngress)
+		fmt.Fprintf(&b, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", chainIngress)
+		fmt.Fprintf(&b, "-A %s -j %s\n", chainIngress, chainReject)
+	}
 	if !strings.Contains(cur, ":"+chainForward+" ") {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", chainForward)
 		fmt.Fprintf(&b, "-A %s -o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", chainForward, vethMatch)
 		fmt.Fprintf(&b, "-A %s -i %s -j DROP\n", chainForward, vethMatch)
 		fmt.Fprintf(&b, "-A %s -o %s -j DROP\n", chainForward, vethMatch)
+	}
+	if !strings.Contains(cur, "-A "+chainForward+" -o "+vethMatch+" -j "+chainIngress+"\n") {
+		fmt.Fprintf(&b, "-I %s 1 -o %s -j %s\n", chainForward, vethMatch, chainIngress)
 	}
 	if !strings.Contains(cur, ":"+chainInput+" ") {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", chainInput)
@@ -71,6 +88,9 @@ func installBase() error {
 	}
 	if !strings.Contains(cur, "-A INPUT -j "+chainInput+"\n") {
 		fmt.Fprintf(&b, "-I INPUT 1 -j %s\n", chainInput)
+	}
+	if !strings.Contains(cur, "-A OUTPUT -o "+vethMatch+" -j "+chainIngress+"\n") {
+		fmt.Fprintf(&b, "-I OUTPUT 1 -o %s -j %s\n", vethMatch, chainIngress)
 	}
 	b.WriteString("COMMIT\n*nat\n")
 	if !strings.Contains(cur, ":"+chainNAT+" ") {
@@ -83,10 +103,11 @@ func installBase() error {
 	return restore(b.String())
 }
 
-// sandboxRules is the filter chain of one sandbox, in order: replies,
-// DNS, the deny list, explicit allows of protected ranges, the protected
-// ranges (the host's own addresses, the sandbox subnet, link-local with
-// the metadata service), then the allow list or the open internet.
+// sandboxRules is the egress chain of one sandbox, in order: replies,
+// DNS, the deny list, the protected ranges (the host's own addresses,
+// the sandbox subnet, loopback, link-local with the metadata service),
+// then the allow list or the open internet. Nothing in the policy comes
+// before the protected ranges, so no policy opens them.
 func (m *Manager) sandboxRules(id string, p Policy) []string {
 	c := fmt.Sprintf("-A %s -m comment --comment %q ", chainName(id), comment(id))
 	var r []string
@@ -102,14 +123,8 @@ func (m *Manager) sandboxRules(id string, p Policy) []string {
 	for _, d := range p.DenyCIDRs {
 		r = append(r, fmt.Sprintf("%s-d %s -j %s", c, d, chainReject))
 	}
-	protected := append([]netip.Prefix{m.cfg.Subnet, metadataRange}, hostAddrs()...)
-	for _, a := range p.AllowCIDRs {
-		if pfx, err := netip.ParsePrefix(a); err == nil && within(pfx, protected) {
-			r = append(r, fmt.Sprintf("%s-d %s -j ACCEPT", c, pfx.Masked()))
-		}
-	}
 	r = append(r, c+"-m addrtype --dst-type LOCAL -j "+chainReject)
-	for _, pfx := range protected[:2] {
+	for _, pfx := range []string{m.cfg.Subnet.Masked().String(), loopbackRange.String(), linkLocalRange.String()} {
 		r = append(r, fmt.Sprintf("%s-d %s -j %s", c, pfx, chainReject))
 	}
 	if len(p.AllowCIDRs) == 0 {
@@ -123,28 +138,12 @@ func (m *Manager) sandboxRules(id string, p Policy) []string {
 	return append(r, c+"-j "+chainReject)
 }
 
-// within reports whether p lies inside one of the protected ranges, which
-// makes an allow entry for it explicit: 0.0.0.0/0 opens the internet, not
-// the host.
-func within(p netip.Prefix, protected []netip.Prefix) bool {
-	for _, q := range protected {
-		if p.Bits() >= q.Bits() && q.Contains(p.Addr()) {
-			return true
-		}
-	}
-	return false
-}
-
-// hostAddrs are the host's own IPv4 addresses as /32s.
-func hostAddrs() []netip.Prefix {
-	list, _ := netlink.AddrList(nil, netlink.FAMILY_V4)
-	var out []netip.Prefix
-	for _, a := range list {
-		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok {
-			out = append(out, netip.PrefixFrom(ip, 32))
-		}
-	}
-	return out
+// ingressRules is the ingress chain of one sandbox: what may open a
+// connection to it over its veth. Nothing may: the port proxy dials
+// inside the sandbox's namespace, never through the veth, and replies to
+// the sandbox's own connections pass before this chain.
+func ingressRules(id string) []string {
+	return []string{fmt.Sprintf("-A %s -m comment --comment %q -j %s", ingressChainName(id), comment(id), chainReject)}
 }
 
 // applyRules (re)writes sandbox id's chain, its jumps and its NAT rule in
@@ -154,17 +153,28 @@ func (m *Manager) applyRules(id string, sbx netip.Addr, p Policy) error {
 	if err != nil {
 		return err
 	}
-	chain, veth, cm := chainName(id), VethName(id), fmt.Sprintf("-m comment --comment %q", comment(id))
+	chain, in, veth, cm := chainName(id), ingressChainName(id), VethName(id), fmt.Sprintf("-m comment --comment %q", comment(id))
 	var b strings.Builder
-	fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n-F %s\n", chain, chain)
+	fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n-F %s\n:%s - [0:0]\n-F %s\n", chain, chain, in, in)
 	for _, r := range m.sandboxRules(id, p) {
 		b.WriteString(r + "\n")
 	}
+	for _, r := range ingressRules(id) {
+		b.WriteString(r + "\n")
+	}
 	mark := fmt.Sprintf("--comment %q", comment(id))
-	for _, base := range []string{chainForward, chainInput} {
-		if !hasRule(cur, "-A "+base+" -i "+veth+" ", mark) {
-			fmt.Fprintf(&b, "-I %s 1 -i %s %s -j %s\n", base, veth, cm, chain)
+	// Egress jumps go below HUTCH-FORWARD's first rule, the ingress jump.
+	for _, base := range []struct {
+		chain string
+		pos   int
+	}{{chainForward, 2}, {chainInput, 1}} {
+		if !hasRule(cur, "-A "+base.chain+" -i "+veth+" ", mark) {
+			fmt.Fprintf(&b, "-I %s %d -i %s %s -j %s\n", base.chain, base.pos, veth, cm, chain)
 		}
+	}
+	// Above the ingress chain's last rule, the rejection of unknown veths.
+	if !hasRule(cur, "-A "+chainIngress+" -o "+veth+" ", mark) {
+		fmt.Fprintf(&b, "-I %s 2 -o %s %s -j %s\n", chainIngress, veth, cm, in)
 	}
 	b.WriteString("COMMIT\n*nat\n")
 	if !hasRule(cur, "-A "+chainNAT+" -s "+sbx.String()+"/32 ", mark) {
@@ -191,8 +201,16 @@ func removeRules(id string) error {
 	if err != nil {
 		return err
 	}
-	chain := chainName(id)
+	chains := []string{chainName(id), ingressChainName(id)}
 	mark := fmt.Sprintf("--comment %q", comment(id))
+	inChain := func(line string) bool {
+		for _, c := range chains {
+			if strings.HasPrefix(line, "-A "+c+" ") {
+				return true
+			}
+		}
+		return false
+	}
 	var b strings.Builder
 	var table string
 	changed := false
@@ -202,12 +220,14 @@ func removeRules(id string) error {
 			table = line
 			b.WriteString(line + "\n")
 		case line == "COMMIT":
-			if table == "*filter" && strings.Contains(cur, ":"+chain+" ") {
-				fmt.Fprintf(&b, "-F %s\n-X %s\n", chain, chain)
-				changed = true
+			for _, c := range chains {
+				if table == "*filter" && strings.Contains(cur, ":"+c+" ") {
+					fmt.Fprintf(&b, "-F %s\n-X %s\n", c, c)
+					changed = true
+				}
 			}
 			b.WriteString("COMMIT\n")
-		case strings.HasPrefix(line, "-A ") && strings.Contains(line, mark) && !strings.HasPrefix(line, "-A "+chain+" "):
+		case strings.HasPrefix(line, "-A ") && strings.Contains(line, mark) && !inChain(line):
 			b.WriteString("-D " + line[3:] + "\n")
 			changed = true
 		}
@@ -227,7 +247,7 @@ func RulesOf(id string) []string {
 	}
 	var out []string
 	for _, line := range strings.Split(cur, "\n") {
-		if strings.Contains(line, comment(id)+"\"") || strings.Contains(line, chainName(id)) {
+		if strings.Contains(line, comment(id)+"\"") || strings.Contains(line, chainName(id)) || strings.Contains(line, ingressChainName(id)) {
 			out = append(out, line)
 		}
 	}

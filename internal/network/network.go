@@ -142,6 +142,8 @@ func VethName(id string) string { return "hv" + tag(id) }
 
 func chainName(id string) string { return "HUTCH-S" + tag(id) }
 
+func ingressChainName(id string) string { return "HUTCH-I" + tag(id) }
+
 // comment marks every rule of sandbox id, so that removal and leak checks
 // find them by the ID.
 func comment(id string) string { return "hutch:" + id }

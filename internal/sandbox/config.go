@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	DeletedRetention time.Duration
 	// Automation configures the reconciler.
 	Automation Automation
+	// NetworkSubnet is where the runtime takes sandbox addresses from
+	// (zero: network.DefaultSubnet): one of the ranges no network policy
+	// may open (see network.Protected).
+	NetworkSubnet netip.Prefix
 }
 
 // DefaultConfig returns the embedded defaults: 1 cpu, 1024 MB, 256 pids,

@@ -3,10 +3,12 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -23,6 +25,19 @@ func validateNetwork(n Network) error {
 		return err
 	}
 	return validateCIDRs("network.denyCIDRs", n.DenyCIDRs)
+}
+
+// checkAllowed refuses an allowCIDRs entry inside a range no sandbox may
+// reach (other sandboxes, the host, loopback, link-local; see
+// network.Protected), naming the range. The firewall never opens those
+// ranges whatever a policy says; the 400 tells the caller so, rather than
+// storing a policy that silently does less than it reads.
+func (c Config) checkAllowed(allow []string) error {
+	subnet := c.NetworkSubnet
+	if !subnet.IsValid() {
+		subnet = netip.MustParsePrefix(network.DefaultSubnet)
+	}
+	return network.CheckAllow("network.allowCIDRs", allow, network.Protected(subnet))
 }
 
 // ValidatePort checks a port number from a path or body.
@@ -49,6 +64,13 @@ func (s *Service) SetNetwork(ctx context.Context, orgID, idOrName string, u Netw
 		}
 		if err := validateNetwork(n); err != nil {
 			return Event{}, err
+		}
+		if u.AllowCIDRs != nil {
+			// Only a list being set: a stored one is the firewall's to
+			// ignore, and must not block an unrelated change.
+			if err := s.cfg.checkAllowed(n.AllowCIDRs); err != nil {
+				return Event{}, err
+			}
 		}
 		if sb.State.Transitional() {
 			return Event{}, &TransitionError{Action: "change the network of", From: sb.State}

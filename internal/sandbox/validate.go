@@ -170,6 +170,9 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 	if err := validateNetwork(sb.Network); err != nil {
 		return nil, err
 	}
+	if err := c.checkAllowed(sb.Network.AllowCIDRs); err != nil {
+		return nil, err
+	}
 	return sb, nil
 }
 
