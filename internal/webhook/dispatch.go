@@ -150,6 +150,9 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 func (d *Dispatcher) deliver(ctx context.Context, dl *Delivery) {
 	attempt := dl.Attempts + 1
 	err := d.send(ctx, dl, attempt)
+	// The outcome is recorded even when shutdown began during the send:
+	// a delivery that got through must not be sent again on restart.
+	ctx = context.WithoutCancel(ctx)
 	now := d.now().UTC()
 	var serr error
 	switch {
