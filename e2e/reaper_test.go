@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,7 +18,9 @@ import (
 // a server killed with SIGKILL leaves its sandboxes' inits behind, and
 // the PID 1 of some machines (this one included) never reaps them, so
 // their zombies would look like leaked processes. servers tells which
-// children are hutch servers, whose exit exec.Cmd collects itself.
+// children are hutch servers, whose exit exec.Cmd collects itself; the
+// children in the test's own process group (os/exec's unless asked
+// otherwise, such as the host probe's iptables-save) are left alone too.
 func adoptOrphans(servers func(pid int) bool) {
 	mine := func(pid int) bool {
 		_, ok := owned.Load(pid)
@@ -27,7 +30,7 @@ func adoptOrphans(servers func(pid int) bool) {
 		fmt.Println("e2e: cannot become a subreaper:", err)
 		return
 	}
-	self := os.Getpid()
+	self, group := os.Getpid(), strconv.Itoa(syscall.Getpgrp())
 	go func() {
 		for range time.Tick(20 * time.Millisecond) {
 			startMu.Lock() // no child starts between the scan and a reap
@@ -41,7 +44,7 @@ func adoptOrphans(servers func(pid int) bool) {
 				var pid, ppid int
 				fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
 				fmt.Sscanf(rest[1], "%d", &ppid)
-				if ppid == self && rest[0] == "Z" && !mine(pid) {
+				if ppid == self && rest[0] == "Z" && rest[2] != group && !mine(pid) {
 					syscall.Wait4(pid, nil, syscall.WNOHANG, nil)
 				}
 			}

@@ -64,7 +64,7 @@ func (a *agentProc) start() {
 	// Its own session: signals init forwards to the workload's group
 	// must not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startRanked(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: start agent: %v\n", err)
 		return
 	}

@@ -44,7 +44,7 @@ func Run(args []string) int {
 	// Its own process group, so that a forwarded signal reaches the whole
 	// job (a shell and the commands it started), not only its leader.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startRanked(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
 		fmt.Fprintf(os.Stderr, "%s%d\n", ExitMarker, 127)
 		return 127

@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,5 +50,34 @@ func TestForwardsSIGTERM(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 		t.Fatalf("init exit = %v, want status %d", err, 128+int(syscall.SIGTERM))
+	}
+}
+
+// TestChildrenRankAboveInit checks that the command init starts scores
+// UserOOMScoreBonus above init for the OOM killer, that what that command
+// forks inherits it, and that init's own value is back where it was.
+func TestChildrenRankAboveInit(t *testing.T) {
+	own, err := readOOMScoreAdj("self")
+	if err != nil {
+		t.Skip("no /proc/self/oom_score_adj:", err)
+	}
+	if own+UserOOMScoreBonus > 1000 {
+		t.Skipf("this process's oom_score_adj %d leaves no room above it", own)
+	}
+	out := filepath.Join(t.TempDir(), "adj")
+	script := "cat /proc/self/oom_score_adj > " + out + "; sh -c 'cat /proc/self/oom_score_adj' >> " + out
+	if got := Run([]string{"--", "sh", "-c", script}); got != 0 {
+		t.Fatalf("status = %d", got)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d\n%d\n", own+UserOOMScoreBonus, own+UserOOMScoreBonus)
+	if string(b) != want {
+		t.Fatalf("child and grandchild oom_score_adj %q, want %q", b, want)
+	}
+	if after, _ := readOOMScoreAdj("self"); after != own {
+		t.Fatalf("init's own oom_score_adj is %d after the start, want %d back", after, own)
 	}
 }

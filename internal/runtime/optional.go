@@ -16,6 +16,23 @@ type Checkpointer interface {
 	Restore(ctx context.Context, id string) error
 }
 
+// Watcher is implemented by drivers that notice at once when a sandbox's
+// processes end on their own (Capabilities.Watch): killed by the OOM
+// killer or from outside, or its command done. Without one, such a
+// sandbox is found only by the next Recover.
+type Watcher interface {
+	// Watch reports, until ctx ends, each sandbox whose processes ended
+	// without the driver being asked to end them; the lifecycle then
+	// settles it through Recover. Ends noticed before Watch is called are
+	// reported too. It is meant for one consumer.
+	Watch(ctx context.Context) <-chan Exit
+}
+
+// Exit is one sandbox whose processes ended on their own.
+type Exit struct {
+	ID string
+}
+
 // AsAgentDialer returns rt's agent dialer when it declares and has one.
 func AsAgentDialer(rt Runtime) (AgentDialer, bool) { return as[AgentDialer](rt, Capabilities.hasAgent) }
 
@@ -30,10 +47,14 @@ func AsCheckpointer(rt Runtime) (Checkpointer, bool) {
 	return as[Checkpointer](rt, Capabilities.hasCheckpoint)
 }
 
+// AsWatcher returns rt's watcher when it declares and has one.
+func AsWatcher(rt Runtime) (Watcher, bool) { return as[Watcher](rt, Capabilities.hasWatch) }
+
 func (c Capabilities) hasAgent() bool      { return c.Agent }
 func (c Capabilities) hasNetwork() bool    { return c.Network }
 func (c Capabilities) hasArchive() bool    { return c.Archive }
 func (c Capabilities) hasCheckpoint() bool { return c.Checkpoint }
+func (c Capabilities) hasWatch() bool      { return c.Watch }
 
 func as[T any](rt Runtime, declared func(Capabilities) bool) (T, bool) {
 	var zero T
@@ -56,6 +77,7 @@ func Check(rt Runtime) error {
 	_, network := rt.(Networker)
 	_, archive := rt.(Archiver)
 	_, checkpoint := rt.(Checkpointer)
+	_, watch := rt.(Watcher)
 	for _, f := range []struct {
 		name          string
 		flag, methods bool
@@ -64,6 +86,7 @@ func Check(rt Runtime) error {
 		{"Network/Networker", c.Network, network},
 		{"Archive/Archiver", c.Archive, archive},
 		{"Checkpoint/Checkpointer", c.Checkpoint, checkpoint},
+		{"Watch/Watcher", c.Watch, watch},
 	} {
 		if f.flag != f.methods {
 			return fmt.Errorf("runtime %s: capability %s: declared %v, implemented %v", rt.Name(), f.name, f.flag, f.methods)

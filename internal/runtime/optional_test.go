@@ -46,6 +46,10 @@ type checkpointer struct{ bare }
 func (checkpointer) Checkpoint(context.Context, string) (int64, error) { return 0, nil }
 func (checkpointer) Restore(context.Context, string) error             { return nil }
 
+type watcher struct{ bare }
+
+func (watcher) Watch(context.Context) <-chan runtime.Exit { return nil }
+
 // TestCheckAndAs walks every optional interface with its flag set and
 // unset, on a driver that has the interface and one that has not: Check
 // accepts exactly the pairs that agree, and the As* helper answers only
@@ -69,6 +73,9 @@ func TestCheckAndAs(t *testing.T) {
 		{"Checkpoint/Checkpointer", func(c *runtime.Capabilities) { c.Checkpoint = true },
 			func(c runtime.Capabilities) runtime.Runtime { return checkpointer{bare{c}} },
 			func(rt runtime.Runtime) bool { _, ok := runtime.AsCheckpointer(rt); return ok }},
+		{"Watch/Watcher", func(c *runtime.Capabilities) { c.Watch = true },
+			func(c runtime.Capabilities) runtime.Runtime { return watcher{bare{c}} },
+			func(rt runtime.Runtime) bool { _, ok := runtime.AsWatcher(rt); return ok }},
 	}
 	for _, f := range features {
 		t.Run(f.name, func(t *testing.T) {

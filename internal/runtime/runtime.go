@@ -18,7 +18,8 @@ type Runtime interface {
 	Name() string
 	Capabilities() Capabilities
 	// Create prepares the sandbox's filesystem and boots it; on return its
-	// processes run. A failed Create leaves nothing behind.
+	// processes run. A failed Create leaves nothing behind, and Create of
+	// a sandbox whose create was cut short (a crash) starts over.
 	Create(ctx context.Context, spec Spec) error
 	// Start boots a stopped sandbox again on the filesystem it kept.
 	Start(ctx context.Context, spec Spec) error
@@ -58,6 +59,7 @@ type Capabilities struct {
 	Network    bool // Networker
 	Agent      bool // AgentDialer
 	Checkpoint bool // Checkpointer
+	Watch      bool // Watcher
 }
 
 // Spec is everything a driver needs to boot a sandbox.

@@ -36,7 +36,6 @@ func observed(msg string) reason {
 var (
 	died          = observed("the sandbox's processes are gone")
 	gone          = observed("the runtime has no trace of the sandbox")
-	createCut     = said("create was interrupted before the sandbox was whole; delete it and create it again")
 	startCut      = said("start was interrupted; start the sandbox again")
 	archiveCut    = said("archive was interrupted; the sandbox stays stopped")
 	archiveCutRan = said("archive was interrupted and the sandbox was found running; it was stopped")
@@ -50,8 +49,16 @@ func opStop(ctx context.Context, s *Service, sb *Sandbox) error   { return s.rt.
 func opPause(ctx context.Context, s *Service, sb *Sandbox) error  { return s.rt.Pause(ctx, sb.ID) }
 func opResume(ctx context.Context, s *Service, sb *Sandbox) error { return s.rt.Resume(ctx, sb.ID) }
 
-// opClear removes what a create left behind; there is no archive yet.
-func opClear(ctx context.Context, s *Service, sb *Sandbox) error { return s.rt.Delete(ctx, sb.ID) }
+// opCreate finishes a create a crash cut short: whatever it left is
+// removed and the create is done again from the record, which holds all
+// the user asked for. There is no archive yet, and no user file: the
+// sandbox never reached running.
+func opCreate(ctx context.Context, s *Service, sb *Sandbox) error {
+	if err := s.rt.Delete(ctx, sb.ID); err != nil {
+		return err
+	}
+	return s.rt.Create(ctx, specOf(sb))
+}
 
 // opDelete finishes a delete: the runtime's copy, then the archive.
 func opDelete(ctx context.Context, s *Service, sb *Sandbox) error {
@@ -72,11 +79,13 @@ func opDelete(ctx context.Context, s *Service, sb *Sandbox) error {
 //     where the record says it should be alive or has files, goes to error
 //     with the reason; error keeps it from every timer but expiry, so that
 //     nothing automatic touches what is left until a person looks.
-//   - Stop and delete are finished whatever is found; create, start and
-//     archive are not redone: an interrupted start is an error (as a
-//     failed start is), so that a half-restored disk is never archived
-//     over the good archive; an interrupted archive leaves the sandbox
-//     stopped, since both its files and any archive are kept.
+//   - Create, stop and delete are finished whatever is found: a create is
+//     done again from the record (nothing of the user's is lost, none was
+//     there yet), and goes to error with the reason only when it fails
+//     again. Start and archive are not redone: an interrupted start is an
+//     error (as a failed start is), so that a half-restored disk is never
+//     archived over the good archive; an interrupted archive leaves the
+//     sandbox stopped, since both its files and any archive are kept.
 //   - Archived, deleted and error records keep their state: the archive
 //     holds an archived sandbox's files whatever the runtime has (one
 //     found alive is stopped), a deleted record is never recovered
@@ -85,8 +94,8 @@ var recovery = map[State]map[runtime.State]outcome{
 	StateCreating: {
 		runtime.StateRunning: {to: StateRunning},
 		runtime.StatePaused:  {to: StateRunning, op: opResume},
-		runtime.StateStopped: {to: StateError, why: died},
-		runtime.StateMissing: {to: StateError, why: createCut, op: opClear},
+		runtime.StateStopped: {to: StateRunning, op: opCreate},
+		runtime.StateMissing: {to: StateRunning, op: opCreate},
 	},
 	StateRunning: {
 		runtime.StateRunning: {to: StateRunning},

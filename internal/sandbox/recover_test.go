@@ -105,7 +105,9 @@ const (
 // is written out here, not derived from recover_table.go: a sandbox is
 // never lost, interrupted stops and deletes are finished, live sandboxes
 // are brought to the live state their record heads for, and anything
-// gone or dead where it should not be is reported as error with why.
+// gone or dead where it should not be is reported as error with why,
+// except a create, which is done again: the record holds what the user
+// asked for, and nothing of theirs was there yet.
 func TestRecoveryTable(t *testing.T) {
 	const (
 		run  = runtime.StateRunning
@@ -113,12 +115,11 @@ func TestRecoveryTable(t *testing.T) {
 		stp  = runtime.StateStopped
 		miss = runtime.StateMissing
 
-		died      = "the sandbox's processes are gone: exited with status 137"
-		gone      = "the runtime has no trace of the sandbox"
-		createCut = "create was interrupted"
-		startCut  = "start was interrupted"
-		archCut   = "archive was interrupted; the sandbox stays stopped"
-		archRan   = "archive was interrupted and the sandbox was found running"
+		died     = "the sandbox's processes are gone: exited with status 137"
+		gone     = "the runtime has no trace of the sandbox"
+		startCut = "start was interrupted"
+		archCut  = "archive was interrupted; the sandbox stays stopped"
+		archRan  = "archive was interrupted and the sandbox was found running"
 	)
 	type want struct {
 		state   sandbox.State
@@ -130,8 +131,8 @@ func TestRecoveryTable(t *testing.T) {
 		sandbox.StateCreating: {
 			run:  {sandbox.StateRunning, none, run, true},
 			pau:  {sandbox.StateRunning, none, run, true},
-			stp:  {sandbox.StateError, died, stp, true},
-			miss: {sandbox.StateError, createCut, miss, true},
+			stp:  {sandbox.StateRunning, none, run, true},
+			miss: {sandbox.StateRunning, none, run, true},
 		},
 		sandbox.StateRunning: {
 			run:  {sandbox.StateRunning, kept, run, true},
@@ -304,6 +305,29 @@ func TestRecoveryOpFails(t *testing.T) {
 	}
 	if got.State != sandbox.StateError || got.StateReason != "recovering from stopping: cgroup busy" {
 		t.Fatalf("after a failed stop: %s %q", got.State, got.StateReason)
+	}
+}
+
+// TestRecoveryCreateFailsAgain checks that a cut-short create that cannot
+// be done again (here the runtime refuses it) ends in error with the
+// runtime's reason, and leaves nothing in the runtime.
+func TestRecoveryCreateFailsAgain(t *testing.T) {
+	ctx := context.Background()
+	c := newCrashRig(t)
+	sb := c.crashed(t, "doomed", sandbox.StateCreating, runtime.StateMissing)
+	c.rt.FailNext("create", errors.New("image base: not found"))
+	if n, err := c.service(t, time.Now).Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want 1", n, err)
+	}
+	got, err := c.st.GetSandboxByID(ctx, sb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != sandbox.StateError || got.StateReason != "recovering from creating: image base: not found" {
+		t.Fatalf("after a create that fails again: %s %q", got.State, got.StateReason)
+	}
+	if st := c.rt.State(sb.ID); st != runtime.StateMissing {
+		t.Fatalf("runtime left in %s, want missing", st)
 	}
 }
 

@@ -125,6 +125,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		log.Error("recovery", "err", err)
 	}
 	log.Info("recovered sandboxes", "changed", n)
+	go svc.Watch(ctx) // settles sandboxes whose processes end on their own
 	rd.setPhase("")
 	isReady.Store(true)
 	defer startAutomation(ctx, cfg, svc, st, guard, log)()

@@ -18,8 +18,6 @@ import (
 	"regexp"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -38,14 +36,17 @@ type Driver struct {
 	locks  keyedMutex // serialises calls per sandbox ID
 	net    *network.Manager
 	log    *slog.Logger
+	reaper *reaper // waits for what the server inherits as a subreaper
+	watch  initWatches
 }
 
 // New checks the host, prepares cfg.StateDir and returns a driver. It may
 // change the host in two ways, each logged: for crun on a cgroup v1 hybrid
 // host it mounts a v1 hugetlb hierarchy (crun refuses to run while cgroup2
 // carries a controller), and it makes the calling process a child
-// subreaper so that it can reap the inits of its sandboxes and learn how
-// they exited.
+// subreaper, with a reaper that waits for every process it inherits (the
+// inits of its sandboxes, whose exit status it keeps, and whatever the
+// runtime binary leaves behind).
 func New(cfg Config) (*Driver, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -57,7 +58,7 @@ func New(cfg Config) (*Driver, error) {
 	if _, err := os.Stat(cfg.InitBinary); err != nil {
 		return nil, fmt.Errorf("oci: init binary: %w", err)
 	}
-	d := &Driver{cfg: cfg, log: slog.Default().With("component", "runtime/oci")}
+	d := &Driver{cfg: cfg, log: slog.Default().With("component", "runtime/oci"), watch: newInitWatches()}
 	cg, err := loadCgroupFS()
 	if err != nil {
 		return nil, err
@@ -88,8 +89,8 @@ func New(cfg Config) (*Driver, error) {
 	if d.net, err = network.New(network.Config{Subnet: cfg.Subnet, Dir: filepath.Join(cfg.StateDir, "netns"), Nameservers: cfg.Nameservers}, d.log); err != nil {
 		return nil, fmt.Errorf("oci: %w", err)
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("oci: become subreaper: %w", err)
+	if d.reaper, err = processReaper(); err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
 	}
 	if d.userns, err = newUserNS(cfg.InitBinary, cfg.UIDBase, cfg.UIDSize); err != nil {
 		return nil, fmt.Errorf("oci: user namespace for idmapped mounts: %w", err)
@@ -107,7 +108,7 @@ func (d *Driver) Name() string { return "oci/" + d.cfg.Runtime }
 
 // Capabilities implements runtime.Runtime.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true}
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true, Watch: true}
 }
 
 func (d *Driver) sandboxesDir() string { return filepath.Join(d.cfg.StateDir, "sandboxes") }

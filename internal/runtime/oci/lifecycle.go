@@ -18,18 +18,27 @@ import (
 
 // Create implements runtime.Runtime. The sandbox directory is made first,
 // so that a Delete after a crash at any later step finds and removes
-// whatever was done.
+// whatever was done; a Create that finds such a directory without a
+// running init (a create a crash cut short) removes it and starts over.
 func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 	if err := checkID(s.ID); err != nil {
 		return err
 	}
 	defer d.locks.lock(s.ID)()
 	p := d.paths(s.ID)
-	if err := os.Mkdir(p.dir, 0o711); err != nil {
-		if os.IsExist(err) {
+	mkErr := os.Mkdir(p.dir, 0o711)
+	if os.IsExist(mkErr) {
+		if rec, lerr := loadRecord(p.record); lerr == nil && rec.initAlive() {
 			return fmt.Errorf("sandbox %s: %w", s.ID, errdefs.ErrAlreadyExists)
 		}
-		return err
+		d.log.Info("create starts over from what a cut-short create left", "id", s.ID)
+		if err := d.destroy(ctx, s.ID, nil); err != nil {
+			return fmt.Errorf("create %s: %w", s.ID, err)
+		}
+		mkErr = os.Mkdir(p.dir, 0o711)
+	}
+	if mkErr != nil {
+		return mkErr
 	}
 	defer func() {
 		if err != nil {
@@ -72,8 +81,10 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 		return err
 	}
 	if rec.initAlive() {
+		d.follow(s.ID, procID{rec.InitPID, rec.InitStart})
 		return nil
 	}
+	d.unfollow(s.ID)
 	// Whatever a crash or an outside kill left running or mounted goes
 	// first; a clean Stop already did this.
 	if !rec.Stopped {
@@ -121,7 +132,11 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		return fmt.Errorf("init %d vanished at once: %w", pid, err)
 	}
 	rec.InitPID, rec.InitStart, rec.Stopped, rec.Reason = pid, start, false, ""
-	return rec.save(p.record)
+	if err := rec.save(p.record); err != nil {
+		return err
+	}
+	d.follow(s.ID, procID{pid, start})
+	return nil
 }
 
 // Pause implements runtime.Runtime with a direct freezer write.
@@ -163,6 +178,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 		return err
 	}
 	p := d.paths(id)
+	d.unfollow(id) // its end is asked for, not news
 	if rec.initAlive() {
 		d.terminate(id, rec.InitPID, grace)
 	}
@@ -238,32 +254,21 @@ func (d *Driver) waitEmpty(id string, timeout time.Duration) bool {
 	}
 }
 
-// reap collects the exit status of the sandbox's init when it is a zombie
-// child of this process (the driver is a subreaper).
+// reap returns the exit status of the sandbox's init when it was a child
+// of this process (the driver is a subreaper) and has ended: the reaper
+// kept it, or reaps the zombie now.
 func (d *Driver) reap(rec *record) (int, bool) {
 	if rec.InitPID <= 0 {
 		return 0, false
 	}
-	start, zombie, err := procStart(rec.InitPID)
-	if err != nil || !zombie || start != rec.InitStart {
-		return 0, false
-	}
-	var ws syscall.WaitStatus
-	pid, err := syscall.Wait4(rec.InitPID, &ws, syscall.WNOHANG, nil)
-	if err != nil || pid != rec.InitPID {
-		return 0, false
-	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), true
-	}
-	return ws.ExitStatus(), true
+	return d.reaper.exitStatus(procID{rec.InitPID, rec.InitStart})
 }
 
 // teardown removes the container, its cgroups and its mounts, keeping the
 // sandbox directory and disk image. It expects no process left.
 func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
 	var errs []error
-	reapZombies(filepath.Base(p.dir))
+	d.reaper.sweep() // what the sandbox's end left to this subreaper
 	rt := d.cfg.Runtime
 	if rec != nil && rec.Runtime != "" {
 		rt = rec.Runtime
@@ -300,6 +305,7 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if rec == nil {
 		rec, _ = loadRecord(p.record)
 	}
+	d.unfollow(id)
 	d.terminate(id, 0, 0)
 	if rec != nil {
 		d.reap(rec)
@@ -338,7 +344,7 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 		return nil, err
 	}
 	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
-	return exec.CommandContext(ctx, d.binary, args...).CombinedOutput()
+	return d.reaper.combinedOutput(exec.CommandContext(ctx, d.binary, args...))
 }
 
 // InitPID returns the host pid of the sandbox's init, for tools that look

@@ -37,7 +37,7 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 	cmd.Stdin = nil
 	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Run(); err != nil {
+	if err := d.reaper.run(cmd); err != nil {
 		return 0, fmt.Errorf("%s run %s: %w: %s", d.cfg.Runtime, id, err, logTail(p.log, off))
 	}
 	b, err := os.ReadFile(p.pidFile)
@@ -58,7 +58,7 @@ func (d *Driver) deleteContainer(ctx context.Context, rt, id string) error {
 		}
 	}
 	root := filepath.Join(d.cfg.StateDir, rt)
-	out, err := exec.CommandContext(ctx, binary, "--root", root, "delete", "--force", id).CombinedOutput()
+	out, err := d.reaper.combinedOutput(exec.CommandContext(ctx, binary, "--root", root, "delete", "--force", id))
 	if err == nil {
 		return nil
 	}

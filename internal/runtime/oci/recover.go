@@ -37,12 +37,14 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 		return runtime.Status{State: runtime.StateStopped, Reason: rec.Reason}, nil
 	}
 	if rec.initAlive() {
+		d.follow(id, procID{rec.InitPID, rec.InitStart})
 		d.netRecover(ctx, id, rec)
 		if d.cg.frozen(id) {
 			return runtime.Status{State: runtime.StatePaused}, nil
 		}
 		return runtime.Status{State: runtime.StateRunning}, nil
 	}
+	d.unfollow(id)
 	reason := d.deathReason(id, p, rec)
 	d.terminate(id, 0, 0) // whatever outlived its init
 	if err := d.teardown(ctx, p, rec); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -106,6 +107,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Env:             buildEnv(rec.Config.Env, s.Env),
 			Cwd:             cwd,
 			NoNewPrivileges: true,
+			OOMScoreAdj:     sandboxOOMScoreAdj(),
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps,
 			},
@@ -158,4 +160,19 @@ func buildEnv(imageEnv []string, env map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// sandboxOOMScoreAdj is the OOM killer adjustment of a sandbox's init: the
+// server's own when it is zero or more, else zero, so that a server an
+// operator shielded from the OOM killer (systemd's OOMScoreAdjust=-900)
+// does not pass its shield on to every sandbox. Init itself ranks its
+// children, the sandbox's command and agent, above it (initproc).
+func sandboxOOMScoreAdj() *int {
+	adj := 0
+	if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
+			adj = v
+		}
+	}
+	return &adj
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/network"
@@ -97,21 +94,8 @@ func (r *record) save(path string) error {
 // procStart returns the start time of pid (field 22 of /proc/<pid>/stat)
 // and whether it is a zombie.
 func procStart(pid int) (start uint64, zombie bool, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
-	if i < 0 {
-		return 0, false, fmt.Errorf("bad stat for %d", pid)
-	}
-	f := strings.Fields(s[i+1:]) // f[0] is field 3, the state
-	if len(f) < 20 {
-		return 0, false, fmt.Errorf("bad stat for %d", pid)
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	return start, f[0] == "Z" || f[0] == "X", err
+	st, err := readProcStat(pid)
+	return st.start, st.zombie, err
 }
 
 // initAlive reports whether the init the record names still runs.
@@ -121,44 +105,4 @@ func (r *record) initAlive() bool {
 	}
 	start, zombie, err := procStart(r.InitPID)
 	return err == nil && !zombie && start == r.InitStart
-}
-
-// inCgroup reports whether a /proc/<pid>/cgroup names the sandbox's
-// cgroup in some hierarchy. A zombie has left its v1 cgroups already (they
-// read "/") and its cgroup2 one may be gone: "0::/hutch/<id> (deleted)".
-func inCgroup(procCgroup, id string) bool {
-	for _, line := range strings.Split(procCgroup, "\n") {
-		if strings.HasSuffix(strings.TrimSuffix(line, " (deleted)"), "/"+cgroupParent+"/"+id) {
-			return true
-		}
-	}
-	return false
-}
-
-// reapZombies waits for every zombie child of this process that belonged
-// to sandbox id: its init when no record named it (a create cut off after
-// the runtime started it) or when the record's pid was lost, and the
-// processes (the agent) that init's death handed to this subreaper.
-func reapZombies(id string) {
-	self := os.Getpid()
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if i < 0 || len(f) < 2 || f[0] != "Z" || f[1] != strconv.Itoa(self) {
-			continue
-		}
-		cg, err := os.ReadFile(filepath.Join(filepath.Dir(st), "cgroup"))
-		if err != nil || !inCgroup(string(cg), id) {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-	}
 }
