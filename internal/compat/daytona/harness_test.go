@@ -175,10 +175,3 @@ func (e *env) waitState(id, state string) sandboxBody {
 	})
 	return sb
 }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}

@@ -159,11 +159,3 @@ func (e *env) create(body map[string]any) sandboxJSON {
 	e.must(http.StatusCreated, "POST", "/v2/sandboxes", body).json(e.t, &sb)
 	return sb
 }
-
-// testWriter sends the server log to the test's log, shown on failure.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}

@@ -28,13 +28,6 @@ type env struct {
 	dir   string // a scratch directory for the agent's files
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // newEnv serves the face with Handler at the root of its own listener,
 // or, mounted, under opensandbox.Prefix on the gateway router.
 func newEnv(t *testing.T, mounted bool) *env {
