@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -61,17 +62,12 @@ func TestCreateNoWait(t *testing.T) {
 
 func waitState(t *testing.T, e *env, ref, want string) api.Sandbox {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sb := e.must(200, "GET", "/v1/sandboxes/"+ref, nil).sandbox(t)
-		if sb.State == want {
-			return sb
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s stuck in %s, want %s", ref, sb.State, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var sb api.Sandbox
+	poll.Until(t, ref+" "+want, func() bool {
+		sb = e.must(200, "GET", "/v1/sandboxes/"+ref, nil).sandbox(t)
+		return sb.State == want
+	})
+	return sb
 }
 
 func TestLifecycleActions(t *testing.T) {

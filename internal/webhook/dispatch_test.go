@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
 	"github.com/hutchdev/hutch/internal/webhook"
@@ -62,17 +63,6 @@ func (rc *receiver) snapshot() []received {
 	return append([]received(nil), rc.got...)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestDeliveryRetriedUntilReceiverAnswers registers a receiver that fails
 // three times, records a state change, and runs the dispatcher, restarting
 // it half-way as a restarted server would: the receiver ends up with the
@@ -105,12 +95,12 @@ func TestDeliveryRetriedUntilReceiverAnswers(t *testing.T) {
 			defer close(done)
 			webhook.NewDispatcher(st, cfg, log).Run(dctx)
 		}()
-		waitFor(t, "the receiver", until)
+		poll.Until(t, "the receiver", until)
 		cancel()
 		<-done
 	}
-	run(func() bool { return len(rc.snapshot()) >= 2 })             // first server
-	run(func() bool { // restarted, until the delivery is recorded as done
+	run(func() bool { return len(rc.snapshot()) >= 2 }) // first server
+	run(func() bool {                                   // restarted, until the delivery is recorded as done
 		due, err := st.DueDeliveries(ctx, time.Now().Add(24*time.Hour), 10)
 		return err == nil && len(due) == 0 && len(rc.snapshot()) >= rc.failures+1
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/network/nettest"
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci"
 	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
@@ -218,17 +219,15 @@ func TestNetworkSandboxesIsolated(t *testing.T) {
 // dialled from inside its namespace.
 func waitServing(t *testing.T, d *oci.Driver, id string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		c, err := d.DialPort(ctxT(t), id, 8080)
-		if err == nil {
+	var err error
+	if !poll.Wait(time.Minute, func() bool {
+		var c net.Conn
+		if c, err = d.DialPort(ctxT(t), id, 8080); err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sandbox %s never served on 8080: %v", id, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("sandbox %s never served on 8080: %v", id, err)
 	}
 }
 

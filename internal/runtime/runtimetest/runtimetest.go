@@ -39,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -164,12 +165,8 @@ func ctxT(t *testing.T) context.Context {
 // eventually polls cond until it holds or the suite's timeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Wait(timeout, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
