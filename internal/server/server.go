@@ -18,6 +18,7 @@ import (
 	"github.com/hutchdev/hutch/internal/agentconn"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/dashboard"
 	"github.com/hutchdev/hutch/internal/httpapi"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
@@ -117,6 +118,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	dashboard.Mount(api.Router(), dashboard.Deps{Sandboxes: svc, Auth: st, Agents: agents, Log: log})
 	fr.set(api)
 
 	rd.setPhase("recovering sandboxes")
