@@ -71,6 +71,7 @@ if [ "$(readlink "$here/e2e/compat/node_modules" 2>/dev/null)" != "$sdk_cache/no
   rm -rf "$here/e2e/compat/node_modules"
   ln -s "$sdk_cache/node_modules" "$here/e2e/compat/node_modules"
 fi
+"$here/scripts/build-dashboard.sh" deps # the dashboard's npm packages (xterm.js, TypeScript), cached the same way
 
 log "building hutch"
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
