@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,8 +102,12 @@ func (d *dashboard) click(what, css string) {
 	d.do("click "+what, chromedp.WaitVisible(chromedp.CSS(css)), chromedp.Click(chromedp.CSS(css)))
 }
 
-// shot saves a screenshot of the whole page as name.png.
+// shot saves a screenshot of the whole page as name.png, without the
+// toasts of earlier actions unless it is the picture of a failure.
 func (d *dashboard) shot(name string) {
+	if name != "failed" {
+		_, _ = chromedp.Run(d.ctx, chromedp.Evaluate[any](`document.querySelectorAll(".toast").forEach((t) => t.remove())`))
+	}
 	buf, err := chromedp.Run(d.ctx, chromedp.FullScreenshot(100))
 	if err == nil {
 		err = os.WriteFile(filepath.Join(d.shots, name+".png"), buf, 0o644)
@@ -110,6 +115,15 @@ func (d *dashboard) shot(name string) {
 	if err != nil {
 		d.t.Logf("screenshot %s: %v", name, err)
 	}
+}
+
+// setValue sets an input's value as a script would; chromedp's Clear
+// only resets the value attribute, which an edited input no longer shows.
+func (d *dashboard) setValue(css, value string) {
+	d.t.Helper()
+	sel, _ := json.Marshal(css)
+	v, _ := json.Marshal(value)
+	d.eval(fmt.Sprintf(`document.querySelector(%s).value = %s`, sel, v))
 }
 
 // typeLine types text and Enter into the element css selects as a
@@ -154,9 +168,10 @@ func (d *dashboard) same() bool {
 
 // TestDashboard drives the web dashboard in a real headless Chromium
 // against a real server and real sandboxes: a wrong key is refused in
-// words, a right one signs in; a sandbox made through the create dialog
-// reaches running in the list without a reload (the event stream); it is
-// paused and resumed; `echo hi` typed in its terminal prints hi; a file
+// words, a right one signs in; a sandbox another client makes appears in
+// the list; the create dialog shows the API's refusal of a bad name, and
+// the sandbox it then makes reaches running in the list without a reload
+// (the event stream); it is paused and resumed; `echo hi` typed in its terminal prints hi; a file
 // uploaded through the file browser downloads back the same; deleting it
 // takes it out of the list. Screenshots of the main pages are written on
 // the way.
@@ -177,7 +192,8 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("a refused key was kept: sessionStorage has %s items", got)
 	}
 	d.shot("signin-refused")
-	d.do("type the key", chromedp.Clear(chromedp.CSS("#signin-key")), chromedp.SendKeys(chromedp.CSS("#signin-key"), s.key))
+	d.setValue("#signin-key", "")
+	d.do("type the key", chromedp.SendKeys(chromedp.CSS("#signin-key"), s.key))
 	d.click("sign in", "form.signin button[type=submit]")
 	d.wait("the sandboxes page", `document.querySelector("#list-status")?.textContent.includes("sandbox")`)
 	if strings.Contains(d.eval(`location.href`), s.key) {
@@ -196,8 +212,16 @@ func TestDashboard(t *testing.T) {
 
 	// Create through the dialog; the list shows it running without a reload.
 	d.click("New sandbox", "#new-sandbox")
-	d.do("fill the create dialog", chromedp.WaitVisible(chromedp.CSS("dialog #create-name")),
-		chromedp.SendKeys(chromedp.CSS("#create-name"), "dash-e2e"),
+	// A name the API refuses: the dialog stays, with the API's words.
+	d.do("type a bad name", chromedp.WaitVisible(chromedp.CSS("dialog #create-name")),
+		chromedp.SendKeys(chromedp.CSS("#create-name"), "no spaces allowed"))
+	d.click("Create", "dialog button[type=submit]")
+	d.wait("the API's refusal in the dialog", `!document.querySelector("dialog .form-error").hidden`)
+	if msg := d.eval(`document.querySelector("dialog .form-error").textContent`); !strings.Contains(msg, "INVALID_ARGUMENT") || !strings.Contains(msg, "name") {
+		t.Errorf("a refused create says %q, want the API's code and the field", msg)
+	}
+	d.setValue("#create-name", "")
+	d.do("fill the create dialog", chromedp.SendKeys(chromedp.CSS("#create-name"), "dash-e2e"),
 		chromedp.SendKeys(chromedp.CSS("#create-metadata"), "suite=dashboard"),
 		chromedp.SendKeys(chromedp.CSS("#create-memory"), "512"))
 	d.shot("create-dialog")
@@ -242,8 +266,9 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.click("the Files tab", "#tab-files")
-	d.do("go to /tmp", chromedp.WaitVisible(chromedp.CSS("#files-path")), chromedp.SetValue(chromedp.CSS("#files-path"), "/tmp"),
-		chromedp.Click(chromedp.CSS(`#panel-files form button[type=submit]`)))
+	d.do("see the file browser", chromedp.WaitVisible(chromedp.CSS("#files-path")))
+	d.setValue("#files-path", "/tmp")
+	d.click("Go", `#panel-files form button[type=submit]`)
 	d.wait("the listing of /tmp", `document.querySelector("#files-status")?.textContent.includes("in /tmp")`)
 	d.do("upload a file", chromedp.SetUploadFiles(chromedp.CSS("#files-upload"), []string{local}))
 	d.wait("the uploaded file in the listing", `document.querySelector('#files-list tr[data-file="hello.txt"]')`)
