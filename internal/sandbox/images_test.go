@@ -280,3 +280,30 @@ func TestImagesAdoptSandboxesWithoutPins(t *testing.T) {
 		t.Errorf("pins of the old sandbox: %v", got)
 	}
 }
+
+// TestImagesRecoveredCreateResolvesInItsOrganisation: a create a crash
+// cut short, finished by recovery, boots on the image its organisation
+// sees (its own base, not the shared one) and pins it, as a create does.
+func TestImagesRecoveredCreateResolvesInItsOrganisation(t *testing.T) {
+	r := newImageRig(t)
+	ctx := context.Background()
+	r.mustImport(platform, "shared")
+	own := r.mustImport(adminB, "org-b")
+	cut := &sandbox.Sandbox{ID: "sbx_cut", Name: "cut", OrganizationID: "org_b", Image: "base", State: sandbox.StateCreating,
+		DesiredState: sandbox.StateRunning, Resources: sandbox.DefaultConfig().DefaultResources}
+	if err := r.st.CreateSandbox(ctx, cut, sandbox.Event{Type: sandbox.EventState, To: sandbox.StateCreating}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sb, err := r.svc.GetByID(ctx, cut.ID); err != nil || sb.State != sandbox.StateRunning {
+		t.Fatalf("recovered create: %+v, %v", sb, err)
+	}
+	if got := r.rt.layerOf(t, cut.ID); got != own.Layers[0] {
+		t.Errorf("the recovered create booted on %s, want org B's own base %s", got, own.Layers[0])
+	}
+	if got := r.images.Pins()[cut.ID]; len(got) != 1 || got[0] != own.Digest {
+		t.Errorf("pins of the recovered sandbox: %v", got)
+	}
+}

@@ -57,7 +57,7 @@ func opCreate(ctx context.Context, s *Service, sb *Sandbox) error {
 	if err := s.rt.Delete(ctx, sb.ID); err != nil {
 		return err
 	}
-	return s.rt.Create(ctx, specOf(sb))
+	return s.createRuntime(ctx, sb)
 }
 
 // opDelete finishes a delete: the runtime's copy, then the archive.
