@@ -18,7 +18,7 @@ func imageToAPI(img *image.Image) api.Image {
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := s.Sandboxes.Images().ListFor(r.Context(), principal(r.Context()).OrganizationID)
+	imgs, err := s.Sandboxes.Images().List(r.Context(), principal(r.Context()).OrganizationID)
 	if err != nil {
 		return err
 	}

@@ -80,24 +80,14 @@ func (i *Images) CanChange(p auth.Principal) error {
 	return nil
 }
 
-// ListFor returns the images organisation orgID sees: its own and the
+// List returns the images organisation orgID sees: its own and the
 // shared ones.
-func (i *Images) ListFor(ctx context.Context, orgID string) ([]*image.Image, error) {
+func (i *Images) List(ctx context.Context, orgID string) ([]*image.Image, error) {
 	st, err := i.store()
 	if err != nil {
 		return nil, err
 	}
 	return st.In(orgID).List(ctx)
-}
-
-// List returns the shared images, which every organisation sees (ListFor
-// adds an organisation's own).
-func (i *Images) List(ctx context.Context) ([]*image.Image, error) {
-	st, err := i.store()
-	if err != nil {
-		return nil, err
-	}
-	return st.List(ctx)
 }
 
 // Pull fetches ref into the caller's namespace, replacing what that

@@ -166,11 +166,11 @@ func TestImagesOrganisationImportDoesNotReachOthers(t *testing.T) {
 	if err == nil || sb == nil || sb.State != sandbox.StateError || !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("org A created on B's digest: %+v, %v", sb, err)
 	}
-	listed, err := r.svc.Images().ListFor(context.Background(), "org_a")
+	listed, err := r.svc.Images().List(context.Background(), "org_a")
 	if err != nil || len(listed) != 1 || listed[0].Namespace != "" {
 		t.Errorf("org A lists %+v, %v; want the shared base only", listed, err)
 	}
-	listed, err = r.svc.Images().ListFor(context.Background(), "org_b")
+	listed, err = r.svc.Images().List(context.Background(), "org_b")
 	if err != nil || len(listed) != 2 || listed[0].Namespace != "org_b" || listed[1].Namespace != "" {
 		t.Errorf("org B lists %+v, %v; want its own base, then the shared one", listed, err)
 	}

@@ -21,7 +21,7 @@ func (f *face) resolveTemplate(r *http.Request, templateID string) (string, erro
 	if err != nil {
 		return "", errdefs.InvalidField("templateID", "%q is not a template name or image reference", templateID)
 	}
-	imgs, err := f.Sandboxes.Images().List(r.Context())
+	imgs, err := f.Sandboxes.Images().List(r.Context(), orgOf(r))
 	if errors.Is(err, errdefs.ErrUnavailable) {
 		return templateID, nil // no image store: the runtime resolves it
 	}
@@ -64,7 +64,7 @@ type templateJSON struct {
 // sandbox gets by default; spawnCount is not counted (0) and lastSpawnedAt
 // not kept (null).
 func (f *face) templates(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := f.Sandboxes.Images().List(r.Context())
+	imgs, err := f.Sandboxes.Images().List(r.Context(), orgOf(r))
 	if err != nil {
 		return err
 	}

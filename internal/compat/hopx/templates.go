@@ -33,7 +33,7 @@ func templateOf(img *image.Image) templateBody {
 }
 
 func (f *face) listTemplates(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := f.Sandboxes.Images().List(r.Context())
+	imgs, err := f.Sandboxes.Images().List(r.Context(), gateway.Principal(r.Context()).OrganizationID)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (f *face) getTemplate(w http.ResponseWriter, r *http.Request) error {
 	if img, ok := templates[name]; ok {
 		ref = img
 	}
-	imgs, err := f.Sandboxes.Images().List(r.Context())
+	imgs, err := f.Sandboxes.Images().List(r.Context(), gateway.Principal(r.Context()).OrganizationID)
 	if err != nil {
 		return err
 	}
