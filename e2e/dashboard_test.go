@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -298,7 +299,7 @@ func TestDashboard(t *testing.T) {
 	if !d.same() {
 		t.Fatal("the page reloaded during the test")
 	}
-	tracked = tracked[:len(tracked)-1]
+	tracked = slices.DeleteFunc(tracked, func(x string) bool { return x == id })
 	waitGone(t, id)
 
 	// The admin pages, for the screenshots; each must have drawn its list.

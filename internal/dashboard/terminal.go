@@ -80,8 +80,9 @@ func (h *Handler) terminal(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sameOrigin refuses a WebSocket that another site's page opened (a
-// browser always sends Origin on one); the ticket already stands for the
-// key, this keeps a leaked ticket from working from elsewhere.
+// browser always sends Origin on one), so that such a page cannot use a
+// ticket it got hold of. A client that is not a browser sends no Origin
+// and is judged by its ticket alone.
 func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
