@@ -18,13 +18,15 @@ import { signInPage } from "./pages/signin";
 
 const root = document.getElementById("app")!;
 
+// NavItem is a page of the menu; show hides it from keys the API would
+// refuse there anyway (it still answers a typed-in URL with its 403).
 interface NavItem { path: string; label: string; page: Page; show?: (s: Session) => boolean }
 
 const nav: NavItem[] = [
   { path: "sandboxes", label: "Sandboxes", page: sandboxesPage },
   { path: "images", label: "Images", page: imagesPage },
-  { path: "keys", label: "API keys", page: keysPage },
-  { path: "webhooks", label: "Webhooks", page: webhooksPage },
+  { path: "keys", label: "API keys", page: keysPage, show: (s) => s.admin },
+  { path: "webhooks", label: "Webhooks", page: webhooksPage, show: (s) => s.admin },
   { path: "organization", label: "Organisation", page: orgPage },
   { path: "organizations", label: "Organisations", page: orgsPage, show: (s) => s.platformAdmin },
 ];

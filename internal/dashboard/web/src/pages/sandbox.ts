@@ -72,16 +72,21 @@ export const sandboxPage: Page = (root, app, route) => {
     if (sb) p.show?.(sb);
   }
 
-  for (const t of TABS) {
+  // Without an agent in its sandboxes the server serves no terminal,
+  // files or ports (GET /v1/info says so).
+  const agentTabs: Tab[] = ["terminal", "files", "ports"];
+  const tabs = TABS.filter((t) => app.info?.capabilities.agent !== false || !agentTabs.includes(t));
+  if (!tabs.includes(tab)) tab = "overview";
+  for (const t of tabs) {
     const b = h("button", { type: "button", role: "tab", id: `tab-${t}`, "data-tab": t, "aria-controls": `panel-${t}` }, t[0].toUpperCase() + t.slice(1));
     b.addEventListener("click", () => select(t));
     tabBar.appendChild(b);
   }
   // Arrow keys move between tabs, as a tab list does.
   tabBar.addEventListener("keydown", (e) => {
-    const i = TABS.indexOf(tab);
-    if (e.key === "ArrowRight") select(TABS[(i + 1) % TABS.length], true);
-    else if (e.key === "ArrowLeft") select(TABS[(i + TABS.length - 1) % TABS.length], true);
+    const i = tabs.indexOf(tab);
+    if (e.key === "ArrowRight") select(tabs[(i + 1) % tabs.length], true);
+    else if (e.key === "ArrowLeft") select(tabs[(i + tabs.length - 1) % tabs.length], true);
     else return;
     e.preventDefault();
   });
