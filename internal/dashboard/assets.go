@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -30,9 +32,12 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe
 	"img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; frame-src http: https:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// asset is one built file, with its validator.
+// asset is one built file, with its validator and, when that is
+// smaller, its gzip encoding (the bundle with xterm.js shrinks from about
+// 400 KB to 110 KB, which a phone on a slow link feels).
 type asset struct {
 	body  []byte
+	gz    []byte // nil when gzip does not make it smaller
 	etag  string // the content's hash, also the ?v= the page asks for
 	ctype string
 }
@@ -54,13 +59,47 @@ func loadAssets() assets {
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
-		out[path.Base(p)] = asset{body: b, etag: hex.EncodeToString(sum[:8]), ctype: ctype}
+		out[path.Base(p)] = asset{body: b, gz: gzipped(b), etag: hex.EncodeToString(sum[:8]), ctype: ctype}
 		return nil
 	})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard: the embedded assets cannot be read: %v", err)) // a broken build, not a run-time condition
 	}
 	return out
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	if buf.Len() >= len(b) {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// send answers with a's bytes, gzipped when the client takes gzip (the
+// encoding has its own ETag, as the bytes differ).
+func (a asset) send(w http.ResponseWriter, r *http.Request) {
+	body, etag := a.body, a.etag
+	w.Header().Add("Vary", "Accept-Encoding")
+	if a.gz != nil && acceptsGzip(r) {
+		body, etag = a.gz, a.etag+"-gz"
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.Header().Set("ETag", `"`+etag+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // page serves index.html: never cached, so that an upgraded server's page
@@ -78,8 +117,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("ETag", `"`+a.etag+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	a.send(w, r)
 }
 
 // asset serves a bundle. The page asks for each as name?v=<hash>: that URL
@@ -94,12 +132,11 @@ func (h *Handler) asset(w http.ResponseWriter, r *http.Request) error {
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("ETag", `"`+a.etag+`"`)
 	if r.URL.Query().Get("v") == a.etag {
 		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		hd.Set("Cache-Control", "no-cache")
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	a.send(w, r)
 	return nil
 }

@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -52,6 +53,9 @@ func (e *env) call(method, path, key string, header map[string]string) answer {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	// Set, the client neither asks for gzip nor undoes it: the test sees
+	// the bytes sent.
+	req.Header.Set("Accept-Encoding", "identity")
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -120,6 +124,23 @@ func TestPageAndAssets(t *testing.T) {
 		if nm := e.call("GET", "/ui/"+m[1], "", map[string]string{"If-None-Match": `"` + m[2] + `"`}); nm.status != 304 {
 			t.Errorf("%s revalidated: %d, want 304", m[1], nm.status)
 		}
+	}
+	// Gzip for clients that take it, under its own ETag.
+	js := refs[len(refs)-1]
+	plain := e.call("GET", js[0], "", nil)
+	gz := e.call("GET", js[0], "", map[string]string{"Accept-Encoding": "br, gzip;q=0.8"})
+	if gz.header.Get("Content-Encoding") != "gzip" || gz.header.Get("ETag") == plain.header.Get("ETag") || !strings.Contains(gz.header.Get("Vary"), "Accept-Encoding") {
+		t.Errorf("gzip: Content-Encoding %q, ETag %s (plain %s), Vary %q", gz.header.Get("Content-Encoding"), gz.header.Get("ETag"), plain.header.Get("ETag"), gz.header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(gz.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(zr); string(b) != plain.body || len(gz.body) >= len(plain.body) {
+		t.Errorf("gzip: %d bytes unpack to %d, want the %d plain ones", len(gz.body), len(b), len(plain.body))
+	}
+	if no := e.call("GET", js[0], "", map[string]string{"Accept-Encoding": "gzip;q=0"}); no.header.Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0 got %q", no.header.Get("Content-Encoding"))
 	}
 	for _, p := range []string{"/ui/nothing.js", "/ui/api/nothing", "/ui/index.html"} {
 		if a := e.call("GET", p, "", nil); a.status != 404 || a.errorCode(t) != api.CodeNotFound {
