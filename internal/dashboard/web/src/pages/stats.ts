@@ -47,12 +47,14 @@ export function statsPanel(id: string): Panel {
     }
   }
 
+  // draw scales each chart to what it shows, with headroom, so that a
+  // sandbox using 20 MiB of its 1 GiB is not a flat line; the limit is in
+  // the text above.
   function draw(): void {
     const cpus = samples.map((s) => s.cpu ?? 0);
-    replace(cpuChart, chart(cpus, Math.max(1, ...cpus), (v) => `${(v * 100).toFixed(0)}%`, "CPU use"));
-    const limit = samples.length ? samples[samples.length - 1].limit : 0;
+    replace(cpuChart, chart(cpus, Math.max(0.1, ...cpus) * 1.25, (v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`, "CPU use"));
     const mems = samples.map((s) => s.mem);
-    replace(memChart, chart(mems, limit > 0 ? limit : Math.max(1, ...mems), bytes, "Memory use"));
+    replace(memChart, chart(mems, Math.max(1 << 20, ...mems) * 1.25, bytes, "Memory use"));
   }
 
   function schedule(sb: Sandbox): void {
