@@ -29,6 +29,8 @@ func (a Authenticator) Authenticate(r *http.Request, read KeyReader) (context.Co
 }
 
 // Wrap runs h only for an authenticated caller; a failure is writeErr's.
+// h's context is cancelled when the caller's key is revoked (Revoked), so
+// that the streams, PTYs and subscriptions it opened end with the key.
 func (a Authenticator) Wrap(read KeyReader, writeErr ErrorWriter, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := a.Authenticate(r, read)
@@ -36,6 +38,8 @@ func (a Authenticator) Wrap(read KeyReader, writeErr ErrorWriter, h http.Handler
 			writeErr(w, r, err)
 			return
 		}
+		ctx, release := HoldKey(ctx, Principal(ctx).KeyID)
+		defer release()
 		h(w, r.WithContext(ctx))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/gateway"
 )
 
 func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request) error {
@@ -65,9 +66,12 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(p); err != nil {
 		return err
 	}
-	if err := s.Auth.RevokeAPIKey(r.Context(), p.OrganizationID, r.PathValue("id"), time.Now().UTC()); err != nil {
+	id := r.PathValue("id")
+	if err := s.Auth.RevokeAPIKey(r.Context(), p.OrganizationID, id, time.Now().UTC()); err != nil {
 		return err
 	}
+	// The store no longer verifies the key; end what it already opened.
+	gateway.Revoked(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
