@@ -71,7 +71,11 @@ func (f *face) agent(h agentFunc) http.HandlerFunc {
 		} else {
 			var p auth.Principal
 			if p, err = auth.Authenticate(r.Context(), f.Auth, tok); err == nil {
-				call, err = f.OpenAgent(r.Context(), p.OrganizationID, id)
+				// A revoked key ends the calls it opened, streams included.
+				ctx, release := gateway.HoldKey(r.Context(), p.KeyID)
+				defer release()
+				r = r.WithContext(ctx)
+				call, err = f.OpenAgent(ctx, p.OrganizationID, id)
 			}
 		}
 		if err != nil {
