@@ -13,6 +13,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
@@ -43,6 +44,7 @@ type portTarget struct {
 	token     string   // a valid token from the query, to turn into a cookie
 	secure    bool     // the browser reached the proxy over TLS
 	dropAuthz bool     // Authorization carries a Hutch key
+	keyID     string   // the API key that let the caller in, if one did
 }
 
 // portTransport dials sandboxes through the domain's door: the request URL's
@@ -135,7 +137,7 @@ func (s *Server) portAccess(r *http.Request, idOrName string, port int) (*portTa
 			t.sb, err = s.Sandboxes.Get(r.Context(), p.OrganizationID, idOrName)
 		}
 		if err == nil {
-			t.auth, t.dropAuthz = authKey, key == bearerToken(r)
+			t.auth, t.dropAuthz, t.keyID = authKey, key == bearerToken(r), p.KeyID
 			return t, nil
 		}
 		if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrNotFound) {
@@ -201,6 +203,12 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, idOrName stri
 	t, err := s.portAccess(r, idOrName, port)
 	if err != nil {
 		return err
+	}
+	if t.keyID != "" {
+		// A revoked key ends what it opened, a proxied WebSocket too.
+		ctx, release := gateway.HoldKey(r.Context(), t.keyID)
+		defer release()
+		r = r.WithContext(ctx)
 	}
 	t.path, t.prefix = path, prefix
 	t.secure = s.Proxy.secure(r)
