@@ -170,6 +170,14 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if from == "/" {
+		writeError(w, r, errdefs.InvalidField("from", "the sandbox root cannot be moved"))
+		return
+	}
+	if to == "/" {
+		writeError(w, r, errdefs.InvalidField("to", "the sandbox root cannot be replaced"))
+		return
+	}
 	if _, err := os.Lstat(from); err != nil {
 		writeError(w, r, err)
 		return
@@ -183,6 +191,11 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := os.Rename(from, to); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			// A mount point (/proc, /dev, the agent's own binary): the
+			// kernel refuses to move it, and that is the caller's to fix.
+			err = fmt.Errorf("%s or %s is a mount point or in use and cannot be moved: %w", from, to, errdefs.ErrConflict)
+		}
 		writeError(w, r, err)
 		return
 	}

@@ -115,6 +115,10 @@ func TestFileOperations(t *testing.T) {
 	wantError(t, ts, "POST", "/files/move", api.MoveRequest{From: dir + "/a/x.go", To: dir + "/y/z.go"}, 409, api.CodeAlreadyExists, "overwrite")
 	wantError(t, ts, "DELETE", "/files?path="+url.QueryEscape(dir+"/a"), nil, 409, api.CodeAlreadyExists, "")
 	wantError(t, ts, "DELETE", "/files?path=/", nil, 400, api.CodeInvalidArgument, "root")
+	// Moving the root was a 500 (EBUSY from rename): a 400 naming the field.
+	wantError(t, ts, "POST", "/files/move", api.MoveRequest{From: "/", To: dir + "/root"}, 400, api.CodeInvalidArgument, "from: the sandbox root cannot be moved")
+	wantError(t, ts, "POST", "/files/move", api.MoveRequest{From: "/..//./", To: dir + "/root"}, 400, api.CodeInvalidArgument, "from")
+	wantError(t, ts, "POST", "/files/move", api.MoveRequest{From: dir + "/y/z.go", To: "/", Overwrite: true}, 400, api.CodeInvalidArgument, "to: the sandbox root")
 	if status := call(t, ts, "DELETE", "/files?recursive=true&path="+url.QueryEscape(dir+"/a"), nil, nil); status != 204 {
 		t.Fatalf("remove: %d", status)
 	}

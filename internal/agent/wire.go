@@ -50,6 +50,10 @@ func classify(err error) (int, string) {
 		return http.StatusNotFound, api.CodeFileNotFound
 	case errors.Is(err, fs.ErrExist), errors.Is(err, syscall.ENOTEMPTY):
 		return http.StatusConflict, api.CodeAlreadyExists
+	case errors.Is(err, syscall.EBUSY):
+		// A mount point, or a file in use: removing or moving it is the
+		// caller's conflict with the sandbox, not the agent's failure.
+		return http.StatusConflict, api.CodeConflict
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return http.StatusForbidden, api.CodeForbidden
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EXDEV),
@@ -112,7 +116,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return errdefs.InvalidField(typ.Field, "expected %s, got %s", typ.Type, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this; its text is stable.
-		return errdefs.InvalidField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return fmt.Errorf("request body has a field with an empty name: %w", errdefs.ErrInvalidArgument)
+		}
+		return errdefs.InvalidField(name, "unknown field")
 	}
 	return fmt.Errorf("invalid JSON: %v: %w", err, errdefs.ErrInvalidArgument)
 }

@@ -71,7 +71,7 @@ func (rt *Router) SandboxHost(host string) (id string, port int, ok bool) {
 		return "", 0, false
 	}
 	p, id, ok := strings.Cut(label, "-")
-	if !ok || id == "" {
+	if !ok || id == "" || !hostLabel(id) || p == "" || strings.Trim(p, "0123456789") != "" {
 		return "", 0, false
 	}
 	port, err := strconv.Atoi(p)
@@ -82,6 +82,18 @@ func (rt *Router) SandboxHost(host string) (id string, port int, ok bool) {
 		id = rt.IDPrefix + id
 	}
 	return id, port, true
+}
+
+// hostLabel reports whether an ID taken from a host name has only the
+// characters of a host label (and the IDs' underscore): a Host header
+// with spaces or control characters names no sandbox.
+func hostLabel(id string) bool {
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ServeHTTP dispatches by host, then by path prefix.

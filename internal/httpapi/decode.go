@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -21,7 +24,8 @@ const maxBody = 1 << 20
 // wrong. allowEmpty treats an empty body as {}.
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
 	body := http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(body)
+	var seen bytes.Buffer // what was read, to name the key of a map's bad value
+	dec := json.NewDecoder(io.TeeReader(body, &seen))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if errors.Is(err, io.EOF) {
@@ -30,17 +34,52 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) erro
 		}
 		return fmt.Errorf("request body is empty; a JSON object is expected: %w", errdefs.ErrInvalidArgument)
 	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Field == "" {
+		if key, ok := badMapKey(seen.Bytes(), v); ok {
+			return errdefs.InvalidField(key, "expected %s, got %s", typ.Type, typ.Value)
+		}
+	}
 	if err != nil {
 		return jsonError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
+	tok, err := dec.Token()
+	var tooBig *http.MaxBytesError
+	var syn *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooBig):
+		return err
+	case err == nil || tok != nil || errors.As(err, &syn):
 		return fmt.Errorf("request body has data after the JSON object: %w", errdefs.ErrInvalidArgument)
 	}
-	return nil
+	return fmt.Errorf("read request body: %v: %w", err, errdefs.ErrInvalidArgument)
+}
+
+// badMapKey finds, when v is a map (a metadata or settings patch), the
+// first key whose value does not decode into the map's element type:
+// encoding/json names struct fields in its type errors, not map keys.
+func badMapKey(raw []byte, v any) (string, bool) {
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Map || t.Elem().Key().Kind() != reflect.String {
+		return "", false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return "", false
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if json.Unmarshal(m[k], reflect.New(t.Elem().Elem()).Interface()) != nil && k != "" {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // jsonError turns encoding/json's errors into messages naming the field.
@@ -64,8 +103,11 @@ func jsonError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields; its message
 		// is documented and stable.
-		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return errdefs.InvalidField(strings.Trim(name, `"`), "unknown field")
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return fmt.Errorf("request body has a field with an empty name: %w", errdefs.ErrInvalidArgument)
+		}
+		return errdefs.InvalidField(name, "unknown field")
 	}
 	return fmt.Errorf("invalid JSON: %v: %w", err, errdefs.ErrInvalidArgument)
 }

@@ -103,8 +103,21 @@ func cleanName(name string) (string, error) {
 	if p == "." {
 		return "", nil
 	}
+	if len(p) > maxPathLen || strings.Count(p, "/") >= maxPathDepth {
+		return "", corruptf("path longer than %d bytes or deeper than %d directories", maxPathLen, maxPathDepth)
+	}
 	return p, nil
 }
+
+// maxPathLen and maxPathDepth bound an entry's path: PATH_MAX, and a
+// depth no real image comes near (node_modules nest a few dozen deep).
+// Every operation on an entry resolves its path one component at a time
+// inside the layer, so a tar of paths thousands of directories deep
+// would otherwise cost minutes of the server's time.
+const (
+	maxPathLen   = 4096
+	maxPathDepth = 256
+)
 
 func orDot(name string) string {
 	if name == "" {
@@ -184,24 +197,37 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 }
 
 // mkdirParents creates the missing parents of an entry, root-owned and
-// 0755 as Docker does for dirs a tar leaves implicit.
+// 0755 as Docker does for dirs a tar leaves implicit. It starts below the
+// deepest parent already known and walks down one directory handle at a
+// time, so a path n deep costs O(n) system calls, not one resolution of
+// every prefix (O(n^2)).
 func (u *unpacker) mkdirParents(dir string) error {
 	if u.dirs[dir] {
 		return nil
 	}
 	parts := strings.Split(dir, "/")
-	for i := range parts {
-		p := strings.Join(parts[:i+1], "/")
-		if u.dirs[p] {
-			continue
+	known := 0 // parts[:known] is a dir known to exist ("" is the root)
+	for i := len(parts) - 1; i > 0; i-- {
+		if u.dirs[strings.Join(parts[:i], "/")] {
+			known = i
+			break
 		}
-		fi, err := u.root.Lstat(p)
+	}
+	cur, err := u.root.OpenRoot(orDot(strings.Join(parts[:known], "/")))
+	if err != nil {
+		return err
+	}
+	defer func() { cur.Close() }()
+	for i := known; i < len(parts); i++ {
+		p, part := strings.Join(parts[:i+1], "/"), parts[i]
+		fi, err := cur.Lstat(part)
 		switch {
 		case err == nil && fi.IsDir():
 		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
 			// A symlinked parent is followed inside the root (os.Root
-			// refuses the rest of a chain that leads outside).
-			target, err := u.root.Readlink(p)
+			// refuses the rest of a chain that leads outside); its
+			// target may lie above cur, so it is resolved from the root.
+			target, err := cur.Readlink(part)
 			if err != nil {
 				return err
 			}
@@ -214,18 +240,32 @@ func (u *unpacker) mkdirParents(dir string) error {
 			if !fi.IsDir() {
 				return corruptf("parent %q is not a dir", p)
 			}
+			next, err := u.root.OpenRoot(p)
+			if err != nil {
+				return err
+			}
+			cur.Close()
+			cur = next
+			u.dirs[p] = true
+			continue
 		case err == nil:
 			return corruptf("parent %q is not a dir", p)
 		case errors.Is(err, fs.ErrNotExist):
-			if err := u.root.Mkdir(p, 0o755); err != nil {
+			if err := cur.Mkdir(part, 0o755); err != nil {
 				return err
 			}
-			if err := u.root.Lchown(p, 0, 0); err != nil {
+			if err := cur.Lchown(part, 0, 0); err != nil {
 				return err
 			}
 		default:
 			return err
 		}
+		next, err := cur.OpenRoot(part)
+		if err != nil {
+			return err
+		}
+		cur.Close()
+		cur = next
 		u.dirs[p] = true
 	}
 	return nil
