@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +19,7 @@ import (
 // socket and checks that the first event arrives while the handler still
 // holds the stream open, and that the caller's key stays on the host.
 func TestProxyStreamsAndStripsCredentials(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "agent.sock")
+	sock := shortSocket(t)
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
