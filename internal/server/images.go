@@ -97,13 +97,13 @@ func startSeeding(ctx context.Context, st *image.Store, dir, first string, log *
 			log.Warn("check base image", "image", name, "err", err)
 			s.settle(sd, seedFailed, err)
 		default:
-			if fi, err := os.Stat(sd.tar); err != nil {
+			fi, err := os.Stat(sd.tar)
+			if err != nil {
 				log.Warn("base image not built; run scripts/setup.sh (or hutch image import --rootfs)", "image", name, "missing", sd.tar)
 				s.settle(sd, seedMissing, nil)
 				continue
-			} else {
-				sd.total = fi.Size()
 			}
+			sd.total = fi.Size()
 			queue = append(queue, sd)
 		}
 	}
