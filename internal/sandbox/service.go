@@ -71,7 +71,7 @@ func (s *Service) Close() { s.work.Wait() }
 
 func (s *Service) requireRuntime() error {
 	if s.rt == nil {
-		return fmt.Errorf("no sandbox runtime is available on this server (see the server log for why): %w", errdefs.ErrUnavailable)
+		return fmt.Errorf("no sandbox runtime is available on this server (GET /readyz says why and how to fix it): %w", errdefs.ErrUnavailable)
 	}
 	return nil
 }
