@@ -20,6 +20,13 @@ type Tokens struct {
 	Now    func() time.Time // nil: time.Now
 }
 
+// IssueFor returns a token of vendor for sandboxID that lives ttl from
+// now, and when it expires (to the second, as tokens record it).
+func (t Tokens) IssueFor(vendor, sandboxID string, ttl time.Duration) (string, time.Time) {
+	until := t.now().Add(ttl).UTC().Truncate(time.Second)
+	return t.Issue(vendor, sandboxID, until), until
+}
+
 func (t Tokens) now() time.Time {
 	if t.Now != nil {
 		return t.Now()

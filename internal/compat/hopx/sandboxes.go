@@ -99,14 +99,8 @@ func (f *face) body(r *http.Request, sb *sandbox.Sandbox) sandboxBody {
 
 // withToken adds a fresh agent token to b.
 func (f *face) withToken(b sandboxBody) sandboxBody {
-	exp := f.Tokens.Now
-	now := time.Now()
-	if exp != nil {
-		now = exp()
-	}
-	until := now.Add(tokenTTL).UTC().Truncate(time.Second)
-	b.AuthToken = f.Tokens.Issue(vendor, b.ID, until)
-	b.TokenExpiresAt = &until
+	token, until := f.Tokens.IssueFor(vendor, b.ID, tokenTTL)
+	b.AuthToken, b.TokenExpiresAt = token, &until
 	return b
 }
 
