@@ -52,7 +52,12 @@ func (h *Handler) terminal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := h.Sandboxes.OpenAgent(r.Context(), caller.OrganizationID, id)
+	// The terminal lives as long as the key that asked for its ticket: a
+	// revocation ends it like any stream opened with that key.
+	ctx, release := gateway.HoldKey(r.Context(), caller.KeyID)
+	defer release()
+	r = r.WithContext(ctx)
+	sess, err := h.Sandboxes.OpenAgent(ctx, caller.OrganizationID, id)
 	if err != nil {
 		return err
 	}
