@@ -43,6 +43,8 @@ type Store struct {
 	// shared is the host-wide cache seeded layers are linked from (see
 	// WithShared); nil: none.
 	shared *Shared
+	// limits bound each import and pull (see WithLimits).
+	limits Limits
 
 	mu       sync.Mutex
 	idx      *index
