@@ -38,6 +38,10 @@ func (a Authenticator) Wrap(read KeyReader, writeErr ErrorWriter, h http.Handler
 			writeErr(w, r, err)
 			return
 		}
+		if err := limit(w, ctx, Principal(ctx)); err != nil {
+			writeErr(w, r, err)
+			return
+		}
 		ctx, release := HoldKey(ctx, Principal(ctx).KeyID)
 		defer release()
 		h(w, r.WithContext(ctx))

@@ -99,6 +99,7 @@ func hostLabel(id string) bool {
 // ServeHTTP dispatches by host, then by path prefix.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, port, ok := rt.SandboxHost(r.Host); ok {
+		SetRoute(r.Context(), "{port}-{id}."+rt.Domain)
 		if h := rt.ports[port]; h != nil {
 			h(w, r, id, port)
 			return
@@ -107,6 +108,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rt.index != nil && r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		SetRoute(r.Context(), "/")
 		rt.index.ServeHTTP(w, r)
 		return
 	}
@@ -118,6 +120,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if best >= 0 {
+		SetRoute(r.Context(), rt.prefixes[best].prefix+"/*")
 		rt.prefixes[best].h.ServeHTTP(w, r)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/agentconn"
@@ -105,6 +106,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: requestID(r.Context())}})
 		return
 	}
+	_, route, _ := strings.Cut(pattern, " ")
+	gateway.SetRoute(r.Context(), route)
 	s.mux.ServeHTTP(w, r) // sets the path values that Handler does not
 }
 
