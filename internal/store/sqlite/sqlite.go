@@ -35,6 +35,8 @@ type Store struct {
 	w     *sql.DB // one connection, BEGIN IMMEDIATE
 	r     *sql.DB // several query-only connections
 	stmts stmtCache
+	// observer, when set, times every transaction and point read.
+	observer func(op string, d time.Duration, err error)
 }
 
 // busyTimeout is how long a connection waits for another process's lock
@@ -114,7 +116,8 @@ func (s *Store) Close() error {
 
 // write runs fn in an IMMEDIATE transaction on the writer connection and
 // commits when fn returns nil.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	defer s.observe("write", time.Now(), &err)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -128,7 +131,8 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // read runs fn in a read transaction, so that several queries (a count and
 // a page) see one snapshot.
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	defer s.observe("read", time.Now(), &err)
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err

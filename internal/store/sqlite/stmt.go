@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // stmtCache keeps prepared statements for the fixed queries of the hot
@@ -65,11 +66,14 @@ func (c *stmtCache) close() error {
 
 // queryRow runs a fixed query on the reader pool through the cache.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *rowResult {
+	start := time.Now()
 	st, err := s.stmts.get(ctx, s.r, query)
 	if err != nil {
 		return &rowResult{err: err}
 	}
-	return &rowResult{row: st.QueryRowContext(ctx, args...)}
+	row := st.QueryRowContext(ctx, args...)
+	s.observe("read", start, new(error))
+	return &rowResult{row: row}
 }
 
 // rowResult is a *sql.Row or the error that prevented the query, so that
