@@ -20,8 +20,9 @@ type Notice struct {
 // falls behind by a whole buffer is dropped (its channel closed) rather
 // than slowing every transition down; it reconnects and reads the log.
 type Bus struct {
-	mu   sync.Mutex
-	subs map[*subscription]struct{}
+	mu        sync.Mutex
+	subs      map[*subscription]struct{}
+	observers []func(Notice)
 }
 
 type subscription struct {
@@ -55,9 +56,20 @@ func (b *Bus) Subscribe(orgID string, buffer int) (<-chan Notice, func()) {
 	}
 }
 
+// Observe calls f with every notice of every organisation, in order and
+// before the subscribers get it (the server's metrics). f must be quick.
+func (b *Bus) Observe(f func(Notice)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.observers = append(b.observers, f)
+}
+
 func (b *Bus) publish(n Notice) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for _, f := range b.observers {
+		f(n)
+	}
 	for sub := range b.subs {
 		if sub.org != n.OrganizationID {
 			continue
