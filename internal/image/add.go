@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ type addOptions struct {
 	report     func(Progress)
 	// platform, if set, is what a single-platform image must be built for.
 	platform *v1.Platform
+	// download charges the layer blobs read to the budget's compressed
+	// bytes (a pull's; an import's were charged as they were uploaded).
+	download bool
 }
 
 // addImage brings every layer of img into the cache and records it under
@@ -40,6 +44,9 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 	manifest, err := img.Manifest()
 	if err != nil {
 		return nil, err
+	}
+	if manifest.Config.Size > maxDocument {
+		return nil, corruptf("config %s is %d bytes; image documents are read up to %d", manifest.Config.Digest, manifest.Config.Size, maxDocument)
 	}
 	rawConfig, err := s.rawConfig(img, manifest.Config.Digest)
 	if err != nil {
@@ -66,6 +73,18 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 			return nil, err
 		}
 	}
+	b := budgetOf(ctx)
+	if o.download && b != nil && b.limits.Compressed > 0 {
+		// The sizes the manifest claims are checked before any download;
+		// the bytes that arrive are counted as they do.
+		var total int64
+		for _, l := range manifest.Layers {
+			total += l.Size
+		}
+		if total > b.limits.Compressed {
+			return nil, &LimitError{What: "the image's compressed data", Limit: flagCompressed, Max: b.limits.Compressed}
+		}
+	}
 	s.hold(hexes)
 	defer s.release(hexes)
 
@@ -76,6 +95,9 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 			src, err := sourceOf(l, diffIDs[i], compressed)
 			if err != nil {
 				return err
+			}
+			if o.download {
+				src.open = charged(src.open, b)
 			}
 			p := Progress{Layer: src.digest.String(), Index: i, Count: len(layers), Total: src.size}
 			if p.Layer == "" || !compressed {
@@ -179,6 +201,24 @@ func sourceOf(l v1.Layer, diffID v1.Hash, compressed bool) (layerSource, error) 
 	}
 	src.open = l.Compressed
 	return src, nil
+}
+
+// charged makes open's reader count what it reads against b's compressed
+// bytes.
+func charged(open func() (io.ReadCloser, error), b *budget) func() (io.ReadCloser, error) {
+	if b == nil {
+		return open
+	}
+	return func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{budgetReader{r: rc, b: b}, rc}, nil
+	}
 }
 
 func configOf(cf *v1.ConfigFile) Config {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -45,8 +44,11 @@ func WithName(ref string) ImportOption { return func(o *importOptions) { o.name 
 // image layout tarball, optionally gzip- or zstd-compressed, into the
 // shared namespace (View.Import: an organisation's). It returns one Image
 // per name imported; see Normalize for how names without a registry
-// become local images.
+// become local images. The store's Limits hold while the archive streams
+// in: the bytes read, the archive decompressed, and the image unpacked.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) ([]*Image, error) {
+	ctx = s.withBudget(ctx)
+	b := budgetOf(ctx)
 	// Both formats need random access, so the stream is spooled first.
 	f, err := os.CreateTemp(s.tmpDir(), "import-*.tar")
 	if err != nil {
@@ -54,136 +56,228 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	dec, err := decompress(ctxReader{ctx, r})
+	dec, err := decompress(budgetReader{r: ctxReader{ctx, r}, b: b})
 	if err != nil {
 		return nil, classify("import", "archive", err)
 	}
 	defer dec.Close()
-	if _, err := io.Copy(f, dec); err != nil {
+	spool := budgetWriter{w: f, b: b, counter: &b.archive, what: "the decompressed archive"}
+	if _, err := io.Copy(spool, dec); err != nil {
 		return nil, classify("import", "archive", err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	return s.ImportFile(ctx, f.Name(), opts...)
+	return s.importArchive(ctx, f.Name(), "archive", importOptionsOf(opts))
+}
+
+func importOptionsOf(opts []ImportOption) importOptions {
+	var o importOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // ImportFile imports the image archive at file (as Import does), or an OCI
 // image layout directory.
 func (s *Store) ImportFile(ctx context.Context, file string, opts ...ImportOption) ([]*Image, error) {
-	var o importOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	ctx = s.withBudget(ctx)
+	o := importOptionsOf(opts)
 	fi, err := os.Stat(file)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", file, notFoundIfMissing(err))
 	}
 	if fi.IsDir() {
-		return s.importLayout(ctx, file, o)
+		return s.importLayout(ctx, file, file, o)
 	}
-	entries, compressed, err := archiveEntries(file)
+	compressed, err := isCompressed(file)
 	if err != nil {
 		return nil, classify("import", file, err)
 	}
-	switch {
-	case compressed:
+	if compressed {
 		f, err := os.Open(file)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", file, err)
 		}
 		defer f.Close()
 		return s.Import(ctx, f, opts...)
-	case entries["manifest.json"]:
-		return s.importDockerSave(ctx, file, o)
-	case entries["oci-layout"]:
+	}
+	if err := budgetOf(ctx).readCompressed(fi.Size()); err != nil {
+		return nil, classify("import", file, err)
+	}
+	return s.importArchive(ctx, file, file, o)
+}
+
+// importArchive imports the uncompressed archive at file, naming it label
+// in errors (never a path of the store's own: they are shown to tenants).
+func (s *Store) importArchive(ctx context.Context, file, label string, o importOptions) ([]*Image, error) {
+	entries, compressed, err := archiveEntries(file)
+	if err != nil {
+		return nil, classify("import", label, err)
+	}
+	if compressed {
+		return nil, classify("import", label, corruptf("the archive is compressed twice"))
+	}
+	if err := checkEntries(ctx, entries); err != nil {
+		return nil, classify("import", label, err)
+	}
+	switch {
+	case entries["manifest.json"] != nil:
+		return s.importDockerSave(ctx, file, label, entries, o)
+	case entries["oci-layout"] != nil:
 		dir, err := os.MkdirTemp(s.tmpDir(), "layout-")
 		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", file, err)
+			return nil, fmt.Errorf("import: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if err := extract(ctx, file, dir); err != nil {
-			return nil, classify("import", file, err)
+		if err := extractLayout(ctx, file, dir); err != nil {
+			return nil, classify("import", label, err)
 		}
-		return s.importLayout(ctx, dir, o)
+		return s.importLayout(ctx, dir, label, o)
 	default:
 		return nil, fmt.Errorf("import %s: neither a docker save archive nor an OCI layout (no manifest.json or oci-layout): %w",
-			file, errdefs.ErrInvalidArgument)
+			label, errdefs.ErrInvalidArgument)
 	}
 }
 
-// archiveEntries lists the top-level names in the tar file; compressed
-// reports a gzip or zstd file, which the caller decompresses first.
-func archiveEntries(file string) (map[string]bool, bool, error) {
+// isCompressed reports a gzip or zstd file, which is decompressed first.
+func isCompressed(file string) (bool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	n, _ := io.ReadFull(f, magic)
+	return (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) || (n == 4 && string(magic) == "\x28\xb5\x2f\xfd"), nil
+}
+
+// archiveEntry is what archiveEntries keeps of a tar header.
+type archiveEntry struct {
+	typ  byte
+	size int64
+	link string
+}
+
+// archiveEntries lists the top-level names in the tar file, the first
+// entry of each name (the one go-containerregistry's tarball reader
+// finds); compressed reports a gzip or zstd file instead.
+func archiveEntries(file string) (map[string]*archiveEntry, bool, error) {
+	compressed, err := isCompressed(file)
+	if err != nil || compressed {
+		return nil, compressed, err
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
-	magic := make([]byte, 4)
-	n, _ := io.ReadFull(f, magic)
-	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) || (n == 4 && string(magic) == "\x28\xb5\x2f\xfd") {
-		return nil, true, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, false, err
-	}
-	names := map[string]bool{}
+	entries := map[string]*archiveEntry{}
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return names, false, nil
+			return entries, false, nil
 		}
 		if err != nil {
 			return nil, false, corruptf("read archive: %v", err)
 		}
-		names[path.Clean(hdr.Name)] = true
+		if n := path.Clean(hdr.Name); entries[n] == nil {
+			entries[n] = &archiveEntry{typ: hdr.Typeflag, size: hdr.Size, link: hdr.Linkname}
+		}
 	}
 }
 
-// extract unpacks an archive with the same path checks as a layer.
-func extract(ctx context.Context, archive, dir string) error {
-	f, err := os.Open(archive)
+// checkEntries refuses an archive whose files claim more than the
+// unpacked limit in all (a sparse entry claims its whole size in a few
+// bytes, and reading it costs that much), before any is read.
+func checkEntries(ctx context.Context, entries map[string]*archiveEntry) error {
+	b := budgetOf(ctx)
+	if b == nil || b.limits.Unpacked <= 0 {
+		return nil
+	}
+	var total int64
+	for _, e := range entries {
+		if e.typ == tar.TypeReg {
+			total += e.size
+		}
+	}
+	if total > b.limits.Unpacked {
+		return &LimitError{What: "the archive's files", Limit: flagUnpacked, Max: b.limits.Unpacked}
+	}
+	return nil
+}
+
+// documentSize is the size of the entry name of a docker save archive,
+// following links inside the archive as its reader does.
+func documentSize(entries map[string]*archiveEntry, name string) (int64, error) {
+	for range 16 {
+		e := entries[path.Clean(name)]
+		switch {
+		case e == nil:
+			return 0, corruptf("the archive has no %s", name)
+		case e.typ == tar.TypeSymlink || e.typ == tar.TypeLink:
+			name = path.Join(path.Dir(name), path.Clean(e.link))
+		case e.typ != tar.TypeReg:
+			return 0, corruptf("%s in the archive is not a file", name)
+		default:
+			return e.size, nil
+		}
+	}
+	return 0, corruptf("%s in the archive is a chain of links", name)
+}
+
+// checkDocument refuses a JSON document of a docker save archive that is
+// larger than maxDocument: it would be read whole into memory.
+func checkDocument(entries map[string]*archiveEntry, name string) error {
+	size, err := documentSize(entries, name)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = unpackTar(ctx, dir, f)
-	return err
+	if size > maxDocument {
+		return corruptf("%s in the archive is %d bytes; image documents are read up to %d", name, size, maxDocument)
+	}
+	return nil
 }
 
-func (s *Store) importDockerSave(ctx context.Context, file string, o importOptions) ([]*Image, error) {
+func (s *Store) importDockerSave(ctx context.Context, file, label string, entries map[string]*archiveEntry, o importOptions) ([]*Image, error) {
+	if err := checkDocument(entries, "manifest.json"); err != nil {
+		return nil, classify("import", label, err)
+	}
 	opener := func() (io.ReadCloser, error) { return os.Open(file) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
-		return nil, classify("import", file, err)
+		return nil, classify("import", label, err)
 	}
 	if o.name != "" && len(m) != 1 {
-		return nil, fmt.Errorf("import %s: a name was given but the archive holds %d images: %w", file, len(m), errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("import %s: a name was given but the archive holds %d images: %w", label, len(m), errdefs.ErrInvalidArgument)
 	}
 	var out []*Image
 	for _, d := range m {
+		if err := checkDocument(entries, d.Config); err != nil {
+			return nil, classify("import", label, err)
+		}
 		var tag *name.Tag
 		if len(d.RepoTags) > 0 {
 			t, err := name.NewTag(d.RepoTags[0])
 			if err != nil {
-				return nil, classify("import", file, err)
+				return nil, classify("import", label, err)
 			}
 			tag = &t
 		} else if len(m) > 1 {
 			return nil, fmt.Errorf("import %s: image %s has no name and the archive holds %d images: %w",
-				file, d.Config, len(m), errdefs.ErrInvalidArgument)
+				label, d.Config, len(m), errdefs.ErrInvalidArgument)
 		}
 		img, err := tarball.Image(opener, tag)
 		if err != nil {
-			return nil, classify("import", file, err)
+			return nil, classify("import", label, err)
 		}
 		names := d.RepoTags
 		if o.name != "" {
 			names = []string{o.name}
 		}
-		imgs, err := s.importImage(ctx, file, img, names, false, o.namespace)
+		imgs, err := s.importImage(ctx, label, img, names, false, o.namespace)
 		if err != nil {
 			return nil, err
 		}
@@ -192,21 +286,20 @@ func (s *Store) importDockerSave(ctx context.Context, file string, o importOptio
 	return out, nil
 }
 
-func (s *Store) importLayout(ctx context.Context, dir string, o importOptions) ([]*Image, error) {
-	lp, err := layout.FromPath(dir)
+// importLayout imports the OCI layout in dir (see layoutDir), naming it
+// label in errors.
+func (s *Store) importLayout(ctx context.Context, dir, label string, o importOptions) ([]*Image, error) {
+	l, err := openLayout(dir)
 	if err != nil {
-		return nil, classify("import", dir, err)
+		return nil, classify("import", label, err)
 	}
-	idx, err := lp.ImageIndex()
+	defer l.Close()
+	im, err := l.index()
 	if err != nil {
-		return nil, classify("import", dir, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, classify("import", dir, err)
+		return nil, classify("import", label, err)
 	}
 	if o.name != "" && len(im.Manifests) != 1 {
-		return nil, fmt.Errorf("import %s: a name was given but the layout holds %d images: %w", dir, len(im.Manifests), errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("import %s: a name was given but the layout holds %d images: %w", label, len(im.Manifests), errdefs.ErrInvalidArgument)
 	}
 	platform := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	var out []*Image
@@ -216,13 +309,13 @@ func (s *Store) importLayout(ctx context.Context, dir string, o importOptions) (
 			ref = layoutName(d)
 		}
 		if ref == "" {
-			return nil, fmt.Errorf("import %s: image %s has no name; give one: %w", dir, d.Digest, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("import %s: image %s has no name; give one: %w", label, d.Digest, errdefs.ErrInvalidArgument)
 		}
-		img, err := layoutImage(idx, d, platform)
+		img, err := l.image(d, platform)
 		if err != nil {
 			return nil, classify("import", ref, err)
 		}
-		imgs, err := s.importImage(ctx, ref, img, []string{ref}, true, o.namespace)
+		imgs, err := s.importImage(ctx, label, img, []string{ref}, true, o.namespace)
 		if err != nil {
 			return nil, err
 		}
@@ -241,31 +334,6 @@ func layoutName(d v1.Descriptor) string {
 		return n
 	}
 	return ""
-}
-
-// layoutImage returns the image d describes, choosing platform from a
-// multi-arch index.
-func layoutImage(idx v1.ImageIndex, d v1.Descriptor, platform v1.Platform) (v1.Image, error) {
-	if d.MediaType.IsImage() {
-		return idx.Image(d.Digest)
-	}
-	if !d.MediaType.IsIndex() {
-		return nil, fmt.Errorf("%s is a %s, not an image: %w", d.Digest, d.MediaType, errdefs.ErrInvalidArgument)
-	}
-	child, err := idx.ImageIndex(d.Digest)
-	if err != nil {
-		return nil, err
-	}
-	cm, err := child.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range cm.Manifests {
-		if m.MediaType.IsImage() && m.Platform != nil && m.Platform.Satisfies(platform) {
-			return child.Image(m.Digest)
-		}
-	}
-	return nil, fmt.Errorf("no %s image in the index: %w", platform, errdefs.ErrNotFound)
 }
 
 // importImage stores img under every name in names, in namespace ns.

@@ -43,7 +43,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s is larger than %s, this server's limit per import or pull (%s)", e.What, sizeText(e.Max), e.Limit)
+	return fmt.Sprintf("too large: %s would pass %s, this server's limit per import or pull (%s)", e.What, sizeText(e.Max), e.Limit)
 }
 
 // Unwrap makes a LimitError match ErrInvalidArgument: the API answers 400.

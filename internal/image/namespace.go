@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -178,9 +180,18 @@ func (v View) ImportRootfs(ctx context.Context, tarPath, ref string, cfg Config)
 	if err != nil {
 		return nil, err
 	}
+	// A tenant's upload: the store's limits hold, and errors name the
+	// tarball by its base name only (the API spools it under the store).
+	ctx = v.s.withBudget(ctx)
+	label := fmt.Sprintf("%s from %s", key, filepath.Base(tarPath))
+	if fi, err := os.Stat(tarPath); err == nil {
+		if err := budgetOf(ctx).readCompressed(fi.Size()); err != nil {
+			return nil, classify("import rootfs", label, err)
+		}
+	}
 	img, err := v.s.importRootfs(ctx, tarPath, nsKey(v.ns, key), cfg, nil, nil)
 	if err != nil {
-		return nil, classify("import rootfs", fmt.Sprintf("%s from %s", key, tarPath), err)
+		return nil, classify("import rootfs", label, err)
 	}
 	return img, nil
 }

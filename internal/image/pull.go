@@ -52,7 +52,8 @@ func WithProgress(fn func(Progress)) PullOption {
 // Layers already unpacked are not downloaded again. A multi-arch index
 // resolves to linux on this machine's architecture. The image is stored
 // in the shared namespace under Normalize(ref), so Resolve(ref) finds it
-// afterwards; View.Pull stores it in an organisation's.
+// afterwards; View.Pull stores it in an organisation's. The store's
+// Limits hold while the layers stream in.
 func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
 	o := pullOptions{auth: authn.Anonymous, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}
 	for _, opt := range opts {
@@ -63,11 +64,12 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 		return nil, err
 	}
 	key := remoteKey(r)
+	ctx = s.withBudget(ctx)
 	img, err := s.fetch(ctx, r, o)
 	if err != nil {
 		return nil, classify("pull", key, scrub(err))
 	}
-	ao := addOptions{compressed: true, platform: &o.platform}
+	ao := addOptions{compressed: true, platform: &o.platform, download: true}
 	if o.progress != nil {
 		ao.report = serialise(key, o.progress)
 	}
