@@ -27,6 +27,9 @@ const (
 	CodeUnavailable       = "UNAVAILABLE"
 	CodeNotImplemented    = "NOT_IMPLEMENTED"
 	CodeInternal          = "INTERNAL"
+	// CodeAgentOutdated (503): the sandbox's agent speaks an older
+	// protocol than the call needs; restarting the sandbox fixes it.
+	CodeAgentOutdated = "AGENT_OUTDATED"
 )
 
 // Codes of the agent's own not-found answers, so that a client can tell a

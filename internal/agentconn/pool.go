@@ -6,6 +6,7 @@ package agentconn
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/agent/protocol"
+	"github.com/hutchdev/hutch/internal/errdefs"
 )
 
 // maxTransports bounds the per-sandbox connection pools the host keeps;
@@ -53,13 +56,37 @@ func (p *Pool) transport(t Target) *http.Transport {
 		}
 	}
 	tr := &http.Transport{
-		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return t.Dial(ctx) },
+		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx, t) },
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
 	p.pool[id] = tr
 	return tr
+}
+
+// dial connects to t's agent and checks its protocol before the
+// connection carries any call: an agent older than protocol.Min (a
+// sandbox started by an older server binary) is refused with the remedy,
+// before a command runs or a file is written.
+func dial(ctx context.Context, t Target) (net.Conn, error) {
+	c, err := t.Dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := handshake(ctx, c)
+	if err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("the agent of sandbox %s did not say its protocol version: %v: %w", t.SandboxID(), err, errdefs.ErrUnavailable)
+	}
+	if min := minProtocol(); v.Protocol < min {
+		c.Close()
+		return nil, outdated(t.SandboxID(), v, min)
+	}
+	return c, nil
 }
 
 // Forget drops the pooled connections of sandbox id, for a sandbox that
@@ -92,6 +119,15 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, t Target, path st
 			for _, h := range []string{"Authorization", "X-Api-Key", "Cookie"} {
 				pr.Out.Header.Del(h)
 			}
+		},
+		// A call added after the agent's protocol (it answers 404, having
+		// done nothing) becomes the error that names the remedy.
+		ModifyResponse: func(resp *http.Response) error {
+			if need := protocol.Needs(r.Method, path); need > protocol.Parse(resp.Header.Get(protocol.HeaderVersion)) {
+				resp.Body.Close()
+				return outdated(t.SandboxID(), agentVersion{Protocol: protocol.Parse(resp.Header.Get(protocol.HeaderVersion)), Build: resp.Header.Get(protocol.HeaderBuild)}, need)
+			}
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.Forget(t.SandboxID())

@@ -42,3 +42,10 @@ func InvalidField(field, format string, args ...any) error {
 // ErrSandboxNotFound is the not-found class for sandboxes, so that the API
 // can answer SANDBOX_NOT_FOUND; it also matches ErrNotFound.
 var ErrSandboxNotFound = fmt.Errorf("sandbox %w", ErrNotFound)
+
+// ErrAgentOutdated is the unavailable class for a sandbox whose agent (the
+// binary it was started with) speaks an older protocol than the server
+// needs, so that the API can answer AGENT_OUTDATED and name the remedy: a
+// restart gives the sandbox the server's agent. It also matches
+// ErrUnavailable.
+var ErrAgentOutdated = fmt.Errorf("agent outdated: %w", ErrUnavailable)

@@ -17,7 +17,7 @@ import (
 // the answer drops that tail, which only repeats the code.
 var classes = []error{errdefs.ErrSandboxNotFound, errdefs.ErrNotFound, errdefs.ErrAlreadyExists,
 	errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrPaused, errdefs.ErrUnauthenticated,
-	errdefs.ErrForbidden, errdefs.ErrResourceExhausted, errdefs.ErrUnavailable, errdefs.ErrNotImplemented}
+	errdefs.ErrForbidden, errdefs.ErrResourceExhausted, errdefs.ErrAgentOutdated, errdefs.ErrUnavailable, errdefs.ErrNotImplemented}
 
 func trimClass(err error) string {
 	m := err.Error()
@@ -59,6 +59,8 @@ func classify(err error) (status int, code, message string) {
 		return http.StatusForbidden, api.CodeForbidden, err.Error()
 	case errors.Is(err, errdefs.ErrResourceExhausted):
 		return http.StatusTooManyRequests, api.CodeResourceExhausted, err.Error()
+	case errors.Is(err, errdefs.ErrAgentOutdated):
+		return http.StatusServiceUnavailable, api.CodeAgentOutdated, err.Error()
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()
 	case errors.Is(err, errdefs.ErrNotImplemented):
