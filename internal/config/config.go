@@ -50,6 +50,8 @@ type Config struct {
 	// MaxSandboxDiskMB bounds one sandbox's disk; 0 bounds it by the free
 	// space of the data dir's file system.
 	MaxSandboxDiskMB int64
+	// ImageLimits bound each image import and pull (see limits.go).
+	ImageLimits ImageLimits
 	// Compat configures the vendor-compatible APIs.
 	Compat Compat
 	// HTTP bounds the listeners' connections; ImageCache is the host-wide
@@ -77,6 +79,7 @@ func Default() Config {
 		ProxyDomain:     "localhost",
 		HTTP:            DefaultHTTP(),
 		ImageCache:      defaultImageCache(),
+		ImageLimits:     DefaultImageLimits(),
 	}
 }
 
@@ -109,6 +112,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.OCIRuntime, "oci-runtime", c.OCIRuntime, "binary the oci driver runs: crun (measured faster) or runc")
 	fs.StringVar(&c.SeedImages, "seed-images", c.SeedImages, "directory of base image tarballs imported on start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.Sandbox.TraceCreates, "trace-creates", c.Sandbox.TraceCreates, "log where each create's time goes, one \"create trace\" line per create (hutch bench --breakdown reads them)")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
 	fs.StringVar(&c.NetworkSubnet, "network-subnet", c.NetworkSubnet, "IPv4 range of sandbox addresses (a /31 each)")

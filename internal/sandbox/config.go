@@ -32,6 +32,9 @@ type Config struct {
 	// (zero: network.DefaultSubnet): one of the ranges no network policy
 	// may open (see network.Protected).
 	NetworkSubnet netip.Prefix
+	// TraceCreates logs, for every create, where its time went (see
+	// trace.go); `hutch bench --breakdown` reads those lines.
+	TraceCreates bool
 }
 
 // DefaultConfig returns the embedded defaults: 1 cpu, 1024 MB, 256 pids,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // createRuntime boots a new sandbox on the image its reference names in
@@ -28,7 +29,9 @@ func (s *Service) createRuntime(ctx context.Context, sb *Sandbox) error {
 		return s.rt.Create(ctx, spec)
 	}
 	v := st.In(sb.OrganizationID)
+	endPin := trace.Start(ctx, "image-pin")
 	img, err := v.Pin(ctx, sb.ID, sb.Image)
+	endPin()
 	switch {
 	case err == nil:
 	case !errors.Is(err, errdefs.ErrNotFound):

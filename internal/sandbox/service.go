@@ -12,6 +12,7 @@ import (
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/ids"
 	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // Service is the one lifecycle core behind every API face. It writes each
@@ -83,6 +84,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	if err := s.requireRuntime(); err != nil {
 		return nil, err
 	}
+	ctx = s.traceCreate(ctx)
 	r, err := s.withOrgDefaults(ctx, r)
 	if err != nil {
 		return nil, err
@@ -116,7 +118,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	}
 	ev := Event{Type: EventState, To: StateCreating, Cause: CauseUser, Time: now}
 	s.imageGate.RLock()
+	endInsert := trace.Start(ctx, "store-insert")
 	err = s.store.CreateSandbox(ctx, sb, ev)
+	endInsert()
 	s.imageGate.RUnlock()
 	releaseQuota()
 	if err != nil {
@@ -128,7 +132,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	}
 	boot := func(ctx context.Context) (*Sandbox, error) {
 		defer unlock()
+		defer s.logTrace(ctx, sb)
 		return s.finish(ctx, sb, StateRunning, CauseUser, func(ctx context.Context) error {
+			defer trace.Start(ctx, "runtime-create")()
 			return s.createRuntime(ctx, sb)
 		})
 	}
@@ -174,7 +180,10 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 			sb.StartedAt = &now
 		}
 	}
-	if err := s.store.UpdateSandbox(ctx, sb, ev); err != nil {
+	endUpdate := trace.Start(ctx, "store-update")
+	err := s.store.UpdateSandbox(ctx, sb, ev)
+	endUpdate()
+	if err != nil {
 		return nil, fmt.Errorf("store %s state of %s: %w", sb.State, sb.ID, err)
 	}
 	if opErr != nil {

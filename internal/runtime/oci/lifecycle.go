@@ -14,6 +14,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // Create implements runtime.Runtime. The sandbox directory is made first,
@@ -47,21 +48,28 @@ func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 			}
 		}
 	}()
+	mark := trace.Steps(ctx)
 	img, err := d.cfg.Images(ctx, s.Image)
 	if err != nil {
 		return fmt.Errorf("create %s: image %s: %w", s.ID, s.Image, err)
 	}
+	mark("image-resolve")
 	diskMB := s.DiskMB
 	if diskMB <= 0 {
 		diskMB = d.cfg.DefaultDiskMB
 	}
-	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB}
+	ids, err := d.ranges.claim(p.dir)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", s.ID, err)
+	}
+	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB, IDs: &ids}
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
 	if err := d.newDisk(ctx, p.diskImg, diskMB); err != nil {
 		return fmt.Errorf("create %s: %w", s.ID, err)
 	}
+	mark("disk-new")
 	if err := d.boot(ctx, p, s, rec); err != nil {
 		return fmt.Errorf("create %s: %w", s.ID, err)
 	}
@@ -102,31 +110,50 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 
 // boot mounts the sandbox's disk and root, and runs the container.
 func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
+	mark := trace.Steps(ctx)
 	if err := d.netUp(ctx, p, s, rec); err != nil {
 		return err
 	}
+	mark("net-up")
 	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
 		return err
 	}
-	if err := d.mountRootfs(p, rec.Layers); err != nil {
+	mark("disk-mount")
+	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
 		return err
 	}
+	mark("rootfs-mount")
 	if err := d.writeSpec(p, s, rec); err != nil {
 		return err
 	}
+	mark("spec-write")
 	rec.Runtime = d.cfg.Runtime
-	agentLn, err := listenAgent(p)
+	var extra []*os.File
+	if d.runsc() {
+		if err := d.prepareRunscAgent(p); err != nil {
+			return err
+		}
+	} else {
+		agentLn, err := listenAgent(p)
+		if err != nil {
+			return err
+		}
+		defer agentLn.Close()
+		extra = append(extra, agentLn)
+	}
+	mark("agent-listen")
+	pid, err := d.runDetached(ctx, p, s.ID, extra...)
 	if err != nil {
 		return err
 	}
-	defer agentLn.Close()
-	pid, err := d.runDetached(ctx, p, s.ID, agentLn)
-	if err != nil {
+	if err := hideRootfs(p); err != nil {
 		return err
 	}
+	mark("runtime-run")
 	if err := d.netAfterStart(ctx, p, s, rec, pid); err != nil {
 		return err
 	}
+	mark("net-after-start")
 	start, _, err := procStart(pid)
 	if err != nil {
 		return fmt.Errorf("init %d vanished at once: %w", pid, err)
@@ -135,6 +162,7 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
+	mark("record-save")
 	d.follow(s.ID, procID{pid, start})
 	return nil
 }
@@ -160,6 +188,9 @@ func (d *Driver) freeze(id, state string) error {
 	}
 	if !rec.initAlive() {
 		return fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
+	}
+	if d.runsc() {
+		return d.runscPause(context.Background(), id, state)
 	}
 	return d.cg.setFreezer(id, state)
 }
@@ -204,7 +235,7 @@ func (d *Driver) terminate(id string, initPID int, grace time.Duration) {
 	}
 	if grace > 0 {
 		initHeard := initPID <= 0 || catches(initPID, syscall.SIGTERM)
-		d.cg.signalAll(id, syscall.SIGTERM)
+		d.signalTerm(id)
 		deadline := time.Now().Add(grace)
 		for time.Now().Before(deadline) {
 			if d.waitEmpty(id, 10*time.Millisecond) {
@@ -314,6 +345,9 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}
+	if err == nil && rec != nil && rec.IDs != nil {
+		err = d.ranges.release(*rec.IDs, p.dir) // its files are gone: the range is free
+	}
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -343,7 +377,7 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
+	args := append(append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "exec", id), argv...)
 	return d.reaper.combinedOutput(exec.CommandContext(ctx, d.binary, args...))
 }
 
