@@ -149,19 +149,25 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 
 func (d *Dispatcher) deliver(ctx context.Context, dl *Delivery) {
 	attempt := dl.Attempts + 1
-	err := d.send(ctx, dl, attempt)
+	start := d.now()
+	status, err := d.send(ctx, dl, attempt)
 	// The outcome is recorded even when shutdown began during the send:
 	// a delivery that got through must not be sent again on restart.
 	ctx = context.WithoutCancel(ctx)
 	now := d.now().UTC()
+	a := &Attempt{WebhookID: dl.WebhookID, DeliveryID: dl.ID, Event: EventState, SandboxID: dl.SandboxID,
+		From: dl.From, To: dl.To, Attempt: attempt, Time: start.UTC(), StatusCode: status, Latency: now.Sub(start)}
 	var serr error
 	switch {
 	case err == nil:
+		a.Outcome = OutcomeDelivered
 		serr = d.st.FinishDelivery(ctx, dl.ID, now, true, "")
 	case attempt >= d.cfg.MaxAttempts:
+		a.Outcome, a.Error = OutcomeFailed, err.Error()
 		d.log.Warn("webhook delivery given up", "webhook", dl.WebhookID, "delivery", dl.ID, "attempts", attempt, "err", err)
 		serr = d.st.FinishDelivery(ctx, dl.ID, now, false, err.Error())
 	default:
+		a.Outcome, a.Error = OutcomeRetrying, err.Error()
 		wait := d.cfg.Backoff << min(attempt-1, 30)
 		if wait <= 0 || wait > d.cfg.MaxBackoff {
 			wait = d.cfg.MaxBackoff
@@ -169,13 +175,17 @@ func (d *Dispatcher) deliver(ctx context.Context, dl *Delivery) {
 		d.log.Debug("webhook delivery failed; retrying", "delivery", dl.ID, "attempt", attempt, "in", wait, "err", err)
 		serr = d.st.RetryDelivery(ctx, dl.ID, attempt, now.Add(wait), err.Error())
 	}
+	if serr == nil {
+		serr = d.st.RecordAttempt(ctx, a)
+	}
 	if serr != nil && ctx.Err() == nil {
 		d.log.Warn("record webhook delivery", "delivery", dl.ID, "err", serr)
 	}
 }
 
-// send makes one attempt; any answer but 2xx is a failure.
-func (d *Dispatcher) send(ctx context.Context, dl *Delivery, attempt int) error {
+// send makes one attempt and returns the receiver's status (0 without
+// an answer); any answer but 2xx is a failure.
+func (d *Dispatcher) send(ctx context.Context, dl *Delivery, attempt int) (int, error) {
 	sent := d.now().UTC().Truncate(time.Second)
 	body, err := json.Marshal(Payload{
 		DeliveryID: strconv.FormatInt(dl.ID, 10), Type: EventState, EventID: dl.EventID,
@@ -183,11 +193,11 @@ func (d *Dispatcher) send(ctx context.Context, dl *Delivery, attempt int) error 
 		From: dl.From, To: dl.To, Cause: dl.Cause, Message: dl.Message, Time: dl.Time, SentAt: sent, Attempt: attempt,
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.URL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "hutch-webhooks")
@@ -198,16 +208,16 @@ func (d *Dispatcher) send(ctx context.Context, dl *Delivery, attempt int) error 
 	resp, err := d.client.Do(req)
 	var refused *egress.RefusedError
 	if errors.As(err, &refused) {
-		return refused // without the dial's text, which shows what a name resolved to
+		return 0, refused // without the dial's text, which shows what a name resolved to
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
 		// The code only: the status line's text is the receiver's to choose.
-		return fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+		return resp.StatusCode, fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	return nil
+	return resp.StatusCode, nil
 }

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
@@ -127,6 +129,34 @@ func TestDeliveryRetriedUntilReceiverAnswers(t *testing.T) {
 	}
 	if n := len(rc.snapshot()); n != len(got) {
 		t.Fatalf("%d requests after delivery, want %d", n, len(got))
+	}
+
+	// Every attempt is on record, newest first: the delivery, then the
+	// receiver's 503s, each marked for retry.
+	attempts, err := st.ListAttempts(ctx, "org_a", "wh_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) < rc.failures+1 {
+		t.Fatalf("%d attempts on record, want at least %d", len(attempts), rc.failures+1)
+	}
+	first := attempts[0]
+	if first.Outcome != webhook.OutcomeDelivered || first.StatusCode != http.StatusOK || first.Error != "" ||
+		first.Event != webhook.EventState || first.SandboxID != "sbx_1" || first.To != "creating" || first.Time.IsZero() {
+		t.Fatalf("newest attempt = %+v, want delivered with 200", first)
+	}
+	saw503 := false
+	for i, a := range attempts[1:] {
+		if a.Attempt >= attempts[i].Attempt || a.DeliveryID != first.DeliveryID || a.Outcome != webhook.OutcomeRetrying || a.Error == "" {
+			t.Fatalf("attempt %+v after %+v: want an earlier, failed attempt of the same delivery", a, attempts[i])
+		}
+		saw503 = saw503 || a.StatusCode == http.StatusServiceUnavailable
+	}
+	if !saw503 {
+		t.Errorf("no attempt recorded the receiver's 503: %+v", attempts)
+	}
+	if _, err := st.ListAttempts(ctx, "org_b", "wh_1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("another organisation's webhook: %v, want not found", err)
 	}
 }
 

@@ -90,3 +90,13 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 	}
 	return st.DeleteWebhook(ctx, p.OrganizationID, id)
 }
+
+// Deliveries returns the recent attempts to deliver to a webhook of the
+// caller's organisation, newest first (at most AttemptsKept).
+func (s *Service) Deliveries(ctx context.Context, p auth.Principal, id string) ([]*Attempt, error) {
+	st, err := s.admin(p)
+	if err != nil {
+		return nil, err
+	}
+	return st.ListAttempts(ctx, p.OrganizationID, id)
+}

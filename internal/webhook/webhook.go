@@ -37,6 +37,36 @@ type Delivery struct {
 	Attempts       int
 }
 
+// Attempt is one try at sending a delivery, kept so that an admin can see
+// what each webhook's receiver answered (GET /v1/webhooks/{id}/deliveries).
+type Attempt struct {
+	ID         int64
+	WebhookID  string
+	DeliveryID int64 // the X-Hutch-Delivery header: the same on every retry
+	Event      string
+	SandboxID  string
+	From, To   string
+	Attempt    int // 1 for the first try
+	Time       time.Time
+	// StatusCode is the receiver's HTTP status; 0 when it gave none (the
+	// connection failed, timed out or was refused by the egress guard).
+	StatusCode int
+	Error      string // "" when delivered
+	Latency    time.Duration
+	Outcome    string // OutcomeDelivered, OutcomeRetrying or OutcomeFailed
+}
+
+// Outcomes of an attempt.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetrying  = "retrying" // failed; the delivery is tried again later
+	OutcomeFailed    = "failed"   // failed, and the delivery is given up
+)
+
+// AttemptsKept is how many attempts the store keeps per webhook, newest
+// first; older ones are dropped as new ones are recorded.
+const AttemptsKept = 50
+
 // Store persists webhooks and their deliveries.
 type Store interface {
 	CreateWebhook(ctx context.Context, w *Webhook) error
@@ -54,4 +84,10 @@ type Store interface {
 	RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
 	// PurgeDeliveries removes deliveries done before before.
 	PurgeDeliveries(ctx context.Context, before time.Time) (int, error)
+	// RecordAttempt keeps a, and of its webhook's attempts only the
+	// newest AttemptsKept.
+	RecordAttempt(ctx context.Context, a *Attempt) error
+	// ListAttempts returns the attempts of webhook id of orgID, newest
+	// first; a webhook unknown to orgID is errdefs.ErrNotFound.
+	ListAttempts(ctx context.Context, orgID, id string) ([]*Attempt, error)
 }

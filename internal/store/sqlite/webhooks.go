@@ -137,3 +137,65 @@ func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time) (int, err
 	})
 	return int(n), err
 }
+
+// RecordAttempt implements webhook.Store: the insert and the trim of the
+// webhook's older attempts commit together.
+func (s *Store) RecordAttempt(ctx context.Context, a *webhook.Attempt) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (webhook_id, delivery_id, event, sandbox_id,
+			from_state, to_state, attempt, time, status_code, error, latency_us, outcome)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.WebhookID, a.DeliveryID, a.Event, a.SandboxID,
+			a.From, a.To, a.Attempt, formatTime(a.Time), a.StatusCode, a.Error, a.Latency.Microseconds(), a.Outcome)
+		if err != nil {
+			return err
+		}
+		if a.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_attempts WHERE webhook_id = ? AND id <= (
+			SELECT id FROM webhook_attempts WHERE webhook_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+			a.WebhookID, a.WebhookID, webhook.AttemptsKept)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record webhook attempt: %w", err)
+	}
+	return nil
+}
+
+// ListAttempts implements webhook.Store.
+func (s *Store) ListAttempts(ctx context.Context, orgID, id string) ([]*webhook.Attempt, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE id = ? AND organization_id = ?`,
+		id, orgID).Scan(&n); err != nil {
+		return nil, fmt.Errorf("webhook attempts: %w", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("webhook %q: %w", id, errdefs.ErrNotFound)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, webhook_id, delivery_id, event, sandbox_id, from_state,
+		to_state, attempt, time, status_code, error, latency_us, outcome
+		FROM webhook_attempts WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`, id, webhook.AttemptsKept)
+	if err != nil {
+		return nil, fmt.Errorf("webhook attempts: %w", err)
+	}
+	defer rows.Close()
+	out := []*webhook.Attempt{}
+	for rows.Next() {
+		var (
+			a  webhook.Attempt
+			at string
+			us int64
+		)
+		if err := rows.Scan(&a.ID, &a.WebhookID, &a.DeliveryID, &a.Event, &a.SandboxID, &a.From, &a.To,
+			&a.Attempt, &at, &a.StatusCode, &a.Error, &us, &a.Outcome); err != nil {
+			return nil, fmt.Errorf("webhook attempts: %w", err)
+		}
+		if a.Time, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		a.Latency = time.Duration(us) * time.Microsecond
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}

@@ -19,6 +19,58 @@ var webhookTests = []test{
 	{"WebhookDeliveriesQueued", testWebhookDeliveries},
 	{"WebhookDeliveriesOfEveryWrite", testWebhookDeliveriesEveryWrite},
 	{"WebhookDeliveriesCommitWithEvent", testWebhookDeliveriesAtomic},
+	{"WebhookAttempts", testWebhookAttempts},
+}
+
+// testWebhookAttempts: attempts list newest first, only the newest
+// AttemptsKept stay, another organisation sees none, and they go with
+// their webhook.
+func testWebhookAttempts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	org := newOrg()
+	w, other := newWebhook(t, s, org), newWebhook(t, s, org)
+	at := now()
+	for i := 1; i <= webhook.AttemptsKept+5; i++ {
+		a := &webhook.Attempt{WebhookID: w.ID, DeliveryID: int64(i), Event: "sandbox.state", SandboxID: "sbx_1",
+			From: "creating", To: "running", Attempt: 1, Time: at.Add(time.Duration(i) * time.Second),
+			StatusCode: 500, Error: "receiver answered 500", Latency: 1500 * time.Microsecond, Outcome: webhook.OutcomeRetrying}
+		if i%2 == 0 {
+			a.StatusCode, a.Error, a.Outcome = 200, "", webhook.OutcomeDelivered
+		}
+		if err := s.RecordAttempt(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordAttempt(ctx, &webhook.Attempt{WebhookID: other.ID, DeliveryID: 99, Event: "sandbox.state",
+		Attempt: 1, Time: at, Outcome: webhook.OutcomeFailed, Error: "refused"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListAttempts(ctx, org, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != webhook.AttemptsKept {
+		t.Fatalf("%d attempts kept, want %d", len(got), webhook.AttemptsKept)
+	}
+	newest := got[0]
+	if newest.DeliveryID != int64(webhook.AttemptsKept+5) || got[len(got)-1].DeliveryID != 6 ||
+		!newest.Time.Equal(at.Add(time.Duration(webhook.AttemptsKept+5)*time.Second)) ||
+		newest.StatusCode != 500 || newest.Error == "" || newest.Latency != 1500*time.Microsecond ||
+		newest.Outcome != webhook.OutcomeRetrying || newest.To != "running" || got[1].Outcome != webhook.OutcomeDelivered {
+		t.Fatalf("newest %+v, second %+v, oldest %+v", newest, got[1], got[len(got)-1])
+	}
+	if _, err := s.ListAttempts(ctx, newOrg(), w.ID); !isNotFound(err) {
+		t.Fatalf("another organisation's webhook: %v", err)
+	}
+	if got, err := s.ListAttempts(ctx, org, other.ID); err != nil || len(got) != 1 || got[0].WebhookID != other.ID {
+		t.Fatalf("the other webhook's attempts: %+v %v", got, err)
+	}
+	if err := s.DeleteWebhook(ctx, org, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListAttempts(ctx, org, w.ID); !isNotFound(err) {
+		t.Fatalf("a deleted webhook's attempts: %v", err)
+	}
 }
 
 func newWebhook(t *testing.T, s store.Store, org string) *webhook.Webhook {
