@@ -108,3 +108,35 @@ func TestCheckAndAs(t *testing.T) {
 		t.Error("AsAgentDialer(nil) answered")
 	}
 }
+
+// hostLimited implements Checkpointer on a host that lacks what it needs.
+type hostLimited struct {
+	checkpointer
+	why string
+}
+
+func (h hostLimited) Missing(capability string) string {
+	if capability == "Checkpoint" {
+		return h.why
+	}
+	return ""
+}
+
+// TestCheckHostLimited: an interface implemented but not declared passes
+// Check only when the driver says what the host lacks, and AsCheckpointer
+// still refuses it.
+func TestCheckHostLimited(t *testing.T) {
+	off := hostLimited{why: "CRIU is not installed"}
+	if err := runtime.Check(off); err != nil {
+		t.Fatalf("Check of a host-limited checkpointer: %v", err)
+	}
+	if _, ok := runtime.AsCheckpointer(off); ok {
+		t.Fatal("AsCheckpointer answered for an undeclared capability")
+	}
+	if got := runtime.MissingReason(off, "Checkpoint"); got != off.why {
+		t.Fatalf("MissingReason = %q", got)
+	}
+	if err := runtime.Check(hostLimited{}); err == nil || !strings.Contains(err.Error(), "Checkpoint") {
+		t.Fatalf("Check of an undeclared checkpointer without a reason = %v", err)
+	}
+}
