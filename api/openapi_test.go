@@ -143,6 +143,9 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"CodeError": CodeError{}, "PtyMessage": PtyMessage{},
 		"QuotaLimits": QuotaLimits{}, "ResourceTotals": ResourceTotals{}, "OrganizationQuotas": OrganizationQuotas{},
 		"Readiness": Readiness{}, "ReadinessCheck": ReadinessCheck{}, "SeedImage": SeedImage{},
+		"WebhookDelivery": WebhookDelivery{}, "WebhookDeliveryList": WebhookDeliveryList{},
+		"SandboxMetrics": SandboxMetrics{}, "RateLimit": RateLimit{}, "RateLimitPair": RateLimitPair{},
+		"RateLimitSettings": RateLimitSettings{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {
@@ -210,8 +213,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 65 {
-		t.Errorf("got %d routes, want 65: %v", len(routes), routes)
+	if len(routes) != 72 {
+		t.Errorf("got %d routes, want 72: %v", len(routes), routes)
 	}
 }
 

@@ -127,6 +127,9 @@ type Info struct {
 	Version      string       `json:"version"`
 	Runtime      string       `json:"runtime"`
 	Capabilities Capabilities `json:"capabilities"`
+	// RateLimits are the limits of the caller's organisation; absent when
+	// the server enforces none.
+	RateLimits *RateLimitPair `json:"rateLimits,omitempty"`
 }
 
 // Capabilities mirrors the runtime's optional features.

@@ -46,6 +46,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		out.Runtime = name
 		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent}
 	}
+	if s.RateLimits != nil {
+		p := pairToAPI(s.RateLimits.Settings().For(principal(r.Context()).OrganizationID))
+		out.RateLimits = &p
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

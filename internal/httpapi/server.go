@@ -28,6 +28,9 @@ type Deps struct {
 	Proxy     ProxyConfig // the port proxy's domain and signing secret
 	// Readiness answers /readyz; nil: ready exactly when /healthz's ready says so.
 	Readiness func(context.Context) api.Readiness
+	// RateLimits, when set, are shown in /v1/info and changed by the
+	// platform admin at /v1/rate-limits (the gateway enforces them).
+	RateLimits RateLimits
 }
 
 // Server is the native API handler.
@@ -152,4 +155,5 @@ func (s *Server) register() {
 	s.handle("DELETE", "/v1/images", s.authenticated(s.removeImage))
 	s.registerAgent()
 	s.registerNetwork()
+	s.registerOperations()
 }
