@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/hutchdev/hutch/internal/agent"
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/cli"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/initproc"
@@ -23,7 +24,7 @@ import (
 var version = "dev"
 
 func main() {
-	cli.Version, server.Version = version, version
+	cli.Version, server.Version, protocol.Build = version, version, version
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -21,8 +21,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 )
 
 // Server is the agent's HTTP API.
@@ -67,6 +70,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /files/mkdir", s.mkdir)
 	s.mux.HandleFunc("POST /files/move", s.move)
 	s.mux.HandleFunc("POST /files/chmod", s.chmod)
+	s.mux.HandleFunc("GET /files/archive", s.downloadArchive)
+	s.mux.HandleFunc("PUT /files/archive", s.uploadArchive)
 
 	s.mux.HandleFunc("POST /contexts", s.createContext)
 	s.mux.HandleFunc("GET /contexts", s.listContexts)
@@ -74,8 +79,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /contexts/{ctx}/run", s.runCode)
 }
 
-// ServeHTTP answers unknown routes with the error envelope.
+// ServeHTTP names the agent's protocol and build on every answer (the
+// host checks them when it connects) and answers unknown routes with the
+// error envelope.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(protocol.HeaderVersion, strconv.Itoa(protocol.Version()))
+	w.Header().Set(protocol.HeaderBuild, protocol.Build)
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		writeError(w, r, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no agent route for " + r.Method + " " + r.URL.Path})
 		return

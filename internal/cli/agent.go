@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -86,95 +84,6 @@ func runExec(ctx context.Context, e *env, args []string) error {
 	}
 	if res.ExitCode != 0 {
 		return exitStatus(res.ExitCode)
-	}
-	return nil
-}
-
-// remotePath splits ID:/path; ok is false for a local path.
-func remotePath(s string) (id, path string, ok bool) {
-	i := strings.IndexByte(s, ':')
-	if i <= 0 || strings.ContainsRune(s[:i], '/') {
-		return "", "", false
-	}
-	return s[:i], s[i+1:], true
-}
-
-func runCp(ctx context.Context, e *env, args []string) error {
-	var mode string
-	fs := e.flagSet("cp")
-	fs.StringVar(&mode, "mode", "", "permission bits of an uploaded file (octal; default: the local file's)")
-	pos, _, err := e.parse(fs, "cp", "SRC DST", "Copy a file into or out of a sandbox: one of SRC and DST is ID:/path; - is stdin or stdout.", args)
-	if err != nil {
-		return err
-	}
-	if err := needArgs("cp", pos, 2, 2, "SRC and DST"); err != nil {
-		return err
-	}
-	srcID, srcPath, srcRemote := remotePath(pos[0])
-	dstID, dstPath, dstRemote := remotePath(pos[1])
-	if srcRemote == dstRemote {
-		return usagef("cp", "exactly one of SRC and DST must be ID:/path")
-	}
-	c, err := e.client("cp")
-	if err != nil {
-		return err
-	}
-	if dstRemote {
-		return upload(ctx, e, c, pos[0], dstID, dstPath, mode)
-	}
-	rc, err := c.Download(ctx, srcID, srcPath)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	if pos[1] == "-" {
-		_, err = io.Copy(e.stdout, rc)
-		return err
-	}
-	target := pos[1]
-	if fi, err := os.Stat(target); err == nil && fi.IsDir() {
-		target = filepath.Join(target, filepath.Base(srcPath))
-	}
-	f, err := os.Create(target)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func upload(ctx context.Context, e *env, c *client.Client, src, id, path, mode string) error {
-	var body io.Reader = e.stdin
-	if src != "-" {
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if fi.IsDir() {
-			return usagef("cp", "%s is a directory; cp copies one file", src)
-		}
-		if mode == "" {
-			mode = fmt.Sprintf("%o", fi.Mode().Perm())
-		}
-		if strings.HasSuffix(path, "/") {
-			path += filepath.Base(src)
-		}
-		body = f
-	}
-	info, err := c.Upload(ctx, id, path, body, mode)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		return printJSON(e.stdout, info)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ var agentRoutes = []Route{
 	{"GET", "/files"}, {"PUT", "/files"}, {"DELETE", "/files"}, {"POST", "/files/upload"},
 	{"GET", "/files/list"}, {"GET", "/files/stat"}, {"GET", "/files/search"},
 	{"POST", "/files/mkdir"}, {"POST", "/files/move"}, {"POST", "/files/chmod"},
+	{"GET", "/files/archive"}, {"PUT", "/files/archive"},
 	{"POST", "/contexts"}, {"GET", "/contexts"}, {"DELETE", "/contexts/{ctx}"}, {"POST", "/contexts/{ctx}/run"},
 }
 

@@ -159,8 +159,8 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 		}
 		inSpec[r.Method+" "+r.Path] = true
 	}
-	if agentRoutes != 22 {
-		t.Errorf("%d agent routes in openapi.yaml, want 22", agentRoutes)
+	if agentRoutes != 24 {
+		t.Errorf("%d agent routes in openapi.yaml, want 24", agentRoutes)
 	}
 	if r := e.do("POST", "/v1/sandboxes/x/exec", e.key, nil); r.status != 404 {
 		t.Errorf("exec without an agent runtime: %d %s", r.status, r.body)
