@@ -58,11 +58,7 @@ func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 	if diskMB <= 0 {
 		diskMB = d.cfg.DefaultDiskMB
 	}
-	ids, err := d.ranges.claim(p.dir)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", s.ID, err)
-	}
-	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB, IDs: &ids}
+	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB}
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
@@ -119,7 +115,7 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		return err
 	}
 	mark("disk-mount")
-	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
+	if err := d.mountRootfs(p, rec.Layers); err != nil {
 		return err
 	}
 	mark("rootfs-mount")
@@ -128,25 +124,14 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 	}
 	mark("spec-write")
 	rec.Runtime = d.cfg.Runtime
-	var extra []*os.File
-	if d.runsc() {
-		if err := d.prepareRunscAgent(p); err != nil {
-			return err
-		}
-	} else {
-		agentLn, err := listenAgent(p)
-		if err != nil {
-			return err
-		}
-		defer agentLn.Close()
-		extra = append(extra, agentLn)
-	}
-	mark("agent-listen")
-	pid, err := d.runDetached(ctx, p, s.ID, extra...)
+	agentLn, err := listenAgent(p)
 	if err != nil {
 		return err
 	}
-	if err := hideRootfs(p); err != nil {
+	defer agentLn.Close()
+	mark("agent-listen")
+	pid, err := d.runDetached(ctx, p, s.ID, agentLn)
+	if err != nil {
 		return err
 	}
 	mark("runtime-run")
@@ -188,9 +173,6 @@ func (d *Driver) freeze(id, state string) error {
 	}
 	if !rec.initAlive() {
 		return fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
-	}
-	if d.runsc() {
-		return d.runscPause(context.Background(), id, state)
 	}
 	return d.cg.setFreezer(id, state)
 }
@@ -235,7 +217,7 @@ func (d *Driver) terminate(id string, initPID int, grace time.Duration) {
 	}
 	if grace > 0 {
 		initHeard := initPID <= 0 || catches(initPID, syscall.SIGTERM)
-		d.signalTerm(id)
+		d.cg.signalAll(id, syscall.SIGTERM)
 		deadline := time.Now().Add(grace)
 		for time.Now().Before(deadline) {
 			if d.waitEmpty(id, 10*time.Millisecond) {
@@ -345,9 +327,6 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}
-	if err == nil && rec != nil && rec.IDs != nil {
-		err = d.ranges.release(*rec.IDs, p.dir) // its files are gone: the range is free
-	}
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -377,7 +356,7 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	args := append(append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "exec", id), argv...)
+	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
 	return d.reaper.combinedOutput(exec.CommandContext(ctx, d.binary, args...))
 }
 
