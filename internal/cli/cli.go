@@ -135,16 +135,19 @@ func (e *env) fail(err error) int {
 		if ue.verb != "" {
 			hint = "hutch " + ue.verb + " -h"
 		}
-		fmt.Fprintf(e.stderr, "error: %s (see '%s')\n", ue.msg, hint)
+		fmt.Fprintf(e.stderr, "error: %s (see '%s')\n", clean(ue.msg), hint)
 		return exitUsage
 	}
 	fmt.Fprintf(e.stderr, "error: %s\n", errorLine(err))
 	return exitError
 }
 
-// errorLine renders err for people: API errors with their code and
-// request ID, network errors with the server they could not reach.
-func errorLine(err error) string {
+// errorLine renders err for people, on one line and without terminal
+// escapes: API errors with their code and request ID, network errors
+// with the server they could not reach.
+func errorLine(err error) string { return clean(errorText(err)) }
+
+func errorText(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		msg := strings.ReplaceAll(ae.Message, "\n", " ")

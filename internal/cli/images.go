@@ -117,7 +117,7 @@ func (e *env) imageResult(call func(func(api.ImageProgress)) (*api.Image, error)
 	if e.json {
 		return printJSON(e.stdout, img)
 	}
-	fmt.Fprintf(e.stdout, "%s\t%s\n", img.Ref, img.Digest)
+	fmt.Fprintf(e.stdout, "%s\t%s\n", clean(img.Ref), clean(img.Digest))
 	return nil
 }
 
@@ -171,7 +171,7 @@ func runImageRemove(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if !e.json {
-			fmt.Fprintf(e.stdout, "%s\tremoved\n", ref)
+			fmt.Fprintf(e.stdout, "%s\tremoved\n", clean(ref))
 		}
 		return nil
 	})
@@ -186,7 +186,7 @@ func (e *env) each(items []string, fn func(string) error) error {
 			if len(items) == 1 {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "error: %s: %s\n", it, errorLine(err))
+			fmt.Fprintf(e.stderr, "error: %s: %s\n", clean(it), errorLine(err))
 			failed++
 		}
 	}

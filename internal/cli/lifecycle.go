@@ -53,7 +53,7 @@ func lifecycle(verb string) func(context.Context, *env, []string) error {
 			if e.json {
 				return printJSON(e.stdout, sb)
 			}
-			fmt.Fprintf(e.stdout, "%s\t%s\n", sb.ID, sb.State)
+			fmt.Fprintf(e.stdout, "%s\t%s\n", clean(sb.ID), clean(sb.State))
 			return nil
 		})
 	}

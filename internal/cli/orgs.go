@@ -146,7 +146,7 @@ func runKeyRemove(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if !e.json {
-			fmt.Fprintf(e.stdout, "%s\trevoked\n", id)
+			fmt.Fprintf(e.stdout, "%s\trevoked\n", clean(id))
 		}
 		return nil
 	})
@@ -213,9 +213,9 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	if e.json {
 		return printJSON(e.stdout, out)
 	}
-	fmt.Fprintf(e.stdout, "client: %s\n", out.Client)
+	fmt.Fprintf(e.stdout, "client: %s\n", clean(out.Client))
 	if out.Server != "" {
-		fmt.Fprintf(e.stdout, "server: %s\n", out.Server)
+		fmt.Fprintf(e.stdout, "server: %s\n", clean(out.Server))
 	}
 	return nil
 }

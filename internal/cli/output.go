@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hutchdev/hutch/api"
 )
@@ -15,9 +17,35 @@ import (
 // printJSON writes v as the API would: the same field names, so scripts
 // can rely on the API reference for --json output.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
+}
+
+// escapeJSON writes the C1 controls and bidirectional overrides that
+// encoding/json leaves raw as \u escapes (it already escapes C0, DEL is
+// inert), so that JSON printed on a terminal is as inert as a table. They
+// can only stand inside strings, where the escape means the same.
+func escapeJSON(b []byte) []byte {
+	if isClean(string(b)) {
+		return b
+	}
+	var out bytes.Buffer
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r >= 0x80 && r <= 0x9f || isBidiControl(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.Write(b[:size])
+		}
+		b = b[size:]
+	}
+	return out.Bytes()
 }
 
 // table writes aligned columns; call flush when done.
@@ -31,7 +59,7 @@ func table(w io.Writer, header ...string) *tabwriter.Writer {
 
 func row(tw *tabwriter.Writer, cols ...string) {
 	for i, c := range cols {
-		cols[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		cols[i] = clean(c)
 	}
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 }

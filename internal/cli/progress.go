@@ -37,7 +37,7 @@ func (p *progress) update(ev api.ImageProgress) {
 	if ev.Image != nil || ev.Error != nil {
 		return // the caller prints the result or the error
 	}
-	line := describe(ev)
+	line := clean(describe(ev))
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\x1b[K%s", line)
 		p.dirty = true

@@ -68,9 +68,9 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	if e.json {
 		return printJSON(e.stdout, sb)
 	}
-	fmt.Fprintln(e.stdout, sb.ID)
+	fmt.Fprintln(e.stdout, clean(sb.ID))
 	if sb.State != "running" {
-		fmt.Fprintf(e.stderr, "%s is %s\n", sb.ID, sb.State)
+		fmt.Fprintf(e.stderr, "%s is %s\n", clean(sb.ID), clean(sb.State))
 	}
 	return nil
 }
