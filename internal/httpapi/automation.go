@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hutchdev/hutch/api"
@@ -18,6 +19,7 @@ func (s *Server) registerAutomation() {
 	s.handle("GET", "/v1/webhooks", s.authenticated(s.listWebhooks))
 	s.handle("POST", "/v1/webhooks", s.authenticated(s.createWebhook))
 	s.handle("DELETE", "/v1/webhooks/{id}", s.authenticated(s.deleteWebhook))
+	s.handle("GET", "/v1/webhooks/{id}/deliveries", s.authenticated(s.listWebhookDeliveries))
 	s.handle("GET", "/v1/organization/settings", s.authenticated(s.getOrgSettings))
 	s.handle("PATCH", "/v1/organization/settings", s.authenticated(s.patchOrgSettings))
 }
@@ -104,6 +106,23 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
+	attempts, err := s.Webhooks.Deliveries(r.Context(), principal(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := api.WebhookDeliveryList{Items: make([]api.WebhookDelivery, 0, len(attempts))}
+	for _, a := range attempts {
+		out.Items = append(out.Items, api.WebhookDelivery{
+			DeliveryID: strconv.FormatInt(a.DeliveryID, 10), Event: a.Event, SandboxID: a.SandboxID,
+			From: a.From, To: a.To, Attempt: a.Attempt, Time: a.Time, StatusCode: a.StatusCode, Error: a.Error,
+			LatencyMs: float64(a.Latency.Microseconds()) / 1000, Outcome: a.Outcome,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

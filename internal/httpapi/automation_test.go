@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/webhook"
 )
 
 // TestEventStreamFollowsTransitions subscribes to GET /v1/events and
@@ -77,13 +78,56 @@ func TestWebhookRegistration(t *testing.T) {
 		t.Fatalf("list shows %+v, want the hook without its secret", list.Items)
 	}
 	e.must(400, "POST", "/v1/webhooks", api.CreateWebhookRequest{URL: "ftp://x"})
+
+	// Its deliveries: none yet, then the attempts the dispatcher recorded,
+	// newest first, with the receiver's status or the error.
+	var dl api.WebhookDeliveryList
+	e.must(200, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil).decode(t, &dl)
+	if dl.Items == nil || len(dl.Items) != 0 {
+		t.Fatalf("deliveries before any: %+v, want an empty list", dl)
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	for _, a := range []*webhook.Attempt{
+		{WebhookID: hook.ID, DeliveryID: 7, Event: webhook.EventState, SandboxID: "sbx_1", To: "creating", Attempt: 1,
+			Time: at, StatusCode: 503, Error: "receiver answered 503 Service Unavailable", Latency: 2500 * time.Microsecond, Outcome: webhook.OutcomeRetrying},
+		{WebhookID: hook.ID, DeliveryID: 7, Event: webhook.EventState, SandboxID: "sbx_1", To: "creating", Attempt: 2,
+			Time: at.Add(time.Second), StatusCode: 200, Latency: time.Millisecond, Outcome: webhook.OutcomeDelivered},
+	} {
+		if err := e.store.RecordAttempt(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(200, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil).decode(t, &dl)
+	if len(dl.Items) != 2 {
+		t.Fatalf("deliveries: %+v", dl.Items)
+	}
+	want := []api.WebhookDelivery{
+		{DeliveryID: "7", Event: "sandbox.state", SandboxID: "sbx_1", To: "creating", Attempt: 2, Time: at.Add(time.Second), StatusCode: 200, LatencyMs: 1, Outcome: "delivered"},
+		{DeliveryID: "7", Event: "sandbox.state", SandboxID: "sbx_1", To: "creating", Attempt: 1, Time: at, StatusCode: 503,
+			Error: "receiver answered 503 Service Unavailable", LatencyMs: 2.5, Outcome: "retrying"},
+	}
+	for i := range want {
+		if g := dl.Items[i]; g != want[i] {
+			if !g.Time.Equal(want[i].Time) {
+				t.Errorf("delivery %d = %+v, want %+v", i, g, want[i])
+			} else if g.Time = want[i].Time; g != want[i] {
+				t.Errorf("delivery %d = %+v, want %+v", i, g, want[i])
+			}
+		}
+	}
+	e.must(404, "GET", "/v1/webhooks/wh_unknown/deliveries", nil)
+
 	e.must(204, "DELETE", "/v1/webhooks/"+hook.ID, nil)
 	e.must(404, "DELETE", "/v1/webhooks/"+hook.ID, nil)
+	e.must(404, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil)
 	// A key that is not an admin key may not manage webhooks.
 	var k api.APIKey
 	e.must(201, "POST", "/v1/api-keys", api.CreateAPIKeyRequest{Name: "plain"}).decode(t, &k)
 	if r := e.do("GET", "/v1/webhooks", k.APIKey, nil); r.status != 403 {
 		t.Fatalf("non-admin list: %d", r.status)
+	}
+	if r := e.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", k.APIKey, nil); r.status != 403 {
+		t.Fatalf("non-admin deliveries: %d", r.status)
 	}
 }
 
