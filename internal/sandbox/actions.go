@@ -13,6 +13,10 @@ type ActOptions struct {
 	Wait bool
 	// Force stops without the SIGTERM grace period.
 	Force bool
+	// Memory is what a pause does with the sandbox's memory; empty takes
+	// the organisation's or the server's default. A pause that releases
+	// the memory of a sandbox already paused in memory moves it to disk.
+	Memory PauseMemory
 	// Cause is recorded in the event log; empty means the user.
 	Cause string
 	// Guard, when set, checks the freshly read sandbox under its lock
@@ -51,6 +55,17 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 		if err := o.Guard(sb); err != nil {
 			return nil, err
 		}
+	}
+	if action == ActionPause {
+		if o.Memory, err = s.pauseMemoryFor(ctx, sb, o.Memory); err != nil {
+			return nil, err
+		}
+		if o.Memory == PauseRelease && sb.State == StatePaused {
+			action = ActionRelease
+		}
+	}
+	if action == ActionRelease && sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk {
+		return sb, nil // on disk already
 	}
 	via, to, noop, err := Transition(sb.State, action)
 	if err != nil {
@@ -93,6 +108,9 @@ func (s *Service) supports(a Action) error {
 	switch {
 	case a == ActionPause && !caps.Pause, a == ActionResume && !caps.Pause:
 		return fmt.Errorf("runtime %s cannot pause sandboxes: %w", s.rt.Name(), errdefs.ErrNotImplemented)
+	case a == ActionRelease:
+		_, err := s.checkpointer()
+		return err
 	case a == ActionArchive && (!caps.Archive || s.archives == nil):
 		return fmt.Errorf("runtime %s cannot archive sandboxes yet: %w", s.rt.Name(), errdefs.ErrNotImplemented)
 	}
@@ -103,12 +121,11 @@ func (s *Service) supports(a Action) error {
 func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Action, o ActOptions) error {
 	switch a {
 	case ActionPause:
-		// A frozen agent cannot answer: calls in flight end now, before the
-		// freeze, rather than hang until a resume that may never come.
-		s.interruptAgentCalls(sb.ID)
-		return s.rt.Pause(ctx, sb.ID)
+		return s.pauseOp(ctx, sb, o.Memory, o.Cause)
+	case ActionRelease:
+		return s.releaseOp(ctx, sb, o.Cause, o.Cause == CauseUser)
 	case ActionResume:
-		return s.rt.Resume(ctx, sb.ID)
+		return s.resumeOp(ctx, sb, o.Cause)
 	case ActionStop:
 		grace := s.cfg.StopGrace
 		if o.Force {

@@ -27,6 +27,10 @@ type AutomationStore interface {
 	// first first. Backends compare to the millisecond at least; the
 	// reconciler re-checks each one exactly.
 	ListTimerDue(ctx context.Context, q TimerQuery) ([]*Sandbox, error)
+	// ListPauseReleaseDue returns up to q.Limit sandboxes in one of
+	// q.States paused in memory whose Pause.ReleaseAt is at or before
+	// q.Now, soonest first (the tiered pause).
+	ListPauseReleaseDue(ctx context.Context, q ExpiryQuery) ([]*Sandbox, error)
 	// ListStale returns up to q.Limit sandboxes in one of q.States whose
 	// UpdatedAt is before q.Before, oldest first.
 	ListStale(ctx context.Context, q StaleQuery) ([]*Sandbox, error)
@@ -128,5 +132,9 @@ type OrgSettings struct {
 	AutoStopMinutes    *int
 	AutoArchiveMinutes *int
 	AutoDeleteMinutes  *int
-	UpdatedAt          time.Time
+	// PauseMemory is the default of the organisation's pauses.
+	PauseMemory *PauseMemory
+	// PauseReleaseAfterSeconds is the tiered pause's delay (0: never).
+	PauseReleaseAfterSeconds *int64
+	UpdatedAt                time.Time
 }

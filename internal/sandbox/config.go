@@ -28,6 +28,13 @@ type Config struct {
 	DeletedRetention time.Duration
 	// Automation configures the reconciler.
 	Automation Automation
+	// DefaultPauseMemory is what a pause that names no memory mode does
+	// (an organisation's setting wins); empty is keep.
+	DefaultPauseMemory PauseMemory
+	// DefaultPauseReleaseAfter is how long a sandbox may stay paused in
+	// memory before the reconciler moves it to disk, unless it or its
+	// organisation says otherwise; 0 is never.
+	DefaultPauseReleaseAfter time.Duration
 	// NetworkSubnet is where the runtime takes sandbox addresses from
 	// (zero: network.DefaultSubnet): one of the ranges no network policy
 	// may open (see network.Protected).
@@ -71,6 +78,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default auto intervals must be >= 0 (auto-delete >= -1)")
 	case c.MaxTimeout <= 0 || c.StopGrace < 0 || c.DeletedRetention < 0:
 		return fmt.Errorf("durations must not be negative")
+	}
+	if err := c.validatePause(); err != nil {
+		return err
 	}
 	if err := c.Automation.validate(); err != nil {
 		return fmt.Errorf("automation: %w", err)

@@ -32,6 +32,17 @@ func (s *Service) SetOrgSettings(ctx context.Context, o *OrgSettings) error {
 			return errdefs.InvalidField(f.name, "must be between %d and %d", f.min, maxIntervalMinutes)
 		}
 	}
+	if o.PauseMemory != nil {
+		if err := o.PauseMemory.validate("defaultPauseMemory"); err != nil {
+			return err
+		}
+		if *o.PauseMemory == "" {
+			o.PauseMemory = nil
+		}
+	}
+	if err := validatePauseReleaseAfter("pauseReleaseAfterSeconds", o.PauseReleaseAfterSeconds); err != nil {
+		return err
+	}
 	o.UpdatedAt = s.now().UTC()
 	return s.store.PutOrgSettings(ctx, o)
 }

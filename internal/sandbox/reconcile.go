@@ -95,6 +95,7 @@ func (r *Reconciler) Pass(ctx context.Context) {
 		{"stale transitions", r.settleStale},
 		{"stopped timers", r.stoppedTimers},
 		{"auto-stop", r.autoStop},
+		{"tiered pause", r.tieredPause},
 		{"purge", r.purge},
 	} {
 		if err := step.fn(ctx, now); err != nil && ctx.Err() == nil {

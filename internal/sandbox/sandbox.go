@@ -27,11 +27,17 @@ type Sandbox struct {
 	AutoDeleteMinutes  int
 	// AutoResume lets a request through the port proxy resume the
 	// sandbox when it is paused, instead of answering 409.
-	AutoResume     bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	StartedAt      *time.Time
-	LastActivityAt time.Time
+	AutoResume bool
+	// Pause is where a paused sandbox's memory is; nil in other states.
+	Pause *PauseInfo
+	// PauseReleaseAfterSeconds is how long the sandbox may stay paused
+	// in memory before the reconciler moves it to disk (0: never); nil
+	// takes the organisation's or the server's default.
+	PauseReleaseAfterSeconds *int64
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+	StartedAt                *time.Time
+	LastActivityAt           time.Time
 	// Version increases with every write; updates compare it so that two
 	// writers never overwrite each other's transition.
 	Version int64

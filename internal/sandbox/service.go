@@ -167,6 +167,10 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Automation.TransitionTimeout)
 	opErr := op(opCtx)
 	cancel()
+	var kept *keptPaused // a release that failed: settled paused, still an error
+	if errors.As(opErr, &kept) {
+		opErr = nil
+	}
 	now := s.now().UTC()
 	sb.UpdatedAt = now
 	ev := Event{Type: EventState, From: from, Cause: cause, Time: now}
@@ -180,6 +184,7 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 			sb.StartedAt = &now
 		}
 	}
+	settlePause(sb)
 	endUpdate := trace.Start(ctx, "store-update")
 	err := s.store.UpdateSandbox(ctx, sb, ev)
 	endUpdate()
@@ -188,6 +193,9 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 	}
 	if opErr != nil {
 		return sb, fmt.Errorf("%s -> %s of %s: %w", from, to, sb.ID, opErr)
+	}
+	if kept != nil {
+		return sb, fmt.Errorf("pause of %s: %w", sb.ID, kept)
 	}
 	return sb, nil
 }

@@ -1,6 +1,9 @@
 package sandbox
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // State is where a sandbox is in its lifecycle.
 type State string
@@ -78,7 +81,7 @@ const (
 )
 
 // Actions lists every action.
-var Actions = []Action{ActionPause, ActionResume, ActionStop, ActionStart, ActionArchive, ActionDelete}
+var Actions = []Action{ActionPause, ActionResume, ActionStop, ActionStart, ActionArchive, ActionDelete, ActionRelease}
 
 // plan says, for one action, which transitional state it passes through and
 // which stable state it settles in.
@@ -93,17 +96,22 @@ var plans = map[Action]plan{
 	ActionStart:   {StateStarting, StateRunning},
 	ActionArchive: {StateArchiving, StateArchived},
 	ActionDelete:  {StateDeleting, StateDeleted},
+	// A release passes through pausing too: paused in memory, pausing
+	// while the checkpoint runs, paused on disk.
+	ActionRelease: {StatePausing, StatePaused},
 }
 
 // allowed is the one transition table: for each action, the states it may
 // start from. An action whose target state is the current one is a no-op
-// and is handled before the table is consulted.
+// and is handled before the table is consulted, unless the table lets the
+// action start from that state (a release starts and ends paused).
 var allowed = map[Action][]State{
 	ActionPause:   {StateRunning},
 	ActionResume:  {StatePaused},
 	ActionStop:    {StateRunning, StatePaused, StateError},
 	ActionStart:   {StateStopped, StateArchived, StateError},
 	ActionArchive: {StateStopped},
+	ActionRelease: {StatePaused},
 	ActionDelete: {StateCreating, StateRunning, StatePausing, StatePaused, StateResuming,
 		StateStopping, StateStopped, StateStarting, StateArchiving, StateArchived, StateError},
 }
@@ -127,7 +135,7 @@ func Transition(from State, action Action) (via, to State, noop bool, err error)
 	if !ok {
 		return "", "", false, fmt.Errorf("unknown action %q", action)
 	}
-	if from == p.to || from == p.via {
+	if from == p.via || (from == p.to && !slices.Contains(allowed[action], from)) {
 		return p.via, p.to, true, nil
 	}
 	for _, s := range allowed[action] {

@@ -22,14 +22,16 @@ func TestTransitionTable(t *testing.T) {
 			ActionDelete: {StateDeleting, StateDeleted, false},
 		},
 		StatePausing: {
-			ActionPause:  {StatePausing, StatePaused, true},
-			ActionDelete: {StateDeleting, StateDeleted, false},
+			ActionPause:   {StatePausing, StatePaused, true},
+			ActionRelease: {StatePausing, StatePaused, true},
+			ActionDelete:  {StateDeleting, StateDeleted, false},
 		},
 		StatePaused: {
-			ActionPause:  {StatePausing, StatePaused, true},
-			ActionResume: {StateResuming, StateRunning, false},
-			ActionStop:   {StateStopping, StateStopped, false},
-			ActionDelete: {StateDeleting, StateDeleted, false},
+			ActionPause:   {StatePausing, StatePaused, true},
+			ActionRelease: {StatePausing, StatePaused, false},
+			ActionResume:  {StateResuming, StateRunning, false},
+			ActionStop:    {StateStopping, StateStopped, false},
+			ActionDelete:  {StateDeleting, StateDeleted, false},
 		},
 		StateResuming: {
 			ActionResume: {StateResuming, StateRunning, true},

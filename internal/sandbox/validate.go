@@ -31,6 +31,9 @@ type CreateRequest struct {
 	AllowCIDRs         []string
 	DenyCIDRs          []string
 	AutoResume         bool
+	// PauseReleaseAfterSeconds overrides the tiered pause's delay for
+	// this sandbox (0: never); nil follows its organisation's default.
+	PauseReleaseAfterSeconds *int64
 	// Wait makes Create return only once the sandbox runs (or failed).
 	Wait bool
 }
@@ -107,6 +110,10 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 		AutoArchiveMinutes: c.DefaultAutoArchiveMinutes,
 		AutoDeleteMinutes:  c.DefaultAutoDeleteMinutes,
 	}
+	if err := validatePauseReleaseAfter("pauseReleaseAfterSeconds", r.PauseReleaseAfterSeconds); err != nil {
+		return nil, err
+	}
+	sb.PauseReleaseAfterSeconds = r.PauseReleaseAfterSeconds
 	if sb.Name != "" {
 		if err := validateName(sb.Name); err != nil {
 			return nil, err

@@ -90,6 +90,23 @@ func (s *Store) ListTimerDue(ctx context.Context, q sandbox.TimerQuery) ([]*sand
 	return items, nil
 }
 
+// ListPauseReleaseDue implements sandbox.AutomationStore through
+// sandboxes_state_pause_release.
+func (s *Store) ListPauseReleaseDue(ctx context.Context, q sandbox.ExpiryQuery) ([]*sandbox.Sandbox, error) {
+	if len(q.States) == 0 {
+		return nil, nil
+	}
+	in, args := statesIn(q.States)
+	items, err := querySandboxes(ctx, s.r, `SELECT `+sandboxColumns+` FROM sandboxes
+		WHERE state IN (`+in+`) AND pause_release_at IS NOT NULL AND pause_release_at <= ?
+		AND pause_memory = ? ORDER BY pause_release_at, id LIMIT ?`,
+		append(args, formatTime(q.Now), string(sandbox.MemoryResident), q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list sandboxes due to move to disk: %w", err)
+	}
+	return items, nil
+}
+
 // ListStale implements sandbox.AutomationStore through
 // sandboxes_state_updated.
 func (s *Store) ListStale(ctx context.Context, q sandbox.StaleQuery) ([]*sandbox.Sandbox, error) {
@@ -145,11 +162,14 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	var (
 		timeout            sql.NullInt64
 		stop, archive, del sql.NullInt64
+		pauseMemory        sql.NullString
+		releaseAfter       sql.NullInt64
 		updated            string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT timeout_seconds, auto_stop_minutes, auto_archive_minutes,
-		auto_delete_minutes, updated_at FROM organization_settings WHERE organization_id = ?`, orgID).
-		Scan(&timeout, &stop, &archive, &del, &updated)
+		auto_delete_minutes, pause_memory, pause_release_after_seconds, updated_at
+		FROM organization_settings WHERE organization_id = ?`, orgID).
+		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -158,6 +178,13 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	}
 	if timeout.Valid {
 		out.TimeoutSeconds = &timeout.Int64
+	}
+	if pauseMemory.Valid {
+		m := sandbox.PauseMemory(pauseMemory.String)
+		out.PauseMemory = &m
+	}
+	if releaseAfter.Valid {
+		out.PauseReleaseAfterSeconds = &releaseAfter.Int64
 	}
 	for _, f := range []struct {
 		v   sql.NullInt64
@@ -185,18 +212,26 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 		}
 		return *p
 	}
-	var timeout any
+	var timeout, pauseMemory, releaseAfter any
 	if o.TimeoutSeconds != nil {
 		timeout = *o.TimeoutSeconds
 	}
+	if o.PauseMemory != nil {
+		pauseMemory = string(*o.PauseMemory)
+	}
+	if o.PauseReleaseAfterSeconds != nil {
+		releaseAfter = *o.PauseReleaseAfterSeconds
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organization_settings (organization_id, timeout_seconds,
-			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
+			pause_release_after_seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (organization_id) DO UPDATE SET timeout_seconds = excluded.timeout_seconds,
 			auto_stop_minutes = excluded.auto_stop_minutes, auto_archive_minutes = excluded.auto_archive_minutes,
-			auto_delete_minutes = excluded.auto_delete_minutes, updated_at = excluded.updated_at`,
+			auto_delete_minutes = excluded.auto_delete_minutes, pause_memory = excluded.pause_memory,
+			pause_release_after_seconds = excluded.pause_release_after_seconds, updated_at = excluded.updated_at`,
 			o.OrganizationID, timeout, intOrNil(o.AutoStopMinutes), intOrNil(o.AutoArchiveMinutes),
-			intOrNil(o.AutoDeleteMinutes), formatTime(o.UpdatedAt))
+			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, formatTime(o.UpdatedAt))
 		return err
 	})
 	if err != nil {

@@ -60,6 +60,7 @@ var sandboxCols = []string{
 	"auto_stop_minutes", "auto_archive_minutes", "auto_delete_minutes",
 	"created_at", "updated_at", "started_at", "last_activity_at", "version",
 	"deny_cidrs", "public_ports", "auto_resume",
+	"pause_memory", "pause_since", "pause_size_bytes", "pause_release_at", "pause_release_after_seconds",
 }
 
 // sandboxColumns is sandboxCols as a select list.
@@ -91,9 +92,17 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var timeout any
+	var timeout, releaseAfter any
 	if sb.TimeoutSeconds != nil {
 		timeout = *sb.TimeoutSeconds
+	}
+	if sb.PauseReleaseAfterSeconds != nil {
+		releaseAfter = *sb.PauseReleaseAfterSeconds
+	}
+	var pauseMemory, pauseSince, pauseReleaseAt any
+	var pauseSize int64
+	if p := sb.Pause; p != nil {
+		pauseMemory, pauseSince, pauseSize, pauseReleaseAt = string(p.Memory), formatTime(p.Since), p.SizeBytes, formatTimePtr(p.ReleaseAt)
 	}
 	return []any{
 		sb.ID, sb.Name, sb.OrganizationID, sb.Image, sb.Template, entrypoint, env, metadata,
@@ -104,6 +113,7 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 		formatTime(sb.CreatedAt), formatTime(sb.UpdatedAt), formatTimePtr(sb.StartedAt),
 		formatTime(sb.LastActivityAt), sb.Version,
 		deny, public, sb.AutoResume,
+		pauseMemory, pauseSince, pauseSize, pauseReleaseAt, releaseAfter,
 	}, nil
 }
 
@@ -120,6 +130,10 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		expires, started                 sql.NullString
 		created, updated, activity       string
 		deny, public                     string
+		pauseMemory, pauseSince          sql.NullString
+		pauseSize                        int64
+		pauseReleaseAt                   sql.NullString
+		releaseAfter                     sql.NullInt64
 	)
 	err := row.Scan(&sb.ID, &sb.Name, &sb.OrganizationID, &sb.Image, &sb.Template,
 		&entrypoint, &env, &metadata,
@@ -128,13 +142,17 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		&state, &desired, &sb.StateReason, &timeout, &expires,
 		&sb.AutoStopMinutes, &sb.AutoArchiveMinutes, &sb.AutoDeleteMinutes,
 		&created, &updated, &started, &activity, &sb.Version,
-		&deny, &public, &sb.AutoResume)
+		&deny, &public, &sb.AutoResume,
+		&pauseMemory, &pauseSince, &pauseSize, &pauseReleaseAt, &releaseAfter)
 	if err != nil {
 		return nil, err
 	}
 	sb.State, sb.DesiredState = sandbox.State(state), sandbox.State(desired)
 	if timeout.Valid {
 		sb.TimeoutSeconds = &timeout.Int64
+	}
+	if releaseAfter.Valid {
+		sb.PauseReleaseAfterSeconds = &releaseAfter.Int64
 	}
 	for _, j := range []struct {
 		text string
@@ -157,6 +175,13 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 	errs = append(errs, e)
 	sb.LastActivityAt, e = parseTime(activity)
 	errs = append(errs, e)
+	if pauseMemory.Valid {
+		sb.Pause = &sandbox.PauseInfo{Memory: sandbox.MemoryTier(pauseMemory.String), SizeBytes: pauseSize}
+		sb.Pause.Since, e = parseTime(pauseSince.String)
+		errs = append(errs, e)
+		sb.Pause.ReleaseAt, e = parseTimePtr(pauseReleaseAt)
+		errs = append(errs, e)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sandbox %s: %w", sb.ID, err)
 	}

@@ -20,6 +20,7 @@ var automationTests = []test{
 	{"ListStale", testListStale},
 	{"AppendEvent", testAppendEvent},
 	{"OrgSettings", testOrgSettings},
+	{"PauseMemory", testPauseMemory},
 }
 
 func sortedNames(sbs []*sandbox.Sandbox) []string {
