@@ -50,6 +50,8 @@ type Config struct {
 	// MaxSandboxDiskMB bounds one sandbox's disk; 0 bounds it by the free
 	// space of the data dir's file system.
 	MaxSandboxDiskMB int64
+	// ImageLimits bound each image import and pull (see limits.go).
+	ImageLimits ImageLimits
 	// Compat configures the vendor-compatible APIs.
 	Compat Compat
 	// HTTP bounds the listeners' connections; ImageCache is the host-wide
@@ -77,6 +79,7 @@ func Default() Config {
 		ProxyDomain:     "localhost",
 		HTTP:            DefaultHTTP(),
 		ImageCache:      defaultImageCache(),
+		ImageLimits:     DefaultImageLimits(),
 	}
 }
 

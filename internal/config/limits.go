@@ -27,6 +27,25 @@ func limitFlags(fs *flag.FlagSet, c *Config) {
 		"default most memory, in MB, an organisation's sandboxes (not deleted) may hold together (-1: no limit)")
 	fs.Int64Var(&q.DiskMB, "quota-disk-mb", q.DiskMB,
 		"default most disk, in MB, an organisation's sandboxes (not deleted) may hold together (-1: no limit)")
+	il := &c.ImageLimits
+	fs.Int64Var(&il.CompressedMB, "image-max-compressed-mb", il.CompressedMB,
+		"most bytes, in MB, one image import (the upload) or pull (the layer blobs) may read (0: no limit)")
+	fs.Int64Var(&il.UnpackedMB, "image-max-unpacked-mb", il.UnpackedMB,
+		"most bytes, in MB, one image import or pull may write to disk at each stage: the decompressed archive, an extracted OCI layout, the image's unpacked files (0: no limit)")
+}
+
+// ImageLimits bound what one image import or pull may cost the host, so
+// that a small upload cannot expand into a full disk (a compression bomb,
+// a sparse file in a layer); image.Limits in bytes.
+type ImageLimits struct {
+	CompressedMB int64
+	UnpackedMB   int64
+}
+
+// DefaultImageLimits fit the largest common images (CUDA bases unpack
+// to 6-7 GB) and stop a bomb long before a data disk fills.
+func DefaultImageLimits() ImageLimits {
+	return ImageLimits{CompressedMB: 4 << 10, UnpackedMB: 10 << 10}
 }
 
 // listFlag is a comma-separated list; each Set replaces the whole list,
@@ -61,6 +80,10 @@ func (c Config) validateLimits() error {
 	}
 	if c.MaxSandboxDiskMB < 0 {
 		return fmt.Errorf("--max-sandbox-disk-mb %d: must be 0 (the free space) or more", c.MaxSandboxDiskMB)
+	}
+	if c.ImageLimits.CompressedMB < 0 || c.ImageLimits.UnpackedMB < 0 {
+		return fmt.Errorf("--image-max-compressed-mb %d, --image-max-unpacked-mb %d: must be 0 (no limit) or more",
+			c.ImageLimits.CompressedMB, c.ImageLimits.UnpackedMB)
 	}
 	return nil
 }

@@ -74,3 +74,23 @@ func TestLimitSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestImageLimitSettings(t *testing.T) {
+	file := t.TempDir() + "/hutch.yaml"
+	if err := os.WriteFile(file, []byte("image-max-unpacked-mb: 64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadServe([]string{"--config", file, "--data-dir", "/tmp/x", "--image-max-compressed-mb", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ImageLimits != (ImageLimits{CompressedMB: 0, UnpackedMB: 64}) {
+		t.Fatalf("image limits = %+v", c.ImageLimits)
+	}
+	if d, _ := LoadServe([]string{"--data-dir", "/tmp/x"}, io.Discard); d.ImageLimits != DefaultImageLimits() {
+		t.Fatalf("default image limits = %+v", d.ImageLimits)
+	}
+	if _, err := LoadServe([]string{"--data-dir", "/tmp/x", "--image-max-unpacked-mb", "-1"}, io.Discard); err == nil {
+		t.Error("a negative image limit accepted")
+	}
+}

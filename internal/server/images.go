@@ -309,7 +309,9 @@ func sameImage(a, b string) bool {
 // shared cache of seeded layers when there is one (a shared cache that
 // cannot be opened only costs the speed-up, with a warning).
 func openImages(cfg config.Config, guard *egress.Guard, log *slog.Logger) (*image.Store, error) {
-	opts := []image.OpenOption{image.WithEgress(guard)}
+	il := cfg.ImageLimits
+	opts := []image.OpenOption{image.WithEgress(guard),
+		image.WithLimits(image.Limits{Compressed: il.CompressedMB << 20, Unpacked: il.UnpackedMB << 20})}
 	if cfg.ImageCache != "" && cfg.SeedImages != "" {
 		sh, err := image.OpenShared(cfg.ImageCache)
 		if err != nil {
