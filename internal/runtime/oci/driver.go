@@ -1,6 +1,6 @@
 // Package oci runs sandboxes as OCI containers through the crun or runc
-// command line: an overlay root over the image's layers (idmapped, so the
-// cache stays owned by host root), the writable layer on a size-limited
+// command line: an overlay root over the image's layers (idmapped from the
+// image cache's storage id range onto the sandbox's own range), the writable layer on a size-limited
 // loop-mounted ext4 image, cgroup v1 limits and the freezer for pause.
 //
 // Every method reads what it needs from the sandbox's directory under
@@ -30,7 +30,7 @@ type Driver struct {
 	cfg    Config
 	binary string     // absolute path of crun or runc
 	cg     *cgroupFS  // the host's cgroup hierarchies
-	userns *os.File   // a user namespace with the sandbox mapping, for idmapped mounts
+	ranges *idRanges  // the sandboxes' host uid/gid ranges, and user namespaces onto them
 	loopMu sync.Mutex // serialises loop device allocation
 	diskMu sync.Mutex // serialises making disk templates
 	locks  keyedMutex // serialises calls per sandbox ID
@@ -38,6 +38,9 @@ type Driver struct {
 	log    *slog.Logger
 	reaper *reaper // waits for what the server inherits as a subreaper
 	watch  initWatches
+	// criu is the CRIU binary checkpoints use; when empty, criuMissing
+	// says why there is none.
+	criu, criuMissing string
 }
 
 // New checks the host, prepares cfg.StateDir and returns a driver. It may
@@ -92,23 +95,25 @@ func New(cfg Config) (*Driver, error) {
 	if d.reaper, err = processReaper(); err != nil {
 		return nil, fmt.Errorf("oci: %w", err)
 	}
-	if d.userns, err = newUserNS(cfg.InitBinary, cfg.UIDBase, cfg.UIDSize); err != nil {
-		return nil, fmt.Errorf("oci: user namespace for idmapped mounts: %w", err)
+	if d.ranges, err = newIDRanges(cfg.IDRangesDir, cfg.InitBinary); err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
 	}
+	d.criu, d.criuMissing = findCRIU("")
 	d.log.Info("runtime driver ready", "runtime", d.cfg.Runtime, "binary", bin, "stateDir", cfg.StateDir,
 		"subreaper", true)
 	return d, nil
 }
 
 // Close releases the driver's own resources; sandboxes keep running.
-func (d *Driver) Close() error { return d.userns.Close() }
+func (d *Driver) Close() error { return d.ranges.close() }
 
 // Name implements runtime.Runtime.
 func (d *Driver) Name() string { return "oci/" + d.cfg.Runtime }
 
 // Capabilities implements runtime.Runtime.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true, Watch: true}
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true, Watch: true,
+		Checkpoint: d.checkpointUnsupported() == ""}
 }
 
 func (d *Driver) sandboxesDir() string { return filepath.Join(d.cfg.StateDir, "sandboxes") }

@@ -58,7 +58,11 @@ func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 	if diskMB <= 0 {
 		diskMB = d.cfg.DefaultDiskMB
 	}
-	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB}
+	ids, err := d.ranges.claim(p.dir)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", s.ID, err)
+	}
+	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB, IDs: &ids}
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
@@ -97,6 +101,9 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 			return fmt.Errorf("start %s: %w", s.ID, err)
 		}
 	}
+	if err := discardCheckpoint(p); err != nil {
+		return fmt.Errorf("start %s: %w", s.ID, err)
+	}
 	if err := d.boot(ctx, p, s, rec); err != nil {
 		_ = d.teardown(context.WithoutCancel(ctx), p, rec)
 		return fmt.Errorf("start %s: %w", s.ID, err)
@@ -115,7 +122,7 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		return err
 	}
 	mark("disk-mount")
-	if err := d.mountRootfs(p, rec.Layers); err != nil {
+	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
 		return err
 	}
 	mark("rootfs-mount")
@@ -124,14 +131,25 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 	}
 	mark("spec-write")
 	rec.Runtime = d.cfg.Runtime
-	agentLn, err := listenAgent(p)
+	var extra []*os.File
+	if d.runsc() {
+		if err := d.prepareRunscAgent(p); err != nil {
+			return err
+		}
+	} else {
+		agentLn, err := d.listenAgentIn(p, rec)
+		if err != nil {
+			return err
+		}
+		defer agentLn.Close()
+		extra = append(extra, agentLn)
+	}
+	mark("agent-listen")
+	pid, err := d.runDetached(ctx, p, s.ID, extra...)
 	if err != nil {
 		return err
 	}
-	defer agentLn.Close()
-	mark("agent-listen")
-	pid, err := d.runDetached(ctx, p, s.ID, agentLn)
-	if err != nil {
+	if err := hideRootfs(p); err != nil {
 		return err
 	}
 	mark("runtime-run")
@@ -154,15 +172,15 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 
 // Pause implements runtime.Runtime with a direct freezer write.
 func (d *Driver) Pause(ctx context.Context, id string) error {
-	return d.freeze(id, "FROZEN")
+	return d.freeze(ctx, id, "FROZEN")
 }
 
 // Resume implements runtime.Runtime.
 func (d *Driver) Resume(ctx context.Context, id string) error {
-	return d.freeze(id, "THAWED")
+	return d.freeze(ctx, id, "THAWED")
 }
 
-func (d *Driver) freeze(id, state string) error {
+func (d *Driver) freeze(ctx context.Context, id, state string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -171,8 +189,20 @@ func (d *Driver) freeze(id, state string) error {
 	if err != nil {
 		return err
 	}
+	// A checkpointed sandbox is paused already; its resume restores it.
+	if m, err := loadCheckpoint(d.paths(id)); err != nil || m != nil {
+		if err != nil || state == "FROZEN" {
+			return err
+		}
+		if err := d.restoreLocked(ctx, id, rec); err != nil {
+			return err
+		}
+	}
 	if !rec.initAlive() {
 		return fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
+	}
+	if d.runsc() {
+		return d.runscPause(context.Background(), id, state)
 	}
 	return d.cg.setFreezer(id, state)
 }
@@ -201,6 +231,9 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if err := d.teardown(ctx, p, rec); err != nil {
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
+	if err := discardCheckpoint(p); err != nil {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
 	rec.Stopped, rec.InitPID, rec.InitStart = true, 0, 0
 	return rec.save(p.record)
 }
@@ -217,7 +250,7 @@ func (d *Driver) terminate(id string, initPID int, grace time.Duration) {
 	}
 	if grace > 0 {
 		initHeard := initPID <= 0 || catches(initPID, syscall.SIGTERM)
-		d.cg.signalAll(id, syscall.SIGTERM)
+		d.signalTerm(id)
 		deadline := time.Now().Add(grace)
 		for time.Now().Before(deadline) {
 			if d.waitEmpty(id, 10*time.Millisecond) {
@@ -327,6 +360,9 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}
+	if err == nil && rec != nil && rec.IDs != nil {
+		err = d.ranges.release(*rec.IDs, p.dir) // its files are gone: the range is free
+	}
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -356,7 +392,7 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	args := append([]string{"--root", d.runtimeRoot(), "exec", id}, argv...)
+	args := append(append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "exec", id), argv...)
 	return d.reaper.combinedOutput(exec.CommandContext(ctx, d.binary, args...))
 }
 

@@ -36,10 +36,14 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	if rec.Stopped {
 		return runtime.Status{State: runtime.StateStopped, Reason: rec.Reason}, nil
 	}
+	if m, err := loadCheckpoint(p); err != nil || (m != nil && !rec.initAlive()) {
+		return runtime.Status{State: runtime.StatePaused}, err // its memory is on disk
+	}
 	if rec.initAlive() {
 		d.follow(id, procID{rec.InitPID, rec.InitStart})
 		d.netRecover(ctx, id, rec)
-		if d.cg.frozen(id) {
+		d.guardRunning(id, p, rec)
+		if d.paused(ctx, id) {
 			return runtime.Status{State: runtime.StatePaused}, nil
 		}
 		return runtime.Status{State: runtime.StateRunning}, nil
@@ -69,7 +73,7 @@ func (d *Driver) deathReason(id string, p paths, rec *record) string {
 	if status, ok := d.reap(rec); ok {
 		return describeExit(status)
 	}
-	if status, ok := loggedExit(p.log); ok {
+	if status, ok := loggedExit(p); ok {
 		return describeExit(status)
 	}
 	return "init process ended (exit status unknown)"
@@ -82,24 +86,19 @@ func describeExit(status int) string {
 	return fmt.Sprintf("exited with status %d", status)
 }
 
-// loggedExit finds the last exit status the init wrote to the log.
-func loggedExit(path string) (int, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, false
-	}
+// loggedExit finds the last exit status the init wrote to its console
+// log (on the sandbox's disk, or in the host-side log of a sandbox an
+// older init started). The sandbox can write that log too, so the status
+// only ever explains an end, it decides nothing.
+func loggedExit(p paths) (int, bool) {
 	const tail = 4096
-	off := max(st.Size()-tail, 0)
-	buf := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		return 0, false
+	b, err := consoleTail(p, tail)
+	if err != nil || !strings.Contains(string(b), initproc.ExitMarker) {
+		if b, err = hostLogTail(p.log, tail); err != nil {
+			return 0, false
+		}
 	}
-	s := string(buf)
+	s := string(b)
 	i := strings.LastIndex(s, initproc.ExitMarker)
 	if i < 0 {
 		return 0, false
@@ -109,4 +108,22 @@ func loggedExit(path string) (int, bool) {
 		return 0, false
 	}
 	return status, true
+}
+
+func hostLogTail(path string, tail int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(st.Size()-tail, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }

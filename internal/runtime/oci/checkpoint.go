@@ -1,0 +1,438 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// The driver checkpoints with the criu binary directly rather than
+// through "runc checkpoint": crun (the default) is built without CRIU,
+// and what makes a sandbox (its overlay root over idmapped layers, its
+// network namespace, the agent's listener passed in by fd) is the
+// driver's, not the OCI runtime's, so only the driver can tell CRIU which
+// of it stays outside the image and hand it back on restore.
+//
+// A checkpointed sandbox keeps its cgroups (their limits stay, their
+// memory is freed), its mounts and its network namespace; its processes
+// are gone and its directory holds the image, with meta.json written
+// last: a sandbox is checkpointed exactly when that file exists.
+
+var _ runtime.Checkpointer = (*Driver)(nil)
+
+// checkpointMeta is what a restore needs besides CRIU's images.
+type checkpointMeta struct {
+	Time      time.Time `json:"time"`
+	SizeBytes int64     `json:"sizeBytes"`
+	// AgentSocket is the inode of the agent's listener at dump; the
+	// restore hands a fresh listener in its place.
+	AgentSocket uint64 `json:"agentSocket"`
+	// Files are host files the sandbox held open (the console log of an
+	// older init), reopened on restore.
+	Files []externalFile `json:"files,omitempty"`
+}
+
+// externalFile is one host file a sandbox process held open: CRIU's key
+// for it and how to open it again.
+type externalFile struct {
+	Key   string `json:"key"`
+	Path  string `json:"path"`
+	Flags int    `json:"flags"`
+}
+
+func (p paths) checkpointDir() string  { return filepath.Join(p.dir, "checkpoint") }
+func (p paths) checkpointMeta() string { return filepath.Join(p.checkpointDir(), "meta.json") }
+func (p paths) agentInode() string     { return filepath.Join(p.dir, "agent.ino") }
+
+// loadCheckpoint returns the sandbox's checkpoint, or nil when it has none.
+func loadCheckpoint(p paths) (*checkpointMeta, error) {
+	b, err := os.ReadFile(p.checkpointMeta())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m checkpointMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.checkpointMeta(), err)
+	}
+	return &m, nil
+}
+
+// checkpointUnsupported says why this driver cannot checkpoint, or "".
+func (d *Driver) checkpointUnsupported() string {
+	switch {
+	case d.runsc():
+		return "gVisor sandboxes checkpoint through runsc (the gvisor driver)"
+	case d.criu == "":
+		return d.criuMissing
+	case !d.joinsNetns():
+		return "sandboxes run by runc 1.1 make their own network namespace, outside which the agent listens; CRIU cannot dump that listener (run with crun)"
+	}
+	return ""
+}
+
+// Missing tells, for a capability this driver implements but does not
+// declare, what the host lacks.
+func (d *Driver) Missing(capability string) string {
+	if capability == "Checkpoint" {
+		return d.checkpointUnsupported()
+	}
+	return ""
+}
+
+// Checkpoint implements runtime.Checkpointer: the sandbox is frozen (if it
+// was not), its processes are written to its directory by CRIU and end.
+func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
+	if err := checkID(id); err != nil {
+		return 0, err
+	}
+	if why := d.checkpointUnsupported(); why != "" {
+		return 0, fmt.Errorf("checkpoint %s: %s: %w", id, why, errdefs.ErrNotImplemented)
+	}
+	defer d.locks.lock(id)()
+	p := d.paths(id)
+	rec, err := d.load(id)
+	if err != nil {
+		return 0, err
+	}
+	if m, err := loadCheckpoint(p); err != nil || m != nil {
+		if m != nil {
+			return m.SizeBytes, nil // done already
+		}
+		return 0, err
+	}
+	if !rec.initAlive() {
+		return 0, fmt.Errorf("sandbox %s is not running: %w", id, errdefs.ErrConflict)
+	}
+	if rec.Net == nil {
+		return 0, fmt.Errorf("checkpoint %s: the sandbox has no network namespace of its own", id)
+	}
+	if !d.cg.frozen(id) {
+		if err := d.cg.setFreezer(id, "FROZEN"); err != nil {
+			return 0, err
+		}
+	}
+	agentIno, err := readAgentInode(p)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	meta := checkpointMeta{AgentSocket: agentIno}
+	if meta.Files, err = hostFiles(p, d.cg.procs(id)); err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	work := p.checkpointDir() + ".new"
+	if err := os.RemoveAll(work); err != nil {
+		return 0, err
+	}
+	// 0711: CRIU looks for optional images from inside the user namespace.
+	if err := os.Mkdir(work, 0o711); err != nil {
+		return 0, err
+	}
+	args := []string{"dump", "--tree", strconv.Itoa(rec.InitPID), "--images-dir", work, "--log-file", "dump.log",
+		"--freeze-cgroup", d.cg.path("freezer", id), "--tcp-close", "--file-locks", "--link-remap",
+		"--ghost-limit", "64M", "--external", "mnt[/sys]:sys", "--external", "mnt[]"}
+	for _, f := range meta.Files {
+		args = append(args, "--external", f.Key)
+	}
+	d.unfollow(id) // its end is asked for, not news
+	start := time.Now()
+	if err := d.criuRun(ctx, rec.Net.Netns, filepath.Join(work, "dump.log"), nil, args...); err != nil {
+		// A failed dump leaves the processes as they were: still frozen.
+		d.follow(id, procID{rec.InitPID, rec.InitStart})
+		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	d.reaper.sweep()
+	meta.Time = time.Now().UTC()
+	if meta.SizeBytes, err = imageSize(work); err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(work, "meta.json"), b, 0o600); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(work, p.checkpointDir()); err != nil {
+		return 0, err
+	}
+	d.log.Info("sandbox checkpointed", "id", id, "bytes", meta.SizeBytes, "took", time.Since(start))
+	return meta.SizeBytes, nil
+}
+
+// Restore implements runtime.Checkpointer: the sandbox's processes come
+// back from its checkpoint, frozen, and the image is removed.
+func (d *Driver) Restore(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.locks.lock(id)()
+	rec, err := d.load(id)
+	if err != nil {
+		return err
+	}
+	return d.restoreLocked(ctx, id, rec)
+}
+
+// restoreLocked restores a checkpointed sandbox; one that is not
+// checkpointed is left as it is. The caller holds the sandbox's lock.
+func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) error {
+	p := d.paths(id)
+	meta, err := loadCheckpoint(p)
+	if err != nil || meta == nil {
+		return err
+	}
+	if rec.initAlive() {
+		return fmt.Errorf("restore %s: a checkpointed sandbox has a running init (%d): %w", id, rec.InitPID, errdefs.ErrConflict)
+	}
+	if d.criu == "" {
+		return fmt.Errorf("restore %s: %s: %w", id, d.criuMissing, errdefs.ErrUnavailable)
+	}
+	start := time.Now()
+	if err := d.restoreHost(ctx, p, rec); err != nil {
+		return fmt.Errorf("restore %s: %w", id, err)
+	}
+	agentLn, err := d.listenAgentIn(p, rec)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", id, err)
+	}
+	defer agentLn.Close()
+	sys, err := sysSource(p)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", id, err)
+	}
+	defer unix.Unmount(sys, unix.MNT_DETACH)
+	extra := []*os.File{agentLn}
+	args := []string{"restore", "--images-dir", p.checkpointDir(), "--log-file", "restore.log",
+		"--restore-detached", "--pidfile", filepath.Join(p.dir, "restore.pid"), "--root", p.rootfs,
+		"--tcp-close", "--file-locks", "--external", "mnt[sys]:" + sys, "--external", "mnt[]", "--mntns-compat-mode",
+		"--inherit-fd", fmt.Sprintf("fd[3]:socket:[%d]", meta.AgentSocket)}
+	for _, f := range meta.Files {
+		fh, err := os.OpenFile(f.Path, f.Flags&^(os.O_CREATE|os.O_TRUNC|os.O_EXCL), 0)
+		if err != nil {
+			return fmt.Errorf("restore %s: %w", id, err)
+		}
+		defer fh.Close()
+		extra = append(extra, fh)
+		args = append(args, "--inherit-fd", fmt.Sprintf("fd[%d]:%s", 2+len(extra), f.Key))
+	}
+	if err := d.criuRun(ctx, rec.Net.Netns, filepath.Join(p.checkpointDir(), "restore.log"), extra, args...); err != nil {
+		return fmt.Errorf("restore %s: %w", id, err)
+	}
+	b, err := os.ReadFile(filepath.Join(p.dir, "restore.pid"))
+	if err != nil {
+		return fmt.Errorf("restore %s: no pid file: %w", id, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("restore %s: pid file: %w", id, err)
+	}
+	st, _, err := procStart(pid)
+	if err != nil {
+		return fmt.Errorf("restore %s: the restored init %d vanished: %w", id, pid, err)
+	}
+	if !d.cg.frozen(id) {
+		if err := d.cg.setFreezer(id, "FROZEN"); err != nil {
+			return err
+		}
+	}
+	rec.InitPID, rec.InitStart, rec.Stopped, rec.Reason = pid, st, false, ""
+	if err := rec.save(p.record); err != nil {
+		return err
+	}
+	d.follow(id, procID{pid, st})
+	if err := os.RemoveAll(p.checkpointDir()); err != nil {
+		d.log.Warn("remove restored checkpoint", "id", id, "err", err)
+	}
+	d.log.Info("sandbox restored", "id", id, "pid", pid, "took", time.Since(start))
+	return nil
+}
+
+// restoreHost rebuilds what a host reboot took from a checkpointed
+// sandbox: its network namespace and its mounts. What is still there is
+// kept.
+func (d *Driver) restoreHost(ctx context.Context, p paths, rec *record) error {
+	if _, err := os.Stat(rec.Net.Netns); err != nil || !isNetnsFile(rec.Net.Netns) {
+		a, err := d.net.Ensure(ctx, rec.ID, rec.Net.Policy, rec.Net, 0)
+		if err != nil {
+			return err
+		}
+		rec.Net = a
+		if err := rec.save(p.record); err != nil {
+			return err
+		}
+	}
+	if mounted, err := mountsUnder(p.rootfs); err != nil || len(mounted) > 0 {
+		return err
+	}
+	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
+		return err
+	}
+	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
+		return err
+	}
+	return hideRootfs(p)
+}
+
+// sysSource binds the host's /sys alone, without the mounts below it, for
+// CRIU to bind the sandbox's /sys from: crun binds /sys into a sandbox
+// whose network namespace the host owns, and in the restored user
+// namespace a bind of the host's /sys itself fails (EINVAL) because the
+// mounts under it are locked there.
+func sysSource(p paths) (string, error) {
+	dir := filepath.Join(p.dir, "sys.src")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := unix.Mount("/sys", dir, "", unix.MS_BIND, ""); err != nil {
+		return "", fmt.Errorf("bind /sys: %w", err)
+	}
+	return dir, nil
+}
+
+// isNetnsFile reports whether path is a bound network namespace.
+func isNetnsFile(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// discardCheckpoint removes a sandbox's checkpoint, if any: a stop or a
+// fresh start ends what it held.
+func discardCheckpoint(p paths) error {
+	return errors.Join(os.RemoveAll(p.checkpointDir()), os.RemoveAll(p.checkpointDir()+".new"))
+}
+
+// listenAgentIn binds the sandbox's agent socket from inside its network
+// namespace, where CRIU looks for the sockets of what it dumps, and
+// notes the listener's inode for a later checkpoint.
+func (d *Driver) listenAgentIn(p paths, rec *record) (*os.File, error) {
+	netns := ""
+	if rec.Net != nil && d.joinsNetns() {
+		netns = rec.Net.Netns
+	}
+	var ln *os.File
+	err := inNetns(netns, func() (err error) {
+		ln, err = listenAgent(p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ln.Fd()), &st); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(p.agentInode(), []byte(strconv.FormatUint(st.Ino, 10)), 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func readAgentInode(p paths) (uint64, error) {
+	b, err := os.ReadFile(p.agentInode())
+	if err != nil {
+		return 0, fmt.Errorf("the agent's listener is unknown (a sandbox booted before checkpoint support; stop and start it): %w", err)
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// hostFiles lists the files under the sandbox's host directory, outside
+// its root, that its processes hold open: CRIU cannot find them in the
+// sandbox's mounts, so they are declared external and reopened on restore.
+func hostFiles(p paths, pids []int) ([]externalFile, error) {
+	seen := map[string]bool{}
+	var out []externalFile
+	for _, pid := range pids {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			continue
+		}
+		for _, e := range fds {
+			fdPath := fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())
+			target, err := os.Readlink(fdPath)
+			if err != nil || !strings.HasPrefix(target, p.dir+"/") || strings.HasPrefix(target, p.rootfs+"/") {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(fdPath, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				continue
+			}
+			mntID, flags, err := fdInfo(pid, e.Name())
+			if err != nil {
+				return nil, err
+			}
+			key := fmt.Sprintf("file[%x:%x]", mntID, st.Ino)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, externalFile{Key: key, Path: target, Flags: flags & (unix.O_ACCMODE | unix.O_APPEND)})
+		}
+	}
+	return out, nil
+}
+
+// fdInfo reads the mount id and open flags of one descriptor.
+func fdInfo(pid int, fd string) (mntID uint64, flags int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "mnt_id":
+			mntID, err = strconv.ParseUint(v, 10, 64)
+		case "flags":
+			var f uint64
+			f, err = strconv.ParseUint(v, 8, 64)
+			flags = int(f)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return mntID, flags, nil
+}
+
+// imageSize is the disk use of the files under dir.
+func imageSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			n += st.Blocks * 512
+		} else {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}

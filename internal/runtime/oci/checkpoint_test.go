@@ -1,0 +1,231 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hutchdev/hutch/internal/poll"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// counterScript holds about 64 MiB in the shell's memory, keeps a file
+// open on fd 5 and a working directory of its own, and writes "pid count"
+// on every tick.
+const counterScript = `mkdir -p /tmp/work && cd /tmp/work && exec 5>open &&
+x=$(head -c 67108864 /dev/zero | tr '\0' a) && i=0 &&
+while true; do i=$((i+1)); echo "$$ $i ${#x}" > /tmp/count; sleep 0.05; done`
+
+func checkpointDriver(t *testing.T) *Driver {
+	d := newInternalDriver(t)
+	if why := d.checkpointUnsupported(); why != "" {
+		t.Skip(why)
+	}
+	return d
+}
+
+// TestCheckpointRestore checkpoints a sandbox holding 64 MiB and brings it
+// back: its memory is freed meanwhile, and afterwards the same process
+// counts on from where it was, with its memory, open file and working
+// directory.
+func TestCheckpointRestore(t *testing.T) {
+	d := checkpointDriver(t)
+	ctx := context.Background()
+	s := runtime.Spec{ID: "ckpt" + strconv.Itoa(os.Getpid()), DiskMB: 64, Entrypoint: []string{"/bin/sh", "-c", counterScript}}
+	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
+	if err := d.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var before counter
+	poll.Until(t, "the counter to hold its memory", func() bool {
+		before = readCounter(d, s.ID)
+		return before.n > 0 && before.size == 64<<20
+	})
+	if err := d.Pause(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	resident := d.memoryUsage(s.ID)
+	if resident < 64<<20 {
+		t.Fatalf("memory of the paused sandbox is %d, want at least 64 MiB", resident)
+	}
+	size, err := d.Checkpoint(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size < 64<<20 {
+		t.Fatalf("checkpoint is %d bytes, want at least the 64 MiB held", size)
+	}
+	if n := len(d.cg.procs(s.ID)); n != 0 {
+		t.Fatalf("%d processes left after checkpoint", n)
+	}
+	if after := d.memoryUsage(s.ID); after > resident/4 {
+		t.Fatalf("memory after checkpoint is %d, was %d", after, resident)
+	}
+	st, err := d.Recover(ctx, s.ID)
+	if err != nil || st.State != runtime.StatePaused {
+		t.Fatalf("Recover of a checkpointed sandbox = %+v, %v; want paused", st, err)
+	}
+	// Resume restores it first.
+	if err := d.Resume(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.paths(s.ID).checkpointDir()); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint left after restore: %v", err)
+	}
+	var after counter
+	poll.Until(t, "the restored counter to count on", func() bool {
+		after = readCounter(d, s.ID)
+		return after.n > before.n
+	})
+	if after.pid != before.pid || after.size != before.size {
+		t.Fatalf("after restore the counter is %+v, before %+v: not the same process and memory", after, before)
+	}
+	sh := hostPID(t, d, s.ID, before.pid)
+	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", sh)); !strings.HasSuffix(cwd, "/tmp/work") {
+		t.Fatalf("restored cwd is %q", cwd)
+	}
+	if f, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/5", sh)); !strings.HasSuffix(f, "/tmp/work/open") {
+		t.Fatalf("restored fd 5 is %q", f)
+	}
+	conn, err := d.DialAgent(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("agent after restore: %v", err)
+	}
+	conn.Close()
+}
+
+// TestCheckpointDiscardedByStop: a stop ends what a checkpoint held, and
+// delete leaves nothing.
+func TestCheckpointDiscardedByStop(t *testing.T) {
+	d := checkpointDriver(t)
+	ctx := context.Background()
+	s := runtime.Spec{ID: "ckstop" + strconv.Itoa(os.Getpid()), DiskMB: 64}
+	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
+	if err := d.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(ctx, s.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.paths(s.ID).checkpointDir()); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint kept after stop: %v", err)
+	}
+	if st, err := d.Recover(ctx, s.ID); err != nil || st.State != runtime.StateStopped {
+		t.Fatalf("after stop: %+v %v", st, err)
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.paths(s.ID).dir); !os.IsNotExist(err) {
+		t.Fatalf("sandbox directory left after delete: %v", err)
+	}
+}
+
+type counter struct {
+	pid, n, size int
+}
+
+func readCounter(d *Driver, id string) counter {
+	rec, err := d.load(id)
+	if err != nil || !rec.initAlive() {
+		return counter{}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/count", rec.InitPID))
+	if err != nil {
+		return counter{}
+	}
+	var c counter
+	fmt.Sscanf(string(b), "%d %d %d", &c.pid, &c.n, &c.size)
+	return c
+}
+
+func (d *Driver) memoryUsage(id string) int64 {
+	n, _ := d.cg.readInt("memory", id, "memory.usage_in_bytes")
+	return n
+}
+
+// hostPID finds the host pid of the sandbox process whose pid in the
+// sandbox is nspid.
+func hostPID(t *testing.T, d *Driver, id string, nspid int) int {
+	t.Helper()
+	for _, pid := range d.cg.procs(id) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				f := strings.Fields(v)
+				if len(f) > 1 && f[len(f)-1] == strconv.Itoa(nspid) {
+					return pid
+				}
+			}
+		}
+	}
+	t.Fatalf("no process with pid %d in sandbox %s", nspid, id)
+	return 0
+}
+
+// TestRestoreAfterHostReboot checkpoints a sandbox, then takes away what
+// a reboot takes (its mounts, loop device, cgroups and network namespace)
+// and resumes it: the driver rebuilds them and the same process answers.
+func TestRestoreAfterHostReboot(t *testing.T) {
+	d := checkpointDriver(t)
+	ctx := context.Background()
+	s := runtime.Spec{ID: "ckboot" + strconv.Itoa(os.Getpid()), DiskMB: 64, Entrypoint: []string{"/bin/sh", "-c", counterScript}}
+	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
+	if err := d.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var before counter
+	poll.Until(t, "the counter to hold its memory", func() bool {
+		before = readCounter(d, s.ID)
+		return before.n > 0 && before.size == 64<<20
+	})
+	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := d.paths(s.ID)
+	if err := unmountUnder(p.dir); err != nil {
+		t.Fatal(err)
+	}
+	detachLoops(p.diskImg)
+	if err := d.cg.remove(s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.net.Remove(s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Resume(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	var after counter
+	poll.Until(t, "the counter to count on after the reboot", func() bool {
+		after = readCounter(d, s.ID)
+		return after.n > before.n
+	})
+	if after.pid != before.pid || after.size != before.size {
+		t.Fatalf("after restore the counter is %+v, before %+v", after, before)
+	}
+	if lim, _ := d.cg.readInt("memory", s.ID, "memory.limit_in_bytes"); lim != DefaultMemoryMB<<20 {
+		t.Fatalf("memory limit after restore: %d", lim)
+	}
+	conn, err := d.DialAgent(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("agent after restore: %v", err)
+	}
+	conn.Close()
+}

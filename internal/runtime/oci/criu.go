@@ -1,0 +1,140 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// minCRIUMajor is the oldest CRIU this driver uses: Debian 12's 3.17
+// cannot dump on newer kernels ("Unexpected rt vDSO area bounds").
+const minCRIUMajor = 4
+
+// criuCache is where scripts/build-criu.sh leaves the CRIU it builds,
+// one directory per version.
+const criuCache = "/var/cache/hutch/criu"
+
+// findCRIU returns the path of a CRIU of at least minCRIUMajor: path
+// when set, else the newest in criuCache, else "criu" in PATH. missing
+// says why there is none, for the API to name.
+func findCRIU(path string) (bin, missing string) {
+	var candidates []string
+	if path != "" {
+		candidates = []string{path}
+	} else {
+		found, _ := filepath.Glob(filepath.Join(criuCache, "*", "criu"))
+		sort.Sort(sort.Reverse(sort.StringSlice(found)))
+		candidates = found
+		if p, err := exec.LookPath("criu"); err == nil {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return "", fmt.Sprintf("CRIU %d or newer was not found (scripts/setup.sh builds it into %s)", minCRIUMajor, criuCache)
+	}
+	var why []string
+	for _, c := range candidates {
+		major, err := criuMajor(c)
+		if err == nil && major >= minCRIUMajor {
+			return c, ""
+		}
+		if err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", c, err))
+		} else {
+			why = append(why, fmt.Sprintf("%s is version %d", c, major))
+		}
+	}
+	return "", fmt.Sprintf("CRIU %d or newer is needed (%s; scripts/setup.sh builds it into %s)",
+		minCRIUMajor, strings.Join(why, "; "), criuCache)
+}
+
+// criuMajor runs bin --version and returns its major version.
+func criuMajor(bin string) (int, error) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Version:"); ok {
+			major, _, _ := strings.Cut(strings.TrimSpace(v), ".")
+			return strconv.Atoi(major)
+		}
+	}
+	return 0, fmt.Errorf("no version in %q", strings.TrimSpace(string(out)))
+}
+
+// criuRun runs CRIU with args, its log in dir/log, from a thread inside
+// the network namespace at netns. CRIU then sees the sandbox's namespace
+// as its own: it neither dumps it (a namespace the host owns does not
+// belong to the sandbox's user namespace, which CRIU refuses) nor makes a
+// new one on restore (which would hold only lo), and the sandbox's
+// sockets, the agent's listener included, are found where they live.
+// extra become fds 3 and up of CRIU.
+func (d *Driver) criuRun(ctx context.Context, netns, logPath string, extra []*os.File, args ...string) error {
+	return inNetns(netns, func() error {
+		cmd := exec.CommandContext(ctx, d.criu, args...)
+		cmd.ExtraFiles = extra
+		if out, err := d.reaper.combinedOutput(cmd); err != nil {
+			return fmt.Errorf("criu %s: %w: %s%s", args[0], err, strings.TrimSpace(string(out)), criuErrors(logPath))
+		}
+		return nil
+	})
+}
+
+// criuErrors returns the error lines of a CRIU log, for the message of a
+// failed dump or restore.
+func criuErrors(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "Error") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(lines, "; ") + ")"
+}
+
+// inNetns runs fn on a thread of its own inside the network namespace at
+// path (the caller's when path is empty); the thread is thrown away
+// afterwards, so the namespace never leaks to other goroutines. Processes
+// fn starts are forked from that thread and begin in the namespace.
+func inNetns(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter %s: %w", path, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
