@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,7 +180,22 @@ func (d *dashboard) same() bool {
 // takes it out of the list. Screenshots of the main pages are written on
 // the way.
 func TestDashboard(t *testing.T) {
-	s := startServer(t, "")
+	// A webhook whose receiver refuses its first request: the Webhooks
+	// page lists that 503 for retry, then deliveries that got through.
+	var (
+		mu       sync.Mutex
+		received int
+	)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if received++; received == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(recv.Close)
+	s := startServer(t, "", "--egress-allow", "127.0.0.1/32")
+	registerWebhook(t, s, recv.URL)
 	d := openDashboard(t, s)
 
 	// Sign-in: a wrong key first.
@@ -306,7 +324,10 @@ func TestDashboard(t *testing.T) {
 	for _, p := range []struct{ hash, ready string }{
 		{"images", `document.querySelector('#image-list tr[data-ref="base:latest"]')`},
 		{"keys", `document.querySelector("#key-list tbody tr")`},
-		{"webhooks", `document.querySelector("#webhook-list") && !document.querySelector("#main").textContent.includes("Could not")`},
+		{"webhooks", `document.querySelector("#webhook-list") && !document.querySelector("#main").textContent.includes("Could not") &&
+			document.querySelector('#webhook-deliveries tr[data-outcome="retrying"]')?.textContent.includes("503") &&
+			document.querySelector('#webhook-deliveries tr[data-outcome="delivered"]')?.textContent.includes("200") &&
+			document.querySelector('#webhook-list tr[data-webhook] .badge')?.textContent === "delivered"`},
 		{"organization", `document.querySelector("#setting-defaultTimeoutSeconds") && document.querySelector("#quotas table")`},
 	} {
 		d.do("open "+p.hash, chromedp.Navigate(s.url+"/#/"+p.hash))

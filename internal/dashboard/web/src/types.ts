@@ -56,6 +56,10 @@ export interface APIKey {
   createdAt: string; revokedAt?: string; apiKey?: string;
 }
 export interface Webhook { id: string; url: string; secret?: string; createdAt: string }
+export interface WebhookDelivery {
+  deliveryId: string; event: string; sandboxId: string; from: string; to: string; attempt: number;
+  time: string; statusCode: number; error?: string; latencyMs: number; outcome: "delivered" | "retrying" | "failed";
+}
 export interface OrgSettings {
   defaultTimeoutSeconds?: number | null; defaultAutoStopMinutes?: number | null;
   defaultAutoArchiveMinutes?: number | null; defaultAutoDeleteMinutes?: number | null; updatedAt?: string;
