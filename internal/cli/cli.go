@@ -59,6 +59,7 @@ func commands() []command {
 		{"org", "create NAME", "create an organisation (platform-admin key)", runOrg},
 		{"key", "create|ls|rm ...", "manage the organisation's API keys", runKey},
 		{"info", "", "show the server's version and capabilities", runInfo},
+		{"bench", "", "measure the server's operations next to the raw OCI runtime (see docs/benchmarks.md)", runBench},
 		{"version", "", "show client and server versions", runVersion},
 	}
 }

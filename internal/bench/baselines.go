@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+)
+
+// baselines measures the raw runtimes on a bundle of the image's rootfs,
+// Warmup+Rounds containers each, on this host.
+func (r *run) baselines(ctx context.Context, rep *Report) {
+	if !r.o.selected(ScenarioRaw) || len(r.o.Raw) == 0 || ctx.Err() != nil {
+		return
+	}
+	tarPath := r.o.RawTar
+	if tarPath == "" {
+		tarPath = seedTar(r.o.Image)
+	}
+	if _, err := os.Stat(tarPath); err != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("raw baselines not measured: no rootfs tarball of %q (%v); give one with --raw-tar", r.o.Image, err))
+		return
+	}
+	dir, err := os.MkdirTemp("", "hutch-bench-raw-")
+	if err != nil {
+		rep.Notes = append(rep.Notes, "raw baselines not measured: "+err.Error())
+		return
+	}
+	defer os.RemoveAll(dir)
+	r.prog.say("unpacking %s for the raw baselines", tarPath)
+	rootfs, err := unpackRootfs(ctx, tarPath, dir)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "raw baselines not measured: "+err.Error())
+		return
+	}
+	for _, rt := range r.o.Raw {
+		rw, err := newRaw(rt, rootfs, dir)
+		if err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("raw %s not measured: %v", rt, err))
+			continue
+		}
+		samples, errs := map[string][]time.Duration{}, map[string]int{}
+		var order []string
+		total := r.o.Warmup + r.o.Rounds
+		phase := "raw " + rt
+		for i := 0; i < total && ctx.Err() == nil; i++ {
+			measured := i >= r.o.Warmup
+			rw.round(ctx, i, func(name string, d time.Duration, err error) {
+				if _, seen := samples[name]; !seen {
+					order = append(order, name)
+					samples[name] = nil
+				}
+				if !measured {
+					return
+				}
+				if err != nil {
+					errs[name]++
+					r.prog.say("%s: %v", name, err)
+					return
+				}
+				samples[name] = append(samples[name], d)
+			})
+			r.prog.step(phase, i+1, total)
+		}
+		rw.cleanup()
+		for _, name := range order {
+			rep.Results = append(rep.Results, newResult(name, KindRaw, samples[name], errs[name]))
+		}
+	}
+}
+
+// floorOf names the baseline a scenario is compared to: the first raw
+// runtime measured (crun by default, the fastest), or the freezer for
+// pause and resume, which is what Hutch's pause writes.
+func floorOf(scenario, rt string) string {
+	switch scenario {
+	case ScenarioCreate:
+		return rawRun(rt)
+	case ScenarioExec:
+		return rawExec(rt)
+	case ScenarioPause:
+		return rawFreeze
+	case ScenarioResume:
+		return rawThaw
+	case ScenarioDelete:
+		return rawDelete(rt)
+	}
+	return ""
+}
+
+// setFloors fills in each hutch result's floor where that baseline ran.
+func setFloors(rep *Report) {
+	rt := ""
+	have := map[string]bool{}
+	for _, res := range rep.Results {
+		if res.Kind == KindRaw {
+			have[res.Name] = true
+			if rt == "" {
+				for _, cand := range []string{"crun", "runc"} {
+					if res.Name == rawRun(cand) {
+						rt = cand
+					}
+				}
+			}
+		}
+	}
+	for i, res := range rep.Results {
+		if res.Kind != KindHutch {
+			continue
+		}
+		if f := floorOf(res.Name, rt); have[f] {
+			rep.Results[i].Floor = f
+		}
+	}
+}

@@ -1,0 +1,276 @@
+// Package bench is `hutch bench`: it measures what users of a Hutch
+// server get (a create, an exec, a pause...) through the public Go SDK,
+// on a server it starts for itself or on one it is pointed at, next to
+// the floor those operations sit on (the OCI runtime run by hand, the
+// cgroup freezer written directly), and prints the figures with their
+// ratio to that floor.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/client"
+)
+
+// Scenario names, in the order the table shows them. The lifecycle ones
+// run as one sandbox's life per round; the others each on their own.
+const (
+	ScenarioCreate     = "create"      // create to running
+	ScenarioCreateExec = "create-exec" // create to the first exec answered
+	ScenarioExec       = "exec"        // exec true in a running sandbox
+	ScenarioFileWrite  = "file-write"  // 1 MiB upload
+	ScenarioFileRead   = "file-read"   // 1 MiB download
+	ScenarioPause      = "pause"
+	ScenarioResume     = "resume"
+	ScenarioStop       = "stop"
+	ScenarioStart      = "start"
+	ScenarioDelete     = "delete"
+	ScenarioGet        = "get"   // GET of one sandbox under concurrent clients
+	ScenarioList       = "list"  // a full listing of ListSize sandboxes
+	ScenarioBurst      = "burst" // Burst creates at once
+	ScenarioRaw        = "raw"   // the runtime baselines
+)
+
+// Scenarios lists every scenario name, in table order.
+var Scenarios = []string{ScenarioCreate, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
+	ScenarioPause, ScenarioResume, ScenarioStop, ScenarioStart, ScenarioDelete,
+	ScenarioGet, ScenarioList, ScenarioBurst, ScenarioRaw}
+
+// Options configure a run. The zero values of the counts take the
+// defaults of DefaultOptions through Validate's caller.
+type Options struct {
+	// URL and APIKey name a running server; with URL empty, the bench
+	// starts Binary serve (with ServeFlags) on a temporary data dir.
+	URL, APIKey string
+	Binary      string
+	ServeFlags  []string
+	// Rounds is how many times each scenario is measured, after Warmup
+	// rounds that are not.
+	Rounds, Warmup int
+	// Scenarios selects what runs (empty: all).
+	Scenarios []string
+	Image     string
+	// Runtime asks for a runtime by name (see checkRuntime).
+	Runtime string
+	// Clients is the concurrency of the get scenario, Burst the number of
+	// creates at once, ListSize the sandboxes listed.
+	Clients, Burst, ListSize int
+	// Density, when > 0, creates idle sandboxes in steps up to it and
+	// reports the memory each costs.
+	Density int
+	// Raw are the runtime binaries measured as baselines; RawTar the
+	// rootfs tarball of their bundle (default: the seed of Image).
+	Raw    []string
+	RawTar string
+	// Breakdown reports where the server spent each create's time, from
+	// the traces a server started with --trace-creates logs: the bench's
+	// own server always does; another one needs ServerLog.
+	Breakdown bool
+	ServerLog string
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// DefaultOptions are the settings of a plain `hutch bench`.
+func DefaultOptions() Options {
+	return Options{Rounds: 20, Warmup: 2, Image: "base", Clients: 16, Burst: 50, ListSize: 100,
+		Raw: []string{"crun", "runc"}}
+}
+
+// Validate reports the first option that cannot work.
+func (o Options) Validate() error {
+	for _, s := range o.Scenarios {
+		if !slices.Contains(Scenarios, s) {
+			return fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(Scenarios, ", "))
+		}
+	}
+	switch {
+	case o.Rounds < 1:
+		return errors.New("rounds must be at least 1")
+	case o.Warmup < 0 || o.Clients < 1 || o.Burst < 1 || o.ListSize < 1 || o.Density < 0:
+		return errors.New("warm-up, clients, burst, list size and density must be positive")
+	case o.URL == "" && o.Binary == "":
+		return errors.New("no hutch binary to start a server with")
+	case o.URL != "" && o.Breakdown && o.ServerLog == "":
+		return errors.New("--breakdown with --url needs --server-log: the log of that server, started with --trace-creates")
+	case o.URL == "" && o.ServerLog != "":
+		return errors.New("--server-log is for a server given with --url; the bench reads its own server's log itself")
+	}
+	return nil
+}
+
+// selected reports whether scenario name runs.
+func (o Options) selected(name string) bool {
+	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
+}
+
+// run is one bench in progress.
+type run struct {
+	o     Options
+	c     *client.Client
+	info  *api.Info
+	own   *ownServer // nil with Options.URL
+	prog  *progress
+	runID string
+
+	mu   sync.Mutex
+	live map[string]bool // sandboxes made and not yet deleted
+}
+
+// Run measures, writes the report to out (JSON when asJSON) and progress
+// to progress. It returns the report; an error only when nothing could
+// be measured. Failed operations are counted in the report's errors.
+func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) (*Report, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	r := &run{o: o, prog: newProgress(progressW), runID: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().Unix()), live: map[string]bool{}}
+	rep := &Report{Date: time.Now().UTC(), Host: describeHost(), Server: o.URL, Image: o.Image, Rounds: o.Rounds, Warmup: o.Warmup}
+	url, key := o.URL, o.APIKey
+	if url == "" {
+		own, err := startServer(ctx, o.Binary, o.ServeFlags, progressW)
+		if err != nil {
+			return nil, err
+		}
+		r.own, url, key, rep.Server = own, own.url, own.key, "own"
+		defer own.stop()
+	}
+	c, err := client.New(url, key, client.WithUserAgent(o.UserAgent))
+	if err != nil {
+		return nil, err
+	}
+	r.c = c
+	defer r.cleanup()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server info: %w", err)
+	}
+	r.info, rep.Version, rep.Runtime = info, info.Version, info.Runtime
+	if err := checkRuntime(o.Runtime, info); err != nil {
+		return nil, err
+	}
+	life := r.lifecycle(ctx, rep)
+	r.load(ctx, rep)
+	r.baselines(ctx, rep)
+	if o.Density > 0 && ctx.Err() == nil {
+		r.density(ctx, rep)
+	}
+	if o.Breakdown {
+		r.breakdown(rep, life)
+	}
+	setFloors(rep)
+	rep.Host.LoadAfter = loadAverage()
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	r.prog.end()
+	if asJSON {
+		return rep, WriteJSON(out, rep)
+	}
+	return rep, WriteTable(out, rep)
+}
+
+// checkRuntime: the create request of this API has no runtime field, so
+// a server runs every sandbox on its one runtime, and --runtime can only
+// confirm it.
+func checkRuntime(want string, info *api.Info) error {
+	if want == "" || want == info.Runtime {
+		return nil
+	}
+	return fmt.Errorf("--runtime %s: this server runs its sandboxes on %q and its create request has no runtime field to ask for another; "+
+		"start the bench's server on that runtime instead (--serve-flags '--runtime %s' or '--oci-runtime %s')", want, info.Runtime, want, want)
+}
+
+// newSandbox is the create request of every sandbox the bench makes:
+// the image, a tag to find leftovers by, and an expiry as a last resort.
+func (r *run) newSandbox() api.CreateSandboxRequest {
+	timeout := int64(2 * 60 * 60)
+	return api.CreateSandboxRequest{Image: r.o.Image, Metadata: map[string]string{"hutch-bench": r.runID}, TimeoutSeconds: &timeout}
+}
+
+// create makes a sandbox and tracks it for cleanup.
+func (r *run) create(ctx context.Context) (*api.Sandbox, error) {
+	sb, err := r.c.CreateSandbox(ctx, r.newSandbox())
+	if sb != nil && sb.ID != "" {
+		r.mu.Lock()
+		r.live[sb.ID] = true
+		r.mu.Unlock()
+	}
+	return sb, err
+}
+
+// remove deletes a sandbox the bench made.
+func (r *run) remove(ctx context.Context, id string) error {
+	_, err := r.c.DeleteSandbox(ctx, id)
+	if err == nil || client.IsNotFound(err) {
+		r.mu.Lock()
+		delete(r.live, id)
+		r.mu.Unlock()
+		return nil
+	}
+	return err
+}
+
+// removeAll deletes ids with a few workers.
+func (r *run) removeAll(ctx context.Context, ids []string, phase string) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var done, failed int
+	var mu sync.Mutex
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				err := r.remove(ctx, id)
+				mu.Lock()
+				done++
+				if err != nil {
+					failed++
+				}
+				r.prog.step(phase, done, len(ids))
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	if failed > 0 {
+		r.prog.say("%s: %d deletes failed", phase, failed)
+	}
+}
+
+// cleanup deletes whatever the bench made and has not deleted, even when
+// the run was interrupted.
+func (r *run) cleanup() {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.live))
+	for id := range r.live {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r.removeAll(ctx, ids, "cleanup: deleting sandboxes")
+}
+
+// seedTar is the rootfs tarball scripts/setup.sh builds for image.
+func seedTar(image string) string {
+	return filepath.Join("/var/cache/hutch/images", image+".tar")
+}

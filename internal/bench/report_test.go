@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// sampleReport is a report with one of every kind of row.
+func sampleReport() *Report {
+	rep := &Report{
+		Date:    time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC),
+		Host:    Host{CPUs: 2, Kernel: "6.18.44", MemTotalMB: 24105, LoadBefore: 1.5, LoadAfter: 2.25},
+		Server:  "own",
+		Version: "dev",
+		Runtime: "oci/crun",
+		Image:   "base",
+		Rounds:  4,
+		Warmup:  1,
+		Results: []Result{
+			newResult(ScenarioCreate, KindHutch, ms(30, 20, 40, 25), 0),
+			newResult(ScenarioPause, KindHutch, ms(2, 2, 3, 2), 1),
+			newResult("get (16 clients)", KindHutch, ms(1, 1, 2, 5), 0),
+			newResult(rawRun("crun"), KindRaw, ms(10, 10, 12, 11), 0),
+			newResult(rawFreeze, KindRaw, ms(1, 1, 1, 2), 0),
+		},
+		Density: []DensityStep{
+			{Sandboxes: 10, CreateP50: 25 * time.Millisecond, ListP50: 2 * time.Millisecond, HostUsedMiB: 90, CgroupMiB: 40, ServerRSSMiB: 10},
+			{Sandboxes: 20, CreateP50: 27 * time.Millisecond, ListP50: 3 * time.Millisecond, HostUsedMiB: 170, CgroupMiB: -1, ServerRSSMiB: -1},
+		},
+		Breakdown: breakdown([]createTrace{
+			{Sandbox: "a", State: "running", Total: 20 * time.Millisecond, Spans: spans("store-insert", 2, "runtime-create/net-up", 5, "runtime-create", 15)},
+			{Sandbox: "b", State: "running", Total: 30 * time.Millisecond, Spans: spans("store-insert", 4, "runtime-create/net-up", 9, "runtime-create", 21)},
+		}, ms(22, 33), ms(40, 50)),
+		Notes: []string{"docker: not measured"},
+	}
+	rep.Results[2].PerSecond, rep.Results[2].Wall = 1234, 2*time.Second
+	setFloors(rep)
+	return rep
+}
+
+func TestWriteTableGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("table differs from %s (go test -update to accept):\n%s", golden, buf.String())
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Date    time.Time `json:"date"`
+		Runtime string    `json:"runtime"`
+		Results []struct {
+			Name   string  `json:"name"`
+			Kind   string  `json:"kind"`
+			N      int     `json:"n"`
+			MinMs  float64 `json:"minMs"`
+			P50Ms  float64 `json:"p50Ms"`
+			P90Ms  float64 `json:"p90Ms"`
+			P99Ms  float64 `json:"p99Ms"`
+			MaxMs  float64 `json:"maxMs"`
+			Errors int     `json:"errors"`
+			Floor  string  `json:"floor"`
+			PerSec float64 `json:"perSecond"`
+		} `json:"results"`
+		Density []struct {
+			Sandboxes     int     `json:"sandboxes"`
+			PerSandboxMiB float64 `json:"perSandboxMiB"`
+			CreateP50Ms   float64 `json:"createP50Ms"`
+		} `json:"density"`
+		Breakdown []struct {
+			Path  string  `json:"path"`
+			P50Ms float64 `json:"p50Ms"`
+			Share float64 `json:"share"`
+		} `json:"breakdown"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("%v:\n%s", err, buf.String())
+	}
+	if got.Runtime != "oci/crun" || got.Date.Year() != 2026 || len(got.Results) != 5 {
+		t.Fatalf("report = %+v", got)
+	}
+	c := got.Results[0]
+	if c.Name != ScenarioCreate || c.Kind != KindHutch || c.N != 4 || c.MinMs != 20 || c.P50Ms != 25 || c.P90Ms != 40 ||
+		c.P99Ms != 40 || c.MaxMs != 40 || c.Floor != rawRun("crun") {
+		t.Errorf("create = %+v", c)
+	}
+	if p := got.Results[1]; p.Errors != 1 || p.Floor != rawFreeze {
+		t.Errorf("pause = %+v", p)
+	}
+	if g := got.Results[2]; g.PerSec != 1234 || g.Floor != "" {
+		t.Errorf("get = %+v", g)
+	}
+	if d := got.Density[0]; d.Sandboxes != 10 || d.PerSandboxMiB != 5 || d.CreateP50Ms != 25 {
+		t.Errorf("density[0] = %+v, want 5 MiB per sandbox ((40+10)/10)", d)
+	}
+	if d := got.Density[1]; d.PerSandboxMiB != 8.5 {
+		t.Errorf("density[1] = %+v, want the host's growth per sandbox (170/20) when cgroups are unknown", d)
+	}
+	if len(got.Breakdown) == 0 || got.Breakdown[0].Path != stepTotal || got.Breakdown[0].Share != 1 {
+		t.Errorf("breakdown = %+v", got.Breakdown)
+	}
+}
+
+func TestSetFloorsPicksTheFirstRawRuntime(t *testing.T) {
+	rep := &Report{Results: []Result{
+		newResult(ScenarioCreate, KindHutch, ms(30), 0),
+		newResult(ScenarioResume, KindHutch, ms(1), 0),
+		newResult(ScenarioStop, KindHutch, ms(9), 0),
+		newResult(rawRun("runc"), KindRaw, ms(20), 0),
+		newResult(rawRun("crun"), KindRaw, ms(10), 0),
+	}}
+	setFloors(rep)
+	if f := rep.Results[0].Floor; f != rawRun("runc") {
+		t.Errorf("create's floor = %q, want the first raw runtime measured", f)
+	}
+	if f := rep.Results[1].Floor; f != "" {
+		t.Errorf("resume's floor = %q with no freezer row measured", f)
+	}
+	if f := rep.Results[2].Floor; f != "" {
+		t.Errorf("stop has no floor, got %q", f)
+	}
+}
