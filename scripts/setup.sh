@@ -3,18 +3,7 @@
 # packages it needs, builds the hutch binary into /usr/local/bin, and builds
 # the offline base images (debootstrap; no container registry needed).
 # Run as root. Idempotent: a second run only redoes what is missing.
-# --service also installs hutch serve as a systemd service (hutch
-# install-service: the unit, /etc/hutch/config.yaml when missing, enabled
-# and started where systemd runs).
 set -euo pipefail
-
-service=0
-for arg in "$@"; do
-  case "$arg" in
-    --service) service=1 ;;
-    *) printf '[setup] unknown argument %s (only --service)\n' "$arg" >&2; exit 2 ;;
-  esac
-done
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 image_cache=${HUTCH_IMAGE_CACHE:-/var/cache/hutch/images}
@@ -88,9 +77,6 @@ if [ "$(readlink "$here/e2e/compat/node_modules" 2>/dev/null)" != "$sdk_cache/no
 fi
 "$here/scripts/build-dashboard.sh" deps # the dashboard's npm packages (xterm.js, TypeScript), cached the same way
 
-# gVisor's runsc (the gvisor runtime), built once per pin into the cache.
-"$here/scripts/build-runsc.sh" /var/cache/hutch/bin
-
 log "building hutch"
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 (cd "$here" && CGO_ENABLED=0 go build -trimpath \
@@ -100,10 +86,4 @@ version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 log "building base images into $image_cache (first run: about a minute)"
 "$here/scripts/build-base-images.sh" "$image_cache"
 
-if [ "$service" = 1 ]; then
-  log "installing the hutch service"
-  /usr/local/bin/hutch install-service --binary /usr/local/bin/hutch
-  log "ready: the hutch service runs (journalctl -u hutch); settings in /etc/hutch/config.yaml"
-  exit 0
-fi
-log "ready: start the server with 'hutch serve' (data in /var/lib/hutch), or install it as a service with '$0 --service'"
+log "ready: start the server with 'hutch serve' (data in /var/lib/hutch)"

@@ -145,6 +145,9 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, progress func(
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := os.Chown(dir, storageID(0), storageID(0)); err != nil {
+		return nil, err
+	}
 	rc, err := src.open()
 	if err != nil {
 		return nil, err
@@ -163,7 +166,9 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, progress func(
 		diffHash = sha256.New()
 		tarStream = &countingReader{r: dec, h: diffHash}
 	}
-	size, err := unpackTar(ctx, dir, tarStream)
+	size, err := unpackTarSkipping(ctx, dir, tarStream, func(name string) {
+		s.log.Warn("image layer: device node left out (sandboxes get their own /dev)", "path", name)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -66,8 +66,8 @@ func TestPullUnpacksWhiteoutsInOverlayFormat(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		if fi.Mode()&os.ModeSetuid == 0 || fi.Mode().Perm() != 0o755 || st.Uid != 1000 || st.Gid != 1001 {
-			t.Errorf("bin/tool mode %v owner %d:%d, want setuid 0755 1000:1001", fi.Mode(), st.Uid, st.Gid)
+		if fi.Mode()&os.ModeSetuid == 0 || fi.Mode().Perm() != 0o755 || st.Uid != StorageIDBase+1000 || st.Gid != StorageIDBase+1001 {
+			t.Errorf("bin/tool mode %v owner %d:%d, want setuid 0755 storage+1000:1001", fi.Mode(), st.Uid, st.Gid)
 		}
 		if !fi.ModTime().Equal(testTime) {
 			t.Errorf("bin/tool mtime %v, want %v", fi.ModTime(), testTime)

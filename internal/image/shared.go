@@ -35,19 +35,52 @@ type Shared struct {
 	dir string
 }
 
-// OpenShared opens (creating if needed) the shared cache in dir.
+// OpenShared opens (creating if needed) the shared cache in dir, root's
+// alone (0700). A cache of an older layout (sharedVersion) is emptied
+// first: its layers may hold what a store no longer keeps (host-root
+// setuid files, device nodes), and emptying it is always safe.
 func OpenShared(dir string) (*Shared, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("shared image cache %s: %w", dir, err)
 	}
 	sh := &Shared{dir: abs}
-	for _, d := range []string{abs, sh.layersDir(), sh.seedsDir(), sh.tmpDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("shared image cache: %w", err)
-		}
+	if err := privateDirs(abs, sh.tmpDir()); err != nil {
+		return nil, fmt.Errorf("shared image cache: %w", err)
+	}
+	if err := sh.checkVersion(); err != nil {
+		return nil, fmt.Errorf("shared image cache: %w", err)
+	}
+	if err := privateDirs(sh.layersDir(), sh.seedsDir()); err != nil {
+		return nil, fmt.Errorf("shared image cache: %w", err)
 	}
 	return sh, nil
+}
+
+// sharedVersion is the shared cache's layout, the store's (indexVersion).
+const sharedVersion = "2"
+
+// checkVersion empties a cache whose layout is not sharedVersion: its
+// layers and seeds are moved under tmp/ (a rename, so another server
+// sees all of them or none) and removed.
+func (sh *Shared) checkVersion() error {
+	path := filepath.Join(sh.dir, "version")
+	if b, err := os.ReadFile(path); err == nil && string(b) == sharedVersion {
+		return nil
+	}
+	for _, d := range []string{sh.layersDir(), sh.seedsDir()} {
+		old, err := os.MkdirTemp(sh.tmpDir(), "old-")
+		if err != nil {
+			return err
+		}
+		if err := os.Rename(d, filepath.Join(old, filepath.Base(d))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.RemoveAll(old); err != nil {
+			return err
+		}
+	}
+	return writeFileAtomic(path, []byte(sharedVersion))
 }
 
 // Dir is the shared cache's directory.

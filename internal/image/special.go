@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"errors"
 	"io/fs"
 	"os"
 	"path"
@@ -21,24 +20,24 @@ func (u *unpacker) whiteout(dir, name string) error {
 	if err := u.clear(full, false); err != nil {
 		return err
 	}
-	return u.mknod(dir, name, unix.S_IFCHR, 0, 0, 0)
+	return u.mknod(dir, name, unix.S_IFCHR, 0, storageID(0), storageID(0))
 }
 
-// device creates a device node or fifo. Device nodes need CAP_MKNOD; without
-// it they are skipped: the runtime gives a sandbox its own /dev anyway.
+// device creates a fifo, or a 0/0 character device (a whiteout already in
+// overlay form, as `docker export` of an overlay may write). Any other
+// device node is left out: a node in the cache would open the host's
+// device for whoever reaches it, and the runtime gives every sandbox its
+// own /dev anyway.
 func (u *unpacker) device(hdr *tar.Header, dir, base, name string) error {
 	mode := uint32(unix.S_IFIFO)
-	switch hdr.Typeflag {
-	case tar.TypeChar:
-		mode = unix.S_IFCHR
-	case tar.TypeBlock:
-		mode = unix.S_IFBLK
-	}
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	err := u.mknod(dir, base, mode|uint32(hdr.Mode&0o7777), int(dev), hdr.Uid, hdr.Gid)
-	if errors.Is(err, unix.EPERM) && hdr.Typeflag != tar.TypeFifo {
+	switch {
+	case hdr.Typeflag == tar.TypeChar && hdr.Devmajor == 0 && hdr.Devminor == 0:
+		return u.whiteout(dir, base)
+	case hdr.Typeflag != tar.TypeFifo:
+		u.devices = append(u.devices, name)
 		return nil
 	}
+	err := u.mknod(dir, base, mode|uint32(hdr.Mode&0o7777), 0, storageID(hdr.Uid), storageID(hdr.Gid))
 	if err != nil {
 		return err
 	}
@@ -80,24 +79,38 @@ func allowedXattr(attr string) bool {
 	return attr == "security.capability" || strings.HasPrefix(attr, "user.")
 }
 
-func (u *unpacker) xattrs(hdr *tar.Header, name string) error {
+// keptXattrs yields the extended attributes of hdr that are kept, file
+// capabilities in their stored form (see storedCaps).
+func keptXattrs(hdr *tar.Header, yield func(attr string, value []byte) error) error {
 	for k, v := range hdr.PAXRecords {
-		if attr, ok := strings.CutPrefix(k, paxXattr); ok && allowedXattr(attr) {
-			if err := u.setXattr(name, attr, []byte(v)); err != nil {
-				return err
+		attr, ok := strings.CutPrefix(k, paxXattr)
+		if !ok || !allowedXattr(attr) {
+			continue
+		}
+		value := []byte(v)
+		if attr == capXattr {
+			if value, ok = storedCaps(value); !ok {
+				continue
 			}
+		}
+		if err := yield(attr, value); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+func (u *unpacker) xattrs(hdr *tar.Header, name string) error {
+	return keptXattrs(hdr, func(attr string, value []byte) error {
+		return u.setXattr(name, attr, value)
+	})
+}
+
 func (u *unpacker) fileXattrs(hdr *tar.Header, f *os.File) error {
-	for k, v := range hdr.PAXRecords {
-		if attr, ok := strings.CutPrefix(k, paxXattr); ok && allowedXattr(attr) {
-			if err := unix.Fsetxattr(int(f.Fd()), attr, []byte(v), 0); err != nil {
-				return &fs.PathError{Op: "setxattr " + attr, Path: f.Name(), Err: err}
-			}
+	return keptXattrs(hdr, func(attr string, value []byte) error {
+		if err := unix.Fsetxattr(int(f.Fd()), attr, value, 0); err != nil {
+			return &fs.PathError{Op: "setxattr " + attr, Path: f.Name(), Err: err}
 		}
-	}
-	return nil
+		return nil
+	})
 }

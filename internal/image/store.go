@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ type Store struct {
 	shared *Shared
 	// limits bound each import and pull (see WithLimits).
 	limits Limits
+	// log reports device nodes left out of layers and migrations.
+	log *slog.Logger
 
 	mu       sync.Mutex
 	idx      *index
@@ -84,14 +87,19 @@ type layerRecord struct {
 	Size int64 `json:"size"`
 }
 
-const indexVersion = 1
+// indexVersion is the store's layout. Version 2 stores layer files in
+// the storage id range with v3 file capabilities and no device nodes
+// (see StorageIDBase); a version 1 store is migrated when opened.
+const indexVersion = 2
 
 // Open opens (creating if needed) the image store in dir. It takes an
 // exclusive lock on dir, finishes what a crash may have left (half-unpacked
-// layers, layers no image uses) and returns the store; Close releases it.
+// layers, layers no image uses), migrates an older layout and returns the
+// store; Close releases it. The store's directories are root's alone
+// (0700): nothing below them is meant for another host user.
 func Open(dir string, opts ...OpenOption) (*Store, error) {
 	s := &Store{holds: map[string]int{}, inflight: map[string]*flight{}, leases: map[*Lease]struct{}{}}
-	for _, o := range append([]OpenOption{WithEgress(nil)}, opts...) {
+	for _, o := range append([]OpenOption{WithEgress(nil), WithLogger(slog.Default())}, opts...) {
 		o(s)
 	}
 	abs, err := filepath.Abs(dir)
@@ -99,10 +107,8 @@ func Open(dir string, opts ...OpenOption) (*Store, error) {
 		return nil, fmt.Errorf("image store %s: %w", dir, err)
 	}
 	s.dir = abs
-	for _, d := range []string{s.dir, s.layersDir(), filepath.Join(s.dir, "blobs", "sha256")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("image store: %w", err)
-		}
+	if err := privateDirs(s.dir, s.layersDir(), filepath.Join(s.dir, "blobs"), filepath.Join(s.dir, "blobs", "sha256")); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
 	}
 	if err := s.takeLock(); err != nil {
 		return nil, err
@@ -121,6 +127,26 @@ func Open(dir string, opts ...OpenOption) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// WithLogger is where a store reports what it leaves out of a layer and
+// what it migrates; slog.Default() otherwise.
+func WithLogger(l *slog.Logger) OpenOption {
+	return func(s *Store) { s.log = l.With("component", "image") }
+}
+
+// privateDirs makes each dir (and missing parents) and sets it to 0700,
+// as an older layout may have left it 0755.
+func privateDirs(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // takeLock makes a second process opening the same dir fail fast instead of
@@ -194,7 +220,29 @@ func (s *Store) load() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.gcLocked()
+	if err := s.gcLocked(); err != nil {
+		return err
+	}
+	return s.migrateLocked()
+}
+
+// migrateLocked brings the layers of an older layout to this one.
+func (s *Store) migrateLocked() error {
+	if s.idx.Version >= indexVersion {
+		return nil
+	}
+	for hex := range s.idx.Layers {
+		err := migrateLayer(s.layerPath(hex), func(p string) {
+			s.log.Warn("image layer: device node removed (sandboxes get their own /dev)", "path", p)
+		})
+		if err != nil {
+			return fmt.Errorf("image store: migrate layer sha256:%s: %w", hex, err)
+		}
+	}
+	s.log.Info("image store migrated: layer files now belong to the storage id range", "from", s.idx.Version,
+		"to", indexVersion, "layers", len(s.idx.Layers))
+	s.idx.Version = indexVersion
+	return s.saveLocked()
 }
 
 // saveLocked writes the index atomically: a crash leaves the old or the new

@@ -38,6 +38,9 @@ type unpacker struct {
 	dirs  map[string]bool // dirs known to exist in this layer
 	times []dirTime       // applied last: adding entries changes a dir's mtime
 	buf   []byte
+	// devices are the device nodes the layer held and the unpack left
+	// out (see device).
+	devices []string
 }
 
 type dirTime struct {
@@ -46,14 +49,28 @@ type dirTime struct {
 }
 
 // unpackTar unpacks the tar stream r into dst (an existing empty dir) and
-// returns the bytes of regular files written.
+// returns the bytes of regular files written. Owners are shifted into the
+// storage range (see StorageIDBase).
 func unpackTar(ctx context.Context, dst string, r io.Reader) (int64, error) {
+	return unpackTarSkipping(ctx, dst, r, nil)
+}
+
+// unpackTarSkipping is unpackTar that tells skipped, when set, of each
+// device node the layer held and the unpack left out.
+func unpackTarSkipping(ctx context.Context, dst string, r io.Reader, skipped func(name string)) (int64, error) {
 	root, err := os.OpenRoot(dst)
 	if err != nil {
 		return 0, err
 	}
 	defer root.Close()
 	u := &unpacker{root: root, dirs: map[string]bool{"": true}, buf: make([]byte, 128<<10)}
+	defer func() {
+		if skipped != nil {
+			for _, name := range u.devices {
+				skipped(name)
+			}
+		}
+	}()
 	tr := tar.NewReader(r)
 	var size int64
 	for {
@@ -66,6 +83,10 @@ func unpackTar(ctx context.Context, dst string, r io.Reader) (int64, error) {
 		}
 		if err != nil {
 			return 0, corruptf("read tar: %v", err)
+		}
+		// Charged before the entry writes anything (see limits.go).
+		if err := chargeEntry(ctx, hdr); err != nil {
+			return 0, err
 		}
 		if err := u.entry(hdr, tr); err != nil {
 			return 0, fmt.Errorf("entry %q: %w", hdr.Name, err)
@@ -171,7 +192,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if err := u.root.Symlink(hdr.Linkname, name); err != nil {
 			return err
 		}
-		return u.root.Lchown(name, hdr.Uid, hdr.Gid)
+		return u.root.Lchown(name, storageID(hdr.Uid), storageID(hdr.Gid))
 	case tar.TypeLink:
 		target, err := cleanName(hdr.Linkname)
 		if err != nil {
@@ -181,7 +202,10 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return corruptf("hardlink to the layer root")
 		}
 		if err := u.root.Link(target, name); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			// A target the root cannot reach (through a symlinked dir
+			// leading out of the layer, say) is the layer's fault, not
+			// the server's.
+			if _, serr := u.root.Lstat(target); errors.Is(err, fs.ErrNotExist) || serr != nil {
 				return corruptf("hardlink target %q is not in this layer", hdr.Linkname)
 			}
 			return err
@@ -196,7 +220,8 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	}
 }
 
-// mkdirParents creates the missing parents of an entry, root-owned and
+// mkdirParents creates the missing parents of an entry, owned by the
+// storage range's root (the image's root) and
 // 0755 as Docker does for dirs a tar leaves implicit. It starts below the
 // deepest parent already known and walks down one directory handle at a
 // time, so a path n deep costs O(n) system calls, not one resolution of
@@ -254,7 +279,7 @@ func (u *unpacker) mkdirParents(dir string) error {
 			if err := cur.Mkdir(part, 0o755); err != nil {
 				return err
 			}
-			if err := cur.Lchown(part, 0, 0); err != nil {
+			if err := cur.Lchown(part, storageID(0), storageID(0)); err != nil {
 				return err
 			}
 		default:
@@ -291,7 +316,7 @@ func (u *unpacker) clear(name string, isDir bool) error {
 
 func (u *unpacker) finishDir(hdr *tar.Header, name string) error {
 	n := orDot(name)
-	if err := u.root.Lchown(n, hdr.Uid, hdr.Gid); err != nil {
+	if err := u.root.Lchown(n, storageID(hdr.Uid), storageID(hdr.Gid)); err != nil {
 		return err
 	}
 	if err := u.root.Chmod(n, hdr.FileInfo().Mode()&modeBits); err != nil {
@@ -325,14 +350,15 @@ func (u *unpacker) file(hdr *tar.Header, name string, r io.Reader) error {
 		}
 		return corruptf("read %d bytes of content: %v", hdr.Size, err)
 	}
-	if err := f.Chown(hdr.Uid, hdr.Gid); err != nil {
-		return err
-	}
-	// After chown, which clears setuid and setgid bits.
-	if err := f.Chmod(hdr.FileInfo().Mode() & modeBits); err != nil {
+	if err := f.Chown(storageID(hdr.Uid), storageID(hdr.Gid)); err != nil {
 		return err
 	}
 	if err := u.fileXattrs(hdr, f); err != nil {
+		return err
+	}
+	// After chown, which clears setuid and setgid bits, and after the
+	// capabilities, whose setting clears them too.
+	if err := f.Chmod(hdr.FileInfo().Mode() & modeBits); err != nil {
 		return err
 	}
 	at, mt := atimeOf(hdr), hdr.ModTime

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -25,14 +26,19 @@ const xattrPrefix = "SCHILY.xattr."
 
 // Export implements runtime.Archiver: the sandbox's disk is mounted on
 // the host for as long as it takes to walk the overlay's upper dir into a
-// tar stream, with owners, modes, times, hard links, device nodes (the
-// overlay's whiteouts) and extended attributes (its opaque markers).
+// tar stream, with owners (as the sandbox sees them: its own ids, not the
+// host's), modes, times, hard links, device nodes (the overlay's
+// whiteouts) and extended attributes (its opaque markers).
 func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 	p, err := d.stoppedPaths(id)
 	if err != nil {
 		return err
 	}
 	defer d.locks.lock(id)()
+	rec, err := d.load(id)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(p.diskImg); err != nil {
 		return fmt.Errorf("export %s: no working copy: %w", id, err)
 	}
@@ -41,7 +47,11 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 	}
 	defer d.unmountDisk(p)
 	tw := tar.NewWriter(w)
-	if err := writeTree(ctx, tw, p.upper); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, Format: tar.FormatPAX,
+		PAXRecords: map[string]string{archiveIDs: "sandbox"}}); err != nil {
+		return err
+	}
+	if err := writeTree(ctx, tw, p.upper, d.idsOf(rec)); err != nil {
 		return fmt.Errorf("export %s: %w", id, err)
 	}
 	return tw.Close()
@@ -100,10 +110,12 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	if err := os.MkdirAll(p.upper, 0o755); err != nil {
 		return err
 	}
-	if err := os.Chown(p.upper, int(d.cfg.UIDBase), int(d.cfg.UIDBase)); err != nil {
+	ids := d.idsOf(rec)
+	if err := os.Chown(p.upper, ids.hostID(0), ids.hostID(0)); err != nil {
 		return err
 	}
-	if err := readTree(ctx, tar.NewReader(r), p.upper); err != nil {
+	legacy := idRange{Base: d.cfg.UIDBase, Size: d.cfg.UIDSize}
+	if err := readTree(ctx, tar.NewReader(r), p.upper, ids, legacy); err != nil {
 		return fmt.Errorf("import %s: %w", id, err)
 	}
 	return nil
@@ -133,8 +145,9 @@ func (d *Driver) unmountDisk(p paths) error {
 	return err
 }
 
-// writeTree writes every file under root to tw, named relative to root.
-func writeTree(ctx context.Context, tw *tar.Writer, root string) error {
+// writeTree writes every file under root to tw, named relative to root,
+// owned by ids relative to the range ids (outside it: nobody).
+func writeTree(ctx context.Context, tw *tar.Writer, root string, ids idRange) error {
 	links := map[[2]uint64]string{} // (dev, inode) -> first name, for hard links
 	return filepath.WalkDir(root, func(path string, _ os.DirEntry, err error) error {
 		if err != nil {
@@ -166,7 +179,7 @@ func writeTree(ctx context.Context, tw *tar.Writer, root string) error {
 			hdr.Name = rel + "/"
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		hdr.Uid, hdr.Gid = sandboxID(ids, st.Uid), sandboxID(ids, st.Gid)
 		if fi.Mode().IsRegular() && st.Nlink > 1 {
 			key := [2]uint64{uint64(st.Dev), st.Ino}
 			if first, ok := links[key]; ok {
@@ -175,7 +188,7 @@ func writeTree(ctx context.Context, tw *tar.Writer, root string) error {
 				links[key] = rel
 			}
 		}
-		if err := addXattrs(hdr, path); err != nil {
+		if err := addXattrs(hdr, path, ids); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -194,8 +207,18 @@ func writeTree(ctx context.Context, tw *tar.Writer, root string) error {
 	})
 }
 
-// addXattrs copies path's extended attributes into hdr.
-func addXattrs(hdr *tar.Header, path string) error {
+// sandboxID is host id as the sandbox of ids sees it.
+func sandboxID(ids idRange, id uint32) int {
+	if rel, ok := ids.sandboxID(id); ok {
+		return int(rel)
+	}
+	return nobodyID
+}
+
+// addXattrs copies path's extended attributes into hdr, file capabilities
+// bound to the sandbox's root as bound to root 0 of the stream (others are
+// left out).
+func addXattrs(hdr *tar.Header, path string, ids idRange) error {
 	size, err := unix.Llistxattr(path, nil)
 	if err != nil || size == 0 {
 		if errors.Is(err, unix.ENOTSUP) {
@@ -219,10 +242,17 @@ func addXattrs(hdr *tar.Header, path string) error {
 		if n, err = unix.Lgetxattr(path, name, val); err != nil {
 			return fmt.Errorf("xattr %s: %w", name, err)
 		}
+		val = val[:n]
+		if name == "security.capability" {
+			var ok bool
+			if val, ok = image.RebaseCaps(val, ids.sandboxID); !ok {
+				continue
+			}
+		}
 		if hdr.PAXRecords == nil {
 			hdr.PAXRecords = map[string]string{}
 		}
-		hdr.PAXRecords[xattrPrefix+name] = string(val[:n])
+		hdr.PAXRecords[xattrPrefix+name] = string(val)
 	}
 	return nil
 }

@@ -43,10 +43,14 @@ type Config struct {
 	// InitBinary is the host path of the static binary that runs as PID 1
 	// ("/.hutch/hutch init -- <entrypoint...>") in every sandbox.
 	InitBinary string
-	// UIDBase and UIDSize map uid/gid 0..UIDSize-1 inside every sandbox to
-	// UIDBase.. on the host, so root inside is nobody outside.
+	// UIDBase and UIDSize are the mapping every sandbox shared before each
+	// got a range of its own (idrange.go): uid/gid 0..UIDSize-1 inside to
+	// UIDBase.. on the host. Sandboxes created then keep it.
 	UIDBase uint32
 	UIDSize uint32
+	// IDRangesDir is the host-wide registry of sandbox id ranges;
+	// DefaultIDRangesDir when empty.
+	IDRangesDir string
 	// StopGrace is used when Stop is given no grace; Delete kills at once.
 	StopGrace time.Duration
 	// DefaultDiskMB sizes the writable layer when a Spec gives none.
@@ -67,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UIDSize == 0 {
 		c.UIDSize = DefaultUIDSize
+	}
+	if c.IDRangesDir == "" {
+		c.IDRangesDir = DefaultIDRangesDir
 	}
 	if c.StopGrace == 0 {
 		c.StopGrace = DefaultGrace

@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -107,6 +110,15 @@ func buildFixture() {
 		os.WriteFile(filepath.Join(base, "etc", "group"), []byte("root:x:0:\n"), 0o644),
 		os.WriteFile(filepath.Join(top, "etc", "layer"), []byte("top\n"), 0o644),
 	)
+	if fixture.err != nil {
+		return
+	}
+	if fixture.err = addProbes(dir, base); fixture.err != nil {
+		return
+	}
+	if fixture.err = toStorage(base, top); fixture.err != nil {
+		return
+	}
 	fixture.layers = []string{base, top}
 	// for the package's internal tests, which cannot import this file
 	os.Setenv("HUTCH_TEST_INIT", fixture.init)
@@ -167,4 +179,48 @@ func TestSuiteRunc(t *testing.T) {
 		t.Skip("the default runtime's suite covers -short runs")
 	}
 	runtimetest.Run(t, harness(oci.RuntimeRunc), ocitest.Probe{})
+}
+
+// addProbes builds testdata/idprobe into the base layer as /bin/idprobe,
+// and as /bin/suprobe and /bin/capprobe, which toStorage makes setuid
+// root and CAP_NET_RAW-capable (as ping is) as an image would have them.
+func addProbes(dir, base string) error {
+	probe := filepath.Join(dir, "idprobe")
+	build := exec.Command("go", "build", "-o", probe, "./testdata/idprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return errors.New("build idprobe: " + err.Error() + ": " + string(out))
+	}
+	for _, name := range []string{"idprobe", "suprobe", "capprobe"} {
+		if out, err := exec.Command("cp", probe, filepath.Join(base, "bin", name)).CombinedOutput(); err != nil {
+			return errors.New(string(out))
+		}
+	}
+	return os.WriteFile(filepath.Join(base, "etc", "passwd"),
+		[]byte("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n"), 0o644)
+}
+
+// toStorage gives the layers the ownership an image store gives its
+// layers (image.StorageIDBase + the image's ids), and the probes their
+// setuid bit and v3 capability bound to the storage root.
+func toStorage(layers ...string) error {
+	for _, l := range layers {
+		err := filepath.WalkDir(l, func(p string, _ os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, image.StorageIDBase, image.StorageIDBase)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	v2 := make([]byte, 20)
+	binary.LittleEndian.PutUint32(v2, 0x02000001) // v2, effective
+	binary.LittleEndian.PutUint32(v2[4:], 1<<13)  // CAP_NET_RAW, as ping has
+	caps, _ := image.RebaseCaps(v2, func(uint32) (uint32, bool) { return image.StorageIDBase, true })
+	if err := unix.Lsetxattr(filepath.Join(layers[0], "bin", "capprobe"), "security.capability", caps, 0); err != nil {
+		return err
+	}
+	return unix.Chmod(filepath.Join(layers[0], "bin", "suprobe"), 0o4755)
 }

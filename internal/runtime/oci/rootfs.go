@@ -15,13 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newUserNS returns a handle on a user namespace with the sandboxes' uid
-// and gid mapping. Idmapped mounts take their mapping from such a handle;
-// the process that created the namespace is only needed for a moment (the
-// init binary, which idles when given no command).
-func newUserNS(initBinary string, base, size uint32) (*os.File, error) {
+// newUserNS returns a handle on a user namespace whose ids from..from+size
+// are host ids to..to+size. Idmapped mounts take their mapping from such a
+// handle: files the image cache stores as image.StorageIDBase+n appear as
+// to+n. The process that created the namespace is only needed for a
+// moment (the init binary, which idles when given no command).
+func newUserNS(initBinary string, from, to, size uint32) (*os.File, error) {
 	cmd := exec.Command(initBinary, "init")
-	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: int(size)}}
+	m := []syscall.SysProcIDMap{{ContainerID: int(from), HostID: int(to), Size: int(size)}}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		UidMappings: m,
@@ -39,16 +40,18 @@ func newUserNS(initBinary string, base, size uint32) (*os.File, error) {
 }
 
 // mountIdmapped attaches an idmapped, read-only view of src at dst: files
-// owned by host uid 0 in the image cache appear owned by the sandbox's root.
-func (d *Driver) mountIdmapped(src, dst string) error {
+// the image cache stores in its storage range appear owned by the
+// sandbox's range. The host's view is nosuid and nodev: the overlay over
+// it, not this mount, decides what a file run in the sandbox gets.
+func mountIdmapped(src, dst string, userns *os.File) error {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("open_tree %s: %w", src, err)
 	}
 	defer unix.Close(fd)
 	attr := &unix.MountAttr{
-		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV,
-		Userns_fd: uint64(d.userns.Fd()),
+		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID,
+		Userns_fd: uint64(userns.Fd()),
 	}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
 		return fmt.Errorf("idmap %s: %w", src, err)
@@ -59,11 +62,28 @@ func (d *Driver) mountIdmapped(src, dst string) error {
 	return nil
 }
 
-// mountRootfs builds the sandbox's root: idmapped image layers under an
-// overlay whose upper and work dirs live on the sandbox's disk.
+// mountRootfs is mountRootfsAs in the range the sandbox's record names.
 func (d *Driver) mountRootfs(p paths, layers []string) error {
+	rec, err := loadRecord(p.record)
+	if err != nil {
+		return err
+	}
+	return d.mountRootfsAs(p, layers, d.idsOf(rec))
+}
+
+// mountRootfsAs builds the sandbox's root: idmapped image layers under an
+// overlay whose upper and work dirs live on the sandbox's disk, all owned
+// by the sandbox's range ids.
+func (d *Driver) mountRootfsAs(p paths, layers []string, ids idRange) error {
 	if len(layers) == 0 {
 		return fmt.Errorf("image has no layers")
+	}
+	if err := guardDir(p, ids); err != nil {
+		return err
+	}
+	userns, err := d.ranges.userNS(ids)
+	if err != nil {
+		return err
 	}
 	lowers := make([]string, len(layers))
 	for i, l := range layers {
@@ -71,7 +91,7 @@ func (d *Driver) mountRootfs(p paths, layers []string) error {
 		if err := os.MkdirAll(dst, 0o700); err != nil {
 			return err
 		}
-		if err := d.mountIdmapped(l, dst); err != nil {
+		if err := mountIdmapped(l, dst, userns); err != nil {
 			return err
 		}
 		// overlay lists the top layer first
@@ -82,7 +102,7 @@ func (d *Driver) mountRootfs(p paths, layers []string) error {
 			return err
 		}
 	}
-	if err := os.Chown(p.upper, int(d.cfg.UIDBase), int(d.cfg.UIDBase)); err != nil {
+	if err := os.Chown(p.upper, ids.hostID(0), ids.hostID(0)); err != nil {
 		return err
 	}
 	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + p.upper + ",workdir=" + p.work
@@ -93,7 +113,7 @@ func (d *Driver) mountRootfs(p paths, layers []string) error {
 	tmp := filepath.Join(p.rootfs, "tmp")
 	if err := os.Mkdir(tmp, 0o1777); err == nil {
 		_ = os.Chmod(tmp, 0o1777)
-		_ = os.Chown(tmp, int(d.cfg.UIDBase), int(d.cfg.UIDBase))
+		_ = os.Chown(tmp, ids.hostID(0), ids.hostID(0))
 	}
 	return nil
 }

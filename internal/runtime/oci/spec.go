@@ -96,7 +96,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 	period := uint64(100000)
 	mem := l.memoryMB << 20
 	noSwap := mem
-	idmap := []specs.LinuxIDMapping{{ContainerID: 0, HostID: d.cfg.UIDBase, Size: d.cfg.UIDSize}}
+	idmap := []specs.LinuxIDMapping{d.idsOf(rec).mapping()}
 	ro := []string{"nosuid", "noexec", "nodev", "ro"}
 	return &specs.Spec{
 		Version: "1.0.2",
@@ -106,7 +106,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Args:            args,
 			Env:             buildEnv(rec.Config.Env, s.Env),
 			Cwd:             cwd,
-			NoNewPrivileges: true,
+			NoNewPrivileges: false, // as Docker: images' setuid files work inside (docs/security.md)
 			OOMScoreAdj:     sandboxOOMScoreAdj(),
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps,

@@ -61,6 +61,9 @@ type record struct {
 	Reason  string `json:"reason,omitempty"`
 	// Net is the sandbox's network: namespace, address slot, policy.
 	Net *network.Attachment `json:"net,omitempty"`
+	// IDs is the sandbox's own host uid/gid range, held until delete; nil
+	// for a sandbox created when all shared one (see Driver.idsOf).
+	IDs *idRange `json:"ids,omitempty"`
 }
 
 func loadRecord(path string) (*record, error) {

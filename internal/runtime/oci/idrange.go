@@ -1,0 +1,232 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
+)
+
+// idRange is a sandbox's block of host uids and gids: ids 0..Size-1 inside
+// the sandbox are Base.. on the host.
+type idRange struct {
+	Base uint32 `json:"base"`
+	Size uint32 `json:"size"`
+}
+
+func (r idRange) mapping() specs.LinuxIDMapping {
+	return specs.LinuxIDMapping{ContainerID: 0, HostID: r.Base, Size: r.Size}
+}
+
+// hostID is the host id of id inside the sandbox; ids the range does not
+// hold become the sandbox's nobody (65534), as the kernel shows them.
+func (r idRange) hostID(id int) int {
+	if id < 0 || id >= int(r.Size) {
+		id = nobodyID
+	}
+	return int(r.Base) + id
+}
+
+// sandboxID is the id inside the sandbox of host id, ok false when the
+// range does not hold it.
+func (r idRange) sandboxID(id uint32) (uint32, bool) {
+	if id < r.Base || id-r.Base >= r.Size {
+		return 0, false
+	}
+	return id - r.Base, true
+}
+
+const nobodyID = 65534
+
+// Sandbox id ranges: every sandbox gets rangeSize host ids of its own,
+// slot n being rangeFirst+n*rangeSize, from rangeFirst up to the image
+// cache's storage range (image.StorageIDBase). No host user has ids up
+// there (regular users, systemd's dynamic users and nspawn's ranges are
+// all below), and the ranges of one sandbox own nothing of another's.
+const (
+	rangeSize  = 65536
+	rangeFirst = 1 << 30
+	rangeSlots = (image.StorageIDBase - rangeFirst) / rangeSize
+)
+
+// DefaultIDRangesDir is the host-wide registry of the ranges handed out:
+// one file per slot naming the sandbox dir that holds it. It is shared by
+// every server of a host (like the image cache), so two data dirs never
+// hand out the same range, and it persists, like the stopped sandboxes
+// whose files are owned by their range.
+const DefaultIDRangesDir = "/var/lib/hutch/id-ranges"
+
+// idRanges claims and releases sandbox id ranges in the registry, and
+// keeps the user namespaces that map the image cache's storage range onto
+// each range, for idmapped mounts.
+type idRanges struct {
+	dir        string
+	initBinary string
+
+	mu   sync.Mutex
+	held map[uint32]string   // bases this driver claimed -> owner
+	ns   map[uint32]*os.File // user namespace storage -> base, by base
+}
+
+func newIDRanges(dir, initBinary string) (*idRanges, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("id range registry: %w", err)
+	}
+	return &idRanges{dir: dir, initBinary: initBinary, held: map[uint32]string{}, ns: map[uint32]*os.File{}}, nil
+}
+
+// claim hands owner (a sandbox dir) the lowest free range. A claim whose
+// owner is gone (its dir removed without a delete, as a test's temp dir
+// is) or now holds another range is free again.
+func (a *idRanges) claim(owner string) (idRange, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return idRange{}, err
+	}
+	defer unlock()
+	for slot := uint32(0); slot < rangeSlots; slot++ {
+		r := idRange{Base: rangeFirst + slot*rangeSize, Size: rangeSize}
+		if _, ok := a.held[r.Base]; ok {
+			continue
+		}
+		path := a.path(r)
+		for try := 0; try < 2; try++ {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, fs.ErrExist) {
+				if try == 0 && a.stale(path, r) {
+					if err := os.Remove(path); err != nil {
+						return idRange{}, fmt.Errorf("id range registry: %w", err)
+					}
+					continue
+				}
+				break
+			}
+			if err != nil {
+				return idRange{}, fmt.Errorf("id range registry: %w", err)
+			}
+			_, err = f.WriteString(owner)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(path)
+				return idRange{}, fmt.Errorf("id range registry: %w", err)
+			}
+			a.held[r.Base] = owner
+			return r, nil
+		}
+	}
+	return idRange{}, fmt.Errorf("all %d sandbox uid ranges are in use: %w", rangeSlots, errdefs.ErrUnavailable)
+}
+
+// stale reports whether the claim at path no longer holds r: its owner
+// dir is gone, or its record names another range. A dir without a record
+// is a create under way (or cut short, which its delete ends).
+func (a *idRanges) stale(path string, r idRange) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return err == nil // written under the lock: empty only after a crash
+	}
+	owner := string(b)
+	if _, err := os.Stat(owner); errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	rec, err := loadRecord(filepath.Join(owner, "sandbox.json"))
+	if err != nil {
+		return false
+	}
+	return rec.IDs == nil || *rec.IDs != r
+}
+
+// release frees r if owner holds it: called once owner's dir is gone.
+func (a *idRanges) release(r idRange, owner string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ns := a.ns[r.Base]; ns != nil {
+		ns.Close()
+		delete(a.ns, r.Base)
+	}
+	delete(a.held, r.Base)
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, err := os.ReadFile(a.path(r))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && string(b) != owner) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("id range registry: %w", err)
+	}
+	if err := os.Remove(a.path(r)); err != nil {
+		return fmt.Errorf("id range registry: %w", err)
+	}
+	return nil
+}
+
+func (a *idRanges) path(r idRange) string {
+	return filepath.Join(a.dir, strconv.FormatUint(uint64((r.Base-rangeFirst)/rangeSize), 10))
+}
+
+// lock serialises claims across every server of the host.
+func (a *idRanges) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(a.dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("id range registry: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("id range registry: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// userNS returns the user namespace that maps the storage range onto r,
+// made at the first boot of a range in this process and kept while the
+// range is (about 1.7 ms to make: a fork and exec).
+func (a *idRanges) userNS(r idRange) (*os.File, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ns := a.ns[r.Base]; ns != nil {
+		return ns, nil
+	}
+	ns, err := newUserNS(a.initBinary, image.StorageIDBase, r.Base, r.Size)
+	if err != nil {
+		return nil, fmt.Errorf("user namespace for idmapped mounts: %w", err)
+	}
+	a.ns[r.Base] = ns
+	return ns, nil
+}
+
+// close releases the user namespaces; the claims stay.
+func (a *idRanges) close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for base, ns := range a.ns {
+		ns.Close()
+		delete(a.ns, base)
+	}
+	return nil
+}
+
+// idsOf is the range rec's sandbox runs in: its own, or for a sandbox
+// created before ranges were per sandbox, the mapping every sandbox
+// shared then (Config.UIDBase).
+func (d *Driver) idsOf(rec *record) idRange {
+	if rec != nil && rec.IDs != nil {
+		return *rec.IDs
+	}
+	return idRange{Base: d.cfg.UIDBase, Size: d.cfg.UIDSize}
+}
