@@ -121,7 +121,7 @@ func packEntry(tw *tar.Writer, p, arcName string, fi fs.FileInfo, buf []byte, st
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", "" // names mean nothing on the other side
-	hdr.Format = tar.FormatPAX     // long names, large sizes, sub-second times
+	hdr.Format = tar.FormatPAX    // long names, large sizes, sub-second times
 	if !fi.Mode().IsRegular() {
 		st.Entries++
 		return tw.WriteHeader(hdr)
