@@ -4,9 +4,8 @@
 //
 // The page talks to the native API (/v1) with the API key the user signed
 // in with. This package adds only what a browser cannot get from the
-// native API as it stands: who a key belongs to, a sandbox's resource use
-// (the lifecycle service's Stats door, which the native API does not
-// expose), and a terminal WebSocket opened with a single-use ticket,
+// native API as it stands: who a key belongs to, and a terminal WebSocket
+// opened with a single-use ticket,
 // because a browser's WebSocket cannot send the key in a header and the
 // key must never travel in a URL.
 package dashboard
@@ -59,7 +58,6 @@ func New(d Deps) *Handler {
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /{file}", h.serve(h.asset))
 	mux.HandleFunc("GET /api/session", h.authenticated(h.session))
-	mux.HandleFunc("GET /api/sandboxes/{id}/stats", h.authenticated(h.stats))
 	mux.HandleFunc("POST /api/sandboxes/{id}/terminal-ticket", h.authenticated(h.issueTicket))
 	mux.HandleFunc("GET /api/terminal", h.serve(h.terminal))
 	mux.HandleFunc("/", h.serve(func(w http.ResponseWriter, r *http.Request) error { return gateway.NoRoute(r) }))

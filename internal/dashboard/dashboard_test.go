@@ -177,31 +177,6 @@ func TestSession(t *testing.T) {
 	}
 }
 
-// TestStats: the runtime's reading of a running sandbox of the caller's
-// organisation; another organisation's is a 404, a stopped one a 409.
-func TestStats(t *testing.T) {
-	e := newEnv(t)
-	sb := e.sandbox("measured")
-	e.RT.AddCPU(sb.ID, 1500*time.Millisecond)
-	a := e.call("GET", "/ui/api/sandboxes/measured/stats", e.Key, nil)
-	var st dashboard.Stats
-	if a.status != 200 || json.Unmarshal([]byte(a.body), &st) != nil {
-		t.Fatalf("stats: %d %s", a.status, a.body)
-	}
-	if st.SandboxID != sb.ID || st.State != "running" || st.CPUSeconds < 1.5 || st.Time.IsZero() {
-		t.Errorf("stats: %+v", st)
-	}
-	if a := e.call("GET", "/ui/api/sandboxes/"+sb.ID+"/stats", e.OtherKey, nil); a.status != 404 || a.errorCode(t) != api.CodeSandboxNotFound {
-		t.Errorf("another organisation's sandbox: %d %s", a.status, a.body)
-	}
-	if _, err := e.Svc.Act(context.Background(), e.OrgID, sb.ID, sandbox.ActionStop, sandbox.ActOptions{Wait: true}); err != nil {
-		t.Fatal(err)
-	}
-	if a := e.call("GET", "/ui/api/sandboxes/"+sb.ID+"/stats", e.Key, nil); a.status != 409 || a.errorCode(t) != api.CodeInvalidState {
-		t.Errorf("stopped sandbox: %d %s", a.status, a.body)
-	}
-}
-
 func (e *env) ticket(id, key string) (dashboard.TerminalTicket, answer) {
 	e.T.Helper()
 	a := e.call("POST", "/ui/api/sandboxes/"+id+"/terminal-ticket", key, nil)

@@ -144,6 +144,11 @@ func TestSandboxMetricsRoute(t *testing.T) {
 	if m.SandboxID != sb.ID || m.State != "running" || m.CPUSeconds != 1.5 || m.CPUPercent != nil {
 		t.Fatalf("metrics = %+v", m)
 	}
+	var other api.Organization
+	e.must(201, "POST", "/v1/organizations", api.CreateOrganizationRequest{Name: "other"}).decode(t, &other)
+	if r := e.do("GET", "/v1/sandboxes/"+sb.ID+"/metrics", other.APIKey, nil); r.status != 404 || r.errBody(t).Code != api.CodeSandboxNotFound {
+		t.Fatalf("another organisation's sandbox: %d %s", r.status, r.body)
+	}
 	if r := e.do("GET", "/v1/sandboxes/measured/metrics/stream?interval=1ms", e.key, nil); r.status != 400 {
 		t.Fatalf("interval below the floor: %d", r.status)
 	}

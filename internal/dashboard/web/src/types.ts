@@ -74,7 +74,8 @@ export interface Info {
   capabilities: { pause: boolean; archive: boolean; network: boolean; diskLimit: boolean; agent: boolean };
 }
 
-// Session and Stats are the dashboard's own calls (internal/dashboard).
+// Session is the dashboard's own call (internal/dashboard); Stats is the
+// native API's SandboxMetrics (GET /v1/sandboxes/{id}/metrics).
 export interface Session { organizationId: string; keyId: string; admin: boolean; platformAdmin: boolean }
 export interface Stats {
   sandboxId: string; state: State; time: string; cpuSeconds: number;

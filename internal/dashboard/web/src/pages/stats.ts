@@ -1,6 +1,6 @@
 // CPU and memory of a running sandbox over time. The runtime reports
-// cumulative CPU time and current memory (GET /ui/api/sandboxes/{id}/stats,
-// the lifecycle service's Stats); the server keeps no history, so the
+// cumulative CPU time and current memory (GET /v1/sandboxes/{id}/metrics,
+// the native API's reading); the server keeps no history, so the
 // charts show what this page read every two seconds while it was open.
 
 import { describe, getJSON } from "../api";
@@ -30,7 +30,7 @@ export function statsPanel(id: string): Panel {
   async function read(): Promise<void> {
     if (!el.isConnected || el.closest("[hidden]")) return; // the tab is not shown
     try {
-      const s = await getJSON<Stats>(`/ui/api/sandboxes/${encodeURIComponent(id)}/stats`);
+      const s = await getJSON<Stats>(`/v1/sandboxes/${encodeURIComponent(id)}/metrics`);
       const t = Date.parse(s.time);
       const cpu = last ? Math.max(0, (s.cpuSeconds - last.cpuSeconds) / ((t - Date.parse(last.time)) / 1000)) : null;
       last = s;
