@@ -57,8 +57,9 @@ func startServer(ctx context.Context, binary string, extra []string, progress io
 	if err := os.Mkdir(s.dataDir, 0o711); err != nil {
 		return nil, err
 	}
+	// No rate limits: the bench measures the server, not its limiter.
 	args := append([]string{"serve", "--config", os.DevNull, "--listen", "127.0.0.1:0", "--data-dir", s.dataDir,
-		"--trace-creates"}, extra...)
+		"--trace-creates", "--rate-limit-key", "0", "--rate-limit-org", "0"}, extra...)
 	s.cmd = exec.Command(binary, args...)
 	// The key travels in the environment, not on a command line others
 	// can read in ps.
