@@ -108,7 +108,11 @@ func (e Entry) Wrap(next http.Handler) http.Handler {
 				a.Status = http.StatusOK // hijacked or empty answers
 			}
 			if e.Log != nil {
-				e.Log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("requestId", id), slog.String("method", a.Method),
+				level := slog.LevelInfo
+				if (a.Route == "/healthz" || a.Route == "/readyz") && a.Status < 500 {
+					level = slog.LevelDebug // probes every few seconds would drown the rest
+				}
+				e.Log.LogAttrs(ctx, level, "request", slog.String("requestId", id), slog.String("method", a.Method),
 					slog.String("route", a.Route), slog.String("org", a.Org), slog.Int("status", a.Status),
 					slog.Float64("ms", float64(a.Duration.Microseconds())/1000))
 			}
