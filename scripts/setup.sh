@@ -77,6 +77,9 @@ if [ "$(readlink "$here/e2e/compat/node_modules" 2>/dev/null)" != "$sdk_cache/no
 fi
 "$here/scripts/build-dashboard.sh" deps # the dashboard's npm packages (xterm.js, TypeScript), cached the same way
 
+# gVisor's runsc (the gvisor runtime), built once per pin into the cache.
+"$here/scripts/build-runsc.sh" /var/cache/hutch/bin
+
 log "building hutch"
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 (cd "$here" && CGO_ENABLED=0 go build -trimpath \

@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,6 +16,12 @@ import (
 // hands it over as fd 3 and up). The host owns the socket's path, so a
 // sandbox can neither move nor replace it.
 const AgentFDFlag = "--agent-fd"
+
+// AgentSocketFlag has init bind the agent's socket itself, at a path
+// inside the sandbox, for runtimes that cannot pass a listening socket in
+// (gVisor hands a sandbox only connected host sockets). The runtime puts
+// that path on a directory of the host's, where the host dials it.
+const AgentSocketFlag = "--agent-socket"
 
 // agentRestartDelay spaces out restarts of an agent that keeps dying, so
 // that a crash loop does not eat the sandbox's CPU.
@@ -30,34 +37,106 @@ type agentProc struct {
 	ln      *os.File
 	pid     int
 	started time.Time
+	// path is where init bound the socket itself (AgentSocketFlag);
+	// suspended is set between AgentSuspendSignal and AgentResumeSignal.
+	path      string
+	suspended bool
 }
 
-// startAgent starts the agent when opts carry AgentFDFlag; nil otherwise.
-func startAgent(opts []string) *agentProc {
-	fd := -1
-	for i := 0; i+1 < len(opts); i++ {
-		if opts[i] == AgentFDFlag {
-			fd, _ = strconv.Atoi(opts[i+1])
+// AgentSuspendSignal and AgentResumeSignal have an init that bound the
+// agent's socket itself (AgentSocketFlag) end the agent and close that
+// socket, and bind it and start the agent again: gVisor cannot checkpoint
+// a sandbox that holds a socket of the host, so its driver suspends the
+// agent around a checkpoint.
+const (
+	AgentSuspendSignal = syscall.SIGUSR1
+	AgentResumeSignal  = syscall.SIGUSR2
+)
+
+// control handles the agent's signals; false for any other signal.
+func (a *agentProc) control(sig os.Signal) bool {
+	if a == nil || a.path == "" || (sig != AgentSuspendSignal && sig != AgentResumeSignal) {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if sig == AgentSuspendSignal && !a.suspended {
+		a.suspended = true
+		if a.pid > 0 {
+			_ = syscall.Kill(a.pid, syscall.SIGKILL) // its connections are host sockets too
+		}
+		a.ln.Close()
+		_ = os.Remove(a.path)
+	}
+	if sig == AgentResumeSignal && a.suspended {
+		if a.ln = listenAgent(a.path); a.ln != nil {
+			a.suspended = false
+			a.startLocked()
 		}
 	}
-	if fd < 3 {
+	return true
+}
+
+// startAgent starts the agent when opts carry AgentFDFlag or
+// AgentSocketFlag; nil otherwise.
+func startAgent(opts []string) *agentProc {
+	var ln *os.File
+	var path string
+	for i := 0; i+1 < len(opts); i++ {
+		switch opts[i] {
+		case AgentFDFlag:
+			if fd, _ := strconv.Atoi(opts[i+1]); fd >= 3 {
+				// Inherited without close-on-exec: the workload must not get it.
+				syscall.CloseOnExec(fd)
+				ln = os.NewFile(uintptr(fd), "agent.sock")
+			}
+		case AgentSocketFlag:
+			path = opts[i+1]
+			ln = listenAgent(path)
+		}
+	}
+	if ln == nil {
 		return nil
 	}
-	// Inherited without close-on-exec: the workload must not get it.
-	syscall.CloseOnExec(fd)
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: agent: %v\n", err)
 		return nil
 	}
-	a := &agentProc{exe: exe, ln: os.NewFile(uintptr(fd), "agent.sock")}
+	a := &agentProc{exe: exe, ln: ln, path: path}
 	a.start()
 	return a
+}
+
+// listenAgent binds the agent's socket at path and returns it as a file
+// (close-on-exec), or nil (reported) when it cannot.
+func listenAgent(path string) *os.File {
+	_ = os.Remove(path) // a previous boot's
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: agent socket: %v\n", err)
+		return nil
+	}
+	ln.SetUnlinkOnClose(false)
+	defer ln.Close()
+	f, err := ln.File()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: agent socket: %v\n", err)
+		return nil
+	}
+	_ = os.Chmod(path, 0o600)
+	return f
 }
 
 func (a *agentProc) start() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.suspended {
+		a.startLocked()
+	}
+}
+
+func (a *agentProc) startLocked() {
 	cmd := exec.Command(a.exe, "agent", "--fd", "3")
 	cmd.ExtraFiles = []*os.File{a.ln}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

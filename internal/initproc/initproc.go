@@ -32,7 +32,8 @@ func Run(args []string) int {
 		}
 	}
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD,
+		AgentSuspendSignal, AgentResumeSignal)
 	defer signal.Stop(sigs)
 	ag := startAgent(opts)
 
@@ -51,6 +52,9 @@ func Run(args []string) int {
 	}
 	child := cmd.Process.Pid
 	for sig := range sigs {
+		if ag.control(sig) || sig == AgentSuspendSignal || sig == AgentResumeSignal {
+			continue
+		}
 		if sig != syscall.SIGCHLD {
 			_ = syscall.Kill(-child, sig.(syscall.Signal))
 			continue
@@ -66,6 +70,9 @@ func Run(args []string) int {
 // idle waits for a termination signal while reaping orphans.
 func idle(sigs chan os.Signal, ag *agentProc) int {
 	for sig := range sigs {
+		if ag.control(sig) || sig == AgentSuspendSignal || sig == AgentResumeSignal {
+			continue
+		}
 		if sig == syscall.SIGCHLD {
 			reap(-1, ag)
 			continue

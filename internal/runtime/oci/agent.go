@@ -74,13 +74,7 @@ func (d *Driver) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	addr, done, err := shortPath(d.paths(id).agentSocket())
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	var dialer net.Dialer
-	c, err := dialer.DialContext(ctx, "unix", addr)
+	c, err := d.dialAgent(ctx, d.paths(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("the agent of sandbox %s is not running: %w", id, errdefs.ErrUnavailable)
@@ -88,6 +82,19 @@ func (d *Driver) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 		return nil, fmt.Errorf("dial the agent of sandbox %s: %w", id, err)
 	}
 	return c, nil
+}
+
+func (d *Driver) dialAgent(ctx context.Context, p paths) (net.Conn, error) {
+	if d.runsc() {
+		return dialRunscAgent(ctx, p)
+	}
+	addr, done, err := shortPath(p.agentSocket())
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, "unix", addr)
 }
 
 // shortPath returns a name for path that fits in a sockaddr: path itself,

@@ -16,6 +16,9 @@ import (
 const (
 	RuntimeCrun = "crun"
 	RuntimeRunc = "runc"
+	// RuntimeRunsc is gVisor: the same bundle, run on a user-space kernel
+	// (see runsc.go for what differs).
+	RuntimeRunsc = "runsc"
 )
 
 // Defaults applied by Config.withDefaults.
@@ -28,6 +31,8 @@ const (
 	DefaultMemoryMB = 1024
 	DefaultPids     = 256
 	DefaultDiskMB   = 1024
+	// DefaultRunscPlatform works without KVM; ptrace does too, slower.
+	DefaultRunscPlatform = "systrap"
 )
 
 // Config configures a Driver. Zero values take the defaults above.
@@ -36,6 +41,9 @@ type Config struct {
 	Runtime string
 	// RuntimePath overrides the binary looked up in PATH.
 	RuntimePath string
+	// RunscPlatform is the platform runsc intercepts system calls with
+	// (DefaultRunscPlatform when empty); only runsc reads it.
+	RunscPlatform string
 	// StateDir holds everything the driver keeps (e.g. <dataDir>/runtime).
 	StateDir string
 	// Images resolves an image reference to its unpacked layers.
@@ -66,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.Runtime == "" {
 		c.Runtime = DefaultRuntime
 	}
+	if c.RunscPlatform == "" {
+		c.RunscPlatform = DefaultRunscPlatform
+	}
 	if c.UIDBase == 0 {
 		c.UIDBase = DefaultUIDBase
 	}
@@ -90,8 +101,8 @@ func (c Config) withDefaults() Config {
 // Validate reports the first unusable setting.
 func (c Config) Validate() error {
 	switch {
-	case c.Runtime != RuntimeCrun && c.Runtime != RuntimeRunc:
-		return errdefs.InvalidField("runtime", "must be %q or %q, not %q", RuntimeCrun, RuntimeRunc, c.Runtime)
+	case c.Runtime != RuntimeCrun && c.Runtime != RuntimeRunc && c.Runtime != RuntimeRunsc:
+		return errdefs.InvalidField("runtime", "must be %q, %q or %q, not %q", RuntimeCrun, RuntimeRunc, RuntimeRunsc, c.Runtime)
 	case c.StateDir == "" || !filepath.IsAbs(c.StateDir):
 		return errdefs.InvalidField("stateDir", "must be an absolute path")
 	case c.Images == nil:

@@ -49,7 +49,7 @@ func (d *Driver) netUp(ctx context.Context, p paths, s runtime.Spec, rec *record
 // namespace the host owns: with runc the container makes its own, and the
 // driver binds and plumbs it right after start (the entrypoint may run a
 // moment before its veth is up).
-func (d *Driver) joinsNetns() bool { return d.cfg.Runtime == RuntimeCrun }
+func (d *Driver) joinsNetns() bool { return d.cfg.Runtime == RuntimeCrun || d.runsc() }
 
 // netAfterStart binds and plumbs the namespace runc made.
 func (d *Driver) netAfterStart(ctx context.Context, p paths, s runtime.Spec, rec *record, pid int) error {
@@ -114,6 +114,9 @@ func (d *Driver) netRecover(ctx context.Context, id string, rec *record) {
 func (d *Driver) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
+	}
+	if d.runsc() {
+		return d.dialRunscPort(ctx, id, port)
 	}
 	path := d.net.NetnsPath(id)
 	if _, err := os.Stat(path); err != nil {

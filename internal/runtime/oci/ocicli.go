@@ -31,9 +31,11 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 	defer logf.Close()
 	off, _ := logf.Seek(0, io.SeekEnd)
 	_ = os.Remove(p.pidFile)
-	cmd := exec.CommandContext(ctx, d.binary, "--root", d.runtimeRoot(), "run", "--detach",
-		"--bundle", p.dir, "--pid-file", p.pidFile, "--no-new-keyring",
-		"--preserve-fds", strconv.Itoa(len(extra)), id)
+	args := append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "run", "--detach", "--bundle", p.dir, "--pid-file", p.pidFile)
+	if !d.runsc() { // runsc has neither: it passes no listener in (runsc.go)
+		args = append(args, "--no-new-keyring", "--preserve-fds", strconv.Itoa(len(extra)))
+	}
+	cmd := exec.CommandContext(ctx, d.binary, append(args, id)...)
 	cmd.Stdin = nil
 	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -44,7 +46,11 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 	if err != nil {
 		return 0, fmt.Errorf("%s run %s: no pid file: %w", d.cfg.Runtime, id, err)
 	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err == nil && d.runsc() {
+		err = d.waitRunscAgent(ctx, p, pid)
+	}
+	return pid, err
 }
 
 // deleteContainer drops the runtime's state of the container, killing
@@ -58,7 +64,8 @@ func (d *Driver) deleteContainer(ctx context.Context, rt, id string) error {
 		}
 	}
 	root := filepath.Join(d.cfg.StateDir, rt)
-	out, err := d.reaper.combinedOutput(exec.CommandContext(ctx, binary, "--root", root, "delete", "--force", id))
+	args := append(d.globalArgs(rt, root), "delete", "--force", id)
+	out, err := d.reaper.combinedOutput(exec.CommandContext(ctx, binary, args...))
 	if err == nil {
 		return nil
 	}

@@ -65,6 +65,9 @@ func specLimits(s runtime.Spec) limits {
 func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 	spec := d.buildSpec(p, s, rec)
 	d.netSpec(p, rec, spec)
+	if d.runsc() {
+		d.runscSpec(p, spec)
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err

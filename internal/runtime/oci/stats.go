@@ -23,6 +23,11 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	s.MemoryBytes, _ = d.cg.readInt("memory", id, "memory.usage_in_bytes")
 	s.MemoryLimit, _ = d.cg.readInt("memory", id, "memory.limit_in_bytes")
 	s.Pids, _ = d.cg.readInt("pids", id, "pids.current")
+	if d.runsc() {
+		if cpu, pids, err := d.runscUsage(ctx, id); err == nil {
+			s.CPUUsage, s.Pids = cpu, pids
+		}
+	}
 	s.OOMKills = d.cg.oomKills(id)
 	return s, nil
 }
