@@ -255,18 +255,27 @@ func (r *run) removeAll(ctx context.Context, ids []string, phase string) {
 
 // cleanup deletes whatever the bench made and has not deleted, even when
 // the run was interrupted.
+// A create cut short by an interrupt may have made a sandbox the bench
+// never heard of: the run's metadata tag finds those too.
 func (r *run) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.live))
 	for id := range r.live {
 		ids = append(ids, id)
 	}
 	r.mu.Unlock()
+	if tagged, err := r.tagged(ctx); err == nil {
+		for _, id := range tagged {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
 	if len(ids) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	r.removeAll(ctx, ids, "cleanup: deleting sandboxes")
 }
 

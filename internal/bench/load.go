@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
 )
 
@@ -95,15 +96,34 @@ func (r *run) list(ctx context.Context) Result {
 // listAll walks every page of the bench's sandboxes and counts them.
 func (r *run) listAll(ctx context.Context) (int, error) {
 	n := 0
+	err := r.eachPage(ctx, func(l *api.SandboxList) { n += len(l.Items) })
+	return n, err
+}
+
+// tagged lists the IDs of the run's sandboxes not deleted.
+func (r *run) tagged(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := r.eachPage(ctx, func(l *api.SandboxList) {
+		for _, sb := range l.Items {
+			if sb.State != "deleted" && sb.State != "deleting" {
+				ids = append(ids, sb.ID)
+			}
+		}
+	})
+	return ids, err
+}
+
+// eachPage passes every page of the run's sandboxes to fn.
+func (r *run) eachPage(ctx context.Context, fn func(*api.SandboxList)) error {
 	for page := 1; ; page++ {
 		l, err := r.c.ListSandboxes(ctx, client.ListOptions{Page: page, PageSize: 200,
 			Metadata: map[string]string{"hutch-bench": r.runID}})
 		if err != nil {
-			return n, err
+			return err
 		}
-		n += len(l.Items)
+		fn(l)
 		if !l.Pagination.HasNextPage {
-			return n, nil
+			return nil
 		}
 	}
 }
