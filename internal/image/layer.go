@@ -174,8 +174,8 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, progress func(
 	}
 	// The digests cover every byte, including the tar's end padding and
 	// anything the decompressor has not consumed yet.
-	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return nil, corruptf("%v", err)
+	if err := drainTail(tarStream); err != nil {
+		return nil, err
 	}
 	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return nil, err

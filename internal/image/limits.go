@@ -112,16 +112,35 @@ func (b *budget) readCompressed(n int64) error {
 	return b.add(&b.read, n, b.limits.Compressed, "the image's compressed data", flagCompressed)
 }
 
-// chargeEntry charges a layer's tar entry before its content is written:
-// a regular file costs its size (a sparse entry of a few bytes in the tar
-// still writes its whole size), so the limit holds before the disk fills,
-// not after.
+// chargeEntry charges a layer's tar entry before its content is written
+// or read: a regular file costs its size (a sparse entry of a few bytes in
+// the tar still writes its whole size), so the limit holds before the
+// disk fills, not after; an entry of another type costs the content the
+// tar reader decompresses to skip it.
 func chargeEntry(ctx context.Context, hdr *tar.Header) error {
 	b := budgetOf(ctx)
-	if b == nil || hdr.Typeflag != tar.TypeReg {
+	if b == nil || hdr.Size <= 0 {
 		return nil
 	}
 	return b.add(&b.layers, hdr.Size, b.limits.Unpacked, "the image's unpacked files", flagUnpacked)
+}
+
+// maxTarTail bounds what a layer may hold after its tar's end: padding
+// to a record (10 KiB) in practice. Without it, data appended to a tar
+// (a compression bomb after the end marker) would be decompressed in
+// full to verify the layer's digests.
+const maxTarTail = 1 << 20
+
+// drainTail reads what follows the end of a layer's tar, for its digest.
+func drainTail(r io.Reader) error {
+	n, err := io.Copy(io.Discard, io.LimitReader(r, maxTarTail+1))
+	if err != nil {
+		return corruptf("%v", err)
+	}
+	if n > maxTarTail {
+		return corruptf("more than %d bytes follow the end of the layer's tar", maxTarTail)
+	}
+	return nil
 }
 
 // budgetReader charges every byte read from r as compressed data.

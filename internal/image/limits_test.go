@@ -259,3 +259,47 @@ func TestHardlinkThroughSymlinkedDir(t *testing.T) {
 	}
 	assertNoTmp(t, s)
 }
+
+// A layer whose tar is followed by 64 MB (a few KB of zstd) is refused
+// after 1 MiB of that tail, and an entry of a type the unpacker skips is
+// charged the content it claims: neither is decompressed in full.
+func TestLayerTailAndSkippedEntriesBounded(t *testing.T) {
+	s := newLimitedStore(t, Limits{Unpacked: 4 << 20})
+	compress := func(parts ...io.Reader) string {
+		var buf bytes.Buffer
+		zw, err := zstd.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if _, err := io.Copy(zw, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		zw.Close()
+		path := filepath.Join(t.TempDir(), "rootfs.tar.zst")
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	tail := compress(bytes.NewReader(tarBytes(t, file("etc/motd", "hi\n"))), zeros(64<<20))
+	_, err := s.In("org").ImportRootfs(bg(), tail, "tail", Config{})
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "follow the end") {
+		t.Fatalf("a 64 MB tail: %v, want ErrInvalidArgument naming the tail", err)
+	}
+
+	var skipped bytes.Buffer
+	tw := tar.NewWriter(&skipped)
+	if err := tw.WriteHeader(&tar.Header{Name: "vendor", Typeflag: 'V', Size: 16 << 20, Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(tw, zeros(16<<20)); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	_, err = s.In("org").ImportRootfs(bg(), compress(&skipped), "skipped", Config{})
+	assertLimit(t, s, err, flagUnpacked)
+	assertNoTmp(t, s)
+}
