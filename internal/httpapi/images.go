@@ -133,6 +133,10 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ps := s.startProgress(w, r)
+	// An import refused part-way (a limit, a bad archive) leaves the
+	// upload unread; closed here, the full-duplex connection does not
+	// race the server's next read on it (golang/go#68560).
+	defer r.Body.Close()
 	ps.send(api.ImageProgress{Status: "importing"})
 	if !rootfs {
 		var opts []image.ImportOption
