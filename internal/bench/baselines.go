@@ -33,12 +33,17 @@ func (r *run) baselines(ctx context.Context, rep *Report) {
 		rep.Notes = append(rep.Notes, "raw baselines not measured: "+err.Error())
 		return
 	}
+	freezerDone := false
 	for _, rt := range r.o.Raw {
 		rw, err := newRaw(rt, rootfs, dir)
 		if err != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("raw %s not measured: %v", rt, err))
 			continue
 		}
+		if freezerDone {
+			rw.freezer = "" // the freezer is the kernel's, whichever runtime made the cgroup: measured once
+		}
+		freezerDone = freezerDone || rw.freezer != ""
 		samples, errs := map[string][]time.Duration{}, map[string]int{}
 		var order []string
 		total := r.o.Warmup + r.o.Rounds

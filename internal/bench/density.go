@@ -69,7 +69,7 @@ func (r *run) density(ctx context.Context, rep *Report) {
 		}
 		if r.own != nil && rssBefore >= 0 {
 			if rss, err := r.own.rssBytes(); err == nil {
-				ds.ServerRSSMiB = mib(rss - rssBefore)
+				ds.ServerRSSMiB = mib(max(rss-rssBefore, 0)) // a GC may shrink it below the start
 			}
 		}
 		rep.Density = append(rep.Density, ds)

@@ -225,7 +225,7 @@ func WriteTable(w io.Writer, r *Report) error {
 func remark(res Result, p50 map[string]time.Duration) string {
 	var parts []string
 	if f, ok := p50[res.Floor]; ok && f > 0 && res.Summary.N > 0 {
-		parts = append(parts, fmt.Sprintf("%.1fx %s", float64(res.Summary.P50)/float64(f), res.Floor))
+		parts = append(parts, ratio(float64(res.Summary.P50)/float64(f))+"x "+res.Floor)
 	}
 	if res.PerSecond > 0 {
 		parts = append(parts, fmt.Sprintf("%.0f/s", res.PerSecond))
@@ -234,6 +234,18 @@ func remark(res Result, p50 map[string]time.Duration) string {
 		parts = append(parts, "wall "+fmtMs(res.Wall)+" ms")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ratio renders a ratio with two significant digits where it is small
+// (0.02x) and none where it is large (56x).
+func ratio(r float64) string {
+	switch {
+	case r >= 10:
+		return fmt.Sprintf("%.0f", r)
+	case r >= 1:
+		return fmt.Sprintf("%.1f", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 func mibOrNA(v float64) string {

@@ -144,3 +144,11 @@ func TestSetFloorsPicksTheFirstRawRuntime(t *testing.T) {
 		t.Errorf("stop has no floor, got %q", f)
 	}
 }
+
+func TestRatio(t *testing.T) {
+	for in, want := range map[float64]string{0.0198: "0.02", 0.5: "0.50", 1.74: "1.7", 9.96: "10.0", 56.4: "56", 123: "123"} {
+		if got := ratio(in); got != want {
+			t.Errorf("ratio(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
