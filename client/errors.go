@@ -189,6 +189,11 @@ func IsUnavailable(err error) bool { return hasCode(err, api.CodeUnavailable) }
 // IsNotImplemented reports whether the server's runtime lacks the feature.
 func IsNotImplemented(err error) bool { return hasCode(err, api.CodeNotImplemented) }
 
+// IsAgentOutdated reports whether err says the sandbox's agent speaks an
+// older protocol than the call needs (a sandbox started by an older
+// server); restarting the sandbox gives it the server's agent.
+func IsAgentOutdated(err error) bool { return hasCode(err, api.CodeAgentOutdated) }
+
 // IsFileNotFound reports whether err says a path in the sandbox does not
 // exist.
 func IsFileNotFound(err error) bool { return hasCode(err, api.CodeFileNotFound) }

@@ -81,6 +81,18 @@ func TestAgentProtocolAcrossUpgrade(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "AGENT_OUTDATED") || !strings.Contains(errOut, "restart the sandbox") {
 		t.Fatalf("hutch cp of a directory from an old agent: %d %q", code, errOut)
 	}
+	// One file still copies both ways: hutch cp falls back to the file
+	// routes protocol 1 has.
+	one := filepath.Join(t.TempDir(), "one")
+	if _, errOut, code := hutchCLI(t, s2, "", "cp", a.ID+":/etc/hostname", one); code != 0 {
+		t.Fatalf("hutch cp of a file from an old agent: %d %q", code, errOut)
+	}
+	if _, errOut, code := hutchCLI(t, s2, "", "cp", one, a.ID+":/tmp/one"); code != 0 {
+		t.Fatalf("hutch cp of a file to an old agent: %d %q", code, errOut)
+	}
+	if want, _ := os.ReadFile(one); sh(t, s2, a.ID, "cat /tmp/one") != string(want) || len(want) == 0 {
+		t.Fatalf("the file did not make the round trip: %q", want)
+	}
 	if _, err := s2.c.Stop(ctx(t), a.ID, client.StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -75,15 +75,10 @@ func copyUp(ctx context.Context, e *env, c *client.Client, src, id, dst, mode st
 		if !fi.Mode().IsRegular() {
 			return usagef("cp", "--mode is for a file; %s is not one", src)
 		}
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
 		if strings.HasSuffix(dst, "/") {
 			dst += filepath.Base(src)
 		}
-		return uploadStream(ctx, e, c, f, id, dst, mode)
+		return uploadFile(ctx, e, c, src, id, dst, mode)
 	}
 	dir, name := dst, ""
 	if !strings.HasSuffix(dst, "/") {
@@ -99,6 +94,10 @@ func copyUp(ctx context.Context, e *env, c *client.Client, src, id, dst, mode st
 		}
 	}
 	info, err := c.CopyToSandbox(ctx, id, src, dir, client.CopyOptions{Name: name, Progress: p.update})
+	if client.IsAgentOutdated(err) && fi.Mode().IsRegular() {
+		// An agent from before the tar routes still takes one file.
+		return uploadFile(ctx, e, c, src, id, path.Join(dir, copyName(src, name)), fmt.Sprintf("%o", fi.Mode().Perm()))
+	}
 	if err != nil {
 		return err
 	}
@@ -106,6 +105,24 @@ func copyUp(ctx context.Context, e *env, c *client.Client, src, id, dst, mode st
 		return printJSON(e.stdout, info)
 	}
 	return nil
+}
+
+// uploadFile writes the local file src to dst, with mode.
+func uploadFile(ctx context.Context, e *env, c *client.Client, src, id, dst, mode string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return uploadStream(ctx, e, c, f, id, dst, mode)
+}
+
+// copyName is the name a copy of src takes: name, or src's base name.
+func copyName(src, name string) string {
+	if name != "" {
+		return name
+	}
+	return path.Base(filepath.ToSlash(src))
 }
 
 // uploadStream writes one file from r, with mode.
@@ -139,7 +156,41 @@ func copyDown(ctx context.Context, e *env, c *client.Client, id, src, dst string
 	default:
 		return err
 	}
-	return c.CopyFromSandbox(ctx, id, src, dir, client.CopyOptions{Name: name, Progress: p.update})
+	err = c.CopyFromSandbox(ctx, id, src, dir, client.CopyOptions{Name: name, Progress: p.update})
+	if client.IsAgentOutdated(err) && remote.Type == "file" {
+		// An agent from before the tar routes still gives one file.
+		return downloadFile(ctx, c, id, src, filepath.Join(dir, copyName(src, name)), remote)
+	}
+	return err
+}
+
+// downloadFile writes one remote file to the local path target with the
+// remote file's permission bits and time, replacing what is there (a
+// symlink is replaced, not followed).
+func downloadFile(ctx context.Context, c *client.Client, id, src, target string, remote *api.FileInfo) error {
+	rc, err := c.Download(ctx, id, src)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".hutch-cp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, rc); err != nil {
+		tmp.Close()
+		return err
+	}
+	var perm uint32
+	if _, err := fmt.Sscanf(remote.Mode, "%o", &perm); err == nil {
+		_ = tmp.Chmod(os.FileMode(perm & 0o777))
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	_ = os.Chtimes(tmp.Name(), remote.ModifiedAt, remote.ModifiedAt)
+	return os.Rename(tmp.Name(), target)
 }
 
 // copyToStdout writes a file's content, or a directory's tar stream.
