@@ -200,3 +200,32 @@ func TestCpNeverWritesOutsideTheTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyProgressLine: on a terminal the line appears once a copy is
+// large and is rewritten in place; elsewhere only with --progress.
+func TestCopyProgressLine(t *testing.T) {
+	var tty bytes.Buffer
+	p := &copyProgress{w: &tty, tty: true}
+	p.update(3, 1<<20)
+	if tty.Len() != 0 {
+		t.Fatalf("a small copy showed progress: %q", tty.String())
+	}
+	p.update(40, 9<<20)
+	p.finish(nil)
+	if got := tty.String(); got != "\r\x1b[Kcopying: 40 entries, 9.0 MiB\r\x1b[Kcopied 40 entries, 9.0 MiB\n" {
+		t.Fatalf("terminal progress = %q", got)
+	}
+	var plain bytes.Buffer
+	p = &copyProgress{w: &plain}
+	p.update(40, 200<<20)
+	p.finish(nil)
+	if plain.Len() != 0 {
+		t.Fatalf("progress without a terminal or --progress: %q", plain.String())
+	}
+	p = &copyProgress{w: &plain, forced: true}
+	p.update(40, 200<<20)
+	p.finish(nil)
+	if got := plain.String(); got != "copying: 40 entries, 200.0 MiB\ncopied 40 entries, 200.0 MiB\n" {
+		t.Fatalf("--progress = %q", got)
+	}
+}
