@@ -125,6 +125,9 @@ func chargeEntry(ctx context.Context, hdr *tar.Header) error {
 	return b.add(&b.layers, hdr.Size, b.limits.Unpacked, "the image's unpacked files", flagUnpacked)
 }
 
+// maxZstdWindow bounds the history a zstd decoder keeps (see decompress).
+const maxZstdWindow = 128 << 20
+
 // maxTarTail bounds what a layer may hold after its tar's end: padding
 // to a record (10 KiB) in practice. Without it, data appended to a tar
 // (a compression bomb after the end marker) would be decompressed in

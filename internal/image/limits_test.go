@@ -303,3 +303,23 @@ func TestLayerTailAndSkippedEntriesBounded(t *testing.T) {
 	assertLimit(t, s, err, flagUnpacked)
 	assertNoTmp(t, s)
 }
+
+// A zstd frame that asks for a 256 MiB window is refused before the
+// decoder keeps that much history in memory.
+func TestZstdWindowBounded(t *testing.T) {
+	var big bytes.Buffer
+	zw, err := zstd.NewWriter(&big, zstd.WithWindowSize(256<<20), zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(zw, zeros(4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	s := newStore(t)
+	_, err = s.Import(bg(), &big)
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "window") {
+		t.Fatalf("a 256 MiB window: %v, want ErrInvalidArgument naming the window", err)
+	}
+	assertNoLeftovers(t, s)
+}
