@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -114,5 +115,32 @@ func TestAgentBelowMinimumIsRefusedAtConnect(t *testing.T) {
 	c := p.Client(real)
 	if _, err := c.Exec(context.Background(), real.id, api.ExecRequest{Command: []string{"true"}}); err != nil {
 		t.Fatalf("this build's agent: %v", err)
+	}
+}
+
+// BenchmarkHandshake is what the protocol check adds to each new
+// connection to an agent (pooled connections pay it once).
+func BenchmarkHandshake(b *testing.B) {
+	sock := filepath.Join(b.TempDir(), "a.sock")
+	if len(sock) > 100 {
+		b.Skip("TMPDIR too long for a socket path")
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: agent.NewServer(nil)}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	target := unixTarget{id: "bench", sock: sock}
+	for b.Loop() {
+		c, err := target.Dial(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := handshake(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }
