@@ -3,7 +3,18 @@
 # packages it needs, builds the hutch binary into /usr/local/bin, and builds
 # the offline base images (debootstrap; no container registry needed).
 # Run as root. Idempotent: a second run only redoes what is missing.
+# --service also installs hutch serve as a systemd service (hutch
+# install-service: the unit, /etc/hutch/config.yaml when missing, enabled
+# and started where systemd runs).
 set -euo pipefail
+
+service=0
+for arg in "$@"; do
+  case "$arg" in
+    --service) service=1 ;;
+    *) printf '[setup] unknown argument %s (only --service)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 image_cache=${HUTCH_IMAGE_CACHE:-/var/cache/hutch/images}
@@ -89,4 +100,10 @@ version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 log "building base images into $image_cache (first run: about a minute)"
 "$here/scripts/build-base-images.sh" "$image_cache"
 
-log "ready: start the server with 'hutch serve' (data in /var/lib/hutch)"
+if [ "$service" = 1 ]; then
+  log "installing the hutch service"
+  /usr/local/bin/hutch install-service --binary /usr/local/bin/hutch
+  log "ready: the hutch service runs (journalctl -u hutch); settings in /etc/hutch/config.yaml"
+  exit 0
+fi
+log "ready: start the server with 'hutch serve' (data in /var/lib/hutch), or install it as a service with '$0 --service'"

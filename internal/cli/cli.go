@@ -59,6 +59,10 @@ func commands() []command {
 		{"org", "create NAME", "create an organisation (platform-admin key)", runOrg},
 		{"key", "create|ls|rm ...", "manage the organisation's API keys", runKey},
 		{"info", "", "show the server's version and capabilities", runInfo},
+		{"top", "[ID...]", "show running sandboxes' CPU, memory and processes, refreshed", runTop},
+		{"backup", "FILE", "copy the server's store while it runs (on the server's machine)", runBackup},
+		{"restore", "FILE", "replace the server's store with a backup (server stopped)", runRestore},
+		{"install-service", "", "write and enable the systemd unit and /etc/hutch/config.yaml", runInstallService},
 		{"bench", "", "measure the server's operations next to the raw OCI runtime (see docs/benchmarks.md)", runBench},
 		{"version", "", "show client and server versions", runVersion},
 	}
@@ -70,6 +74,9 @@ type env struct {
 	url, apiKey    string
 	json           bool
 	stdin          io.Reader
+	// tlsPin trusts the server's certificate by its SHA-256 fingerprint
+	// (a --tls-self-signed server) instead of the system's roots.
+	tlsPin string
 }
 
 // usageError is a mistake in the command line; it exits 2 and no request
@@ -89,7 +96,8 @@ func usagef(verb, format string, args ...any) error {
 // returns the process exit code. HUTCH_URL and HUTCH_API_KEY give the
 // defaults of --url and --api-key.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, url: os.Getenv("HUTCH_URL"), apiKey: os.Getenv("HUTCH_API_KEY"), stdin: os.Stdin}
+	e := &env{stdout: stdout, stderr: stderr, url: os.Getenv("HUTCH_URL"), apiKey: os.Getenv("HUTCH_API_KEY"), stdin: os.Stdin,
+		tlsPin: os.Getenv("HUTCH_TLS_FINGERPRINT")}
 	if e.url == "" {
 		e.url = DefaultURL
 	}
@@ -179,13 +187,18 @@ func (e *env) flagSet(name string) *flag.FlagSet {
 		return nil
 	})
 	fs.BoolVar(&e.json, "json", e.json, "print the API's JSON instead of tables")
+	fs.StringVar(&e.tlsPin, "tls-fingerprint", e.tlsPin, "trust the server's TLS certificate by this SHA-256 fingerprint, as hutch serve --tls-self-signed prints it (env HUTCH_TLS_FINGERPRINT)")
 	return fs
 }
 
 // client connects to the configured server; a malformed URL is a usage
 // error.
 func (e *env) client(verb string) (*client.Client, error) {
-	c, err := client.New(e.url, e.apiKey, client.WithUserAgent("hutch-cli/"+version()))
+	opts := []client.Option{client.WithUserAgent("hutch-cli/" + version())}
+	if e.tlsPin != "" {
+		opts = append(opts, client.WithPinnedCertificate(e.tlsPin))
+	}
+	c, err := client.New(e.url, e.apiKey, opts...)
 	if err != nil {
 		return nil, usagef(verb, "--url: %v", err)
 	}

@@ -182,6 +182,10 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 	row(tw, "network:", fmt.Sprint(caps.Network))
 	row(tw, "disk limit:", fmt.Sprint(caps.DiskLimit))
 	row(tw, "agent:", fmt.Sprint(caps.Agent))
+	if rl := info.RateLimits; rl != nil {
+		row(tw, "rate limit, per key:", rateText(rl.PerKey))
+		row(tw, "rate limit, organisation:", rateText(rl.PerOrg))
+	}
 	return tw.Flush()
 }
 
@@ -218,4 +222,11 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "server: %s\n", clean(out.Server))
 	}
 	return nil
+}
+
+func rateText(l api.RateLimit) string {
+	if l.PerSecond <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%g/s, %d at once", l.PerSecond, l.Burst)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/ratelimit"
 )
 
 // HTTP bounds what one client may hold of the server's listeners (the API
@@ -30,12 +32,18 @@ type HTTP struct {
 	// MaxBodyMB bounds any request body, in MB; JSON bodies have their
 	// own 1 MiB bound.
 	MaxBodyMB int64
+	// TLS, the log format, the unauthenticated metrics listener and the
+	// default rate limits (see production.go).
+	TLS           TLS
+	LogFormat     string
+	MetricsListen string
+	RateLimits    ratelimit.Settings
 }
 
 // DefaultHTTP are the listeners' defaults.
 func DefaultHTTP() HTTP {
 	return HTTP{IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		MaxConnsPerIP: 256, MaxBodyMB: 16 << 10}
+		MaxConnsPerIP: 256, MaxBodyMB: 16 << 10, LogFormat: "text", RateLimits: defaultRateLimits()}
 }
 
 // defaultImageCache is the host-wide cache of base image layers: one per
@@ -67,6 +75,7 @@ func servingFlags(fs *flag.FlagSet, c *Config) {
 		"most connections one client address (IPv6: one /64) may have open; more are answered 429 and closed (0: no cap, e.g. behind a reverse proxy)")
 	fs.Int64Var(&h.MaxBodyMB, "max-body-mb", h.MaxBodyMB,
 		"largest request body of any route, in MB (uploads and image imports; JSON bodies are capped at 1 MiB)")
+	productionFlags(fs, h)
 	fs.StringVar(&c.ImageCache, "image-cache", c.ImageCache,
 		"host-wide cache of the seeded base images' unpacked layers, hard-linked into each data dir's image store (empty: each data dir unpacks its own)")
 }
@@ -84,5 +93,5 @@ func (h HTTP) validate() error {
 	case h.MaxBodyMB < 1:
 		return fmt.Errorf("--max-body-mb %d: must be 1 or more", h.MaxBodyMB)
 	}
-	return nil
+	return h.validateProduction()
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/config"
+	"github.com/hutchdev/hutch/internal/gateway"
 )
 
 // newHTTPServer is every listener's http.Server: the API's and each
@@ -88,6 +90,10 @@ type listeners struct {
 	limiter   *connLimiter
 	readiness *readiness
 	log       *slog.Logger
+	// tls, when set, serves TLS (and HTTP/2) on every listener; entry is
+	// every request's first handler (ID, route, log, metrics, limits).
+	tls   *tls.Config
+	entry gateway.Entry
 }
 
 func newListeners(cfg config.HTTP, rd *readiness, log *slog.Logger) *listeners {
@@ -97,8 +103,13 @@ func newListeners(cfg config.HTTP, rd *readiness, log *slog.Logger) *listeners {
 // serve serves h on ln until the server is shut down; served receives
 // why it stopped.
 func (l *listeners) serve(ln net.Listener, h http.Handler) (srv *http.Server, served <-chan error) {
-	srv = newHTTPServer(withRetryAfter(h, l.readiness), l.cfg, l.log)
+	srv = newHTTPServer(l.entry.Wrap(withRetryAfter(h, l.readiness)), l.cfg, l.log)
 	done := make(chan error, 1)
+	if l.tls != nil {
+		srv.TLSConfig = l.tls.Clone()
+		go func() { done <- srv.ServeTLS(l.limiter.Listener(ln), "", "") }()
+		return srv, done
+	}
 	go func() { done <- srv.Serve(l.limiter.Listener(ln)) }()
 	return srv, done
 }

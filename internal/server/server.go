@@ -47,6 +47,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	rd := newReadiness(cfg.DataDir, cfg.Sandbox.DefaultImage)
 	ls := newListeners(cfg.HTTP, rd, log)
+	obs, err := newObservability(cfg, log)
+	if err != nil {
+		return err
+	}
+	ls.entry = obs.entry(log)
+	if ls.tls, err = tlsConfig(ctx, cfg, stdout, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -105,6 +113,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer svc.Close()
+	obs.watch(st, svc, host)
 
 	var isReady atomic.Bool
 	proxy, err := proxyConfig(cfg)
@@ -113,12 +122,18 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	agents := agentconn.NewPool()
 	api := httpapi.New(httpapi.Deps{Sandboxes: svc, Auth: st, Webhooks: webhook.NewService(st, webhook.WithEgress(guard)), Agents: agents,
-		Log: log, Version: Version, Proxy: proxy, Readiness: rd.report}, isReady.Load)
+		Log: log, Version: Version, Proxy: proxy, Readiness: rd.report, RateLimits: obs.limits}, isReady.Load)
 	stopFaces, err := mountFaces(cfg, api.Router(), compatDeps(cfg, svc, st, agents, proxy, log), ls, log)
 	if err != nil {
 		return err
 	}
 	dashboard.Mount(api.Router(), dashboard.Deps{Sandboxes: svc, Auth: st, Agents: agents, Log: log})
+	obs.mount(api.Router(), st)
+	stopMetrics, err := serveMetrics(cfg.HTTP.MetricsListen, obs, ls, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	fr.set(api)
 
 	rd.setPhase("recovering sandboxes")
@@ -130,7 +145,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	go svc.Watch(ctx) // settles sandboxes whose processes end on their own
 	rd.setPhase("")
 	isReady.Store(true)
-	defer startAutomation(ctx, cfg, svc, st, guard, log)()
+	defer startAutomation(ctx, cfg, svc, countingDeliveries{Store: st, m: obs.metrics}, guard, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -173,9 +173,8 @@ func openedBy(path string) []string {
 	targets := map[string]bool{abs: true, abs + "-wal": true, abs + "-shm": true}
 	procs, _ := os.ReadDir("/proc")
 	var pids []string
-	self := fmt.Sprint(os.Getpid())
 	for _, p := range procs {
-		if p.Name() == self || strings.Trim(p.Name(), "0123456789") != "" {
+		if strings.Trim(p.Name(), "0123456789") != "" {
 			continue
 		}
 		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
