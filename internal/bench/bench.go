@@ -182,9 +182,10 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 
 // checkRuntime: the create request of this API has no runtime field, so
 // a server runs every sandbox on its one runtime, and --runtime can only
-// confirm it.
+// confirm it: the whole name /v1/info gives ("oci/crun") or one of its
+// parts ("crun").
 func checkRuntime(want string, info *api.Info) error {
-	if want == "" || want == info.Runtime {
+	if want == "" || want == info.Runtime || slices.Contains(strings.Split(info.Runtime, "/"), want) {
 		return nil
 	}
 	return fmt.Errorf("--runtime %s: this server runs its sandboxes on %q and its create request has no runtime field to ask for another; "+

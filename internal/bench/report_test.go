@@ -6,8 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hutchdev/hutch/api"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -149,6 +152,20 @@ func TestRatio(t *testing.T) {
 	for in, want := range map[float64]string{0.0198: "0.02", 0.5: "0.50", 1.74: "1.7", 9.96: "10.0", 56.4: "56", 123: "123"} {
 		if got := ratio(in); got != want {
 			t.Errorf("ratio(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckRuntime(t *testing.T) {
+	info := &api.Info{Runtime: "oci/crun"}
+	for _, ok := range []string{"", "oci/crun", "crun", "oci"} {
+		if err := checkRuntime(ok, info); err != nil {
+			t.Errorf("--runtime %q on %s: %v", ok, info.Runtime, err)
+		}
+	}
+	for _, bad := range []string{"runsc", "cru", "oci/runc"} {
+		if err := checkRuntime(bad, info); err == nil || !strings.Contains(err.Error(), "no runtime field") {
+			t.Errorf("--runtime %q on %s: %v, want a refusal that says why", bad, info.Runtime, err)
 		}
 	}
 }
