@@ -121,7 +121,7 @@ func (t *contextTable) start(c *codeContext) error {
 		return err
 	}
 	c.cmd.ExtraFiles = []*os.File{reqR, respW}
-	err = c.cmd.Start()
+	err = startUser(c.cmd)
 	reqR.Close()
 	respW.Close()
 	if err != nil {

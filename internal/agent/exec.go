@@ -80,7 +80,10 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 
 // run runs cmd and reports how it ended.
 func run(ctx context.Context, cmd *exec.Cmd, start time.Time) api.ExecResult {
-	err := cmd.Run()
+	err := startUser(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	res := api.ExecResult{ExitCode: exitCode(cmd, err), DurationMs: time.Since(start).Milliseconds()}
 	res.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 	return res

@@ -77,7 +77,7 @@ func (s *Server) startProcess(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startUser(cmd); err != nil {
 		cancel()
 		writeError(w, r, fmt.Errorf("start %s: %w", req.Command[0], err))
 		return

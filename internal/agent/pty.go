@@ -15,6 +15,7 @@ import (
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/initproc"
 )
 
 // ptyDrain is how long the terminal's output is still read after its
@@ -58,7 +59,11 @@ func (s *Server) pty(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	defer conn.CloseNow()
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	var tty *os.File
+	err = initproc.Ranked(func() (err error) {
+		tty, err = pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+		return err
+	})
 	if err != nil {
 		conn.Close(websocket.StatusInternalError, "start shell: "+err.Error())
 		return

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
+	"github.com/hutchdev/hutch/internal/initproc"
 )
 
 // Server is the agent's HTTP API.
@@ -110,6 +111,11 @@ func Main(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", "agent")
+	// Nothing in the sandbox may trace the agent or take its listening
+	// socket through /proc; what it starts is traceable again.
+	if err := initproc.Untraceable(); err != nil {
+		log.Warn("agent stays dumpable", "err", err)
+	}
 	var ln net.Listener
 	var err error
 	switch {

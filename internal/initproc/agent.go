@@ -143,7 +143,8 @@ func (a *agentProc) startLocked() {
 	// Its own session: signals init forwards to the workload's group
 	// must not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := startRanked(cmd); err != nil {
+	// At init's own OOM score: the agent raises what it starts.
+	if err := startAtOwn(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: start agent: %v\n", err)
 		return
 	}

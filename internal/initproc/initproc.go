@@ -31,6 +31,10 @@ func Run(args []string) int {
 			break
 		}
 	}
+	if err := Untraceable(); err != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
+	}
+	con := console(opts)
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD,
 		AgentSuspendSignal, AgentResumeSignal)
@@ -47,7 +51,7 @@ func Run(args []string) int {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startRanked(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
-		fmt.Fprintf(os.Stderr, "%s%d\n", ExitMarker, 127)
+		con.exit(127)
 		return 127
 	}
 	child := cmd.Process.Pid
@@ -60,7 +64,7 @@ func Run(args []string) int {
 			continue
 		}
 		if status, done := reap(child, ag); done {
-			fmt.Fprintf(os.Stderr, "%s%d\n", ExitMarker, status)
+			con.exit(status)
 			return status
 		}
 	}

@@ -34,9 +34,11 @@ const maxSockPath = 100
 // replace or symlink it, and no other sandbox can reach it.
 func (p paths) agentSocket() string { return filepath.Join(p.dir, "agent.sock") }
 
-// initArgs is the command line of every sandbox's PID 1.
-func initArgs(entry []string) []string {
-	args := []string{initPath, "init", initproc.AgentFDFlag, strconv.Itoa(agentFD)}
+// initArgs is the command line of every sandbox's PID 1; console is the
+// size cap of its console log (see console.go).
+func initArgs(entry []string, console int64) []string {
+	args := []string{initPath, "init", initproc.AgentFDFlag, strconv.Itoa(agentFD),
+		initproc.ConsoleDirFlag, consolePath, initproc.ConsoleMaxFlag, strconv.FormatInt(console, 10)}
 	if len(entry) == 0 {
 		return args
 	}

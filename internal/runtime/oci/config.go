@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/network"
 )
 
@@ -33,6 +34,9 @@ const (
 	DefaultDiskMB   = 1024
 	// DefaultRunscPlatform works without KVM; ptrace does too, slower.
 	DefaultRunscPlatform = "systrap"
+	// DefaultConsoleBytes caps a sandbox's console log (init's and the
+	// entrypoint's output), kept on the sandbox's own disk.
+	DefaultConsoleBytes = 8 << 20
 )
 
 // Config configures a Driver. Zero values take the defaults above.
@@ -68,6 +72,9 @@ type Config struct {
 	// when empty).
 	Subnet      netip.Prefix
 	Nameservers []netip.Addr
+	// ConsoleBytes caps each sandbox's console log; it counts against the
+	// sandbox's disk. DefaultConsoleBytes when zero.
+	ConsoleBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +99,9 @@ func (c Config) withDefaults() Config {
 	if c.DefaultDiskMB == 0 {
 		c.DefaultDiskMB = DefaultDiskMB
 	}
+	if c.ConsoleBytes == 0 {
+		c.ConsoleBytes = DefaultConsoleBytes
+	}
 	if !c.Subnet.IsValid() {
 		c.Subnet = netip.MustParsePrefix(network.DefaultSubnet)
 	}
@@ -109,6 +119,8 @@ func (c Config) Validate() error {
 		return errdefs.InvalidField("images", "a resolver is required")
 	case c.InitBinary == "" || !filepath.IsAbs(c.InitBinary):
 		return errdefs.InvalidField("initBinary", "must be an absolute path")
+	case c.ConsoleBytes < initproc.MinConsoleBytes:
+		return errdefs.InvalidField("consoleBytes", "must be at least %d", initproc.MinConsoleBytes)
 	case c.UIDBase == 0 || uint64(c.UIDBase)+uint64(c.UIDSize) > 1<<32-1:
 		return errdefs.InvalidField("uidBase", "mapping %d+%d is out of range", c.UIDBase, c.UIDSize)
 	}

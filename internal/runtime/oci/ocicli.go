@@ -18,18 +18,20 @@ import (
 // state) goes through cgroup and /proc files instead. Only delete needs it
 // again, to drop the runtime's own state.
 
-// runDetached creates and starts the container. Its stdout and stderr are
-// the sandbox log file, which the sandbox keeps writing after the runtime
-// (and the server) is gone; the runtime's own errors land there too, so on
-// failure the part of the log it wrote is returned. extra are passed on to
-// the sandbox's init as fds 3 and up.
+// runDetached creates and starts the container. The runtime's stdout and
+// stderr are a host file, started afresh on every run, that takes the
+// runtime's own errors (returned on failure); the container's init
+// inherits them, but before anything else of the sandbox runs it puts its
+// console pipe in their place (initproc.Console), so nothing in the
+// sandbox holds the host file afterwards. extra are passed on to the
+// sandbox's init as fds 3 and up.
 func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*os.File) (int, error) {
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close()
-	off, _ := logf.Seek(0, io.SeekEnd)
+	var off int64
 	_ = os.Remove(p.pidFile)
 	args := append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "run", "--detach", "--bundle", p.dir, "--pid-file", p.pidFile)
 	if !d.runsc() { // runsc has neither: it passes no listener in (runsc.go)
@@ -39,6 +41,7 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 	cmd.Stdin = nil
 	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = logf, logf
+	atOOMScore(cmd, *initOOMScoreAdj())
 	if err := d.reaper.run(cmd); err != nil {
 		return 0, fmt.Errorf("%s run %s: %w: %s", d.cfg.Runtime, id, err, logTail(p.log, off))
 	}

@@ -3,12 +3,15 @@ package oci
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
+	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -68,6 +71,9 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 	if d.runsc() {
 		d.runscSpec(p, spec)
 	}
+	if err := prepareConsole(p, spec); err != nil {
+		return err
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
@@ -86,7 +92,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 	if len(entry) == 0 && len(rec.Config.Entrypoint) > 0 {
 		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
 	}
-	args := initArgs(entry)
+	args := initArgs(entry, d.cfg.ConsoleBytes)
 	cwd := rec.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -110,7 +116,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Env:             buildEnv(rec.Config.Env, s.Env),
 			Cwd:             cwd,
 			NoNewPrivileges: false, // as Docker: images' setuid files work inside (docs/security.md)
-			OOMScoreAdj:     sandboxOOMScoreAdj(),
+			OOMScoreAdj:     initOOMScoreAdj(),
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps,
 			},
@@ -124,6 +130,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: ro},
 			{Destination: initPath, Type: "bind", Source: d.cfg.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}},
+			{Destination: consolePath, Type: "bind", Source: p.console(), Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}},
 		},
 		Linux: &specs.Linux{
 			UIDMappings: idmap,
@@ -131,12 +138,14 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
 				{Type: specs.IPCNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.UserNamespace},
+				{Type: specs.CgroupNamespace},
 			},
 			CgroupsPath: "/" + cgroupParent + "/" + s.ID,
 			Resources: &specs.LinuxResources{
-				CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
-				Memory: &specs.LinuxMemory{Limit: &mem, Swap: &noSwap},
-				Pids:   &specs.LinuxPids{Limit: l.pids},
+				CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
+				Memory:  &specs.LinuxMemory{Limit: &mem, Swap: &noSwap},
+				Pids:    &specs.LinuxPids{Limit: l.pids},
+				Devices: allowedDevices,
 			},
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
@@ -165,17 +174,85 @@ func buildEnv(imageEnv []string, env map[string]string) []string {
 	return out
 }
 
-// sandboxOOMScoreAdj is the OOM killer adjustment of a sandbox's init: the
-// server's own when it is zero or more, else zero, so that a server an
-// operator shielded from the OOM killer (systemd's OOMScoreAdjust=-900)
-// does not pass its shield on to every sandbox. Init itself ranks its
-// children, the sandbox's command and agent, above it (initproc).
-func sandboxOOMScoreAdj() *int {
+// sandboxOOMScoreAdj is the OOM killer adjustment of the user's
+// processes in a sandbox: the server's own when it is zero or more, else
+// zero, so that a server an operator shielded from the OOM killer
+// (systemd's OOMScoreAdjust=-900) does not pass its shield on to the
+// workloads.
+func sandboxOOMScoreAdj() int {
 	adj := 0
 	if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
 		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
 			adj = v
 		}
 	}
+	return adj
+}
+
+// initOOMScoreAdj is the adjustment of a sandbox's init and agent:
+// initproc.UserOOMScoreBonus below the user's processes, so that the OOM
+// killer takes those first. Going below the server's own value takes
+// CAP_SYS_RESOURCE in the host's user namespace, which the runtime loses
+// once it enters the sandbox's: runDetached starts the runtime at this
+// value (choom) when the server holds that capability, and the runtime's
+// own write then only confirms it. Without it init keeps the user's
+// value, and init and the agent raise what they start above it
+// (initproc.Ranked) instead.
+func initOOMScoreAdj() *int {
+	adj := sandboxOOMScoreAdj()
+	if _, ok := oomLowerer(); ok {
+		adj = max(adj-initproc.UserOOMScoreBonus, -1000)
+	}
 	return &adj
 }
+
+// oomLowerer returns the choom binary when this process may lower an OOM
+// score (CAP_SYS_RESOURCE is effective) and choom (util-linux) is there.
+func oomLowerer() (string, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil || caps&(1<<unix.CAP_SYS_RESOURCE) == 0 {
+				return "", false
+			}
+			choom, err := exec.LookPath("choom")
+			return choom, err == nil
+		}
+	}
+	return "", false
+}
+
+// atOOMScore makes cmd start at adj when that is below what it would
+// inherit (see initOOMScoreAdj).
+func atOOMScore(cmd *exec.Cmd, adj int) {
+	choom, ok := oomLowerer()
+	if !ok || adj >= 0 {
+		return
+	}
+	cmd.Args = append([]string{choom, "-n", strconv.Itoa(adj), "--", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = choom
+}
+
+// allowedDevices is the device cgroup: nothing but the standard set a
+// container gets (null, zero, full, random, urandom, tty, console, ptmx
+// and the pseudo-terminals), so that a device node that reaches the
+// sandbox another way (an image layer, a bind mount) opens nothing.
+var allowedDevices = func() []specs.LinuxDeviceCgroup {
+	dev := func(major, minor int64) specs.LinuxDeviceCgroup {
+		d := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Access: "rwm"}
+		if minor >= 0 {
+			d.Minor = &minor
+		}
+		return d
+	}
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		dev(1, 3), dev(1, 5), dev(1, 7), dev(1, 8), dev(1, 9), // null zero full random urandom
+		dev(5, 0), dev(5, 1), dev(5, 2), // tty console ptmx
+		dev(136, -1), // pts
+	}
+}()

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
-	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
@@ -129,8 +128,9 @@ func TestWatchReportsOwnEndsOnly(t *testing.T) {
 }
 
 // TestInitRanksBelowItsChildren checks the OOM killer's order inside a
-// sandbox: init keeps the server's value (never a negative one), its agent
-// and so everything it starts scores initproc.UserOOMScoreBonus more.
+// sandbox: init and its agent run initproc.UserOOMScoreBonus below the
+// server's value (never above it) where the server may lower a value, at
+// it where not.
 func TestInitRanksBelowItsChildren(t *testing.T) {
 	d := newInternalDriver(t)
 	s := testSpec("oom-")
@@ -139,9 +139,12 @@ func TestInitRanksBelowItsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Init is raised only for the moment it starts a child (the agent,
-	// at boot); it settles back at the value the spec gave it.
-	want := *sandboxOOMScoreAdj()
+	// Init is raised only for the moment it starts a child; it settles
+	// back at the value the spec gave it.
+	want := *initOOMScoreAdj()
+	if _, lowers := oomLowerer(); lowers && want >= 0 {
+		t.Fatalf("init's oom_score_adj %d is not below zero with CAP_SYS_RESOURCE", want)
+	}
 	poll.Until(t, fmt.Sprintf("init's oom_score_adj to settle at %d", want), func() bool { return readAdj(t, pid) == want })
 	var kids []string
 	poll.Until(t, "init to start its agent", func() bool {
@@ -155,9 +158,16 @@ func TestInitRanksBelowItsChildren(t *testing.T) {
 	})
 	for _, k := range kids {
 		kid, _ := strconv.Atoi(k)
-		if got := readAdj(t, kid); got != min(want+initproc.UserOOMScoreBonus, 1000) {
-			t.Errorf("init's child %d has oom_score_adj %d, want %d", kid, got, want+initproc.UserOOMScoreBonus)
+		if got := readAdj(t, kid); got != want {
+			t.Errorf("init's agent %d has oom_score_adj %d, want init's %d", kid, got, want)
 		}
+	}
+	out, err := d.Exec(context.Background(), s.ID, "cat", "/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != strconv.Itoa(sandboxOOMScoreAdj()) {
+		t.Errorf("a process exec'd in the sandbox has oom_score_adj %s, want %d", got, sandboxOOMScoreAdj())
 	}
 }
 

@@ -104,6 +104,7 @@ func Run(t *testing.T, h Harness, probe Probe) {
 		{"MemoryLimitOOMKill", always, testOOM},
 		{"PidsLimitHoldsForkBomb", always, testPids},
 		{"Isolation", always, testIsolation},
+		{"Confinement", always, testConfinement},
 		{"DiskLimitENOSPC", diskLimit, testDiskLimit},
 		{"DeleteIsIdempotent", always, testDeleteIdempotent},
 		{"RecoverAfterRestart", always, testRecover},
@@ -112,6 +113,7 @@ func Run(t *testing.T, h Harness, probe Probe) {
 		{"NetworkOffHasOnlyLoopback", network, testOnlyLoopback},
 		{"NetworkDialPortWithoutInternet", network, testDialPort},
 		{"AgentWithoutNetwork", agent, testAgent},
+		{"AgentConfinement", agent, testAgentConfinement},
 		{"ArchiveRoundTrip", archive, testArchiveRoundTrip},
 	}
 	for _, tc := range tests {

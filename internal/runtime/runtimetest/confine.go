@@ -1,0 +1,114 @@
+package runtimetest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// testConfinement checks what a sandbox's root can see and reach of the
+// sandbox's own machinery: its cgroup paths are its own root (a cgroup
+// namespace), init's descriptors, environment and memory are closed to it
+// (init is not dumpable), init's output is not a file it can write to
+// through /proc/1/fd, and the standard devices still work.
+func testConfinement(t *testing.T, s *suite) {
+	rt := s.New(t, s.StateDir(t))
+	sp := s.spec()
+	s.create(t, rt, sp)
+	sh := func(line string) (string, error) { return s.Exec(ctxT(t), rt, sp.ID, "sh", "-c", line) }
+
+	out, err := s.Exec(ctxT(t), rt, sp.ID, "cat", "/proc/self/cgroup")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) != 3 || parts[2] != "/" {
+			t.Errorf("/proc/self/cgroup shows a path outside the sandbox's cgroup namespace: %q", line)
+		}
+	}
+	for _, line := range []string{
+		"readlink /proc/1/fd/1",
+		"cat /proc/1/environ",
+		"readlink /proc/1/exe",
+		"echo forged >> /proc/1/fd/1",
+		"echo forged >> /proc/1/fd/2",
+	} {
+		if out, err := sh(line); err == nil {
+			t.Errorf("the sandbox's root reached its init: %q succeeded: %q", line, out)
+		}
+	}
+	if out, err := sh("echo x > /dev/null && head -c 3 /dev/zero | wc -c && head -c 3 /dev/urandom | wc -c && ! echo x > /dev/full"); err != nil ||
+		strings.Fields(out)[0] != "3" {
+		t.Errorf("standard devices: %q %v", out, err)
+	}
+}
+
+// testAgentConfinement checks the agent the same way from a process the
+// agent starts (as the user's would be): the agent's descriptors (its
+// listening socket) are closed to it, and the OOM killer prefers it to
+// init and the agent.
+func testAgentConfinement(t *testing.T, s *suite) {
+	rt := s.New(t, s.StateDir(t))
+	ad, ok := runtime.AsAgentDialer(rt)
+	if !ok {
+		t.Fatal("Agent declared, no AgentDialer")
+	}
+	sp := s.spec()
+	s.create(t, rt, sp)
+	agentSh := func(line string) api.ExecResult {
+		t.Helper()
+		c, err := ad.DialAgent(ctxT(t), sp.ID)
+		if err != nil {
+			t.Fatalf("dial the agent: %v", err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		body, _ := json.Marshal(api.ExecRequest{Command: []string{"sh", "-c", line}})
+		req, _ := http.NewRequest("POST", "http://agent/exec", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := req.Write(c); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), req)
+		if err != nil {
+			t.Fatalf("agent answer: %v", err)
+		}
+		defer resp.Body.Close()
+		var res api.ExecResult
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("agent exec %q: %s %v", line, resp.Status, err)
+		}
+		return res
+	}
+	// The agent is the process whose command line is "<init> agent ...".
+	find := `for p in /proc/[0-9]*; do if tr '\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^/.hutch/hutch agent'; then echo ${p#/proc/}; fi; done`
+	res := agentSh(find)
+	agent := strings.TrimSpace(res.Stdout)
+	if _, err := strconv.Atoi(agent); err != nil {
+		t.Fatalf("no single agent process found: %q %q", res.Stdout, res.Stderr)
+	}
+	for _, line := range []string{"readlink /proc/" + agent + "/fd/3", "cat /proc/" + agent + "/environ", "readlink /proc/1/fd/3"} {
+		if res := agentSh(line); res.ExitCode == 0 {
+			t.Errorf("a process the agent started reached the agent or init: %q succeeded: %q", line, res.Stdout)
+		}
+	}
+	res = agentSh("cat /proc/1/oom_score_adj /proc/" + agent + "/oom_score_adj /proc/self/oom_score_adj")
+	adj := strings.Fields(res.Stdout)
+	if len(adj) != 3 {
+		t.Fatalf("oom_score_adj of init, agent, user: %q %q", res.Stdout, res.Stderr)
+	}
+	initAdj, _ := strconv.Atoi(adj[0])
+	agentAdj, _ := strconv.Atoi(adj[1])
+	userAdj, _ := strconv.Atoi(adj[2])
+	if userAdj <= initAdj || userAdj <= agentAdj {
+		t.Errorf("oom_score_adj init %d, agent %d, user's process %d: the user's must be the OOM killer's first choice", initAdj, agentAdj, userAdj)
+	}
+}
