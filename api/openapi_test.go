@@ -146,6 +146,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"WebhookDelivery": WebhookDelivery{}, "WebhookDeliveryList": WebhookDeliveryList{},
 		"SandboxMetrics": SandboxMetrics{}, "RateLimit": RateLimit{}, "RateLimitPair": RateLimitPair{},
 		"RateLimitSettings": RateLimitSettings{},
+		"PauseInfo":         PauseInfo{}, "PauseRequest": PauseRequest{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {

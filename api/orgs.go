@@ -42,11 +42,17 @@ type APIKeyList struct {
 // sandboxes. null means the server's default. PATCH is a merge patch:
 // absent fields are kept, null clears one.
 type OrganizationSettings struct {
-	DefaultTimeoutSeconds     *int64     `json:"defaultTimeoutSeconds"`
-	DefaultAutoStopMinutes    *int       `json:"defaultAutoStopMinutes"`
-	DefaultAutoArchiveMinutes *int       `json:"defaultAutoArchiveMinutes"`
-	DefaultAutoDeleteMinutes  *int       `json:"defaultAutoDeleteMinutes"`
-	UpdatedAt                 *time.Time `json:"updatedAt,omitempty"`
+	DefaultTimeoutSeconds     *int64 `json:"defaultTimeoutSeconds"`
+	DefaultAutoStopMinutes    *int   `json:"defaultAutoStopMinutes"`
+	DefaultAutoArchiveMinutes *int   `json:"defaultAutoArchiveMinutes"`
+	DefaultAutoDeleteMinutes  *int   `json:"defaultAutoDeleteMinutes"`
+	// DefaultPauseMemory is "keep" or "release", the memory mode of a
+	// pause that names none.
+	DefaultPauseMemory *string `json:"defaultPauseMemory"`
+	// PauseReleaseAfterSeconds is the tiered pause's delay for the
+	// organisation's sandboxes (0: never).
+	PauseReleaseAfterSeconds *int64     `json:"pauseReleaseAfterSeconds"`
+	UpdatedAt                *time.Time `json:"updatedAt,omitempty"`
 }
 
 // QuotaLimits is the body of PUT /v1/organizations/{id}/quotas and what

@@ -25,10 +25,16 @@ type Sandbox struct {
 	AutoArchiveMinutes int               `json:"autoArchiveMinutes"`
 	AutoDeleteMinutes  int               `json:"autoDeleteMinutes"`
 	AutoResume         bool              `json:"autoResume"`
-	CreatedAt          time.Time         `json:"createdAt"`
-	UpdatedAt          time.Time         `json:"updatedAt"`
-	StartedAt          *time.Time        `json:"startedAt"`
-	LastActivityAt     time.Time         `json:"lastActivityAt"`
+	// Pause is where a paused sandbox's memory is; absent in other states.
+	Pause *PauseInfo `json:"pause,omitempty"`
+	// PauseReleaseAfterSeconds is the sandbox's own delay before the
+	// tiered pause moves it from memory to disk (0: never); null follows
+	// the organisation's or the server's default.
+	PauseReleaseAfterSeconds *int64     `json:"pauseReleaseAfterSeconds"`
+	CreatedAt                time.Time  `json:"createdAt"`
+	UpdatedAt                time.Time  `json:"updatedAt"`
+	StartedAt                *time.Time `json:"startedAt"`
+	LastActivityAt           time.Time  `json:"lastActivityAt"`
 }
 
 // Resources are a sandbox's limits.
@@ -63,6 +69,27 @@ type CreateSandboxRequest struct {
 	AutoDeleteMinutes  *int              `json:"autoDeleteMinutes,omitempty"`
 	Network            *NetworkRequest   `json:"network,omitempty"`
 	AutoResume         *bool             `json:"autoResume,omitempty"`
+	// PauseReleaseAfterSeconds: see Sandbox.
+	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds,omitempty"`
+}
+
+// PauseInfo is the memory of a paused sandbox: "resident" (frozen in
+// RAM) or "on-disk" (checkpointed, RAM released), since when, the size of
+// the image on disk, and when the tiered pause moves it to disk (null:
+// never).
+type PauseInfo struct {
+	Memory    string     `json:"memory"`
+	Since     time.Time  `json:"since"`
+	SizeBytes int64      `json:"sizeBytes"`
+	ReleaseAt *time.Time `json:"releaseAt"`
+}
+
+// PauseRequest is the optional body of POST /v1/sandboxes/{id}/pause:
+// memory "keep" freezes the sandbox in RAM, "release" checkpoints it to
+// disk and frees its RAM; absent takes the organisation's or the server's
+// default. A release of a sandbox paused in memory moves it to disk.
+type PauseRequest struct {
+	Memory string `json:"memory,omitempty"`
 }
 
 // ResourcesRequest asks for limits; absent fields take server defaults.
@@ -141,4 +168,6 @@ type Capabilities struct {
 	// Agent says the sandboxes run the agent (exec, files, terminals,
 	// code contexts); without it those routes answer 501.
 	Agent bool `json:"agent"`
+	// Checkpoint says a pause can release memory (memory "release").
+	Checkpoint bool `json:"checkpoint"`
 }

@@ -14,7 +14,21 @@ import (
 type CallOption func(*callOptions)
 
 type callOptions struct {
-	wait bool
+	wait   bool
+	memory string // pause only
+}
+
+// ReleaseMemory makes a Pause checkpoint the sandbox to disk and free its
+// RAM (memory "release"); a sandbox already paused in memory moves to
+// disk. Other calls ignore it.
+func ReleaseMemory() CallOption {
+	return func(o *callOptions) { o.memory = "release" }
+}
+
+// KeepMemory makes a Pause keep the sandbox in RAM whatever the server's
+// or the organisation's default says. Other calls ignore it.
+func KeepMemory() CallOption {
+	return func(o *callOptions) { o.memory = "keep" }
 }
 
 // NoWait makes a lifecycle call return as soon as the server has accepted
@@ -99,7 +113,15 @@ func (c *Client) ListSandboxes(ctx context.Context, opts ListOptions) (*api.Sand
 
 // Pause freezes a running sandbox; memory and files are kept.
 func (c *Client) Pause(ctx context.Context, id string, opts ...CallOption) (*api.Sandbox, error) {
-	return c.action(ctx, id, "pause", waitQuery(opts))
+	var o callOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	var body any
+	if o.memory != "" {
+		body = api.PauseRequest{Memory: o.memory}
+	}
+	return c.sandboxCall(ctx, http.MethodPost, id, "/pause", waitQuery(opts), body)
 }
 
 // Resume continues a paused sandbox where it stopped.

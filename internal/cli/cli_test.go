@@ -187,6 +187,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"get"},
 		{"get", "a", "b"},
 		{"pause"},
+		{"pause", "--release", "--keep", "sb_1"},
+		{"resume", "--release", "sb_2"},
 		{"renew", "sb_1", "tomorrow"},
 		{"timeout", "sb_1", "1.5s"},
 		{"image", "fly"},
@@ -359,5 +361,21 @@ func TestEnvironmentGivesDefaults(t *testing.T) {
 	}
 	if f.lastAuth != "Bearer hk_env" {
 		t.Errorf("auth %q", f.lastAuth)
+	}
+}
+
+func TestPauseReleaseSendsMemory(t *testing.T) {
+	f := newFakeServer(t)
+	code, _, errOut := f.run("pause", "--release", "sb_1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var req api.PauseRequest
+	if err := json.Unmarshal(f.lastBody, &req); err != nil || req.Memory != "release" {
+		t.Fatalf("pause --release sent %q (%v)", f.lastBody, err)
+	}
+	f = newFakeServer(t)
+	if code, _, errOut := f.run("pause", "sb_1"); code != 0 || len(f.lastBody) != 0 {
+		t.Fatalf("plain pause: exit %d, body %q, %s", code, f.lastBody, errOut)
 	}
 }

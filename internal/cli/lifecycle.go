@@ -11,7 +11,7 @@ import (
 
 // lifecycleSummaries describe each lifecycle verb in its usage text.
 var lifecycleSummaries = map[string]string{
-	"pause":   "Freeze running sandboxes; memory and files are kept.",
+	"pause":   "Freeze running sandboxes; memory and files are kept (--release: memory to disk, RAM freed).",
 	"resume":  "Continue paused sandboxes where they stopped.",
 	"stop":    "End sandboxes' processes and free their memory; the filesystem is kept.",
 	"start":   "Boot stopped or archived sandboxes again.",
@@ -27,11 +27,15 @@ var errSomeFailed = errors.New("some items failed")
 // IDs, goes on past a failure and reports every failure on its own line.
 func lifecycle(verb string) func(context.Context, *env, []string) error {
 	return func(ctx context.Context, e *env, args []string) error {
-		var noWait, force bool
+		var noWait, force, release, keep bool
 		fs := e.flagSet(verb)
 		fs.BoolVar(&noWait, "no-wait", false, "return once the work has started")
 		if verb == "stop" {
 			fs.BoolVar(&force, "force", false, "kill at once instead of SIGTERM and a grace period")
+		}
+		if verb == "pause" {
+			fs.BoolVar(&release, "release", false, "checkpoint to disk and free the memory (a sandbox paused in memory moves to disk)")
+			fs.BoolVar(&keep, "keep", false, "keep the memory resident whatever the defaults say")
 		}
 		ids, _, err := e.parse(fs, verb, "ID...", lifecycleSummaries[verb], args)
 		if err != nil {
@@ -44,7 +48,16 @@ func lifecycle(verb string) func(context.Context, *env, []string) error {
 		if err != nil {
 			return err
 		}
+		if release && keep {
+			return usagef(verb, "--release and --keep exclude each other")
+		}
 		opts := waitOpt(noWait)
+		if release {
+			opts = append(opts, client.ReleaseMemory())
+		}
+		if keep {
+			opts = append(opts, client.KeepMemory())
+		}
 		return e.each(ids, func(id string) error {
 			sb, err := doAction(ctx, c, verb, id, force, opts)
 			if err != nil {
@@ -52,6 +65,10 @@ func lifecycle(verb string) func(context.Context, *env, []string) error {
 			}
 			if e.json {
 				return printJSON(e.stdout, sb)
+			}
+			if sb.Pause != nil && sb.Pause.Memory == "on-disk" {
+				fmt.Fprintf(e.stdout, "%s\t%s\t%s on disk\n", clean(sb.ID), clean(sb.State), bytesHuman(sb.Pause.SizeBytes))
+				return nil
 			}
 			fmt.Fprintf(e.stdout, "%s\t%s\n", clean(sb.ID), clean(sb.State))
 			return nil

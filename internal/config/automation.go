@@ -2,6 +2,8 @@ package config
 
 import (
 	"flag"
+
+	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
 // automationFlags registers the lifecycle automation settings of `hutch
@@ -16,6 +18,10 @@ func automationFlags(fs *flag.FlagSet, c *Config) {
 		"archive sandboxes stopped this many minutes unless they say otherwise (0: never)")
 	fs.IntVar(&s.DefaultAutoDeleteMinutes, "default-auto-delete-minutes", s.DefaultAutoDeleteMinutes,
 		"delete sandboxes stopped this many minutes unless they say otherwise (-1: never, 0: on stop)")
+	fs.Func("pause-memory", `what a pause that names no memory mode does: "keep" (frozen in RAM) or "release" (checkpointed to disk, RAM freed); an organisation's setting wins`,
+		func(v string) error { s.DefaultPauseMemory = sandbox.PauseMemory(v); return nil })
+	fs.DurationVar(&s.DefaultPauseReleaseAfter, "pause-release-after", s.DefaultPauseReleaseAfter,
+		"tiered pause: move a sandbox paused in memory to disk after this long, unless it or its organisation says otherwise (0: never)")
 	fs.DurationVar(&s.DeletedRetention, "deleted-retention", s.DeletedRetention,
 		"how long a deleted sandbox stays readable before it is purged")
 	fs.DurationVar(&a.Minute, "minute", a.Minute,

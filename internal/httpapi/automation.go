@@ -159,6 +159,12 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 			err = json.Unmarshal(raw, dst) // null sets nil
 		case k == "defaultTimeoutSeconds":
 			err = json.Unmarshal(raw, &o.TimeoutSeconds)
+		case k == "pauseReleaseAfterSeconds":
+			err = json.Unmarshal(raw, &o.PauseReleaseAfterSeconds)
+		case k == "defaultPauseMemory":
+			if json.Unmarshal(raw, &o.PauseMemory) != nil {
+				return errdefs.InvalidField(k, "must be %q, %q or null", sandbox.PauseKeep, sandbox.PauseRelease)
+			}
 		default:
 			return errdefs.InvalidField(k, "unknown setting")
 		}
@@ -175,7 +181,12 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 
 func orgSettingsToAPI(o *sandbox.OrgSettings) api.OrganizationSettings {
 	out := api.OrganizationSettings{DefaultTimeoutSeconds: o.TimeoutSeconds, DefaultAutoStopMinutes: o.AutoStopMinutes,
-		DefaultAutoArchiveMinutes: o.AutoArchiveMinutes, DefaultAutoDeleteMinutes: o.AutoDeleteMinutes}
+		DefaultAutoArchiveMinutes: o.AutoArchiveMinutes, DefaultAutoDeleteMinutes: o.AutoDeleteMinutes,
+		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds}
+	if o.PauseMemory != nil {
+		m := string(*o.PauseMemory)
+		out.DefaultPauseMemory = &m
+	}
 	if !o.UpdatedAt.IsZero() {
 		out.UpdatedAt = &o.UpdatedAt
 	}

@@ -44,7 +44,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	out := api.Info{Version: s.Version, Runtime: "none"}
 	if name, c, ok := s.Sandboxes.RuntimeInfo(); ok {
 		out.Runtime = name
-		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent}
+		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent,
+			Checkpoint: c.Checkpoint}
 	}
 	if s.RateLimits != nil {
 		p := pairToAPI(s.RateLimits.Settings().For(principal(r.Context()).OrganizationID))

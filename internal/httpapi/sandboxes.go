@@ -37,6 +37,8 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) error {
 		AutoArchiveMinutes: req.AutoArchiveMinutes,
 		AutoDeleteMinutes:  req.AutoDeleteMinutes,
 		Wait:               wait,
+
+		PauseReleaseAfterSeconds: req.PauseReleaseAfterSeconds,
 	}
 	if res := req.Resources; res != nil {
 		cr.CPU, cr.MemoryMB, cr.DiskMB, cr.Pids = res.CPU, res.MemoryMB, res.DiskMB, res.Pids
@@ -130,8 +132,14 @@ func (s *Server) action(a sandbox.Action) handlerFunc {
 		if err != nil {
 			return err
 		}
+		var pause api.PauseRequest
+		if a == sandbox.ActionPause {
+			if err := decode(w, r, &pause, true); err != nil {
+				return err
+			}
+		}
 		sb, err := s.Sandboxes.Act(r.Context(), principal(r.Context()).OrganizationID, r.PathValue("id"), a,
-			sandbox.ActOptions{Wait: wait, Force: force})
+			sandbox.ActOptions{Wait: wait, Force: force, Memory: sandbox.PauseMemory(pause.Memory)})
 		if err != nil {
 			return err
 		}
@@ -222,5 +230,15 @@ func toAPI(sb *sandbox.Sandbox) api.Sandbox {
 		UpdatedAt:          sb.UpdatedAt,
 		StartedAt:          sb.StartedAt,
 		LastActivityAt:     sb.LastActivityAt,
+		Pause:              pauseToAPI(sb.Pause),
+
+		PauseReleaseAfterSeconds: sb.PauseReleaseAfterSeconds,
 	}
+}
+
+func pauseToAPI(p *sandbox.PauseInfo) *api.PauseInfo {
+	if p == nil {
+		return nil
+	}
+	return &api.PauseInfo{Memory: string(p.Memory), Since: p.Since, SizeBytes: p.SizeBytes, ReleaseAt: p.ReleaseAt}
 }
