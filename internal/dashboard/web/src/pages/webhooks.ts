@@ -102,10 +102,12 @@ function outcomeBadge(d: WebhookDelivery): HTMLElement {
   return h("span", { class: `badge ${outcomeClass[d.outcome] ?? ""}` }, d.outcome);
 }
 
-// answer is what the receiver said: its status, or why there was none.
-function answer(d: WebhookDelivery): string {
-  if (d.statusCode === 0) return d.error ?? "no answer";
-  return d.error ? `${d.statusCode}: ${d.error}` : String(d.statusCode);
+// answer is what the receiver said: its status (the error, which only
+// repeats it, in the tooltip), or why there was none.
+function answer(d: WebhookDelivery): HTMLElement {
+  if (d.statusCode === 0) return h("td", { "data-label": "Answer", class: "mono" }, d.error ?? "no answer");
+  const text = `${d.statusCode}${d.statusCode >= 200 && d.statusCode < 300 ? "" : " (failed)"}`;
+  return h("td", { "data-label": "Answer", class: "mono", title: d.error }, text);
 }
 
 function lastDelivery(a: WebhookDelivery[] | string): HTMLElement | string {
@@ -126,7 +128,7 @@ function deliveryTable(w: Webhook, a: WebhookDelivery[] | string): HTMLElement {
       h("td", { "data-label": "When", title: d.time }, ago(d.time)),
       h("td", { "data-label": "Event" }, h("span", { class: "mono" }, d.sandboxId), ` ${d.from || "–"} → ${d.to}`),
       h("td", { "data-label": "Attempt" }, `#${d.attempt} of delivery ${d.deliveryId}`),
-      h("td", { "data-label": "Answer", class: "mono" }, answer(d)),
+      answer(d),
       h("td", { "data-label": "Latency" }, `${d.latencyMs.toFixed(d.latencyMs < 10 ? 1 : 0)} ms`),
       h("td", { "data-label": "Outcome" }, outcomeBadge(d))))))));
 }
