@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hutchdev/hutch/client"
 	"github.com/hutchdev/hutch/internal/bench"
 )
 
@@ -139,6 +141,64 @@ func TestBenchTable(t *testing.T) {
 	bad := exec.Command(binary, "bench", "--scenarios", "fly")
 	if err := bad.Run(); err == nil || bad.ProcessState.ExitCode() != 2 {
 		t.Errorf("unknown scenario: %v, want exit 2", err)
+	}
+}
+
+// TestBenchURL points the bench at a running server (TLS, self-signed,
+// reached by its fingerprint, started with --trace-creates): it measures
+// there, reads the breakdown from that server's log, and deletes the
+// sandboxes it made there.
+func TestBenchURL(t *testing.T) {
+	s := startServer(t, "", "--tls-self-signed", "--trace-creates")
+	b, _ := os.ReadFile(s.logPath)
+	m := fingerprintLogRE.FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no fingerprint in the log:\n%s", b)
+	}
+	url := strings.Replace(s.url, "http://", "https://", 1)
+	args := []string{"bench", "--url", url, "--api-key", s.key, "--json", "-n", "2", "--warmup", "0",
+		"--scenarios", "create,exec,delete", "--breakdown", "--server-log", s.logPath}
+	cmd := exec.Command(binary, append(args, "--tls-fingerprint", m[1])...)
+	cmd.Env = withoutEnv(os.Environ(), "HUTCH_URL", "HUTCH_API_KEY", "HUTCH_TLS_FINGERPRINT")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hutch bench --url: %v\n%s\n%s", err, stderr.String(), out)
+	}
+	var rep benchJSON
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Server != url || len(rep.Results) != 3 {
+		t.Fatalf("server %q, results %+v", rep.Server, rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.N != 2 || r.Errors != 0 {
+			t.Errorf("%s: %d samples, %d errors", r.Name, r.N, r.Errors)
+		}
+	}
+	if len(rep.Breakdown) == 0 || rep.Breakdown[0].N != 2 {
+		t.Errorf("breakdown from the server's log: %+v", rep.Breakdown)
+	}
+	s.url = url
+	if s.c, err = client.New(url, s.key, client.WithPinnedCertificate(m[1])); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.c.ListSandboxes(context.Background(), client.ListOptions{States: []string{"running", "creating", "stopped", "paused", "error"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range list.Items {
+		if sb.Metadata["hutch-bench"] != "" {
+			t.Errorf("the bench left %s (%s) on the server", sb.ID, sb.State)
+		}
+	}
+	// Without the fingerprint the self-signed certificate is refused.
+	bad := exec.Command(binary, args...)
+	bad.Env = cmd.Env
+	if out, err := bad.CombinedOutput(); err == nil {
+		t.Errorf("the bench trusted a self-signed certificate without its fingerprint:\n%s", out)
 	}
 }
 

@@ -77,8 +77,10 @@ type Options struct {
 	// own server always does; another one needs ServerLog.
 	Breakdown bool
 	ServerLog string
-	// UserAgent is sent with every request.
-	UserAgent string
+	// UserAgent is sent with every request; ClientOptions are further
+	// options of the SDK client of a URL server (a pinned certificate).
+	UserAgent     string
+	ClientOptions []client.Option
 }
 
 // DefaultOptions are the settings of a plain `hutch bench`.
@@ -145,7 +147,11 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 		r.own, url, key, rep.Server = own, own.url, own.key, "own"
 		defer own.stop()
 	}
-	c, err := client.New(url, key, client.WithUserAgent(o.UserAgent))
+	opts := []client.Option{client.WithUserAgent(o.UserAgent)}
+	if r.own == nil {
+		opts = append(opts, o.ClientOptions...)
+	}
+	c, err := client.New(url, key, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hutchdev/hutch/client"
 	"github.com/hutchdev/hutch/internal/bench"
 )
 
@@ -47,6 +48,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	explicit := e.url != urlBefore || urlBefore != urlFromEnv()
 	if explicit {
 		o.URL, o.APIKey = e.url, e.apiKey
+		if e.tlsPin != "" {
+			o.ClientOptions = append(o.ClientOptions, client.WithPinnedCertificate(e.tlsPin))
+		}
 	} else if o.Binary, err = os.Executable(); err != nil {
 		return err
 	}
