@@ -47,6 +47,9 @@ type Config struct {
 	// EgressAllow lists the internal CIDRs, addresses and host names that
 	// webhook deliveries and image pulls may reach (see Egress).
 	EgressAllow []string
+	// ConsoleLogMB caps each sandbox's console log (the output of its
+	// init, agent and entrypoint), which is kept on the sandbox's disk.
+	ConsoleLogMB int64
 	// MaxSandboxDiskMB bounds one sandbox's disk; 0 bounds it by the free
 	// space of the data dir's file system.
 	MaxSandboxDiskMB int64
@@ -75,6 +78,7 @@ func Default() Config {
 		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
 		WebhookBackoff:  time.Second,
+		ConsoleLogMB:    8,
 		NetworkSubnet:   "10.213.0.0/16",
 		ProxyDomain:     "localhost",
 		HTTP:            DefaultHTTP(),
@@ -114,6 +118,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.Sandbox.TraceCreates, "trace-creates", c.Sandbox.TraceCreates, "log where each create's time goes, one \"create trace\" line per create (hutch bench --breakdown reads them)")
 	fs.DurationVar(&c.Sandbox.StopGrace, "stop-grace", c.Sandbox.StopGrace, "time between SIGTERM and SIGKILL when a sandbox stops")
+	fs.Int64Var(&c.ConsoleLogMB, "console-log-mb", c.ConsoleLogMB, "cap of each sandbox's console log (its init's, agent's and entrypoint's output), kept on the sandbox's disk")
 	fs.StringVar(&c.Sandbox.DefaultImage, "default-image", c.Sandbox.DefaultImage, "image of sandboxes created without one")
 	fs.StringVar(&c.NetworkSubnet, "network-subnet", c.NetworkSubnet, "IPv4 range of sandbox addresses (a /31 each)")
 	fs.StringVar(&c.ProxyDomain, "proxy-domain", c.ProxyDomain, "domain of host-based port URLs, {port}-{id}.<domain> (empty: path form only)")
@@ -165,6 +170,9 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.ProxyDomain, "/: \t") || strings.HasPrefix(c.ProxyDomain, ".") {
 		return fmt.Errorf("--proxy-domain %q: must be a domain name such as localhost or sandboxes.example.com", c.ProxyDomain)
+	}
+	if c.ConsoleLogMB < 1 {
+		return fmt.Errorf("--console-log-mb %d: must be at least 1", c.ConsoleLogMB)
 	}
 	if strings.ContainsAny(c.APIKey, " \t\r\n") {
 		return fmt.Errorf("API key must not contain whitespace")

@@ -49,7 +49,9 @@ func newOCI(cfg config.Config, images *image.Store, seeds *seeder, log *slog.Log
 		Images:     resolveOrPull(images, seeds, log),
 		InitBinary: exe,
 		StopGrace:  cfg.Sandbox.StopGrace,
-		Subnet:     netip.MustParsePrefix(cfg.NetworkSubnet), // checked by config.Validate
+		// The driver's own floor (initproc.MinConsoleBytes) is below 1 MiB.
+		ConsoleBytes: cfg.ConsoleLogMB << 20,
+		Subnet:       netip.MustParsePrefix(cfg.NetworkSubnet), // checked by config.Validate
 	})
 	if err != nil {
 		return nil, err
