@@ -25,6 +25,8 @@ type Sandbox struct {
 	AutoArchiveMinutes int               `json:"autoArchiveMinutes"`
 	AutoDeleteMinutes  int               `json:"autoDeleteMinutes"`
 	AutoResume         bool              `json:"autoResume"`
+	// Runtime is the driver the sandbox runs on: "oci" or "gvisor".
+	Runtime string `json:"runtime"`
 	// Pause is where a paused sandbox's memory is; absent in other states.
 	Pause *PauseInfo `json:"pause,omitempty"`
 	// PauseReleaseAfterSeconds is the sandbox's own delay before the
@@ -69,6 +71,9 @@ type CreateSandboxRequest struct {
 	AutoDeleteMinutes  *int              `json:"autoDeleteMinutes,omitempty"`
 	Network            *NetworkRequest   `json:"network,omitempty"`
 	AutoResume         *bool             `json:"autoResume,omitempty"`
+	// Runtime chooses the sandbox's driver among Info.Runtimes; empty
+	// takes the organisation's, then the server's default.
+	Runtime string `json:"runtime,omitempty"`
 	// PauseReleaseAfterSeconds: see Sandbox.
 	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds,omitempty"`
 }
@@ -157,6 +162,17 @@ type Info struct {
 	// RateLimits are the limits of the caller's organisation; absent when
 	// the server enforces none.
 	RateLimits *RateLimitPair `json:"rateLimits,omitempty"`
+	// Runtimes are those a sandbox may choose at create, each with what
+	// it can do; DefaultRuntime is the one a create without a choice gets.
+	Runtimes       []RuntimeInfo `json:"runtimes"`
+	DefaultRuntime string        `json:"defaultRuntime"`
+}
+
+// RuntimeInfo is one runtime a sandbox may run on.
+type RuntimeInfo struct {
+	Name         string       `json:"name"`
+	Driver       string       `json:"driver"`
+	Capabilities Capabilities `json:"capabilities"`
 }
 
 // Capabilities mirrors the runtime's optional features.

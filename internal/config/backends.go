@@ -14,14 +14,17 @@ import (
 const (
 	StoreSQLite = "sqlite"
 	RuntimeOCI  = "oci"
-	OCICrun     = "crun"
-	OCIRunc     = "runc"
+	// RuntimeGvisor runs sandboxes on gVisor's runsc, beside oci, when
+	// Config.Runsc exists (scripts/build-runsc.sh builds it).
+	RuntimeGvisor = "gvisor"
+	OCICrun       = "crun"
+	OCIRunc       = "runc"
 )
 
 // runtimes and ociRuntimes are named in error messages, so that an operator
 // who mistypes one sees the choices.
 var (
-	runtimes    = []string{RuntimeOCI}
+	runtimes    = []string{RuntimeOCI, RuntimeGvisor}
 	ociRuntimes = []string{OCICrun, OCIRunc}
 )
 
@@ -64,7 +67,10 @@ func (c Config) validateRuntime() error {
 		return errdefs.InvalidField("--runtime", "unknown runtime %q; this build has %s (the OCI binary, %s, is chosen with --oci-runtime)",
 			c.Runtime, strings.Join(runtimes, ", "), strings.Join(ociRuntimes, " or "))
 	}
-	if c.Runtime == RuntimeOCI && !slices.Contains(ociRuntimes, c.OCIRuntime) {
+	if c.Runtime == RuntimeGvisor && !filepath.IsAbs(c.Runsc) {
+		return errdefs.InvalidField("--runsc", "must be an absolute path, not %q", c.Runsc)
+	}
+	if !slices.Contains(ociRuntimes, c.OCIRuntime) { // oci runs beside gvisor too
 		return errdefs.InvalidField("--oci-runtime", "unknown OCI runtime %q; must be %s", c.OCIRuntime, strings.Join(ociRuntimes, " or "))
 	}
 	return nil

@@ -31,7 +31,10 @@ type Config struct {
 	// oci driver runs ("crun" or "runc").
 	Runtime    string
 	OCIRuntime string
-	LogLevel   slog.Level
+	// Runsc is gVisor's runsc; when it exists, sandboxes may choose the
+	// gvisor runtime, and Runtime gvisor makes it their default.
+	Runsc    string
+	LogLevel slog.Level
 	// SeedImages holds base.tar, python.tar and node.tar from scripts/setup.sh,
 	// imported on start when the image store lacks them.
 	SeedImages      string
@@ -74,6 +77,7 @@ func Default() Config {
 		Store:           StoreSQLite,
 		Runtime:         RuntimeOCI,
 		OCIRuntime:      OCICrun,
+		Runsc:           "/var/cache/hutch/bin/runsc",
 		ShutdownTimeout: 30 * time.Second,
 		SeedImages:      "/var/cache/hutch/images",
 		Sandbox:         sandbox.DefaultConfig(),
@@ -112,8 +116,9 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "where state, images and sandboxes live")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin API key of the default organization (generated on first start when empty)")
 	fs.StringVar(&c.Store, "store", c.Store, "state backend: sqlite (<data-dir>/hutch.db) or sqlite:///path/to/hutch.db")
-	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "sandbox driver: "+strings.Join(runtimes, ", ")+" (crun and runc are still accepted here, deprecated: use --oci-runtime)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "default runtime of sandboxes: "+strings.Join(runtimes, ", ")+" (oci always runs; gvisor needs --runsc; crun and runc are still accepted here, deprecated: use --oci-runtime)")
 	fs.StringVar(&c.OCIRuntime, "oci-runtime", c.OCIRuntime, "binary the oci driver runs: crun (measured faster) or runc")
+	fs.StringVar(&c.Runsc, "runsc", c.Runsc, "gVisor's runsc: when it exists sandboxes may choose runtime gvisor (scripts/build-runsc.sh builds it here)")
 	fs.StringVar(&c.SeedImages, "seed-images", c.SeedImages, "directory of base image tarballs imported on start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.Sandbox.TraceCreates, "trace-creates", c.Sandbox.TraceCreates, "log where each create's time goes, one \"create trace\" line per create (hutch bench --breakdown reads them)")

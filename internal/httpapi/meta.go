@@ -47,6 +47,14 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent,
 			Checkpoint: c.Checkpoint}
 	}
+	for _, rd := range s.Sandboxes.Runtimes() {
+		c := rd.Capabilities
+		out.Runtimes = append(out.Runtimes, api.RuntimeInfo{Name: rd.Name, Driver: rd.Driver, Capabilities: api.Capabilities{
+			Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent, Checkpoint: c.Checkpoint}})
+		if rd.Default {
+			out.DefaultRuntime = rd.Name
+		}
+	}
 	if s.RateLimits != nil {
 		p := pairToAPI(s.RateLimits.Settings().For(principal(r.Context()).OrganizationID))
 		out.RateLimits = &p

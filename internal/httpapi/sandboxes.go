@@ -37,6 +37,7 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) error {
 		AutoArchiveMinutes: req.AutoArchiveMinutes,
 		AutoDeleteMinutes:  req.AutoDeleteMinutes,
 		Wait:               wait,
+		Runtime:            req.Runtime,
 
 		PauseReleaseAfterSeconds: req.PauseReleaseAfterSeconds,
 	}
@@ -231,6 +232,7 @@ func toAPI(sb *sandbox.Sandbox) api.Sandbox {
 		StartedAt:          sb.StartedAt,
 		LastActivityAt:     sb.LastActivityAt,
 		Pause:              pauseToAPI(sb.Pause),
+		Runtime:            sandbox.RuntimeOf(sb),
 
 		PauseReleaseAfterSeconds: sb.PauseReleaseAfterSeconds,
 	}

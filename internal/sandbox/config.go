@@ -39,6 +39,11 @@ type Config struct {
 	// (zero: network.DefaultSubnet): one of the ranges no network policy
 	// may open (see network.Protected).
 	NetworkSubnet netip.Prefix
+	// Runtimes are the drivers a sandbox may choose at create
+	// ("oci", "gvisor"), DefaultRuntime the one it gets otherwise. Empty:
+	// the one driver there is, recorded as DefaultRuntime.
+	Runtimes       []string
+	DefaultRuntime string
 	// TraceCreates logs, for every create, where its time went (see
 	// trace.go); `hutch bench --breakdown` reads those lines.
 	TraceCreates bool

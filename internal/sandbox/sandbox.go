@@ -7,11 +7,15 @@ import "time"
 
 // Sandbox is the stored record of one sandbox.
 type Sandbox struct {
-	ID                 string
-	Name               string
-	OrganizationID     string
-	Image              string
-	Template           string
+	ID             string
+	Name           string
+	OrganizationID string
+	Image          string
+	Template       string
+	// Runtime names the driver the sandbox runs on ("oci", "gvisor"),
+	// chosen at create and kept for its life; empty in a record made
+	// before there was a choice, which is "oci".
+	Runtime            string
 	Entrypoint         []string
 	Env                map[string]string
 	Metadata           map[string]string

@@ -12,10 +12,13 @@ import (
 
 // CreateRequest is what a caller asks for; nil fields take the defaults.
 type CreateRequest struct {
-	OrganizationID     string
-	Name               string
-	Image              string
-	Template           string
+	OrganizationID string
+	Name           string
+	Image          string
+	Template       string
+	// Runtime chooses the sandbox's driver among Config.Runtimes; empty
+	// takes Config.DefaultRuntime.
+	Runtime            string
 	Entrypoint         []string
 	Env                map[string]string
 	Metadata           map[string]string
@@ -114,6 +117,9 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 		return nil, err
 	}
 	sb.PauseReleaseAfterSeconds = r.PauseReleaseAfterSeconds
+	if err := c.resolveRuntime(sb, r.Runtime); err != nil {
+		return nil, err
+	}
 	if sb.Name != "" {
 		if err := validateName(sb.Name); err != nil {
 			return nil, err

@@ -20,7 +20,7 @@ import (
 // refused any other).
 func newRuntime(cfg config.Config, images *image.Store, seeds *seeder, log *slog.Logger) (runtime.Runtime, error) {
 	switch cfg.Runtime {
-	case config.RuntimeOCI:
+	case config.RuntimeOCI, config.RuntimeGvisor: // gvisor runs beside oci (withGvisor)
 		return newOCI(cfg, images, seeds, log)
 	}
 	return nil, fmt.Errorf("runtime %q has no constructor", cfg.Runtime)

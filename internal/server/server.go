@@ -90,6 +90,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	rd.setSeeds(seeds)
 	rd.setPhase("starting the sandbox runtime")
 	rt, err := newRuntime(cfg, images, seeds, log)
+	if err == nil {
+		rt, err = withGvisor(&cfg, rt, images, seeds, st, log)
+	}
 	if err != nil {
 		log.Error("no sandbox runtime: sandboxes cannot be created until this is fixed", "err", err)
 		rt = nil

@@ -61,6 +61,7 @@ var sandboxCols = []string{
 	"created_at", "updated_at", "started_at", "last_activity_at", "version",
 	"deny_cidrs", "public_ports", "auto_resume",
 	"pause_memory", "pause_since", "pause_size_bytes", "pause_release_at", "pause_release_after_seconds",
+	"runtime",
 }
 
 // sandboxColumns is sandboxCols as a select list.
@@ -114,6 +115,7 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 		formatTime(sb.LastActivityAt), sb.Version,
 		deny, public, sb.AutoResume,
 		pauseMemory, pauseSince, pauseSize, pauseReleaseAt, releaseAfter,
+		sb.Runtime,
 	}, nil
 }
 
@@ -143,7 +145,8 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		&sb.AutoStopMinutes, &sb.AutoArchiveMinutes, &sb.AutoDeleteMinutes,
 		&created, &updated, &started, &activity, &sb.Version,
 		&deny, &public, &sb.AutoResume,
-		&pauseMemory, &pauseSince, &pauseSize, &pauseReleaseAt, &releaseAfter)
+		&pauseMemory, &pauseSince, &pauseSize, &pauseReleaseAt, &releaseAfter,
+		&sb.Runtime)
 	if err != nil {
 		return nil, err
 	}

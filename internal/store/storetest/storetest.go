@@ -56,6 +56,7 @@ func newSandbox(org, name string) *sandbox.Sandbox {
 		OrganizationID: org,
 		Image:          "docker.io/library/python:3.12",
 		Template:       "python",
+		Runtime:        "gvisor",
 		Entrypoint:     []string{"/bin/sh", "-c", "sleep infinity"},
 		Env:            map[string]string{"A": "1", "PATH": "/usr/bin"},
 		Metadata:       map[string]string{"team": "ml", "env": "dev"},
