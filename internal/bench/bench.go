@@ -30,8 +30,10 @@ const (
 	ScenarioExec       = "exec"        // exec true in a running sandbox
 	ScenarioFileWrite  = "file-write"  // 1 MiB upload
 	ScenarioFileRead   = "file-read"   // 1 MiB download
-	ScenarioPause      = "pause"
+	ScenarioPause      = "pause"       // in memory: the freezer
 	ScenarioResume     = "resume"
+	ScenarioPauseDisk  = "pause-release"  // memory released: a checkpoint to disk
+	ScenarioResumeDisk = "resume-release" // from that checkpoint
 	ScenarioStop       = "stop"
 	ScenarioStart      = "start"
 	ScenarioDelete     = "delete"
@@ -43,7 +45,7 @@ const (
 
 // Scenarios lists every scenario name, in table order.
 var Scenarios = []string{ScenarioCreate, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
-	ScenarioPause, ScenarioResume, ScenarioStop, ScenarioStart, ScenarioDelete,
+	ScenarioPause, ScenarioResume, ScenarioPauseDisk, ScenarioResumeDisk, ScenarioStop, ScenarioStart, ScenarioDelete,
 	ScenarioGet, ScenarioList, ScenarioBurst, ScenarioRaw}
 
 // Options configure a run. The zero values of the counts take the

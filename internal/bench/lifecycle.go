@@ -23,7 +23,7 @@ type lifeSamples struct {
 
 // lifecycleScenarios are measured in the order of one sandbox's life.
 var lifecycleScenarios = []string{ScenarioCreate, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
-	ScenarioPause, ScenarioResume, ScenarioStop, ScenarioStart, ScenarioDelete}
+	ScenarioPause, ScenarioResume, ScenarioPauseDisk, ScenarioResumeDisk, ScenarioStop, ScenarioStart, ScenarioDelete}
 
 // fileSize is what the file scenarios write and read.
 const fileSize = 1 << 20
@@ -65,8 +65,12 @@ func (r *run) lifecycle(ctx context.Context, rep *Report) lifeSamples {
 		r.prog.step(phase, i+1, total)
 	}
 	for _, s := range lifecycleScenarios {
-		if r.o.selected(s) && r.supports(s) {
+		switch {
+		case !r.o.selected(s):
+		case r.supports(s):
 			rep.Results = append(rep.Results, newResult(s, KindHutch, ls.samples[s], ls.errors[s]))
+		default:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not measured: the server does not offer it (/v1/info capabilities)", s))
 		}
 	}
 	return ls
@@ -81,12 +85,15 @@ func (r *run) supports(s string) bool {
 		return caps.Agent
 	case ScenarioPause, ScenarioResume:
 		return caps.Pause
+	case ScenarioPauseDisk, ScenarioResumeDisk:
+		return caps.Pause && caps.Checkpoint
 	}
 	return true
 }
 
 // round is one sandbox's life: create, first exec, exec, a file written
-// and read back, pause, resume, stop, start, delete. Each step's time goes
+// and read back, pause and resume in memory, then with the memory
+// released to disk, stop, start, delete. Each step's time goes
 // to add; a failed step skips to the delete. It returns the sandbox's ID.
 func (r *run) round(ctx context.Context, payload []byte, add func(string, time.Duration, error)) string {
 	sel := func(names ...string) bool {
@@ -135,8 +142,14 @@ func (r *run) round(ctx context.Context, payload []byte, add func(string, time.D
 		}
 	}
 	if sel(ScenarioPause, ScenarioResume) {
-		if !timed(ScenarioPause, func() error { return action(r.c.Pause(ctx, id)) }) ||
+		if !timed(ScenarioPause, func() error { return action(r.c.Pause(ctx, id, client.KeepMemory())) }) ||
 			!timed(ScenarioResume, func() error { return action(r.c.Resume(ctx, id)) }) {
+			return id
+		}
+	}
+	if sel(ScenarioPauseDisk, ScenarioResumeDisk) {
+		if !timed(ScenarioPauseDisk, func() error { return action(r.c.Pause(ctx, id, client.ReleaseMemory())) }) ||
+			!timed(ScenarioResumeDisk, func() error { return action(r.c.Resume(ctx, id)) }) {
 			return id
 		}
 	}
