@@ -72,9 +72,10 @@ type idRanges struct {
 	dir        string
 	initBinary string
 
-	mu   sync.Mutex
-	held map[uint32]string   // bases this driver claimed -> owner
-	ns   map[uint32]*os.File // user namespace storage -> base, by base
+	mu     sync.Mutex
+	held   map[uint32]string   // bases this driver claimed -> owner
+	ns     map[uint32]*os.File // user namespace storage -> base, by base
+	closed bool
 }
 
 func newIDRanges(dir, initBinary string) (*idRanges, error) {
@@ -124,6 +125,7 @@ func (a *idRanges) claim(owner string) (idRange, error) {
 				return idRange{}, fmt.Errorf("id range registry: %w", err)
 			}
 			a.held[r.Base] = owner
+			go a.warm(slot + 1)
 			return r, nil
 		}
 	}
@@ -153,11 +155,7 @@ func (a *idRanges) stale(path string, r idRange) bool {
 func (a *idRanges) release(r idRange, owner string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ns := a.ns[r.Base]; ns != nil {
-		ns.Close()
-		delete(a.ns, r.Base)
-	}
-	delete(a.held, r.Base)
+	delete(a.held, r.Base) // its user namespace stays: the next claim likely takes this range
 	unlock, err := a.lock()
 	if err != nil {
 		return err
@@ -193,27 +191,67 @@ func (a *idRanges) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// userNS returns the user namespace that maps the storage range onto r,
-// made at the first boot of a range in this process and kept while the
-// range is (about 1.7 ms to make: a fork and exec).
+// userNS returns the user namespace that maps the storage range onto r.
+// Making one forks the server (10-15 ms for a process of a server's size:
+// a fork into a new user namespace cannot share the parent's memory as a
+// vfork does), so they are kept for the life of the process, by range,
+// and the next free range's is made ahead, off the create path (warm):
+// a create finds its range's namespace ready unless creates come faster
+// than one fork each.
 func (a *idRanges) userNS(r idRange) (*os.File, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if ns := a.ns[r.Base]; ns != nil {
+	ns := a.ns[r.Base]
+	a.mu.Unlock()
+	if ns != nil {
 		return ns, nil
 	}
 	ns, err := newUserNS(a.initBinary, image.StorageIDBase, r.Base, r.Size)
 	if err != nil {
 		return nil, fmt.Errorf("user namespace for idmapped mounts: %w", err)
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if have := a.ns[r.Base]; have != nil || a.closed {
+		ns.Close() // made meanwhile by warm, or the driver closed
+		if have == nil {
+			return nil, fmt.Errorf("user namespace for idmapped mounts: the driver is closed")
+		}
+		return have, nil
+	}
 	a.ns[r.Base] = ns
 	return ns, nil
+}
+
+// warm makes the user namespace of the first range from slot on that is
+// not claimed, for the next create.
+func (a *idRanges) warm(slot uint32) {
+	if a.initBinary == "" {
+		return
+	}
+	for ; slot < rangeSlots; slot++ {
+		r := idRange{Base: rangeFirst + slot*rangeSize, Size: rangeSize}
+		a.mu.Lock()
+		_, held := a.held[r.Base]
+		ready := a.ns[r.Base] != nil
+		a.mu.Unlock()
+		if held {
+			continue
+		}
+		if _, err := os.Lstat(a.path(r)); err == nil {
+			continue
+		}
+		if !ready {
+			_, _ = a.userNS(r) // a failure shows again, and is reported, at boot
+		}
+		return
+	}
 }
 
 // close releases the user namespaces; the claims stay.
 func (a *idRanges) close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.closed = true
 	for base, ns := range a.ns {
 		ns.Close()
 		delete(a.ns, base)

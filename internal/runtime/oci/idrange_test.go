@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestIDRangesClaimReuseAfterRelease walks the registry's rules: each
@@ -77,5 +78,56 @@ func TestIDRangesClaimReuseAfterRelease(t *testing.T) {
 	}
 	if r, err := fresh.claim(owner("eight")); err != nil || r != r3 {
 		t.Errorf("claim past a re-created owner = %v, %v; want %v", r, err, r3)
+	}
+}
+
+// BenchmarkRangeClaim is what a create adds for its id range: a claim in
+// the registry, the user namespace that maps the storage range onto it
+// (made ahead or kept from a range's earlier sandbox, as a create after a
+// delete finds it), and the release at delete. BenchmarkRangeUserNS is the
+// cost of making one, which a create pays when no namespace is ready.
+func BenchmarkRangeClaim(b *testing.B) {
+	init := os.Getenv("HUTCH_TEST_INIT")
+	if os.Geteuid() != 0 || init == "" {
+		b.Skip("needs root and the package fixture")
+	}
+	a, err := newIDRanges(b.TempDir(), init)
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner := b.TempDir()
+	var claim, ns, release time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		r, err := a.claim(owner)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := a.userNS(r); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := a.release(r, owner); err != nil {
+			b.Fatal(err)
+		}
+		claim, ns, release = claim+t1.Sub(t0), ns+time.Since(t1)-time.Since(t2), release+time.Since(t2)
+	}
+	b.ReportMetric(float64(claim.Microseconds())/1000/float64(b.N), "claim-ms/op")
+	b.ReportMetric(float64(ns.Microseconds())/1000/float64(b.N), "userns-ms/op")
+	b.ReportMetric(float64(release.Microseconds())/1000/float64(b.N), "release-ms/op")
+}
+
+func BenchmarkRangeUserNS(b *testing.B) {
+	init := os.Getenv("HUTCH_TEST_INIT")
+	if os.Geteuid() != 0 || init == "" {
+		b.Skip("needs root and the package fixture")
+	}
+	for i := 0; i < b.N; i++ {
+		ns, err := newUserNS(init, 0x7FFE0000, rangeFirst, rangeSize)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns.Close()
 	}
 }

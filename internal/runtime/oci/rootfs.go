@@ -19,7 +19,8 @@ import (
 // are host ids to..to+size. Idmapped mounts take their mapping from such a
 // handle: files the image cache stores as image.StorageIDBase+n appear as
 // to+n. The process that created the namespace is only needed for a
-// moment (the init binary, which idles when given no command).
+// moment: it is traced, so it stops at its exec before running any of the
+// binary (the init binary).
 func newUserNS(initBinary string, from, to, size uint32) (*os.File, error) {
 	cmd := exec.Command(initBinary, "init")
 	m := []syscall.SysProcIDMap{{ContainerID: int(from), HostID: int(to), Size: int(size)}}
@@ -28,6 +29,7 @@ func newUserNS(initBinary string, from, to, size uint32) (*os.File, error) {
 		UidMappings: m,
 		GidMappings: m,
 		Pdeathsig:   syscall.SIGKILL,
+		Ptrace:      true,
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
