@@ -147,7 +147,7 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 			return nil, err
 		}
 		r.own, url, key, rep.Server = own, own.url, own.key, "own"
-		defer own.stop()
+		defer func() { own.stop(failed(rep)) }()
 	}
 	opts := []client.Option{client.WithUserAgent(o.UserAgent)}
 	if r.own == nil {
@@ -186,6 +186,16 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 		return rep, WriteJSON(out, rep)
 	}
 	return rep, WriteTable(out, rep)
+}
+
+// failed reports whether any operation of rep failed.
+func failed(rep *Report) bool {
+	for _, res := range rep.Results {
+		if res.Errors > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRuntime: the create request of this API has no runtime field, so

@@ -117,7 +117,7 @@ func startServer(ctx context.Context, binary string, extra []string, progress io
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.stop()
+	s.stop(false)
 	return nil, err
 }
 
@@ -135,14 +135,22 @@ func (s *ownServer) rssBytes() (int64, error) {
 }
 
 // stop ends the server with SIGTERM (SIGKILL a minute later) and removes
-// its data dir. The caller deletes the sandboxes first.
-func (s *ownServer) stop() {
+// its data dir; with keepLog (something failed) its log is kept beside it
+// for the details the API's errors point at. The caller deletes the
+// sandboxes first.
+func (s *ownServer) stop(keepLog bool) {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
 	case <-time.After(time.Minute):
 		_ = s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if keepLog {
+		kept := filepath.Join(os.TempDir(), fmt.Sprintf("hutch-bench-serve-%d.log", s.cmd.Process.Pid))
+		if err := os.Rename(s.logPath, kept); err == nil {
+			fmt.Fprintf(os.Stderr, "bench: some operations failed; the server's log is kept at %s\n", kept)
+		}
 	}
 	if m := mountsUnder(s.dataDir); len(m) > 0 {
 		fmt.Fprintf(os.Stderr, "bench: %s keeps %d mounts (first %s); left in place for a look\n", s.dataDir, len(m), m[0])
