@@ -62,7 +62,8 @@ type Options struct {
 	// Scenarios selects what runs (empty: all).
 	Scenarios []string
 	Image     string
-	// Runtime asks for a runtime by name (see checkRuntime).
+	// Runtime is the runtime every sandbox asks for in its create request
+	// (empty: the server's default); see pickRuntime.
 	Runtime string
 	// Clients is the concurrency of the get scenario, Burst the number of
 	// creates at once, ListSize the sandboxes listed.
@@ -120,12 +121,16 @@ func (o Options) selected(name string) bool {
 
 // run is one bench in progress.
 type run struct {
-	o     Options
-	c     *client.Client
-	info  *api.Info
-	own   *ownServer // nil with Options.URL
-	prog  *progress
-	runID string
+	o    Options
+	c    *client.Client
+	info *api.Info
+	// runtime is what each create asks for ("" on a server of one
+	// runtime), caps what that runtime can do.
+	runtime string
+	caps    api.Capabilities
+	own     *ownServer // nil with Options.URL
+	prog    *progress
+	runID   string
 
 	mu   sync.Mutex
 	live map[string]bool // sandboxes made and not yet deleted
@@ -163,8 +168,8 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 	if err != nil {
 		return nil, fmt.Errorf("server info: %w", err)
 	}
-	r.info, rep.Version, rep.Runtime = info, info.Version, info.Runtime
-	if err := checkRuntime(o.Runtime, info); err != nil {
+	r.info, rep.Version = info, info.Version
+	if rep.Runtime, r.runtime, r.caps, err = pickRuntime(o.Runtime, info); err != nil {
 		return nil, err
 	}
 	life := r.lifecycle(ctx, rep)
@@ -198,15 +203,31 @@ func failed(rep *Report) bool {
 	return false
 }
 
-// checkRuntime: the create request of this API has no runtime field, so
-// a server runs every sandbox on its one runtime, and --runtime can only
-// confirm it: the whole name /v1/info gives ("oci/crun") or one of its
-// parts ("crun").
-func checkRuntime(want string, info *api.Info) error {
-	if want == "" || want == info.Runtime || slices.Contains(strings.Split(info.Runtime, "/"), want) {
-		return nil
+// pickRuntime chooses the runtime of the bench's sandboxes: on a server
+// that lists the runtimes a create may choose, want (or the default) must
+// be one of them, and each create asks for it; a server of one runtime
+// (no list) runs everything on it, and want can only confirm it, whole
+// ("oci/crun") or by a part ("crun"). It returns the name to report, the
+// name each create asks for, and what that runtime can do.
+func pickRuntime(want string, info *api.Info) (shown, ask string, caps api.Capabilities, err error) {
+	if len(info.Runtimes) > 0 {
+		name := want
+		if name == "" {
+			name = info.DefaultRuntime
+		}
+		var names []string
+		for _, rt := range info.Runtimes {
+			if rt.Name == name {
+				return rt.Name, want, rt.Capabilities, nil
+			}
+			names = append(names, rt.Name)
+		}
+		return "", "", caps, fmt.Errorf("--runtime %s: this server offers %s", name, strings.Join(names, ", "))
 	}
-	return fmt.Errorf("--runtime %s: this server runs its sandboxes on %q and its create request has no runtime field to ask for another; "+
+	if want == "" || want == info.Runtime || slices.Contains(strings.Split(info.Runtime, "/"), want) {
+		return info.Runtime, "", info.Capabilities, nil
+	}
+	return "", "", caps, fmt.Errorf("--runtime %s: this server runs its sandboxes on %q and offers no other; "+
 		"start the bench's server on that runtime instead (--serve-flags '--runtime %s' or '--oci-runtime %s')", want, info.Runtime, want, want)
 }
 
@@ -214,7 +235,7 @@ func checkRuntime(want string, info *api.Info) error {
 // the image, a tag to find leftovers by, and an expiry as a last resort.
 func (r *run) newSandbox() api.CreateSandboxRequest {
 	timeout := int64(2 * 60 * 60)
-	return api.CreateSandboxRequest{Image: r.o.Image, Metadata: map[string]string{"hutch-bench": r.runID}, TimeoutSeconds: &timeout}
+	return api.CreateSandboxRequest{Image: r.o.Image, Runtime: r.runtime, Metadata: map[string]string{"hutch-bench": r.runID}, TimeoutSeconds: &timeout}
 }
 
 // create makes a sandbox and tracks it for cleanup.

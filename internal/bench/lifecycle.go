@@ -79,7 +79,7 @@ func (r *run) lifecycle(ctx context.Context, rep *Report) lifeSamples {
 // supports reports whether the server can do what scenario s asks, and
 // notes it once when not.
 func (r *run) supports(s string) bool {
-	caps := r.info.Capabilities
+	caps := r.caps
 	switch s {
 	case ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead:
 		return caps.Agent

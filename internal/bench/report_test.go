@@ -156,16 +156,35 @@ func TestRatio(t *testing.T) {
 	}
 }
 
-func TestCheckRuntime(t *testing.T) {
-	info := &api.Info{Runtime: "oci/crun"}
+func TestPickRuntimeOfOne(t *testing.T) {
+	info := &api.Info{Runtime: "oci/crun", Capabilities: api.Capabilities{Pause: true}}
 	for _, ok := range []string{"", "oci/crun", "crun", "oci"} {
-		if err := checkRuntime(ok, info); err != nil {
-			t.Errorf("--runtime %q on %s: %v", ok, info.Runtime, err)
+		shown, ask, caps, err := pickRuntime(ok, info)
+		if err != nil || shown != "oci/crun" || ask != "" || !caps.Pause {
+			t.Errorf("--runtime %q on %s: %q %q %+v %v; want it shown, nothing asked per create", ok, info.Runtime, shown, ask, caps, err)
 		}
 	}
-	for _, bad := range []string{"runsc", "cru", "oci/runc"} {
-		if err := checkRuntime(bad, info); err == nil || !strings.Contains(err.Error(), "no runtime field") {
+	for _, bad := range []string{"gvisor", "cru", "oci/runc"} {
+		if _, _, _, err := pickRuntime(bad, info); err == nil || !strings.Contains(err.Error(), "offers no other") {
 			t.Errorf("--runtime %q on %s: %v, want a refusal that says why", bad, info.Runtime, err)
 		}
+	}
+}
+
+func TestPickRuntimeOfSeveral(t *testing.T) {
+	info := &api.Info{Runtime: "oci/crun", DefaultRuntime: "oci", Runtimes: []api.RuntimeInfo{
+		{Name: "oci", Capabilities: api.Capabilities{Pause: true, Checkpoint: true}},
+		{Name: "gvisor", Capabilities: api.Capabilities{Pause: true}},
+	}}
+	shown, ask, caps, err := pickRuntime("gvisor", info)
+	if err != nil || shown != "gvisor" || ask != "gvisor" || caps.Checkpoint {
+		t.Errorf("gvisor: %q %q %+v %v; want it asked for in each create, with its own capabilities", shown, ask, caps, err)
+	}
+	shown, ask, caps, err = pickRuntime("", info)
+	if err != nil || shown != "oci" || ask != "" || !caps.Checkpoint {
+		t.Errorf("default: %q %q %+v %v", shown, ask, caps, err)
+	}
+	if _, _, _, err := pickRuntime("kata", info); err == nil || !strings.Contains(err.Error(), "oci, gvisor") {
+		t.Errorf("kata: %v, want a refusal naming what the server offers", err)
 	}
 }
