@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -55,6 +56,21 @@ func WithProgress(fn func(Progress)) PullOption {
 // afterwards; View.Pull stores it in an organisation's. The store's
 // Limits hold while the layers stream in.
 func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+	start := time.Now()
+	img, err := s.pull(ctx, ref, opts...)
+	if s.pulled != nil {
+		s.pulled(time.Since(start), err)
+	}
+	return img, err
+}
+
+// WithPullObserver tells f the duration and outcome of every Pull (the
+// server counts pulls in its metrics).
+func WithPullObserver(f func(time.Duration, error)) OpenOption {
+	return func(s *Store) { s.pulled = f }
+}
+
+func (s *Store) pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
 	o := pullOptions{auth: authn.Anonymous, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}
 	for _, opt := range opts {
 		opt(&o)

@@ -48,6 +48,9 @@ type Store struct {
 	limits Limits
 	// log reports device nodes left out of layers and migrations.
 	log *slog.Logger
+	// pulled, when set, is told each Pull's duration and outcome (the
+	// server's metrics; see WithPullObserver).
+	pulled func(time.Duration, error)
 
 	mu       sync.Mutex
 	idx      *index

@@ -1,5 +1,5 @@
 // Package metrics is the server's Prometheus registry: what the lifecycle,
-// the listeners, the store and webhook deliveries report
+// the listeners, the store, image pulls and webhook deliveries report
 // through their observer seams, and what is read at each scrape (the
 // sandboxes by organisation and state, the host's capacity). Nothing in
 // the domain imports it; the server wires each seam to it.
@@ -30,6 +30,7 @@ type Metrics struct {
 	agentCalls        *prometheus.HistogramVec
 	proxied           *prometheus.HistogramVec
 	storeSeconds      *prometheus.HistogramVec
+	imagePulls        *prometheus.HistogramVec
 	webhooks          *prometheus.CounterVec
 
 	mu      sync.Mutex
@@ -92,11 +93,14 @@ func New(src Sources, log *slog.Logger) *Metrics {
 	m.storeSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hutch_store_seconds",
 		Help:    "Store operations: write transactions and reads, by outcome.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}, []string{"op", "outcome"})
+	m.imagePulls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hutch_image_pull_seconds",
+		Help:    "Image pulls from registries (explicit and on create), by outcome; the count is the number of pulls.",
+		Buckets: latency}, []string{"outcome"})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hutch_webhook_deliveries_total",
 		Help: "Webhook delivery attempts, by outcome (delivered, retry, failed: given up)."}, []string{"outcome"})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.transitions, m.transitionSeconds, m.automatic, m.requests, m.agentCalls, m.proxied, m.storeSeconds,
-		m.webhooks, &scraped{src: src, log: log})
+		m.imagePulls, m.webhooks, &scraped{src: src, log: log})
 	return m
 }
 
@@ -133,6 +137,11 @@ func (m *Metrics) ObserveRequest(kind Kind, method, route string, status int, d 
 // ObserveStore records one store operation ("read" or "write").
 func (m *Metrics) ObserveStore(op string, d time.Duration, err error) {
 	m.storeSeconds.WithLabelValues(op, outcome(err)).Observe(d.Seconds())
+}
+
+// ObservePull records one image pull.
+func (m *Metrics) ObservePull(d time.Duration, err error) {
+	m.imagePulls.WithLabelValues(outcome(err)).Observe(d.Seconds())
 }
 
 // ObserveDelivery records one webhook delivery attempt's outcome.

@@ -161,7 +161,14 @@ func TestRequestKinds(t *testing.T) {
 	m.ObserveRequest(metrics.KindAgent, "POST", "/v1/sandboxes/{id}/exec", 200, 20*time.Millisecond)
 	m.ObserveRequest(metrics.KindProxy, "GET", "{port}-{id}.localhost", 502, time.Millisecond)
 	m.ObserveRequest(metrics.KindAPI, "GET", "/v1/sandboxes", 200, time.Millisecond)
+	m.ObservePull(time.Second, nil)
+	m.ObservePull(time.Second, errBoom)
 	fams := parse(t, m)
+	for _, o := range []string{"ok", "error"} {
+		if h := find(fams, "hutch_image_pull_seconds", "outcome", o); h == nil || h.GetHistogram().GetSampleCount() != 1 {
+			t.Errorf("image pulls %s: %v", o, h)
+		}
+	}
 	if h := find(fams, "hutch_agent_call_seconds", "route", "/v1/sandboxes/{id}/exec", "code", "200"); h == nil || h.GetHistogram().GetSampleCount() != 1 {
 		t.Errorf("agent calls: %v", h)
 	}

@@ -308,10 +308,10 @@ func sameImage(a, b string) bool {
 // openImages opens the data dir's image store, linked to the host's
 // shared cache of seeded layers when there is one (a shared cache that
 // cannot be opened only costs the speed-up, with a warning).
-func openImages(cfg config.Config, guard *egress.Guard, log *slog.Logger) (*image.Store, error) {
+func openImages(cfg config.Config, guard *egress.Guard, log *slog.Logger, more ...image.OpenOption) (*image.Store, error) {
 	il := cfg.ImageLimits
-	opts := []image.OpenOption{image.WithEgress(guard),
-		image.WithLimits(image.Limits{Compressed: il.CompressedMB << 20, Unpacked: il.UnpackedMB << 20})}
+	opts := append([]image.OpenOption{image.WithEgress(guard),
+		image.WithLimits(image.Limits{Compressed: il.CompressedMB << 20, Unpacked: il.UnpackedMB << 20})}, more...)
 	if cfg.ImageCache != "" && cfg.SeedImages != "" {
 		sh, err := image.OpenShared(cfg.ImageCache)
 		if err != nil {

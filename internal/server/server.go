@@ -20,6 +20,7 @@ import (
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/dashboard"
 	"github.com/hutchdev/hutch/internal/httpapi"
+	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/webhook"
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	images, err := openImages(cfg, guard, log)
+	images, err := openImages(cfg, guard, log, image.WithPullObserver(obs.metrics.ObservePull))
 	if err != nil {
 		return err
 	}
