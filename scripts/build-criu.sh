@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# build-criu.sh builds CRIU 4.1.1 into the host cache once, for pause with
+# build-criu.sh builds CRIU 4.2.1 into the host cache once, for pause with
 # memory released (checkpoint to disk). Debian 12's criu 3.17 fails on
-# newer kernels ("Unexpected rt vDSO area bounds"); 4.1.1 works. Its source
-# comes from Debian trixie's source package, fetched through an apt
-# configuration of its own (the machine's sources stay bookworm), and is
-# built with bookworm's build dependencies: about two minutes.
+# newer kernels ("Unexpected rt vDSO area bounds"); trixie's 4.1.1 dumps
+# no TCP or UDP socket on kernels from 6.16 on (it asks every socket for
+# SO_PASSCRED, which only unix and netlink sockets answer now); 4.2.1
+# works. Its source comes from Debian unstable's source package, fetched
+# through an apt configuration of its own (the machine's sources stay
+# bookworm), and is built with bookworm's build dependencies: two to four
+# minutes.
 # Usage: build-criu.sh [cache dir]; prints the path of the binary.
 set -euo pipefail
 
-version=4.1.1
+version=4.2.1
 cache=${1:-/var/cache/hutch/criu}
 bin=$cache/$version/criu
 log() { printf '[build-criu] %s\n' "$*" >&2; }
@@ -32,10 +35,10 @@ fi
 
 work=$cache/build
 rm -rf "$work" && mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/src"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$work/apt/sources.list"
+echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" >"$work/apt/sources.list"
 apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache")
-log "fetching criu $version source (Debian trixie)"
+log "fetching criu $version source (Debian unstable)"
 apt-get "${apt_opts[@]}" update -qq
 # Only the upstream tarball is needed; apt checks its hash against the
 # signed index. The Debian packaging files may have moved on in the
@@ -43,7 +46,7 @@ apt-get "${apt_opts[@]}" update -qq
 (cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only "criu=$version-1" >/dev/null 2>&1) || true
 tarball=$work/src/criu_$version.orig.tar.xz
 if [ ! -f "$tarball" ]; then
-  log "could not fetch criu_$version.orig.tar.xz from Debian trixie"
+  log "could not fetch criu_$version.orig.tar.xz from Debian unstable"
   exit 1
 fi
 tar -C "$work" -xJf "$tarball"

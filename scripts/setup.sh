@@ -38,8 +38,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# CRIU 4 for pause with the memory released (checkpoint to disk): Debian 12's
-# 3.17 fails on newer kernels, so 4.1.1 is built once into the cache.
+# CRIU 4.2 for pause with the memory released (checkpoint to disk): Debian
+# 12's 3.17 fails on newer kernels, so 4.2.1 is built once into the cache.
 "$here/scripts/build-criu.sh" >/dev/null
 
 export PATH=$PATH:/usr/local/go/bin

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -196,6 +197,11 @@ func (s *Service) releaseOp(ctx context.Context, sb *Sandbox, cause string, stri
 	}
 	sb.Pause.ReleaseAt = nil
 	s.memoryEvent(ctx, sb.ID, cause, "memory stays resident: checkpoint failed: "+err.Error())
+	if errors.Is(err, errdefs.ErrNotImplemented) {
+		// This sandbox's driver cannot checkpoint (another driver of a
+		// Multi can): the client asked for what is not there.
+		err = errdefs.InvalidField("memory", "%q: %v", PauseRelease, err)
+	}
 	if strict {
 		return &keptPaused{err: err}
 	}

@@ -76,7 +76,7 @@ func (d *Driver) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	c, err := d.dialAgent(ctx, d.paths(id))
+	c, err := d.dialAgent(ctx, id, d.paths(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("the agent of sandbox %s is not running: %w", id, errdefs.ErrUnavailable)
@@ -86,7 +86,7 @@ func (d *Driver) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 	return c, nil
 }
 
-func (d *Driver) dialAgent(ctx context.Context, p paths) (net.Conn, error) {
+func (d *Driver) dialAgent(ctx context.Context, id string, p paths) (net.Conn, error) {
 	if d.runsc() {
 		return dialRunscAgent(ctx, p)
 	}
@@ -95,8 +95,7 @@ func (d *Driver) dialAgent(ctx context.Context, p paths) (net.Conn, error) {
 		return nil, err
 	}
 	defer done()
-	var dialer net.Dialer
-	return dialer.DialContext(ctx, "unix", addr)
+	return d.dialAgentIn(ctx, id, addr)
 }
 
 // shortPath returns a name for path that fits in a sockaddr: path itself,

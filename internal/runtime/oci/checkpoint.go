@@ -149,9 +149,20 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 	for _, f := range meta.Files {
 		args = append(args, "--external", f.Key)
 	}
+	d.agentConns.closeAll(id)
 	d.unfollow(id) // its end is asked for, not news
 	start := time.Now()
-	if err := d.criuRun(ctx, rec.Net.Netns, filepath.Join(work, "dump.log"), nil, args...); err != nil {
+	dumpLog := filepath.Join(work, "dump.log")
+	err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
+	if err != nil && inFlight(dumpLog) {
+		// A connection to the agent that the host closed before the
+		// frozen agent accepted it: CRIU cannot dump it. A moment thawed
+		// lets the agent accept it and see it closed; then again.
+		if err = d.thawBriefly(id); err == nil {
+			err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
+		}
+	}
+	if err != nil {
 		// A failed dump leaves the processes as they were: still frozen.
 		d.follow(id, procID{rec.InitPID, rec.InitStart})
 		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
@@ -261,6 +272,22 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	}
 	d.log.Info("sandbox restored", "id", id, "pid", pid, "took", time.Since(start))
 	return nil
+}
+
+// inFlight reports whether a dump failed on a closed connection still
+// waiting in a listener's queue.
+func inFlight(dumpLog string) bool {
+	b, _ := os.ReadFile(dumpLog)
+	return strings.Contains(string(b), "closed in-flight socket")
+}
+
+// thawBriefly lets a frozen sandbox run for a moment and freezes it again.
+func (d *Driver) thawBriefly(id string) error {
+	if err := d.cg.setFreezer(id, "THAWED"); err != nil {
+		return err
+	}
+	time.Sleep(50 * time.Millisecond)
+	return d.cg.setFreezer(id, "FROZEN")
 }
 
 // restoreHost rebuilds what a host reboot took from a checkpointed

@@ -45,6 +45,25 @@ func TestCheckpointRestore(t *testing.T) {
 		before = readCounter(d, s.ID)
 		return before.n > 0 && before.size == 64<<20
 	})
+	// A connection the host holds to the agent across the checkpoint
+	// (an idle pooled one) is closed by it, not dumped.
+	held, err := d.DialAgent(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := held.Write([]byte("GET /healthz HTTP/1.1\r\nHost: agent\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Read(make([]byte, 16)); err != nil {
+		t.Fatalf("agent before checkpoint: %v", err)
+	}
+	// And one the frozen agent never accepted.
+	waiting, err := d.DialAgent(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
 	if err := d.Pause(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}

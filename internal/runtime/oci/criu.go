@@ -15,15 +15,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// minCRIUMajor is the oldest CRIU this driver uses: Debian 12's 3.17
-// cannot dump on newer kernels ("Unexpected rt vDSO area bounds").
-const minCRIUMajor = 4
+// minCRIU is the oldest CRIU this driver uses (major, minor): Debian 12's
+// 3.17 cannot dump on newer kernels ("Unexpected rt vDSO area bounds"),
+// and 4.1 dumps no TCP or UDP socket on kernels from 6.16 on (it asks
+// them for SO_PASSCRED, which only unix and netlink sockets answer now).
+var minCRIU = [2]int{4, 2}
 
 // criuCache is where scripts/build-criu.sh leaves the CRIU it builds,
 // one directory per version.
 const criuCache = "/var/cache/hutch/criu"
 
-// findCRIU returns the path of a CRIU of at least minCRIUMajor: path
+// findCRIU returns the path of a CRIU of at least minCRIU: path
 // when set, else the newest in criuCache, else "criu" in PATH. missing
 // says why there is none, for the API to name.
 func findCRIU(path string) (bin, missing string) {
@@ -39,38 +41,43 @@ func findCRIU(path string) (bin, missing string) {
 		}
 	}
 	if len(candidates) == 0 {
-		return "", fmt.Sprintf("CRIU %d or newer was not found (scripts/setup.sh builds it into %s)", minCRIUMajor, criuCache)
+		return "", fmt.Sprintf("CRIU %d.%d or newer was not found (scripts/setup.sh builds it into %s)", minCRIU[0], minCRIU[1], criuCache)
 	}
 	var why []string
 	for _, c := range candidates {
-		major, err := criuMajor(c)
-		if err == nil && major >= minCRIUMajor {
+		v, err := criuVersion(c)
+		if err == nil && (v[0] > minCRIU[0] || v[0] == minCRIU[0] && v[1] >= minCRIU[1]) {
 			return c, ""
 		}
 		if err != nil {
 			why = append(why, fmt.Sprintf("%s: %v", c, err))
 		} else {
-			why = append(why, fmt.Sprintf("%s is version %d", c, major))
+			why = append(why, fmt.Sprintf("%s is version %d.%d", c, v[0], v[1]))
 		}
 	}
-	return "", fmt.Sprintf("CRIU %d or newer is needed (%s; scripts/setup.sh builds it into %s)",
-		minCRIUMajor, strings.Join(why, "; "), criuCache)
+	return "", fmt.Sprintf("CRIU %d.%d or newer is needed (%s; scripts/setup.sh builds it into %s)",
+		minCRIU[0], minCRIU[1], strings.Join(why, "; "), criuCache)
 }
 
-// criuMajor runs bin --version and returns its major version.
-func criuMajor(bin string) (int, error) {
+// criuVersion runs bin --version and returns its major and minor version.
+func criuVersion(bin string) ([2]int, error) {
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
-		return 0, err
+		return [2]int{}, err
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Version:"); ok {
-			major, _, _ := strings.Cut(strings.TrimSpace(v), ".")
-			return strconv.Atoi(major)
+			f := strings.SplitN(strings.TrimSpace(v), ".", 3)
+			major, err := strconv.Atoi(f[0])
+			if err != nil || len(f) < 2 {
+				return [2]int{}, fmt.Errorf("version %q", v)
+			}
+			minor, err := strconv.Atoi(f[1])
+			return [2]int{major, minor}, err
 		}
 	}
-	return 0, fmt.Errorf("no version in %q", strings.TrimSpace(string(out)))
+	return [2]int{}, fmt.Errorf("no version in %q", strings.TrimSpace(string(out)))
 }
 
 // criuRun runs CRIU with args, its log in dir/log, from a thread inside

@@ -41,6 +41,7 @@ type Driver struct {
 	// criu is the CRIU binary checkpoints use; when empty, criuMissing
 	// says why there is none.
 	criu, criuMissing string
+	agentConns        agentConnSet // closed before a checkpoint
 }
 
 // New checks the host, prepares cfg.StateDir and returns a driver. It may
