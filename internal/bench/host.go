@@ -117,6 +117,22 @@ func cgroupRoot(ctrl string) string {
 	return ""
 }
 
+// cgroupMounts lists where every cgroup hierarchy is mounted.
+func cgroupMounts() []string {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && (f[2] == "cgroup" || f[2] == "cgroup2") {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
 // sandboxCgroupBytes is the memory charged to sandbox id's cgroup, which
 // the oci driver names hutch/<id> in every hierarchy. ok is false when
 // there is no such cgroup (another runtime, another host).

@@ -144,13 +144,12 @@ func (r *raw) run(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// cleanup removes the cgroups the runtime left under the bench's parent.
+// cleanup removes the cgroups the runtime left under the bench's parent,
+// in every hierarchy (v1 controllers, name=systemd, the v2 one).
 func (r *raw) cleanup() {
-	for _, ctrl := range []string{"freezer", "memory", "cpu", "pids", "cpuset", "devices", "blkio", "net_cls", "perf_event", "hugetlb"} {
-		if root := cgroupRoot(ctrl); root != "" {
-			_ = os.Remove(filepath.Join(root, r.cgroup, r.name))
-			_ = os.Remove(filepath.Join(root, r.cgroup))
-		}
+	for _, root := range cgroupMounts() {
+		_ = os.Remove(filepath.Join(root, r.cgroup, r.name))
+		_ = os.Remove(filepath.Join(root, r.cgroup))
 	}
 }
 
