@@ -279,14 +279,29 @@ func TestOpenSharedEmptiesOldLayout(t *testing.T) {
 		t.Errorf("shared cache mode %v, %v; want 0700", fi.Mode(), err)
 	}
 	// The same layout again keeps what it holds.
-	if err := os.Mkdir(filepath.Join(sh.layersDir(), "keep"), 0o700); err != nil {
+	keep := filepath.Join(sh.layersDir(), "keep")
+	if err := os.Mkdir(keep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(keep, storageID(0), storageID(0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenShared(dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(sh.layersDir(), "keep")); err != nil {
+	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("a current cache lost a layer: %v", err)
+	}
+	// A layer owned by host root under the current version (written by a
+	// build that did not shift ids yet) empties the cache too.
+	if err := os.Mkdir(filepath.Join(sh.layersDir(), "unshifted"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenShared(dir); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := readDirNames(sh.layersDir()); err != nil || len(names) != 0 {
+		t.Errorf("layers %v (%v) after finding an unshifted one, want none", names, err)
 	}
 }
 

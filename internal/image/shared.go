@@ -65,7 +65,7 @@ const sharedVersion = "2"
 // sees all of them or none) and removed.
 func (sh *Shared) checkVersion() error {
 	path := filepath.Join(sh.dir, "version")
-	if b, err := os.ReadFile(path); err == nil && string(b) == sharedVersion {
+	if b, err := os.ReadFile(path); err == nil && string(b) == sharedVersion && sh.layersShifted() {
 		return nil
 	}
 	for _, d := range []string{sh.layersDir(), sh.seedsDir()} {
@@ -81,6 +81,27 @@ func (sh *Shared) checkVersion() error {
 		}
 	}
 	return writeFileAtomic(path, []byte(sharedVersion))
+}
+
+// layersShifted tells whether every layer in the cache belongs to the
+// storage id range. A layer owned by host root was unpacked by a build
+// that wrote the current version before it shifted ids; such a cache is
+// emptied like one of an older layout.
+func (sh *Shared) layersShifted() bool {
+	entries, err := os.ReadDir(sh.layersDir())
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid < StorageIDBase {
+			return false
+		}
+	}
+	return true
 }
 
 // Dir is the shared cache's directory.
