@@ -242,7 +242,17 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 		extra = append(extra, fh)
 		args = append(args, "--inherit-fd", fmt.Sprintf("fd[%d]:%s", 2+len(extra), f.Key))
 	}
-	if err := d.criuRun(ctx, rec.Net.Netns, filepath.Join(p.checkpointDir(), "restore.log"), extra, args...); err != nil {
+	// CRIU gives the restored root the options it had, which the
+	// sandbox's user namespace could not change back from the host view's
+	// nosuid (hideRootfs): the host view is as at boot while CRIU binds it.
+	if err := unix.MountSetattr(unix.AT_FDCWD, p.rootfs, 0, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_NOSUID}); err != nil {
+		return fmt.Errorf("restore %s: root options: %w", id, err)
+	}
+	err = d.criuRun(ctx, rec.Net.Netns, filepath.Join(p.checkpointDir(), "restore.log"), extra, args...)
+	if herr := hideRootfs(p); err == nil {
+		err = herr
+	}
+	if err != nil {
 		return fmt.Errorf("restore %s: %w", id, err)
 	}
 	b, err := os.ReadFile(filepath.Join(p.dir, "restore.pid"))
@@ -310,10 +320,7 @@ func (d *Driver) restoreHost(ctx context.Context, p paths, rec *record) error {
 	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
 		return err
 	}
-	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
-		return err
-	}
-	return hideRootfs(p)
+	return d.mountRootfsAs(p, rec.Layers, d.idsOf(rec))
 }
 
 // sysSource binds the host's /sys alone, without the mounts below it, for
