@@ -48,6 +48,13 @@ func bodyDeadlines(h http.Handler, readTimeout time.Duration, maxBody int64) htt
 			return
 		}
 		body := &deadlineBody{rc: rc, r: r.Body, timeout: readTimeout}
+		// On a copy: the server judges whether the connection can carry
+		// another request by the original request's Body (its own type,
+		// which records a close before the end). Swapped in place, a
+		// full-duplex handler that answered before reading the body (the
+		// agent forwarder, the port proxy, a refused import) left the
+		// body's rest on a reused connection, parsed as further requests.
+		r = r.WithContext(r.Context())
 		r.Body = http.MaxBytesReader(w, body, maxBody)
 		h.ServeHTTP(w, r)
 	})
