@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,19 @@ func (d *Driver) runscSpec(p paths, spec *specs.Spec) {
 	// spec mounts one: /tmp stays on the sandbox's disk, as with crun.
 	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/tmp", Type: "bind", Source: filepath.Join(p.rootfs, "tmp"),
 		Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	// gVisor applies the spec's seccomp profile inside its kernel, but
+	// answers every refusal with EPERM (it ignores errnoRet): clone3's
+	// ENOSYS, which has glibc fall back to clone (whose flags the profile
+	// checks), would become an EPERM that fails every pthread_create. So
+	// clone3 is allowed here; a namespace it makes is one of gVisor's.
+	if sc := spec.Linux.Seccomp; sc != nil {
+		for i, r := range sc.Syscalls {
+			if r.Action == specs.ActErrno && slices.Contains(r.Names, "clone3") {
+				sc.Syscalls[i].Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool { return n == "clone3" })
+			}
+		}
+		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
+	}
 	// The task limit moves inside gVisor, which counts every task of the
 	// sandbox's users against RLIMIT_NPROC (nothing grants CAP_SYS_RESOURCE
 	// or CAP_SYS_ADMIN to lift it); the host cgroup keeps a looser bound.

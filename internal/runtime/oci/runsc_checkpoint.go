@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -30,6 +32,62 @@ import (
 // the image.
 type Gvisor struct {
 	*Driver
+	ports portConns
+}
+
+// portConns are the connections DialPort handed out, by sandbox: gVisor
+// cannot save one, so a checkpoint closes them first (a proxied request
+// then ends, as a connection that cannot survive should).
+type portConns struct {
+	mu sync.Mutex
+	m  map[string]map[*portConn]struct{}
+}
+
+type portConn struct {
+	net.Conn
+	id   string
+	set  *portConns
+	once sync.Once
+}
+
+func (c *portConn) Close() error {
+	c.once.Do(func() {
+		c.set.mu.Lock()
+		delete(c.set.m[c.id], c)
+		c.set.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// DialPort implements runtime.Networker, keeping the connection for
+// closeAll.
+func (g *Gvisor) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
+	c, err := g.Driver.DialPort(ctx, id, port)
+	if err != nil {
+		return nil, err
+	}
+	pc := &portConn{Conn: c, id: id, set: &g.ports}
+	g.ports.mu.Lock()
+	if g.ports.m == nil {
+		g.ports.m = map[string]map[*portConn]struct{}{}
+	}
+	if g.ports.m[id] == nil {
+		g.ports.m[id] = map[*portConn]struct{}{}
+	}
+	g.ports.m[id][pc] = struct{}{}
+	g.ports.mu.Unlock()
+	return pc, nil
+}
+
+// closeAll closes sandbox id's port connections.
+func (p *portConns) closeAll(id string) {
+	p.mu.Lock()
+	conns := p.m[id]
+	delete(p.m, id)
+	p.mu.Unlock()
+	for c := range conns {
+		_ = c.Conn.Close()
+	}
 }
 
 var (
@@ -96,6 +154,7 @@ func (g *Gvisor) Checkpoint(ctx context.Context, id string) (int64, error) {
 	if err := os.Mkdir(p.runscImage(), 0o700); err != nil {
 		return 0, err
 	}
+	g.ports.closeAll(id)
 	if err := g.suspendAgent(ctx, id, p); err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
