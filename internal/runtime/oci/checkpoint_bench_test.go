@@ -28,25 +28,33 @@ func benchCheckpoint(b *testing.B, mib int) {
 		b.Skip(why)
 	}
 	ctx := context.Background()
-	hold := fmt.Sprintf(`x=$(head -c %d /dev/zero | tr '\0' a) && echo ${#x} > /tmp/held && exec sleep 100000`, mib<<20)
-	s := runtime.Spec{ID: fmt.Sprintf("ckbench%d-%d", mib, os.Getpid()), DiskMB: 256, MemoryMB: int64(mib*2 + 256),
-		Entrypoint: []string{"/bin/sh", "-c", hold}}
-	b.Cleanup(func() { _ = d.Delete(context.Background(), s.ID) })
-	if err := d.Create(ctx, s); err != nil {
-		b.Fatal(err)
-	}
-	poll.Until(b, "the sandbox to hold its memory", func() bool {
-		rec, err := d.load(s.ID)
-		if err != nil {
-			return false
-		}
-		got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/held", rec.InitPID))
-		return string(got) == strconv.Itoa(mib<<20)+"\n"
-	})
+	// The shell keeps x (mib MiB) for as long as it loops.
+	hold := fmt.Sprintf(`x=$(head -c %d /dev/zero | tr '\0' a) && echo ${#x} > /tmp/held && while :; do sleep 1; done`, mib<<20)
 	var pause, resume time.Duration
 	var size int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		// A sandbox restored once cannot be checkpointed again (see
+		// TestCheckpointRestore): each round has a fresh one.
+		b.StopTimer()
+		s := runtime.Spec{ID: fmt.Sprintf("ckbench%d-%d-%d", mib, os.Getpid(), i), DiskMB: 256, MemoryMB: int64(mib*2 + 256),
+			Entrypoint: []string{"/bin/sh", "-c", hold}}
+		b.Cleanup(func() { _ = d.Delete(context.Background(), s.ID) })
+		if err := d.Create(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+		held := poll.Wait(10*time.Minute, func() bool { // busybox builds 1 GiB slowly
+			rec, err := d.load(s.ID)
+			if err != nil {
+				return false
+			}
+			got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/held", rec.InitPID))
+			return string(got) == strconv.Itoa(mib<<20)+"\n"
+		})
+		if !held {
+			b.Fatalf("the sandbox does not hold %d MiB", mib)
+		}
+		b.StartTimer()
 		start := time.Now()
 		if err := d.Pause(ctx, s.ID); err != nil {
 			b.Fatal(err)
@@ -62,6 +70,9 @@ func benchCheckpoint(b *testing.B, mib int) {
 			b.Fatal(err)
 		}
 		resume += time.Since(start)
+		b.StopTimer()
+		_ = d.Delete(ctx, s.ID)
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(pause.Milliseconds())/float64(b.N), "pause-release-ms/op")
 	b.ReportMetric(float64(resume.Milliseconds())/float64(b.N), "resume-ms/op")
