@@ -113,7 +113,7 @@ func (s *Service) pauseMemoryFor(ctx context.Context, sb *Sandbox, asked PauseMe
 	if err != nil || mem != PauseRelease {
 		return mem, err
 	}
-	if _, err := s.checkpointer(); err != nil {
+	if _, err := s.checkpointerFor(sb); err != nil {
 		if asked == PauseRelease {
 			return "", err
 		}
@@ -138,16 +138,32 @@ func (s *Service) releaseAfter(ctx context.Context, sb *Sandbox) time.Duration {
 // checkpointer returns the runtime's checkpointer, or an error that
 // names why there is none: the client asked for something this server
 // cannot do (a 400 on the memory field, never a 5xx).
-func (s *Service) checkpointer() (runtime.Checkpointer, error) {
-	if cp, ok := runtime.AsCheckpointer(s.rt); ok {
+func (s *Service) checkpointer() (runtime.Checkpointer, error) { return s.checkpointerOf(s.rt) }
+
+// checkpointerFor is checkpointer for one sandbox: with more than one
+// runtime, the one it runs on decides (the union may checkpoint where
+// this sandbox's driver cannot).
+func (s *Service) checkpointerFor(sb *Sandbox) (runtime.Checkpointer, error) {
+	if m, ok := s.rt.(*runtime.Multi); ok {
+		if d, ok := m.Driver(RuntimeOf(sb)); ok {
+			if _, err := s.checkpointerOf(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s.checkpointer()
+}
+
+func (s *Service) checkpointerOf(rt runtime.Runtime) (runtime.Checkpointer, error) {
+	if cp, ok := runtime.AsCheckpointer(rt); ok {
 		return cp, nil
 	}
-	why := runtime.MissingReason(s.rt, "Checkpoint")
+	why := runtime.MissingReason(rt, "Checkpoint")
 	if why == "" {
 		why = "the runtime has no checkpoint support"
 	}
 	return nil, errdefs.InvalidField("memory", "%q needs a runtime that can checkpoint sandboxes to disk; %s cannot: %s",
-		PauseRelease, s.rt.Name(), why)
+		PauseRelease, rt.Name(), why)
 }
 
 // pauseOp is the runtime half of a pause: freeze, then checkpoint when

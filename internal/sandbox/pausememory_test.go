@@ -253,3 +253,35 @@ func TestReleaseWithoutCheckpointer(t *testing.T) {
 		t.Fatalf("unknown memory mode: %v", err)
 	}
 }
+
+// TestReleaseRefusedForSandboxsOwnRuntime: with two runtimes, only one of
+// which checkpoints, a release for a sandbox on the other is refused
+// before the freeze (a 400 on memory), not after it.
+func TestReleaseRefusedForSandboxsOwnRuntime(t *testing.T) {
+	var r *pauseRig
+	m, err := runtime.NewMulti(map[string]runtime.Runtime{"oci": fakeruntime.New(), "gvisor": fakeruntime.NewCheckpointing()},
+		func(ctx context.Context, id string) (string, error) {
+			sb, err := r.st.GetSandboxByID(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return sandbox.RuntimeOf(sb), nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = newPauseRig(t, m, func(c *sandbox.Config) { c.Runtimes, c.DefaultRuntime = []string{"gvisor", "oci"}, "oci" })
+	sb := r.create(sandbox.CreateRequest{Runtime: "oci"})
+	_, err = r.pause(sb.ID, sandbox.PauseRelease)
+	var fe *errdefs.FieldError
+	if !errors.As(err, &fe) || fe.Field != "memory" {
+		t.Fatalf("release of an oci sandbox beside a checkpointing gvisor: %v, want a 400 on memory", err)
+	}
+	if st := r.get(sb.ID).State; st != sandbox.StateRunning {
+		t.Fatalf("the refused release left the sandbox %s, want running", st)
+	}
+	g := r.create(sandbox.CreateRequest{Runtime: "gvisor"})
+	if got, err := r.pause(g.ID, sandbox.PauseRelease); err != nil || got.Pause == nil || got.Pause.Memory != sandbox.MemoryOnDisk {
+		t.Fatalf("release of a gvisor sandbox: %+v %v", got, err)
+	}
+}
