@@ -63,6 +63,12 @@ type QuotaLimits struct {
 	CPU       *float64 `json:"cpu"`
 	MemoryMB  *int64   `json:"memoryMB"`
 	DiskMB    *int64   `json:"diskMB"`
+	// ImageMaxCompressedMB and ImageMaxUnpackedMB bound each image import
+	// or pull the organisation makes (at least 1); null keeps the
+	// server's --image-max-*-mb, and where both are set the smaller
+	// applies.
+	ImageMaxCompressedMB *int64 `json:"imageMaxCompressedMB"`
+	ImageMaxUnpackedMB   *int64 `json:"imageMaxUnpackedMB"`
 }
 
 // ResourceTotals are amounts of an organisation's sandboxes together: a

@@ -45,7 +45,8 @@ func (s *Server) putQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req, false); err != nil {
 		return err
 	}
-	q := &sandbox.OrgQuota{OrganizationID: id, Sandboxes: req.Sandboxes, CPU: req.CPU, MemoryMB: req.MemoryMB, DiskMB: req.DiskMB}
+	q := &sandbox.OrgQuota{OrganizationID: id, Sandboxes: req.Sandboxes, CPU: req.CPU, MemoryMB: req.MemoryMB, DiskMB: req.DiskMB,
+		ImageMaxCompressedMB: req.ImageMaxCompressedMB, ImageMaxUnpackedMB: req.ImageMaxUnpackedMB}
 	if err := s.Sandboxes.SetQuota(r.Context(), p, q); err != nil {
 		return err
 	}
@@ -61,9 +62,10 @@ func quotasToAPI(id string, st *sandbox.QuotaStatus) api.OrganizationQuotas {
 	e, u := st.Effective, st.Usage
 	out := api.OrganizationQuotas{
 		OrganizationID: id,
-		Set:            api.QuotaLimits{Sandboxes: st.Set.Sandboxes, CPU: st.Set.CPU, MemoryMB: st.Set.MemoryMB, DiskMB: st.Set.DiskMB},
-		Effective:      api.ResourceTotals{Sandboxes: e.Sandboxes, CPU: e.CPU, MemoryMB: e.MemoryMB, DiskMB: e.DiskMB},
-		Usage:          api.ResourceTotals{Sandboxes: u.Sandboxes, CPU: u.CPU, MemoryMB: u.MemoryMB, DiskMB: u.DiskMB},
+		Set: api.QuotaLimits{Sandboxes: st.Set.Sandboxes, CPU: st.Set.CPU, MemoryMB: st.Set.MemoryMB, DiskMB: st.Set.DiskMB,
+			ImageMaxCompressedMB: st.Set.ImageMaxCompressedMB, ImageMaxUnpackedMB: st.Set.ImageMaxUnpackedMB},
+		Effective: api.ResourceTotals{Sandboxes: e.Sandboxes, CPU: e.CPU, MemoryMB: e.MemoryMB, DiskMB: e.DiskMB},
+		Usage:     api.ResourceTotals{Sandboxes: u.Sandboxes, CPU: u.CPU, MemoryMB: u.MemoryMB, DiskMB: u.DiskMB},
 	}
 	if !st.Set.UpdatedAt.IsZero() {
 		t := st.Set.UpdatedAt

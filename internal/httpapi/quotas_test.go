@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"strings"
 	"testing"
 
@@ -106,4 +108,47 @@ func TestPullAndWebhookEgress(t *testing.T) {
 		wantError(t, e.do("POST", "/v1/webhooks", e.key, api.CreateWebhookRequest{URL: url}), 403, api.CodeForbidden, "webhook target", "--egress-allow")
 	}
 	e.must(201, "POST", "/v1/webhooks", api.CreateWebhookRequest{URL: "http://127.0.0.1:9/hook"})
+}
+
+// TestOrganizationImageQuota: an organisation whose quota unpacks 4 MB
+// per import is refused an import of an 8 MB file that the server's
+// limits allow, with a 400 naming the quota, while another organisation
+// imports it; a quota under 1 MB is a 400 naming the field.
+func TestOrganizationImageQuota(t *testing.T) {
+	e := newEnvWith(t, nil)
+	newOrg := func(name string) api.Organization {
+		var org api.Organization
+		e.must(201, "POST", "/v1/organizations", api.CreateOrganizationRequest{Name: name}).decode(t, &org)
+		return org
+	}
+	small, other := newOrg("small"), newOrg("other")
+	path := "/v1/organizations/" + small.ID + "/quotas"
+	for _, body := range []string{`{"imageMaxUnpackedMB": -1}`, `{"imageMaxUnpackedMB": 0}`} {
+		wantError(t, e.do("PUT", path, e.key, body), 400, api.CodeInvalidArgument, "imageMaxUnpackedMB")
+	}
+	wantError(t, e.do("PUT", path, e.key, `{"imageMaxCompressedMB": -5}`), 400, api.CodeInvalidArgument, "imageMaxCompressedMB")
+	var q api.OrganizationQuotas
+	e.must(200, "PUT", path, `{"imageMaxUnpackedMB": 4}`).decode(t, &q)
+	if q.Set.ImageMaxUnpackedMB == nil || *q.Set.ImageMaxUnpackedMB != 4 || q.Set.ImageMaxCompressedMB != nil {
+		t.Fatalf("quota after PUT: %+v", q.Set)
+	}
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "big", Mode: 0o644, Size: 8 << 20, Typeflag: tar.TypeReg})
+	tw.Write(make([]byte, 8<<20))
+	tw.Close()
+	big := buf.Bytes()
+
+	_, last := e.importAs(small.APIKey, "big", big)
+	if last.Error == nil || last.Error.Code != api.CodeInvalidArgument ||
+		!strings.Contains(last.Error.Message, "quota.imageMaxUnpackedMB") || !strings.Contains(last.Error.Message, "organization's quota") {
+		t.Fatalf("import past the organisation's quota ended with %+v", last)
+	}
+	if got := e.imagesAs(small.APIKey); len(got) != 0 {
+		t.Errorf("the refused import left images: %+v", got)
+	}
+	if status, last := e.importAs(other.APIKey, "big", big); status != 200 || last.Image == nil {
+		t.Fatalf("another organisation's import: %d %+v", status, last)
+	}
 }

@@ -82,7 +82,7 @@ func (s *Store) addImage(ctx context.Context, key string, img v1.Image, o addOpt
 			total += l.Size
 		}
 		if total > b.limits.Compressed {
-			return nil, &LimitError{What: "the image's compressed data", Limit: flagCompressed, Max: b.limits.Compressed}
+			return nil, b.compressedBy.refuse("the image's compressed data", b.limits.Compressed)
 		}
 	}
 	s.hold(hexes)

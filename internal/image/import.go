@@ -204,7 +204,7 @@ func checkEntries(ctx context.Context, entries map[string]*archiveEntry) error {
 		}
 	}
 	if total > b.limits.Unpacked {
-		return &LimitError{What: "the archive's files", Limit: flagUnpacked, Max: b.limits.Unpacked}
+		return b.unpackedBy.refuse("the archive's files", b.limits.Unpacked)
 	}
 	return nil
 }

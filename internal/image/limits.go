@@ -34,15 +34,22 @@ func WithLimits(l Limits) OpenOption { return func(s *Store) { s.limits = l } }
 const maxDocument = 4 << 20
 
 // LimitError is an import or pull that went past one of the store's
-// Limits. It is an invalid argument (the image is too large for this
-// server), and its text names the limit and the setting that raises it.
+// Limits or its organisation's (WithQuota). It is an invalid argument (the
+// image is too large for this server), and its text names the limit and
+// the setting that raises it.
 type LimitError struct {
 	What  string // what exceeded it: "the upload", "the archive unpacked", ...
-	Limit string // the setting: "--image-max-unpacked-mb"
+	Limit string // the setting: "--image-max-unpacked-mb", "quota.imageMaxUnpackedMB"
 	Max   int64  // bytes
+	// Quota is set when Limit is the organisation's quota, not the
+	// server's flag.
+	Quota bool
 }
 
 func (e *LimitError) Error() string {
+	if e.Quota {
+		return fmt.Sprintf("too large: %s would pass %s, the organization's quota per import or pull (%s; the platform admin sets it)", e.What, sizeText(e.Max), e.Limit)
+	}
 	return fmt.Sprintf("too large: %s would pass %s, this server's limit per import or pull (%s)", e.What, sizeText(e.Max), e.Limit)
 }
 
@@ -64,14 +71,37 @@ const (
 	flagUnpacked   = "--image-max-unpacked-mb"
 )
 
-// budget counts one import's or pull's bytes against the store's Limits.
+// setting names what set one bound of a budget, for its LimitError.
+type setting struct {
+	name  string
+	quota bool
+}
+
+// Quota is an organisation's own Limits for one import or pull, with
+// the names of its fields for a LimitError ("quota.imageMaxUnpackedMB").
+type Quota struct {
+	Limits
+	CompressedField, UnpackedField string
+}
+
+type quotaKey struct{}
+
+// WithQuota returns ctx whose import or pull is held to q as well as to
+// the store's Limits: each bound is the smaller of the two (zero: none),
+// and a refusal by q's names q's field.
+func WithQuota(ctx context.Context, q Quota) context.Context {
+	return context.WithValue(ctx, quotaKey{}, q)
+}
+
+// budget counts one import's or pull's bytes against its limits.
 // Layers unpack in parallel, so the counters are atomic.
 type budget struct {
-	limits    Limits
-	read      atomic.Int64 // compressed bytes read
-	archive   atomic.Int64 // an import's decompressed archive, spooled
-	extracted atomic.Int64 // an OCI layout extracted from the archive
-	layers    atomic.Int64 // files written by unpacking layers
+	limits                   Limits
+	compressedBy, unpackedBy setting
+	read                     atomic.Int64 // compressed bytes read
+	archive                  atomic.Int64 // an import's decompressed archive, spooled
+	extracted                atomic.Int64 // an OCI layout extracted from the archive
+	layers                   atomic.Int64 // files written by unpacking layers
 }
 
 type budgetKey struct{}
@@ -86,7 +116,17 @@ func (s *Store) withBudget(ctx context.Context) context.Context {
 	if budgetOf(ctx) != nil {
 		return ctx
 	}
-	return context.WithValue(ctx, budgetKey{}, &budget{limits: s.limits})
+	b := &budget{limits: s.limits, compressedBy: setting{name: flagCompressed}, unpackedBy: setting{name: flagUnpacked}}
+	if q, ok := ctx.Value(quotaKey{}).(Quota); ok {
+		tighter := func(q, server int64) bool { return q > 0 && (server <= 0 || q < server) }
+		if tighter(q.Compressed, b.limits.Compressed) {
+			b.limits.Compressed, b.compressedBy = q.Compressed, setting{name: q.CompressedField, quota: true}
+		}
+		if tighter(q.Unpacked, b.limits.Unpacked) {
+			b.limits.Unpacked, b.unpackedBy = q.Unpacked, setting{name: q.UnpackedField, quota: true}
+		}
+	}
+	return context.WithValue(ctx, budgetKey{}, b)
 }
 
 func budgetOf(ctx context.Context) *budget {
@@ -95,21 +135,25 @@ func budgetOf(ctx context.Context) *budget {
 }
 
 // add charges n bytes to counter, failing once it passes max.
-func (b *budget) add(counter *atomic.Int64, n, max int64, what, flag string) error {
+func (b *budget) add(counter *atomic.Int64, n, max int64, what string, by setting) error {
 	if b == nil || max <= 0 {
 		return nil
 	}
 	if counter.Add(n) > max {
-		return &LimitError{What: what, Limit: flag, Max: max}
+		return by.refuse(what, max)
 	}
 	return nil
+}
+
+func (by setting) refuse(what string, max int64) *LimitError {
+	return &LimitError{What: what, Limit: by.name, Max: max, Quota: by.quota}
 }
 
 func (b *budget) readCompressed(n int64) error {
 	if b == nil {
 		return nil
 	}
-	return b.add(&b.read, n, b.limits.Compressed, "the image's compressed data", flagCompressed)
+	return b.add(&b.read, n, b.limits.Compressed, "the image's compressed data", b.compressedBy)
 }
 
 // chargeEntry charges a layer's tar entry before its content is written
@@ -122,7 +166,7 @@ func chargeEntry(ctx context.Context, hdr *tar.Header) error {
 	if b == nil || hdr.Size <= 0 {
 		return nil
 	}
-	return b.add(&b.layers, hdr.Size, b.limits.Unpacked, "the image's unpacked files", flagUnpacked)
+	return b.add(&b.layers, hdr.Size, b.limits.Unpacked, "the image's unpacked files", b.unpackedBy)
 }
 
 // maxZstdWindow bounds the history a zstd decoder keeps (see decompress).
@@ -170,7 +214,7 @@ type budgetWriter struct {
 }
 
 func (bw budgetWriter) Write(p []byte) (int, error) {
-	if err := bw.b.add(bw.counter, int64(len(p)), bw.b.limits.Unpacked, bw.what, flagUnpacked); err != nil {
+	if err := bw.b.add(bw.counter, int64(len(p)), bw.b.limits.Unpacked, bw.what, bw.b.unpackedBy); err != nil {
 		return 0, err
 	}
 	return bw.w.Write(p)

@@ -323,3 +323,33 @@ func TestZstdWindowBounded(t *testing.T) {
 	}
 	assertNoLeftovers(t, s)
 }
+
+// An organisation's quota tighter than the server's limit refuses the
+// import and names the quota's field; one looser than the server's leaves
+// the server's flag in force.
+func TestImportQuotaTighterThanServer(t *testing.T) {
+	big := entry{name: "big", mode: 0o644, body: string(make([]byte, 8<<20))}
+	img := imageOf(t, "amd64", layerOf(t, big))
+	tag, _ := name.NewTag("example.com/quota:v1")
+	var archive bytes.Buffer
+	if err := tarball.Write(tag, img, &archive); err != nil {
+		t.Fatal(err)
+	}
+	s := newLimitedStore(t, Limits{Unpacked: 64 << 20})
+	q := Quota{Limits: Limits{Unpacked: 4 << 20}, UnpackedField: "quota.imageMaxUnpackedMB"}
+	_, err := s.Import(WithQuota(bg(), q), bytes.NewReader(archive.Bytes()))
+	assertLimit(t, s, err, "quota.imageMaxUnpackedMB")
+	if le := (*LimitError)(nil); !errors.As(err, &le) || !le.Quota || !strings.Contains(err.Error(), "organization's quota") {
+		t.Fatalf("err = %v, want it to name the organization's quota", err)
+	}
+	assertNoLeftovers(t, s)
+
+	s = newLimitedStore(t, Limits{Unpacked: 4 << 20})
+	q.Unpacked = 64 << 20
+	_, err = s.Import(WithQuota(bg(), q), bytes.NewReader(archive.Bytes()))
+	assertLimit(t, s, err, flagUnpacked)
+
+	if _, err := newLimitedStore(t, Limits{Unpacked: 64 << 20}).Import(bg(), bytes.NewReader(archive.Bytes())); err != nil {
+		t.Fatalf("the same import without the quota: %v", err)
+	}
+}

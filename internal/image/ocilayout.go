@@ -61,7 +61,7 @@ func extractLayout(ctx context.Context, archive, dir string) error {
 			}
 		case hdr.Typeflag == tar.TypeReg:
 			if b != nil {
-				if err := b.add(&b.extracted, hdr.Size, b.limits.Unpacked, "the extracted OCI layout", flagUnpacked); err != nil {
+				if err := b.add(&b.extracted, hdr.Size, b.limits.Unpacked, "the extracted OCI layout", b.unpackedBy); err != nil {
 					return err
 				}
 			}

@@ -46,7 +46,11 @@ func (s *Service) createRuntime(ctx context.Context, sb *Sandbox) error {
 		}
 		return err
 	default:
-		if _, err := v.Pull(ctx, sb.Image); err != nil {
+		pctx, err := s.withImageQuota(ctx, sb.OrganizationID)
+		if err != nil {
+			return err
+		}
+		if _, err := v.Pull(pctx, sb.Image); err != nil {
 			return fmt.Errorf("image %q is not cached and pulling it failed: %w", sb.Image, err)
 		}
 		if img, err = v.Pin(ctx, sb.ID, sb.Image); err != nil {

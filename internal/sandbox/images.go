@@ -103,6 +103,10 @@ func (i *Images) Pull(ctx context.Context, p auth.Principal, ref string, opts ..
 	if err := i.sweep(ctx); err != nil {
 		return nil, err
 	}
+	ctx, err := i.sandboxes.withImageQuota(ctx, p.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
 	return i.cache.In(namespaceOf(p)).Pull(ctx, ref, opts...)
 }
 
@@ -124,6 +128,9 @@ func (i *Images) Ensure(ctx context.Context, orgID, ref string, opts ...image.Pu
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		return img, err
 	}
+	if ctx, err = i.sandboxes.withImageQuota(ctx, orgID); err != nil {
+		return nil, err
+	}
 	return v.Pull(ctx, ref, opts...)
 }
 
@@ -134,6 +141,10 @@ func (i *Images) Import(ctx context.Context, p auth.Principal, r io.Reader, opts
 		return nil, err
 	}
 	if err := i.sweep(ctx); err != nil {
+		return nil, err
+	}
+	ctx, err := i.sandboxes.withImageQuota(ctx, p.OrganizationID)
+	if err != nil {
 		return nil, err
 	}
 	return i.cache.In(namespaceOf(p)).Import(ctx, r, opts...)
@@ -148,7 +159,25 @@ func (i *Images) ImportRootfs(ctx context.Context, p auth.Principal, path, name 
 	if err := i.sweep(ctx); err != nil {
 		return nil, err
 	}
+	ctx, err := i.sandboxes.withImageQuota(ctx, p.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
 	return i.cache.In(namespaceOf(p)).ImportRootfs(ctx, path, name, image.Config{})
+}
+
+// withImageQuota returns ctx holding an import or pull made by
+// organisation orgID to its image quota as well as to the server's limits
+// (the smaller of each applies).
+func (s *Service) withImageQuota(ctx context.Context, orgID string) (context.Context, error) {
+	set, err := s.store.GetOrgQuota(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if q, ok := set.imageQuota(); ok {
+		ctx = image.WithQuota(ctx, q)
+	}
+	return ctx, nil
 }
 
 // SpoolDir is where an upload is written before ImportRootfs reads it (on

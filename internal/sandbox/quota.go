@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/image"
 )
 
 // Quota caps what one organisation's sandboxes hold together: every
@@ -48,7 +49,12 @@ type OrgQuota struct {
 	CPU            *float64
 	MemoryMB       *int64
 	DiskMB         *int64
-	UpdatedAt      time.Time
+	// ImageMaxCompressedMB and ImageMaxUnpackedMB bound each image import
+	// or pull the organisation makes (see Images); nil keeps the server's
+	// limits, and where both are set the smaller applies.
+	ImageMaxCompressedMB *int64
+	ImageMaxUnpackedMB   *int64
+	UpdatedAt            time.Time
 }
 
 // over returns the effective quota: q's fields over def.
@@ -123,8 +129,33 @@ func (s *Service) SetQuota(ctx context.Context, p auth.Principal, q *OrgQuota) e
 	if err := q.over(NoQuota).validate(""); err != nil {
 		return err
 	}
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"imageMaxCompressedMB", q.ImageMaxCompressedMB}, {"imageMaxUnpackedMB", q.ImageMaxUnpackedMB}} {
+		if f.v != nil && (*f.v < 1 || *f.v > maxImageMB) {
+			return errdefs.InvalidField(f.name, "must be null (the server's limit) or from 1 to %d MB", maxImageMB)
+		}
+	}
 	q.UpdatedAt = s.now().UTC()
 	return s.store.PutOrgQuota(ctx, q)
+}
+
+// maxImageMB bounds an image quota so that it stays a byte count in an
+// int64 (and is still no limit in practice: 1 PB).
+const maxImageMB = 1 << 30
+
+// imageQuota returns the image package's form of q's image limits, or
+// false when q sets none.
+func (q *OrgQuota) imageQuota() (image.Quota, bool) {
+	out := image.Quota{CompressedField: "quota.imageMaxCompressedMB", UnpackedField: "quota.imageMaxUnpackedMB"}
+	if q.ImageMaxCompressedMB != nil {
+		out.Compressed = *q.ImageMaxCompressedMB << 20
+	}
+	if q.ImageMaxUnpackedMB != nil {
+		out.Unpacked = *q.ImageMaxUnpackedMB << 20
+	}
+	return out, out.Compressed > 0 || out.Unpacked > 0
 }
 
 // LimitError is a create refused because the sandbox would pass a limit:

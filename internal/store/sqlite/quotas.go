@@ -14,12 +14,14 @@ import (
 func (s *Store) GetOrgQuota(ctx context.Context, orgID string) (*sandbox.OrgQuota, error) {
 	out := &sandbox.OrgQuota{OrganizationID: orgID}
 	var (
-		sandboxes, mem, disk sql.NullInt64
-		cpu                  sql.NullFloat64
-		updated              string
+		sandboxes, mem, disk       sql.NullInt64
+		imgCompressed, imgUnpacked sql.NullInt64
+		cpu                        sql.NullFloat64
+		updated                    string
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT sandboxes, cpu, memory_mb, disk_mb, updated_at
-		FROM organization_quotas WHERE organization_id = ?`, orgID).Scan(&sandboxes, &cpu, &mem, &disk, &updated)
+	err := s.r.QueryRowContext(ctx, `SELECT sandboxes, cpu, memory_mb, disk_mb, image_max_compressed_mb,
+		image_max_unpacked_mb, updated_at FROM organization_quotas WHERE organization_id = ?`, orgID).
+		Scan(&sandboxes, &cpu, &mem, &disk, &imgCompressed, &imgUnpacked, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -32,7 +34,8 @@ func (s *Store) GetOrgQuota(ctx context.Context, orgID string) (*sandbox.OrgQuot
 	for _, f := range []struct {
 		v   sql.NullInt64
 		dst **int64
-	}{{sandboxes, &out.Sandboxes}, {mem, &out.MemoryMB}, {disk, &out.DiskMB}} {
+	}{{sandboxes, &out.Sandboxes}, {mem, &out.MemoryMB}, {disk, &out.DiskMB},
+		{imgCompressed, &out.ImageMaxCompressedMB}, {imgUnpacked, &out.ImageMaxUnpackedMB}} {
 		if f.v.Valid {
 			n := f.v.Int64
 			*f.dst = &n
@@ -61,10 +64,14 @@ func (s *Store) PutOrgQuota(ctx context.Context, q *sandbox.OrgQuota) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organization_quotas (organization_id, sandboxes, cpu,
-			memory_mb, disk_mb, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			memory_mb, disk_mb, image_max_compressed_mb, image_max_unpacked_mb, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (organization_id) DO UPDATE SET sandboxes = excluded.sandboxes, cpu = excluded.cpu,
-			memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb, updated_at = excluded.updated_at`,
-			q.OrganizationID, orNil(q.Sandboxes), cpu, orNil(q.MemoryMB), orNil(q.DiskMB), formatTime(q.UpdatedAt))
+			memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb,
+			image_max_compressed_mb = excluded.image_max_compressed_mb,
+			image_max_unpacked_mb = excluded.image_max_unpacked_mb, updated_at = excluded.updated_at`,
+			q.OrganizationID, orNil(q.Sandboxes), cpu, orNil(q.MemoryMB), orNil(q.DiskMB),
+			orNil(q.ImageMaxCompressedMB), orNil(q.ImageMaxUnpackedMB), formatTime(q.UpdatedAt))
 		return err
 	})
 	if err != nil {

@@ -18,23 +18,28 @@ func testOrgQuota(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	org := newOrg()
 	got, err := s.GetOrgQuota(ctx, org)
-	if err != nil || got.OrganizationID != org || got.Sandboxes != nil || got.CPU != nil || got.MemoryMB != nil || got.DiskMB != nil {
+	if err != nil || got.OrganizationID != org || got.Sandboxes != nil || got.CPU != nil || got.MemoryMB != nil || got.DiskMB != nil ||
+		got.ImageMaxCompressedMB != nil || got.ImageMaxUnpackedMB != nil {
 		t.Fatalf("unset quota: %+v %v", got, err)
 	}
-	n, cpu, mem, unlimited := int64(3), 2.5, int64(4096), int64(-1)
-	set := &sandbox.OrgQuota{OrganizationID: org, Sandboxes: &n, CPU: &cpu, MemoryMB: &mem, DiskMB: &unlimited, UpdatedAt: now()}
+	n, cpu, mem, unlimited, imgC, imgU := int64(3), 2.5, int64(4096), int64(-1), int64(512), int64(4)
+	set := &sandbox.OrgQuota{OrganizationID: org, Sandboxes: &n, CPU: &cpu, MemoryMB: &mem, DiskMB: &unlimited,
+		ImageMaxCompressedMB: &imgC, ImageMaxUnpackedMB: &imgU, UpdatedAt: now()}
 	if err := s.PutOrgQuota(ctx, set); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.GetOrgQuota(ctx, org)
-	if err != nil || *got.Sandboxes != 3 || *got.CPU != 2.5 || *got.MemoryMB != 4096 || *got.DiskMB != -1 || !got.UpdatedAt.Equal(set.UpdatedAt) {
+	if err != nil || *got.Sandboxes != 3 || *got.CPU != 2.5 || *got.MemoryMB != 4096 || *got.DiskMB != -1 ||
+		got.ImageMaxCompressedMB == nil || *got.ImageMaxCompressedMB != 512 || got.ImageMaxUnpackedMB == nil || *got.ImageMaxUnpackedMB != 4 ||
+		!got.UpdatedAt.Equal(set.UpdatedAt) {
 		t.Fatalf("quota read back: %+v %v", got, err)
 	}
-	set.CPU, set.DiskMB = nil, nil
+	set.CPU, set.DiskMB, set.ImageMaxCompressedMB = nil, nil, nil
 	if err := s.PutOrgQuota(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetOrgQuota(ctx, org); got.CPU != nil || got.DiskMB != nil || *got.Sandboxes != 3 {
+	if got, _ := s.GetOrgQuota(ctx, org); got.CPU != nil || got.DiskMB != nil || *got.Sandboxes != 3 ||
+		got.ImageMaxCompressedMB != nil || got.ImageMaxUnpackedMB == nil || *got.ImageMaxUnpackedMB != 4 {
 		t.Fatalf("cleared fields read back: %+v", got)
 	}
 	if other, _ := s.GetOrgQuota(ctx, newOrg()); other.Sandboxes != nil {
