@@ -64,7 +64,10 @@ export interface OrgSettings {
   defaultTimeoutSeconds?: number | null; defaultAutoStopMinutes?: number | null;
   defaultAutoArchiveMinutes?: number | null; defaultAutoDeleteMinutes?: number | null; updatedAt?: string;
 }
-export interface QuotaLimits { sandboxes: number | null; cpu: number | null; memoryMB: number | null; diskMB: number | null }
+export interface QuotaLimits {
+  sandboxes: number | null; cpu: number | null; memoryMB: number | null; diskMB: number | null;
+  imageMaxCompressedMB?: number | null; imageMaxUnpackedMB?: number | null;
+}
 export interface ResourceTotals { sandboxes: number; cpu: number; memoryMB: number; diskMB: number }
 export interface OrgQuotas { organizationId: string; set: QuotaLimits; effective: ResourceTotals; usage: ResourceTotals; updatedAt?: string }
 export interface Organization { id: string; name: string; apiKey?: string }

@@ -3,9 +3,9 @@
 
 import { describe, getJSON, sendJSON } from "../api";
 import { busy, h, notify, replace } from "../dom";
-import type { OrgQuotas, QuotaLimits } from "../types";
+import type { OrgQuotas, QuotaLimits, ResourceTotals } from "../types";
 
-const FIELDS: [keyof QuotaLimits, string, (n: number) => string][] = [
+const FIELDS: [keyof ResourceTotals, string, (n: number) => string][] = [
   ["sandboxes", "Sandboxes", (n) => String(n)],
   ["cpu", "CPUs", (n) => String(n)],
   ["memoryMB", "Memory (MB)", (n) => String(n)],
@@ -23,7 +23,7 @@ export function quotasCard(orgID: string, canSet: boolean): HTMLElement {
     }
   }
   function draw(q: OrgQuotas): void {
-    const inputs = new Map<keyof QuotaLimits, HTMLInputElement>();
+    const inputs = new Map<keyof ResourceTotals, HTMLInputElement>();
     const rows = FIELDS.map(([k, label, fmt]) => {
       const used = q.usage[k], limit = q.effective[k];
       const bar = limit > 0 ? h("progress", { max: limit, value: Math.min(used, limit), "aria-label": `${label} used` }) : null;
@@ -36,7 +36,9 @@ export function quotasCard(orgID: string, canSet: boolean): HTMLElement {
     const save = h("button", { type: "submit", class: "small" }, "Save quotas");
     const form = h("form", { onsubmit: async (e: Event) => {
       e.preventDefault();
-      const next = {} as QuotaLimits;
+      // A PUT replaces every quota: the ones this form does not show
+      // (the image caps) are sent back as they were set.
+      const next: QuotaLimits = { ...q.set };
       for (const [k] of FIELDS) {
         const v = inputs.get(k)!.value.trim();
         next[k] = v === "" ? null : Number(v);
