@@ -3,8 +3,16 @@ package httpapi_test
 import (
 	"archive/tar"
 	"bytes"
+	"io"
+	"log"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/sandbox"
@@ -150,5 +158,44 @@ func TestOrganizationImageQuota(t *testing.T) {
 	}
 	if status, last := e.importAs(other.APIKey, "big", big); status != 200 || last.Image == nil {
 		t.Fatalf("another organisation's import: %d %+v", status, last)
+	}
+}
+
+// TestOrganizationImageQuotaPull: a pull by an organisation whose quota
+// reads 1 MB per pull is refused a 2 MB layer, naming the quota, while
+// another organisation pulls it.
+func TestOrganizationImageQuotaPull(t *testing.T) {
+	e := newEnvWith(t, nil)
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	img, err := random.Image(2<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host+"/demo/big:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	newOrg := func(name string) api.Organization {
+		var org api.Organization
+		e.must(201, "POST", "/v1/organizations", api.CreateOrganizationRequest{Name: name}).decode(t, &org)
+		return org
+	}
+	small, other := newOrg("small"), newOrg("other")
+	e.must(200, "PUT", "/v1/organizations/"+small.ID+"/quotas", `{"imageMaxCompressedMB": 1}`)
+
+	pull := `{"ref":"` + host + `/demo/big:v1"}`
+	_, lines := e.progressLinesAs(small.APIKey, "POST", "/v1/images/pull", strings.NewReader(pull))
+	last := lines[len(lines)-1]
+	if last.Error == nil || last.Error.Code != api.CodeInvalidArgument || !strings.Contains(last.Error.Message, "quota.imageMaxCompressedMB") {
+		t.Fatalf("pull past the organisation's quota ended with %+v", last)
+	}
+	_, lines = e.progressLinesAs(other.APIKey, "POST", "/v1/images/pull", strings.NewReader(pull))
+	if last := lines[len(lines)-1]; last.Status != "done" || last.Image == nil {
+		t.Fatalf("another organisation's pull: %+v", last)
 	}
 }
