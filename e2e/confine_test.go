@@ -65,8 +65,8 @@ func TestSandboxConfinement(t *testing.T) {
 // TestSandboxWorkloadsUnderSeccomp runs what users run under the allow
 // list: a shell and its pipes, perl, python (threads, processes, sqlite,
 // ssl, a local server), pip installing a local package, and node (child
-// processes, workers, fs, a local HTTP server). The offline images hold
-// no gcc, git or npm, so those are not run here.
+// processes, workers, fs, a local HTTP server). gcc, make, git, pip
+// building a C extension and npm are in TestSandboxToolchainsUnderSeccomp.
 func TestSandboxWorkloadsUnderSeccomp(t *testing.T) {
 	s := startServer(t, "")
 	py := ownSandbox(t, s.c, api.CreateSandboxRequest{Name: "seccomp-py", Image: "python"})

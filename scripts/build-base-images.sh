@@ -6,7 +6,9 @@
 # the Debian mirror apt already uses.
 #
 #   OUTDIR/base.tar    Debian bookworm, --variant=minbase
-#   OUTDIR/python.tar  base + python3 (+ python3-pip unless HUTCH_PYTHON_PIP=0)
+#   OUTDIR/python.tar  base + python3, python3-dev, gcc, make, libc6-dev, git
+#                      (+ python3-pip unless HUTCH_PYTHON_PIP=0)
+#   OUTDIR/node.tar    base + nodejs, npm
 #
 # Import them with `hutch image import --rootfs OUTDIR/base.tar --name base`.
 # Idempotent: a tarball built by this same script (its hash is kept beside it) is kept.
@@ -32,7 +34,9 @@ command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get 
 # An image is fresh when its tarball was built by this very script: the
 # script's hash is stored beside it (mtimes would call every fresh clone
 # newer than the images it built before).
-RECIPE=$(sha256sum "$SCRIPT" | cut -d' ' -f1)
+# The package lists live in this script, so editing them rebuilds; the
+# settings that change what goes in are part of the recipe too.
+RECIPE=$( { cat "$SCRIPT"; echo "pip=$WITH_PIP suite=$SUITE"; } | sha256sum | cut -d' ' -f1)
 fresh() { [ -s "$OUTDIR/$1.tar" ] && [ "$(cat "$OUTDIR/.$1.recipe" 2>/dev/null)" = "$RECIPE" ]; }
 
 if fresh base && fresh python && fresh node; then
@@ -182,7 +186,9 @@ for name in "${derived[@]}"; do
 	root=$WORK/$name
 	case $name in
 	python)
-		pkgs=(python3)
+		# Users build C extensions and keep their work in git: a C
+		# toolchain, Python's headers and git come with python.
+		pkgs=(python3 python3-dev gcc make libc6-dev git)
 		[ "$WITH_PIP" = 0 ] || pkgs+=(python3-pip)
 		install_into "$root" "${pkgs[@]}"
 		if [ "$WITH_PIP" != 0 ]; then
@@ -192,7 +198,7 @@ for name in "${derived[@]}"; do
 		fi
 		;;
 	node)
-		install_into "$root" nodejs
+		install_into "$root" nodejs npm
 		;;
 	esac
 	finish_rootfs "$root"
