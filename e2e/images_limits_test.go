@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,4 +87,47 @@ type zeroes struct{}
 func (zeroes) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestImageImportOrgQuota: on a server whose imports may unpack 64 MB,
+// an organisation whose quota allows 4 MB is refused an import of an
+// 8 MB file with a 400 naming the quota, and another organisation
+// imports the same archive.
+func TestImageImportOrgQuota(t *testing.T) {
+	s := startServer(t, "", "--image-max-unpacked-mb", "64")
+	orgClient := func(name string) (api.Organization, *client.Client) {
+		var org api.Organization
+		r := call(t, s, "POST", s.url+"/v1/organizations", `{"name":"`+name+`"}`, s.key, "")
+		if r.status != 201 || json.Unmarshal([]byte(r.body), &org) != nil {
+			t.Fatalf("create organisation: %d %s", r.status, r.body)
+		}
+		c, err := client.New(s.url, org.APIKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return org, c
+	}
+	small, smallC := orgClient("small")
+	_, otherC := orgClient("other")
+	if r := call(t, s, "PUT", s.url+"/v1/organizations/"+small.ID+"/quotas", `{"imageMaxUnpackedMB": -1}`, s.key, ""); r.status != 400 || !strings.Contains(r.body, "imageMaxUnpackedMB") {
+		t.Fatalf("a negative image quota: %d %s", r.status, r.body)
+	}
+	if r := call(t, s, "PUT", s.url+"/v1/organizations/"+small.ID+"/quotas", `{"imageMaxUnpackedMB": 4}`, s.key, ""); r.status != 200 {
+		t.Fatalf("set the image quota: %d %s", r.status, r.body)
+	}
+
+	var rootfs bytes.Buffer
+	tw := tar.NewWriter(&rootfs)
+	tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: 8 << 20})
+	tw.Write(make([]byte, 8<<20))
+	tw.Close()
+
+	_, err := smallC.ImportImage(ctx(t), bytes.NewReader(rootfs.Bytes()), client.ImportOptions{Name: "big", Rootfs: true}, nil)
+	wantAPIError(t, "an import past the organisation's quota", err, 400, api.CodeInvalidArgument)
+	if msg := err.Error(); !strings.Contains(msg, "quota.imageMaxUnpackedMB") || strings.Contains(msg, "--image-max-unpacked-mb") {
+		t.Errorf("the refusal says %q, want the organisation's quota named, not the server's flag", msg)
+	}
+	if img, err := otherC.ImportImage(ctx(t), bytes.NewReader(rootfs.Bytes()), client.ImportOptions{Name: "big", Rootfs: true}, nil); err != nil || img.Ref != "big:latest" {
+		t.Fatalf("another organisation's import: %+v, %v", img, err)
+	}
 }
