@@ -97,7 +97,7 @@ version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
 	-ldflags "-X main.version=$version" \
 	-o /usr/local/bin/hutch ./cmd/hutch)
 
-log "building base images into $image_cache (first run: about a minute)"
+log "building base images into $image_cache (first run: a few minutes)"
 "$here/scripts/build-base-images.sh" "$image_cache"
 
 if [ "$service" = 1 ]; then
