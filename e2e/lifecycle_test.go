@@ -57,7 +57,15 @@ func TestLifecycleWithRealSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := info.Capabilities; info.Runtime != "oci/crun" || !c.Pause || !c.Archive || !c.Network || !c.DiskLimit || !c.Agent {
+	// Where runsc is built, gvisor runs beside oci (info.Runtime names
+	// both); the default stays oci on crun.
+	def := ""
+	for _, r := range info.Runtimes {
+		if r.Name == info.DefaultRuntime {
+			def = r.Driver
+		}
+	}
+	if c := info.Capabilities; def != "oci/crun" || !strings.HasSuffix(info.Runtime, "oci/crun") || !c.Pause || !c.Archive || !c.Network || !c.DiskLimit || !c.Agent {
 		t.Fatalf("the real server reports %+v", info)
 	}
 	sb := createCounter(t, s, "counter")
