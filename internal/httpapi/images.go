@@ -2,10 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -155,27 +152,9 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// importRootfs spools a plain rootfs tarball to disk (ImportRootfs reads a
-// file) and imports it as a one-layer image.
+// importRootfs imports a plain rootfs tarball upload as a one-layer image.
 func (s *Server) importRootfs(r *http.Request, name string) (*image.Image, error) {
-	images := s.Sandboxes.Images()
-	dir, err := images.SpoolDir()
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "rootfs-upload-*.tar")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if _, err := io.Copy(f, r.Body); err != nil {
-		return nil, fmt.Errorf("read upload: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return images.ImportRootfs(r.Context(), principal(r.Context()), f.Name(), name)
+	return s.Sandboxes.Images().ImportRootfs(r.Context(), principal(r.Context()), r.Body, name)
 }
 
 func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -197,5 +198,43 @@ func TestOrganizationImageQuotaPull(t *testing.T) {
 	_, lines = e.progressLinesAs(other.APIKey, "POST", "/v1/images/pull", strings.NewReader(pull))
 	if last := lines[len(lines)-1]; last.Status != "done" || last.Image == nil {
 		t.Fatalf("another organisation's pull: %+v", last)
+	}
+}
+
+// zeros is an upload of n zero bytes that counts what the server read.
+type zeros struct{ left, read atomic.Int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	n := min(int64(len(p)), z.left.Load())
+	if n == 0 {
+		return 0, io.EOF
+	}
+	clear(p[:n])
+	z.left.Add(-n)
+	z.read.Add(n)
+	return int(n), nil
+}
+
+// TestRootfsUploadStopsAtCompressedLimit: a rootfs upload is charged to
+// the compressed limit as it arrives, so one past its organisation's
+// quota stops being read there; it used to be spooled to disk whole and
+// checked after.
+func TestRootfsUploadStopsAtCompressedLimit(t *testing.T) {
+	e := newEnvWith(t, nil)
+	var org api.Organization
+	e.must(201, "POST", "/v1/organizations", api.CreateOrganizationRequest{Name: "small"}).decode(t, &org)
+	e.must(200, "PUT", "/v1/organizations/"+org.ID+"/quotas", `{"imageMaxCompressedMB": 1}`)
+	body := &zeros{}
+	body.left.Store(256 << 20)
+	_, lines := e.progressLinesAs(org.APIKey, "POST", "/v1/images/import?rootfs=true&name=big", body)
+	if len(lines) == 0 {
+		t.Fatal("no progress lines")
+	}
+	if last := lines[len(lines)-1]; last.Error == nil || last.Error.Code != api.CodeInvalidArgument ||
+		!strings.Contains(last.Error.Message, "quota.imageMaxCompressedMB") {
+		t.Fatalf("a 256 MB upload past a 1 MB quota ended with %+v", last)
+	}
+	if read := body.read.Load(); read > 64<<20 {
+		t.Fatalf("the server read %d MB of a 256 MB upload past its 1 MB quota before refusing it", read>>20)
 	}
 }

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -190,6 +191,43 @@ func (v View) ImportRootfs(ctx context.Context, tarPath, ref string, cfg Config)
 		}
 	}
 	img, err := v.s.importRootfs(ctx, tarPath, nsKey(v.ns, key), cfg, nil, nil)
+	if err != nil {
+		return nil, classify("import rootfs", label, err)
+	}
+	return img, nil
+}
+
+// ImportRootfsFrom is ImportRootfs of a tarball read from r (an API
+// upload). It is spooled under the store and charged to the compressed
+// limit as it arrives, so an upload past the server's or the
+// organisation's limit stops there instead of filling the disk first.
+func (v View) ImportRootfsFrom(ctx context.Context, r io.Reader, ref string, cfg Config) (*Image, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	key, err := storeKey(ref)
+	if err != nil {
+		return nil, err
+	}
+	ctx = v.s.withBudget(ctx)
+	label := key + " from the upload"
+	f, err := os.CreateTemp(v.s.tmpDir(), "rootfs-upload-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = io.Copy(f, budgetReader{r: r, b: budgetOf(ctx)})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		return nil, classify("import rootfs", label, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	img, err := v.s.importRootfs(ctx, f.Name(), nsKey(v.ns, key), cfg, nil, nil)
 	if err != nil {
 		return nil, classify("import rootfs", label, err)
 	}

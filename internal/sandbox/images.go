@@ -151,8 +151,9 @@ func (i *Images) Import(ctx context.Context, p auth.Principal, r io.Reader, opts
 }
 
 // ImportRootfs makes a one-layer image named name in the caller's
-// namespace from a plain rootfs tarball already on disk (see SpoolDir).
-func (i *Images) ImportRootfs(ctx context.Context, p auth.Principal, path, name string) (*image.Image, error) {
+// namespace from a plain rootfs tarball read from r (an upload, spooled
+// by the image store within its limits and the organisation's quota).
+func (i *Images) ImportRootfs(ctx context.Context, p auth.Principal, r io.Reader, name string) (*image.Image, error) {
 	if err := i.CanChange(p); err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (i *Images) ImportRootfs(ctx context.Context, p auth.Principal, path, name 
 	if err != nil {
 		return nil, err
 	}
-	return i.cache.In(namespaceOf(p)).ImportRootfs(ctx, path, name, image.Config{})
+	return i.cache.In(namespaceOf(p)).ImportRootfsFrom(ctx, r, name, image.Config{})
 }
 
 // withImageQuota returns ctx holding an import or pull made by
@@ -178,16 +179,6 @@ func (s *Service) withImageQuota(ctx context.Context, orgID string) (context.Con
 		ctx = image.WithQuota(ctx, q)
 	}
 	return ctx, nil
-}
-
-// SpoolDir is where an upload is written before ImportRootfs reads it (on
-// the cache's file system, so that nothing crosses devices).
-func (i *Images) SpoolDir() (string, error) {
-	st, err := i.store()
-	if err != nil {
-		return "", err
-	}
-	return st.Dir(), nil
 }
 
 // Remove deletes an image the caller's organisation sees unless a

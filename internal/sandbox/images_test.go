@@ -103,11 +103,7 @@ func (r *imageRig) importBase(p auth.Principal, id string) (*image.Image, error)
 	tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 	tw.Write([]byte(body))
 	tw.Close()
-	path := filepath.Join(r.t.TempDir(), id+".tar")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-	return r.svc.Images().ImportRootfs(context.Background(), p, path, "base")
+	return r.svc.Images().ImportRootfs(context.Background(), p, &buf, "base")
 }
 
 func (r *imageRig) mustImport(p auth.Principal, id string) *image.Image {
