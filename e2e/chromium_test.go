@@ -47,7 +47,8 @@ func startChromium(t *testing.T, domain string) *chromium {
 	c.cmd = exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--user-data-dir="+t.TempDir(),
 		"--host-resolver-rules=MAP *."+domain+" 127.0.0.1", "--remote-debugging-pipe", "about:blank")
-	c.cmd.ExtraFiles = []*os.File{inR, outW} // fds 3 and 4
+	c.cmd.ExtraFiles = []*os.File{inR, outW}                // fds 3 and 4
+	c.cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // its singleton socket dir, left behind otherwise
 	c.cmd.Stderr = c.stderr
 	if err := startOwned(c.cmd); err != nil {
 		t.Fatal(err)

@@ -51,7 +51,8 @@ func openDashboard(t *testing.T, s *server) *dashboard {
 		t.Fatal(err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860),
+		chromedp.Env("TMPDIR="+t.TempDir())) // its singleton socket dir, left behind otherwise
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	// The whole browser test is bounded: CI runs it on two cores.
