@@ -204,21 +204,12 @@ func TestNetworkSandboxesCannotReachEachOther(t *testing.T) {
 	t.Cleanup(func() { hostSrv.Close() })
 	_, hostPort, _ := net.SplitHostPort(ln.Addr().String())
 
-	for _, c := range []struct {
-		what   string
-		client *client.Client
-		from   string
-		to     string
-	}{
+	unreachable(t, []probe{
 		{"A to B's port", s.c, a.ID, net.JoinHostPort(addrB, "8080")},
 		{"B to A's port", member, b.ID, net.JoinHostPort(addrA, "8080")},
 		{"A to a host port on its gateway", s.c, a.ID, net.JoinHostPort(gateway(addrA), hostPort)},
 		{"B to a host port on A's gateway", member, b.ID, net.JoinHostPort(gateway(addrA), hostPort)},
-	} {
-		if ok, out := reaches(t, c.client, c.from, c.to); ok {
-			t.Errorf("%s (%s) answered: %s", c.what, c.to, out)
-		}
-	}
+	})
 	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(addrB, "8080"), 5*time.Second); err == nil {
 		conn.Close()
 		t.Errorf("the host opened a connection to B's port %s", addrB)
@@ -257,21 +248,12 @@ func TestNetworkSandboxesCannotReachEachOther(t *testing.T) {
 		})
 	}
 	addrA, addrB = sandboxAddr(t, s.c, a.ID), sandboxAddr(t, member, b.ID)
-	for _, c := range []struct {
-		what   string
-		client *client.Client
-		from   string
-		to     string
-	}{
+	unreachable(t, []probe{
 		{"A to B's port, both allowing the subnet", s.c, a.ID, net.JoinHostPort(addrB, "8080")},
 		{"B to A's port, both allowing the subnet", member, b.ID, net.JoinHostPort(addrA, "8080")},
 		{"A to a host port on B's gateway, allowed", s.c, a.ID, net.JoinHostPort(gateway(addrB), hostPort)},
 		{"B to a host port on A's gateway, allowed", member, b.ID, net.JoinHostPort(gateway(addrA), hostPort)},
-	} {
-		if ok, out := reaches(t, c.client, c.from, c.to); ok {
-			t.Errorf("%s (%s) answered: %s", c.what, c.to, out)
-		}
-	}
+	})
 
 	// The proxy, which dials inside each sandbox's namespace, reaches
 	// both (it did above, to see them serving).
@@ -303,6 +285,24 @@ func writeStalePolicies(t *testing.T, s *server, allow map[string][]string) {
 		ev := sandbox.Event{SandboxID: id, Type: "network", Cause: "test", Message: "stale policy", Time: time.Now().UTC()}
 		if err := st.UpdateSandbox(ctx(t), sb, ev); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// probe is a connection one sandbox tries (through its owner's client).
+type probe struct {
+	what   string
+	client *client.Client
+	from   string
+	to     string
+}
+
+// unreachable fails for each probe whose target answered.
+func unreachable(t *testing.T, probes []probe) {
+	t.Helper()
+	for _, c := range probes {
+		if ok, out := reaches(t, c.client, c.from, c.to); ok {
+			t.Errorf("%s (%s) answered: %s", c.what, c.to, out)
 		}
 	}
 }
