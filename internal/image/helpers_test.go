@@ -183,11 +183,11 @@ func (r *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageIndex
 // newStore opens a store in a temp dir whose pulls may reach the test
 // registries on 127.0.0.1, as a platform admin's --egress-allow lets them.
 // Unpacking chowns files and writes device nodes and trusted.* xattrs, so
-// tests that unpack need root.
-func newStore(t testing.TB) *Store {
+// tests that unpack need root. opts are added to the egress option.
+func newStore(t testing.TB, opts ...OpenOption) *Store {
 	t.Helper()
 	requireRoot(t)
-	s, err := Open(t.TempDir(), WithEgress(allowLoopback(t)))
+	s, err := Open(t.TempDir(), append([]OpenOption{WithEgress(allowLoopback(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,7 @@ import (
 
 func newLimitedStore(t testing.TB, l Limits) *Store {
 	t.Helper()
-	requireRoot(t)
-	s, err := Open(t.TempDir(), WithEgress(allowLoopback(t)), WithLimits(l))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return newStore(t, WithLimits(l))
 }
 
 // assertLimit checks that err is the LimitError of the setting flag, an

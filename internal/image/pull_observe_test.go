@@ -8,20 +8,15 @@ import (
 // TestPullObserver: every pull, the failed one too, is reported once
 // with its outcome.
 func TestPullObserver(t *testing.T) {
-	requireRoot(t)
 	reg := startRegistry(t, nil)
 	reg.push(t, "app:v1", whiteoutImage(t))
 	var got []error
-	s, err := Open(t.TempDir(), WithEgress(allowLoopback(t)), WithPullObserver(func(d time.Duration, err error) {
+	s := newStore(t, WithPullObserver(func(d time.Duration, err error) {
 		if d <= 0 {
 			t.Errorf("pull reported a duration of %v", d)
 		}
 		got = append(got, err)
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	if _, err := s.Pull(bg(), reg.ref("app:v1")); err != nil {
 		t.Fatal(err)
 	}
