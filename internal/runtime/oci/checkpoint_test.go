@@ -28,6 +28,25 @@ func checkpointDriver(t *testing.T) *Driver {
 	return d
 }
 
+// startCounter creates a sandbox (ID prefix plus this pid) running
+// counterScript, deleted at the test's end, and returns it once the
+// counter holds its 64 MiB.
+func startCounter(t *testing.T, d *Driver, prefix string) (runtime.Spec, counter) {
+	t.Helper()
+	ctx := context.Background()
+	s := runtime.Spec{ID: prefix + strconv.Itoa(os.Getpid()), DiskMB: 64, Entrypoint: []string{"/bin/sh", "-c", counterScript}}
+	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
+	if err := d.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	poll.Until(t, "the counter to hold its memory", func() bool {
+		c = readCounter(d, s.ID)
+		return c.n > 0 && c.size == 64<<20
+	})
+	return s, c
+}
+
 // TestCheckpointRestore checkpoints a sandbox holding 64 MiB and brings it
 // back: its memory is freed meanwhile, and afterwards the same process
 // counts on from where it was, with its memory, open file and working
@@ -35,16 +54,7 @@ func checkpointDriver(t *testing.T) *Driver {
 func TestCheckpointRestore(t *testing.T) {
 	d := checkpointDriver(t)
 	ctx := context.Background()
-	s := runtime.Spec{ID: "ckpt" + strconv.Itoa(os.Getpid()), DiskMB: 64, Entrypoint: []string{"/bin/sh", "-c", counterScript}}
-	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
-	if err := d.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	var before counter
-	poll.Until(t, "the counter to hold its memory", func() bool {
-		before = readCounter(d, s.ID)
-		return before.n > 0 && before.size == 64<<20
-	})
+	s, before := startCounter(t, d, "ckpt")
 	// A connection the host holds to the agent across the checkpoint
 	// (an idle pooled one) is closed by it, not dumped.
 	held, err := d.DialAgent(ctx, s.ID)
@@ -233,16 +243,7 @@ func hostPID(t *testing.T, d *Driver, id string, nspid int) int {
 func TestRestoreAfterHostReboot(t *testing.T) {
 	d := checkpointDriver(t)
 	ctx := context.Background()
-	s := runtime.Spec{ID: "ckboot" + strconv.Itoa(os.Getpid()), DiskMB: 64, Entrypoint: []string{"/bin/sh", "-c", counterScript}}
-	t.Cleanup(func() { _ = d.Delete(ctx, s.ID) })
-	if err := d.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	var before counter
-	poll.Until(t, "the counter to hold its memory", func() bool {
-		before = readCounter(d, s.ID)
-		return before.n > 0 && before.size == 64<<20
-	})
+	s, before := startCounter(t, d, "ckboot")
 	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
