@@ -1,14 +1,12 @@
 package runtimetest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -65,25 +63,12 @@ func testAgentConfinement(t *testing.T, s *suite) {
 	s.create(t, rt, sp)
 	agentSh := func(line string) api.ExecResult {
 		t.Helper()
-		c, err := ad.DialAgent(ctxT(t), sp.ID)
-		if err != nil {
-			t.Fatalf("dial the agent: %v", err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(timeout))
 		body, _ := json.Marshal(api.ExecRequest{Command: []string{"sh", "-c", line}})
 		req, _ := http.NewRequest("POST", "http://agent/exec", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		if err := req.Write(c); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), req)
-		if err != nil {
-			t.Fatalf("agent answer: %v", err)
-		}
-		defer resp.Body.Close()
+		resp, out := agentCall(t, ad, sp.ID, req)
 		var res api.ExecResult
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(out, &res); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("agent exec %q: %s %v", line, resp.Status, err)
 		}
 		return res

@@ -72,22 +72,8 @@ func testAgent(t *testing.T, s *suite) {
 	}
 	sp := s.spec()
 	s.create(t, rt, sp)
-	c, err := ad.DialAgent(ctxT(t), sp.ID)
-	if err != nil {
-		t.Fatalf("dial the agent: %v", err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
 	req, _ := http.NewRequest("GET", "http://agent/healthz", nil)
-	if err := req.Write(c); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), req)
-	if err != nil {
-		t.Fatalf("agent answer: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
+	if resp, _ := agentCall(t, ad, sp.ID, req); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("agent /healthz: %s", resp.Status)
 	}
 	if err := rt.Stop(ctxT(t), sp.ID, time.Second); err != nil {
@@ -97,6 +83,31 @@ func testAgent(t *testing.T, s *suite) {
 		c.Close()
 		t.Fatal("dialled the agent of a stopped sandbox")
 	}
+}
+
+// agentCall sends req to sandbox id's agent on a connection of its own
+// and returns the answer, its body read whole.
+func agentCall(t *testing.T, ad runtime.AgentDialer, id string, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	c, err := ad.DialAgent(ctxT(t), id)
+	if err != nil {
+		t.Fatalf("dial the agent: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		t.Fatalf("agent answer: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("agent answer: %v", err)
+	}
+	return resp, body
 }
 
 // testArchiveRoundTrip writes files of every kind a writable layer holds
