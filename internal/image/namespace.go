@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -174,27 +173,12 @@ func (v View) Import(ctx context.Context, r io.Reader, opts ...ImportOption) ([]
 // ImportRootfs makes ref the one-layer image of a rootfs tarball in the
 // view's own namespace (see Store.ImportRootfs).
 func (v View) ImportRootfs(ctx context.Context, tarPath, ref string, cfg Config) (*Image, error) {
-	if err := v.check(); err != nil {
-		return nil, err
-	}
-	key, err := storeKey(ref)
+	f, err := os.Open(tarPath)
 	if err != nil {
 		return nil, err
 	}
-	// A tenant's upload: the store's limits hold, and errors name the
-	// tarball by its base name only (the API spools it under the store).
-	ctx = v.s.withBudget(ctx)
-	label := fmt.Sprintf("%s from %s", key, filepath.Base(tarPath))
-	if fi, err := os.Stat(tarPath); err == nil {
-		if err := budgetOf(ctx).readCompressed(fi.Size()); err != nil {
-			return nil, classify("import rootfs", label, err)
-		}
-	}
-	img, err := v.s.importRootfs(ctx, tarPath, nsKey(v.ns, key), cfg, nil, nil)
-	if err != nil {
-		return nil, classify("import rootfs", label, err)
-	}
-	return img, nil
+	defer f.Close()
+	return v.ImportRootfsFrom(ctx, f, ref, cfg)
 }
 
 // ImportRootfsFrom is ImportRootfs of a tarball read from r (an API
