@@ -53,10 +53,14 @@ const (
 	AgentResumeSignal  = syscall.SIGUSR2
 )
 
-// control handles the agent's signals; false for any other signal.
+// control handles the agent's signals (ignored when init did not bind
+// the socket itself); false for any other signal.
 func (a *agentProc) control(sig os.Signal) bool {
-	if a == nil || a.path == "" || (sig != AgentSuspendSignal && sig != AgentResumeSignal) {
+	if sig != AgentSuspendSignal && sig != AgentResumeSignal {
 		return false
+	}
+	if a == nil || a.path == "" {
+		return true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -56,7 +56,7 @@ func Run(args []string) int {
 	}
 	child := cmd.Process.Pid
 	for sig := range sigs {
-		if ag.control(sig) || sig == AgentSuspendSignal || sig == AgentResumeSignal {
+		if ag.control(sig) {
 			continue
 		}
 		if sig != syscall.SIGCHLD {
@@ -74,7 +74,7 @@ func Run(args []string) int {
 // idle waits for a termination signal while reaping orphans.
 func idle(sigs chan os.Signal, ag *agentProc) int {
 	for sig := range sigs {
-		if ag.control(sig) || sig == AgentSuspendSignal || sig == AgentResumeSignal {
+		if ag.control(sig) {
 			continue
 		}
 		if sig == syscall.SIGCHLD {
