@@ -72,7 +72,7 @@ type CreateSandboxRequest struct {
 	Network            *NetworkRequest   `json:"network,omitempty"`
 	AutoResume         *bool             `json:"autoResume,omitempty"`
 	// Runtime chooses the sandbox's driver among Info.Runtimes; empty
-	// takes the organisation's, then the server's default.
+	// takes the server's default (Info.DefaultRuntime).
 	Runtime string `json:"runtime,omitempty"`
 	// PauseReleaseAfterSeconds: see Sandbox.
 	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds,omitempty"`

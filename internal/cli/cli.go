@@ -52,7 +52,7 @@ func commands() []command {
 		{"timeout", "ID SECONDS|DURATION|none", "set a sandbox's timeout from now", runTimeout},
 		{"events", "ID", "show a sandbox's event log", runEvents},
 		{"exec", "ID -- COMMAND [ARG...]", "run a command in a sandbox (exits with its status)", runExec},
-		{"cp", "SRC DST", "copy a file into or out of a sandbox (ID:/path)", runCp},
+		{"cp", "SRC DST", "copy a file or directory into or out of a sandbox (ID:/path)", runCp},
 		{"shell", "ID", "open an interactive terminal in a sandbox", runShell},
 		{"logs", "ID PID", "show a background process's output", runLogs},
 		{"image", "pull|import|ls|rm ...", "manage the server's image cache", runImage},
