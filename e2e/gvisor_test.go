@@ -47,12 +47,8 @@ func TestGvisorSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := s.c.CreateSandbox(ctx(t), api.CreateSandboxRequest{Image: "python", Runtime: "gvisor",
+	sb := create(t, s, api.CreateSandboxRequest{Image: "python", Runtime: "gvisor",
 		Entrypoint: []string{"python3", "-c", string(script)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cleanup(t, sb.ID)
 	if sb.Runtime != "gvisor" || sb.State != "running" {
 		t.Fatalf("created %s on %q", sb.State, sb.Runtime)
 	}

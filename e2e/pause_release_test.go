@@ -243,13 +243,7 @@ func TestPauseReleaseResume(t *testing.T) {
 
 func newHolder(t *testing.T, s *server, name string) *api.Sandbox {
 	t.Helper()
-	sb, err := s.c.CreateSandbox(ctx(t), api.CreateSandboxRequest{Name: name, Image: "python",
-		Entrypoint: []string{"python3", "-c", holder}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cleanup(t, sb.ID)
-	return sb
+	return create(t, s, api.CreateSandboxRequest{Name: name, Image: "python", Entrypoint: []string{"python3", "-c", holder}})
 }
 
 // waitHolding waits for the holder to hold its 256 MiB.
