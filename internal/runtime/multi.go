@@ -37,6 +37,7 @@ var (
 	_ Archiver     = (*Multi)(nil)
 	_ Checkpointer = (*Multi)(nil)
 	_ Watcher      = (*Multi)(nil)
+	_ Pooler       = (*Multi)(nil)
 )
 
 // NewMulti returns a dispatcher over drivers, keyed by the names sandboxes
@@ -89,6 +90,7 @@ func (m *Multi) Capabilities() Capabilities {
 		c.Agent = c.Agent || d.Agent
 		c.Checkpoint = c.Checkpoint || d.Checkpoint
 		c.Watch = c.Watch || d.Watch
+		c.Pool = c.Pool || d.Pool
 	}
 	return c
 }

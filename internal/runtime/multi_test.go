@@ -15,7 +15,8 @@ import (
 // says, and the IDs it created.
 type recorder struct {
 	bare
-	created []string
+	created  []string
+	prepared []string
 }
 
 func (r *recorder) Create(_ context.Context, s runtime.Spec) error {
@@ -31,11 +32,24 @@ func (*recorder) Import(context.Context, string, io.Reader) error               
 func (*recorder) Checkpoint(context.Context, string) (int64, error)               { return 7, nil }
 func (*recorder) Restore(context.Context, string) error                           { return nil }
 func (*recorder) Watch(context.Context) <-chan runtime.Exit                       { return nil }
+func (r *recorder) Prepare(_ context.Context, p runtime.PoolSpec) error {
+	r.prepared = append(r.prepared, p.ID)
+	return nil
+}
+func (*recorder) Take(context.Context, runtime.PoolSpec, runtime.Spec) error { return nil }
+func (*recorder) DropPrepared(context.Context, runtime.PoolSpec) error       { return nil }
+func (r *recorder) Prepared(context.Context) ([]runtime.PoolSpec, error) {
+	var out []runtime.PoolSpec
+	for _, id := range r.prepared {
+		out = append(out, runtime.PoolSpec{ID: id})
+	}
+	return out, nil
+}
 
 func TestMultiRoutesBySandboxRecord(t *testing.T) {
-	all := runtime.Capabilities{Pause: true, DiskLimit: true, Archive: true, Network: true, Agent: true, Checkpoint: true, Watch: true}
+	all := runtime.Capabilities{Pause: true, DiskLimit: true, Archive: true, Network: true, Agent: true, Checkpoint: true, Watch: true, Pool: true}
 	noCkpt := all
-	noCkpt.Checkpoint, noCkpt.Pause = false, false
+	noCkpt.Checkpoint, noCkpt.Pause, noCkpt.Pool = false, false, false
 	oci := &recorder{bare: bare{caps: noCkpt}}
 	gv := &recorder{bare: bare{caps: all}}
 	owners := map[string]string{"a": "oci", "b": "gvisor", "c": "kata"}
@@ -79,6 +93,22 @@ func TestMultiRoutesBySandboxRecord(t *testing.T) {
 	if st, err := m.Recover(ctx, "gone"); err != nil || st.State != runtime.StateMissing {
 		t.Errorf("recover of a sandbox without a record: %+v %v", st, err)
 	}
+	if err := m.Prepare(ctx, runtime.PoolSpec{ID: "p1", Runtime: "oci"}); !errors.Is(err, errdefs.ErrNotImplemented) {
+		t.Errorf("prepare on a driver without Pool: %v", err)
+	}
+	if err := m.Prepare(ctx, runtime.PoolSpec{ID: "p2", Runtime: "gvisor"}); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := m.Prepared(ctx); err != nil || len(ps) != 1 || ps[0] != (runtime.PoolSpec{ID: "p2", Runtime: "gvisor"}) {
+		t.Errorf("prepared = %+v %v, want p2 on gvisor", ps, err)
+	}
+	// A taken sandbox runs on the prepared one's driver without a record.
+	if err := m.Take(ctx, runtime.PoolSpec{ID: "p2", Runtime: "gvisor"}, runtime.Spec{ID: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Checkpoint(ctx, "d"); err != nil {
+		t.Errorf("checkpoint of a taken sandbox: %v", err)
+	}
 }
 
 // ignoreUndeclared hides the interfaces its driver does not declare, so
@@ -86,3 +116,4 @@ func TestMultiRoutesBySandboxRecord(t *testing.T) {
 type ignoreUndeclared struct{ *recorder }
 
 func (i ignoreUndeclared) Checkpoint() {}
+func (i ignoreUndeclared) Prepare()    {}

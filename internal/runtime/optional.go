@@ -97,6 +97,7 @@ func Check(rt Runtime) error {
 	_, archive := rt.(Archiver)
 	_, checkpoint := rt.(Checkpointer)
 	_, watch := rt.(Watcher)
+	_, pool := rt.(Pooler)
 	for _, f := range []struct {
 		name          string
 		flag, methods bool
@@ -106,6 +107,7 @@ func Check(rt Runtime) error {
 		{"Archive/Archiver", c.Archive, archive},
 		{"Checkpoint/Checkpointer", c.Checkpoint, checkpoint},
 		{"Watch/Watcher", c.Watch, watch},
+		{"Pool/Pooler", c.Pool, pool},
 	} {
 		capability, _, _ := strings.Cut(f.name, "/")
 		if !f.flag && f.methods && MissingReason(rt, capability) != "" {

@@ -60,6 +60,7 @@ type Capabilities struct {
 	Agent      bool // AgentDialer
 	Checkpoint bool // Checkpointer
 	Watch      bool // Watcher
+	Pool       bool // Pooler
 }
 
 // Spec is everything a driver needs to boot a sandbox.
