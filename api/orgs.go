@@ -51,8 +51,11 @@ type OrganizationSettings struct {
 	DefaultPauseMemory *string `json:"defaultPauseMemory"`
 	// PauseReleaseAfterSeconds is the tiered pause's delay for the
 	// organisation's sandboxes (0: never).
-	PauseReleaseAfterSeconds *int64     `json:"pauseReleaseAfterSeconds"`
-	UpdatedAt                *time.Time `json:"updatedAt,omitempty"`
+	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds"`
+	// DefaultRuntime is the runtime of a create that names none, one of
+	// Info.Runtimes; null takes the server's (Info.DefaultRuntime).
+	DefaultRuntime *string    `json:"defaultRuntime"`
+	UpdatedAt      *time.Time `json:"updatedAt,omitempty"`
 }
 
 // QuotaLimits is the body of PUT /v1/organizations/{id}/quotas and what

@@ -72,7 +72,8 @@ type CreateSandboxRequest struct {
 	Network            *NetworkRequest   `json:"network,omitempty"`
 	AutoResume         *bool             `json:"autoResume,omitempty"`
 	// Runtime chooses the sandbox's driver among Info.Runtimes; empty
-	// takes the server's default (Info.DefaultRuntime).
+	// takes the organisation's defaultRuntime, else the server's
+	// (Info.DefaultRuntime).
 	Runtime string `json:"runtime,omitempty"`
 	// PauseReleaseAfterSeconds: see Sandbox.
 	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds,omitempty"`

@@ -165,6 +165,10 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 			if json.Unmarshal(raw, &o.PauseMemory) != nil {
 				return errdefs.InvalidField(k, "must be %q, %q or null", sandbox.PauseKeep, sandbox.PauseRelease)
 			}
+		case k == "defaultRuntime":
+			if json.Unmarshal(raw, &o.DefaultRuntime) != nil {
+				return errdefs.InvalidField(k, "must be a runtime's name (GET /v1/info lists them) or null")
+			}
 		default:
 			return errdefs.InvalidField(k, "unknown setting")
 		}
@@ -182,7 +186,7 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 func orgSettingsToAPI(o *sandbox.OrgSettings) api.OrganizationSettings {
 	out := api.OrganizationSettings{DefaultTimeoutSeconds: o.TimeoutSeconds, DefaultAutoStopMinutes: o.AutoStopMinutes,
 		DefaultAutoArchiveMinutes: o.AutoArchiveMinutes, DefaultAutoDeleteMinutes: o.AutoDeleteMinutes,
-		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds}
+		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds, DefaultRuntime: o.DefaultRuntime}
 	if o.PauseMemory != nil {
 		m := string(*o.PauseMemory)
 		out.DefaultPauseMemory = &m

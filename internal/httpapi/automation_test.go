@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
 
@@ -159,4 +160,35 @@ func TestOrganizationDefaults(t *testing.T) {
 	}
 	e.must(400, "PATCH", "/v1/organization/settings", `{"defaultAutoDeleteMinutes": -2}`)
 	e.must(400, "PATCH", "/v1/organization/settings", `{"bogus": 1}`)
+}
+
+// TestOrganizationDefaultRuntime: PATCH defaultRuntime makes the
+// organisation's creates that name no runtime take it, an unknown one is
+// a 400 naming the field, and null gives the server's default back.
+func TestOrganizationDefaultRuntime(t *testing.T) {
+	e := newEnvWith(t, func(c *sandbox.Config) { c.Runtimes, c.DefaultRuntime = []string{"gvisor", "oci"}, "oci" })
+	if sb := e.create("before"); sb.Runtime != "oci" {
+		t.Fatalf("without an organisation default: %q, want oci", sb.Runtime)
+	}
+	if eb := e.must(400, "PATCH", "/v1/organization/settings", `{"defaultRuntime": "kata"}`).errBody(t); !strings.Contains(eb.Message, "defaultRuntime") {
+		t.Fatalf("an unknown default runtime: %+v, want the field named", eb)
+	}
+	var got api.OrganizationSettings
+	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultRuntime": "gvisor"}`).decode(t, &got)
+	if got.DefaultRuntime == nil || *got.DefaultRuntime != "gvisor" {
+		t.Fatalf("patched: %+v", got)
+	}
+	if sb := e.create("after"); sb.Runtime != "gvisor" {
+		t.Fatalf("with the organisation's default gvisor: %q", sb.Runtime)
+	}
+	if sb := e.must(201, "POST", "/v1/sandboxes", `{"name": "own", "runtime": "oci"}`).sandbox(t); sb.Runtime != "oci" {
+		t.Fatalf("a create naming oci: %q", sb.Runtime)
+	}
+	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultRuntime": null}`).decode(t, &got)
+	if got.DefaultRuntime != nil {
+		t.Fatalf("after clearing: %+v", got)
+	}
+	if sb := e.create("cleared"); sb.Runtime != "oci" {
+		t.Fatalf("after clearing the organisation default: %q, want oci", sb.Runtime)
+	}
 }

@@ -136,5 +136,8 @@ type OrgSettings struct {
 	PauseMemory *PauseMemory
 	// PauseReleaseAfterSeconds is the tiered pause's delay (0: never).
 	PauseReleaseAfterSeconds *int64
-	UpdatedAt                time.Time
+	// DefaultRuntime is the runtime of the organisation's creates that
+	// name none ("oci", "gvisor"); nil takes the server's default.
+	DefaultRuntime *string
+	UpdatedAt      time.Time
 }

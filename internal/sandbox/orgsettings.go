@@ -43,6 +43,13 @@ func (s *Service) SetOrgSettings(ctx context.Context, o *OrgSettings) error {
 	if err := validatePauseReleaseAfter("pauseReleaseAfterSeconds", o.PauseReleaseAfterSeconds); err != nil {
 		return err
 	}
+	if o.DefaultRuntime != nil {
+		if *o.DefaultRuntime == "" {
+			o.DefaultRuntime = nil
+		} else if err := s.cfg.knownRuntime("defaultRuntime", *o.DefaultRuntime); err != nil {
+			return err
+		}
+	}
 	o.UpdatedAt = s.now().UTC()
 	return s.store.PutOrgSettings(ctx, o)
 }
@@ -68,6 +75,14 @@ func (s *Service) withOrgDefaults(ctx context.Context, r CreateRequest) (CreateR
 	}
 	if r.AutoDeleteMinutes == nil {
 		r.AutoDeleteMinutes = o.AutoDeleteMinutes
+	}
+	if r.Runtime == "" && o.DefaultRuntime != nil {
+		// A runtime the server no longer has (restarted without runsc)
+		// is refused rather than swapped for a weaker one.
+		if err := s.cfg.knownRuntime("defaultRuntime", *o.DefaultRuntime); err != nil {
+			return r, err
+		}
+		r.Runtime = *o.DefaultRuntime
 	}
 	return r, nil
 }

@@ -21,10 +21,18 @@ func (c Config) resolveRuntime(sb *Sandbox, want string) error {
 	if want == "" {
 		return nil
 	}
-	if !slices.Contains(c.availableRuntimes(), want) {
-		return errdefs.InvalidField("runtime", "unknown runtime %q; this server has %s", want, strings.Join(c.availableRuntimes(), ", "))
+	if err := c.knownRuntime("runtime", want); err != nil {
+		return err
 	}
 	sb.Runtime = want
+	return nil
+}
+
+// knownRuntime refuses a runtime this server does not have, naming field.
+func (c Config) knownRuntime(field, name string) error {
+	if !slices.Contains(c.availableRuntimes(), name) {
+		return errdefs.InvalidField(field, "unknown runtime %q; this server has %s", name, strings.Join(c.availableRuntimes(), ", "))
+	}
 	return nil
 }
 

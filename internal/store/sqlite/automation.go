@@ -164,12 +164,13 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 		stop, archive, del sql.NullInt64
 		pauseMemory        sql.NullString
 		releaseAfter       sql.NullInt64
+		runtime            sql.NullString
 		updated            string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT timeout_seconds, auto_stop_minutes, auto_archive_minutes,
-		auto_delete_minutes, pause_memory, pause_release_after_seconds, updated_at
+		auto_delete_minutes, pause_memory, pause_release_after_seconds, default_runtime, updated_at
 		FROM organization_settings WHERE organization_id = ?`, orgID).
-		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &updated)
+		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &runtime, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -185,6 +186,9 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	}
 	if releaseAfter.Valid {
 		out.PauseReleaseAfterSeconds = &releaseAfter.Int64
+	}
+	if runtime.Valid {
+		out.DefaultRuntime = &runtime.String
 	}
 	for _, f := range []struct {
 		v   sql.NullInt64
@@ -212,7 +216,10 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 		}
 		return *p
 	}
-	var timeout, pauseMemory, releaseAfter any
+	var timeout, pauseMemory, releaseAfter, runtime any
+	if o.DefaultRuntime != nil {
+		runtime = *o.DefaultRuntime
+	}
 	if o.TimeoutSeconds != nil {
 		timeout = *o.TimeoutSeconds
 	}
@@ -225,13 +232,14 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organization_settings (organization_id, timeout_seconds,
 			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
-			pause_release_after_seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			pause_release_after_seconds, default_runtime, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (organization_id) DO UPDATE SET timeout_seconds = excluded.timeout_seconds,
 			auto_stop_minutes = excluded.auto_stop_minutes, auto_archive_minutes = excluded.auto_archive_minutes,
 			auto_delete_minutes = excluded.auto_delete_minutes, pause_memory = excluded.pause_memory,
-			pause_release_after_seconds = excluded.pause_release_after_seconds, updated_at = excluded.updated_at`,
+			pause_release_after_seconds = excluded.pause_release_after_seconds,
+			default_runtime = excluded.default_runtime, updated_at = excluded.updated_at`,
 			o.OrganizationID, timeout, intOrNil(o.AutoStopMinutes), intOrNil(o.AutoArchiveMinutes),
-			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, formatTime(o.UpdatedAt))
+			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, runtime, formatTime(o.UpdatedAt))
 		return err
 	})
 	if err != nil {

@@ -305,12 +305,14 @@ func testOrgSettings(t *testing.T, s store.Store) {
 	}
 	stop, del := 15, -1
 	timeout := int64(600)
-	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoDeleteMinutes: &del, UpdatedAt: now()}
+	gvisor := "gvisor"
+	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoDeleteMinutes: &del, DefaultRuntime: &gvisor, UpdatedAt: now()}
 	if err := s.PutOrgSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.GetOrgSettings(ctx, org)
-	if err != nil || *got.TimeoutSeconds != 600 || *got.AutoStopMinutes != 15 || *got.AutoDeleteMinutes != -1 || got.AutoArchiveMinutes != nil {
+	if err != nil || *got.TimeoutSeconds != 600 || *got.AutoStopMinutes != 15 || *got.AutoDeleteMinutes != -1 || got.AutoArchiveMinutes != nil ||
+		got.DefaultRuntime == nil || *got.DefaultRuntime != "gvisor" {
 		t.Fatalf("settings read back: %+v %v", got, err)
 	}
 	set.AutoStopMinutes = nil
