@@ -11,12 +11,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The runtime binary is run once per action at most: "run -d" creates and
 // starts in one process, and everything else (pause, resume, signals,
 // state) goes through cgroup and /proc files instead. Only delete needs it
 // again, to drop the runtime's own state.
+
+// runTimeout bounds one `run` of the runtime, which its caller's context
+// does not (runDetached).
+const runTimeout = 2 * time.Minute
 
 // runDetached creates and starts the container. The runtime's stdout and
 // stderr are a host file, started afresh on every run, that takes the
@@ -37,7 +42,12 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 	if !d.runsc() { // runsc has neither: it passes no listener in (runsc.go)
 		args = append(args, "--no-new-keyring", "--preserve-fds", strconv.Itoa(len(extra)))
 	}
-	cmd := exec.CommandContext(ctx, d.binary, append(args, id)...)
+	// The run is never cut short by ctx: a runtime killed half-way can
+	// leave its sandbox running outside anything that names it (a gVisor
+	// sentry not yet in its cgroup). Its own bound is generous.
+	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, d.binary, append(args, id)...)
 	cmd.Stdin = nil
 	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -67,6 +77,9 @@ func (d *Driver) deleteContainer(ctx context.Context, rt, id string) error {
 		}
 	}
 	root := filepath.Join(d.cfg.StateDir, rt)
+	if rt == RuntimeRunsc {
+		killRunscStrays(root, id)
+	}
 	args := append(d.globalArgs(rt, root), "delete", "--force", id)
 	out, err := d.reaper.combinedOutput(exec.CommandContext(ctx, binary, args...))
 	if err == nil {

@@ -323,3 +323,28 @@ func (d *Driver) dialRunscPort(ctx context.Context, id string, port int) (net.Co
 	}
 	return ln.Accept()
 }
+
+// killRunscStrays kills the runsc processes (sentry, gofer) of container
+// id under root that are still alive: a `runsc run` that died half-way
+// can leave them outside the sandbox's cgroup, where terminate does not
+// look. They name their root and, last, the container.
+func killRunscStrays(root, id string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(argv) < 3 || argv[len(argv)-1] != id || !slices.Contains(argv, "--root="+root) {
+			continue
+		}
+		if name := filepath.Base(argv[0]); name == "runsc-sandbox" || name == "runsc-gofer" {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
