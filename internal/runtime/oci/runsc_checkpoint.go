@@ -312,6 +312,12 @@ func (g *Gvisor) runscRestore(ctx context.Context, p paths, id string) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("runsc restore: no pid file: %w", err)
 	}
+	// A detached restore returns while gVisor still rebuilds its kernel:
+	// until it is done, runsc takes the container for stopped (an exec or
+	// a kill then fails).
+	if _, err := g.runscCommand(ctx, "wait", "--restore", id); err != nil {
+		return 0, err
+	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
