@@ -52,3 +52,12 @@ func (m *Metrics) ObserveSandbox(n sandbox.Notice) {
 		delete(m.pending, ev.SandboxID)
 	}
 }
+
+// ObserveReconcilerPass records one reconciler pass: how late the oldest
+// due timer it found was (a gauge: the latest pass's), how long the pass
+// took and how many actions it started.
+func (m *Metrics) ObserveReconcilerPass(p sandbox.PassReport) {
+	m.reconcilerLag.Set(p.Lag.Seconds())
+	m.reconcilerPass.Observe(p.Duration.Seconds())
+	m.reconcilerPassActions.Observe(float64(p.Actions))
+}

@@ -33,6 +33,10 @@ type Metrics struct {
 	imagePulls        *prometheus.HistogramVec
 	webhooks          *prometheus.CounterVec
 
+	reconcilerLag         prometheus.Gauge
+	reconcilerPass        prometheus.Histogram
+	reconcilerPassActions prometheus.Histogram
+
 	mu      sync.Mutex
 	pending map[string]pending // sandbox ID -> the transition it is in
 }
@@ -98,6 +102,14 @@ func New(src Sources, log *slog.Logger) *Metrics {
 		Buckets: latency}, []string{"outcome"})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hutch_webhook_deliveries_total",
 		Help: "Webhook delivery attempts, by outcome (delivered, retry, failed: given up)."}, []string{"outcome"})
+	m.reconcilerLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hutch_reconciler_lag_seconds",
+		Help: "How long the oldest timer (expiry, auto-stop, auto-archive, auto-delete, tiered pause) the latest reconciler pass found due had been due; 0 when none was."})
+	m.reconcilerPass = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hutch_reconciler_pass_seconds",
+		Help: "Reconciler passes: their lookups and the dispatch of their actions (the actions run behind them).", Buckets: latency})
+	m.reconcilerPassActions = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hutch_reconciler_pass_actions",
+		Help:    "Actions each reconciler pass started.",
+		Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256}})
+	m.reg.MustRegister(m.reconcilerLag, m.reconcilerPass, m.reconcilerPassActions)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.transitions, m.transitionSeconds, m.automatic, m.requests, m.agentCalls, m.proxied, m.storeSeconds,
 		m.imagePulls, m.webhooks, &scraped{src: src, log: log})

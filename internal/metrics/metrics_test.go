@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,4 +179,57 @@ func TestRequestKinds(t *testing.T) {
 	if h := find(fams, "hutch_http_request_seconds"); h == nil || len(fams["hutch_http_request_seconds"].GetMetric()) != 3 {
 		t.Errorf("every request in the general family: %v", fams["hutch_http_request_seconds"])
 	}
+}
+
+// TestReconcilerLag: a pass that finds nothing due shows no lag; one that
+// finds an expiry nine minutes late (a reconciler that did not pass for
+// ten) shows those nine minutes and the action it started; the pass
+// after it, with nothing left due, goes back to none.
+func TestReconcilerLag(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hutch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, fakeruntime.New(), sandbox.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	m := metrics.New(metrics.Sources{}, nil)
+	svc.Bus().ObservePasses(m.ObserveReconcilerPass)
+	rec := svc.NewReconciler()
+	t.Cleanup(rec.Wait)
+	timeout := int64(60)
+	if _, err := svc.Create(ctx, sandbox.CreateRequest{OrganizationID: "org_lag", TimeoutSeconds: &timeout, Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, lag float64, passes, actions uint64) {
+		t.Helper()
+		fams := parse(t, m)
+		if g := find(fams, "hutch_reconciler_lag_seconds"); g == nil || g.GetGauge().GetValue() != lag {
+			t.Errorf("%s: lag %v, want %v", when, g, lag)
+		}
+		h := find(fams, "hutch_reconciler_pass_seconds")
+		if h == nil || h.GetHistogram().GetSampleCount() != passes {
+			t.Errorf("%s: passes %v, want %d", when, h, passes)
+		}
+		if a := find(fams, "hutch_reconciler_pass_actions"); a == nil || uint64(a.GetHistogram().GetSampleSum()) != actions {
+			t.Errorf("%s: actions %v, want %d in all", when, a, actions)
+		}
+	}
+	rec.Pass(ctx)
+	check("nothing due", 0, 1, 0)
+	mu.Lock()
+	now = now.Add(10 * time.Minute)
+	mu.Unlock()
+	rec.Pass(ctx)
+	rec.Wait()
+	check("an expiry 9 minutes late", 540, 2, 1)
+	rec.Pass(ctx)
+	check("after the expiry", 0, 3, 1)
 }

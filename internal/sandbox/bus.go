@@ -23,6 +23,8 @@ type Bus struct {
 	mu        sync.Mutex
 	subs      map[*subscription]struct{}
 	observers []func(Notice)
+	// passObservers hear of every reconciler pass (reconcile_report.go).
+	passObservers []func(PassReport)
 }
 
 type subscription struct {

@@ -30,6 +30,7 @@ type Reconciler struct {
 	work     sync.WaitGroup
 
 	lastPurge time.Time
+	tally     passTally // of the pass under way (reconcile_report.go)
 }
 
 // cpuSample is one reading of a sandbox's cumulative CPU time.
@@ -87,6 +88,8 @@ func (r *Reconciler) Pass(ctx context.Context) {
 		return
 	}
 	now := r.s.now().UTC()
+	began := time.Now()
+	defer func() { r.report(now, time.Since(began)) }()
 	for _, step := range []struct {
 		name string
 		fn   func(context.Context, time.Time) error
@@ -117,6 +120,7 @@ func (r *Reconciler) dispatch(ctx context.Context, id, what string, fn func(cont
 		return
 	}
 	r.inflight[id] = true
+	r.tally.actions++
 	r.mu.Unlock()
 	r.work.Add(1)
 	go func() {
@@ -148,6 +152,7 @@ func (r *Reconciler) dispatch(ctx context.Context, id, what string, fn func(cont
 // act applies action with cause to sb once guard, checked on the fresh
 // record under the lock, agrees that it is still due.
 func (r *Reconciler) act(ctx context.Context, sb *Sandbox, action Action, cause string, guard func(*Sandbox, time.Time) bool) {
+	r.noteDue(sb, cause)
 	r.dispatch(ctx, sb.ID, cause, func(ctx context.Context) error {
 		_, err := r.s.Act(ctx, sb.OrganizationID, sb.ID, action, ActOptions{
 			Wait:  true,

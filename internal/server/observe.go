@@ -73,6 +73,7 @@ func (o *observability) watch(st any, svc *sandbox.Service, host sandbox.Host) {
 		o.sources.setSandboxes(s.SandboxCounts)
 	}
 	svc.Bus().Observe(o.metrics.ObserveSandbox)
+	svc.Bus().ObservePasses(o.metrics.ObserveReconcilerPass)
 	o.sources.setHost(func() metrics.Host {
 		h := metrics.Host{CPU: host.CPU, MemoryMB: host.MemoryMB}
 		if host.FreeDiskMB != nil {
