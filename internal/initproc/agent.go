@@ -156,6 +156,31 @@ func (a *agentProc) startLocked() {
 	_ = cmd.Process.Release() // init reaps it with wait4(-1)
 }
 
+// restart ends the agent and starts it again, so that it runs with
+// init's environment as it is now. The old one is reaped before the new
+// one starts: no connection the host makes after restart returns is
+// served with the old environment.
+func (a *agentProc) restart() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pid > 0 {
+		_ = syscall.Kill(a.pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		for {
+			if _, err := syscall.Wait4(a.pid, &ws, 0, nil); err != syscall.EINTR {
+				break
+			}
+		}
+		a.pid = 0
+	}
+	if !a.suspended {
+		a.startLocked()
+	}
+}
+
 // exited restarts the agent when pid was it.
 func (a *agentProc) exited(pid int, ws syscall.WaitStatus) {
 	if a == nil {

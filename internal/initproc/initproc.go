@@ -21,7 +21,8 @@ const ExitMarker = "hutch-init: exit status "
 // Run runs the command after "--" in args as the child of PID 1 and returns
 // its exit status (128+signal when it was killed). Without a command it
 // idles until it is signalled, so that a sandbox can be kept alive for an
-// agent that is started later.
+// agent that is started later. With TakeFDFlag and no command, it waits
+// for the host to send the command (see waitTake).
 func Run(args []string) int {
 	var argv, opts []string
 	opts = args
@@ -40,8 +41,18 @@ func Run(args []string) int {
 		AgentSuspendSignal, AgentResumeSignal)
 	defer signal.Stop(sigs)
 	ag := startAgent(opts)
+	var t taken
+	if ln := takeListener(opts); ln != nil && len(argv) == 0 {
+		var status int
+		var ok bool
+		if t, status, ok = waitTake(sigs, ag, ln); !ok {
+			return status
+		}
+		argv = t.req.Args
+	}
 
 	if len(argv) == 0 {
+		t.answer(nil)
 		return idle(sigs, ag)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -51,9 +62,11 @@ func Run(args []string) int {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startRanked(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
+		t.answer(err)
 		con.exit(127)
 		return 127
 	}
+	t.answer(nil)
 	child := cmd.Process.Pid
 	for sig := range sigs {
 		if ag.control(sig) {

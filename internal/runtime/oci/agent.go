@@ -49,8 +49,11 @@ func initArgs(entry []string, console int64) []string {
 // the listener as a file for the runtime to pass on. Connections made
 // before the agent accepts wait in the backlog, so a call right after
 // create needs no readiness poll on the create path.
-func listenAgent(p paths) (*os.File, error) {
-	path := p.agentSocket()
+func listenAgent(p paths) (*os.File, error) { return listenSocket(p.agentSocket()) }
+
+// listenSocket binds a fresh unix socket at path, readable by root only,
+// and returns the listener as a file for the runtime to pass on.
+func listenSocket(path string) (*os.File, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -61,7 +64,7 @@ func listenAgent(p paths) (*os.File, error) {
 	defer done()
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("agent socket: %w", err)
+		return nil, fmt.Errorf("socket %s: %w", filepath.Base(path), err)
 	}
 	ln.SetUnlinkOnClose(false) // the sandbox keeps listening after we close our copy
 	defer ln.Close()

@@ -89,8 +89,11 @@ func (d *Driver) checkpointUnsupported() string {
 // Missing tells, for a capability this driver implements but does not
 // declare, what the host lacks.
 func (d *Driver) Missing(capability string) string {
-	if capability == "Checkpoint" {
+	switch {
+	case capability == "Checkpoint":
 		return d.checkpointUnsupported()
+	case capability == "Pool" && d.runsc():
+		return noPoolUnderRunsc
 	}
 	return ""
 }
@@ -122,8 +125,8 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 	if rec.Net == nil {
 		return 0, fmt.Errorf("checkpoint %s: the sandbox has no network namespace of its own", id)
 	}
-	if !d.cg.frozen(id) {
-		if err := d.cg.setFreezer(id, "FROZEN"); err != nil {
+	if !d.cg.frozen(rec.key()) {
+		if err := d.cg.setFreezer(rec.key(), "FROZEN"); err != nil {
 			return 0, err
 		}
 	}
@@ -132,7 +135,7 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
 	meta := checkpointMeta{AgentSocket: agentIno}
-	if meta.Files, err = hostFiles(p, d.cg.procs(id)); err != nil {
+	if meta.Files, err = hostFiles(p, d.cg.procs(rec.key())); err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
 	work := p.checkpointDir() + ".new"
@@ -144,7 +147,7 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 		return 0, err
 	}
 	args := []string{"dump", "--tree", strconv.Itoa(rec.InitPID), "--images-dir", work, "--log-file", "dump.log",
-		"--freeze-cgroup", d.cg.path("freezer", id), "--tcp-close", "--file-locks", "--link-remap",
+		"--freeze-cgroup", d.cg.path("freezer", rec.key()), "--tcp-close", "--file-locks", "--link-remap",
 		"--ghost-limit", "64M", "--external", "mnt[/sys]:sys", "--external", "mnt[]"}
 	for _, f := range meta.Files {
 		args = append(args, "--external", f.Key)
@@ -158,7 +161,7 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 		// A connection to the agent that the host closed before the
 		// frozen agent accepted it: CRIU cannot dump it. A moment thawed
 		// lets the agent accept it and see it closed; then again.
-		if err = d.thawBriefly(id); err == nil {
+		if err = d.thawBriefly(rec.key()); err == nil {
 			err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
 		}
 	}
@@ -267,8 +270,8 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	if err != nil {
 		return fmt.Errorf("restore %s: the restored init %d vanished: %w", id, pid, err)
 	}
-	if !d.cg.frozen(id) {
-		if err := d.cg.setFreezer(id, "FROZEN"); err != nil {
+	if !d.cg.frozen(rec.key()) {
+		if err := d.cg.setFreezer(rec.key(), "FROZEN"); err != nil {
 			return err
 		}
 	}
@@ -305,7 +308,7 @@ func (d *Driver) thawBriefly(id string) error {
 // kept.
 func (d *Driver) restoreHost(ctx context.Context, p paths, rec *record) error {
 	if _, err := os.Stat(rec.Net.Netns); err != nil || !isNetnsFile(rec.Net.Netns) {
-		a, err := d.net.Ensure(ctx, rec.ID, rec.Net.Policy, rec.Net, 0)
+		a, err := d.net.Ensure(ctx, rec.key(), rec.Net.Policy, rec.Net, 0)
 		if err != nil {
 			return err
 		}

@@ -174,6 +174,62 @@ func (a *idRanges) release(r idRange, owner string) error {
 	return nil
 }
 
+// move hands r from the sandbox dir from to to, renaming the dir (a
+// sandbox taken from a warm pool) under the registry's lock, so that no
+// claim of this host finds the owner gone in between. A crash between
+// the rename and the registry's update leaves an owner that is gone:
+// adopt, at recovery, names the dir again.
+func (a *idRanges) move(r idRange, from, to string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tmp := a.path(r) + ".tmp"
+	if err := os.WriteFile(tmp, []byte(to), 0o600); err != nil {
+		return fmt.Errorf("id range registry: %w", err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, a.path(r)); err != nil {
+		_ = os.Rename(to, from)
+		os.Remove(tmp)
+		return fmt.Errorf("id range registry: %w", err)
+	}
+	a.held[r.Base] = to
+	return nil
+}
+
+// adopt names owner as r's holder where the registry has no holder or
+// one that is gone; a claim another holder made meanwhile is kept.
+func (a *idRanges) adopt(r idRange, owner string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, err := os.ReadFile(a.path(r))
+	if err == nil && string(b) == owner {
+		return nil
+	}
+	if err == nil {
+		if _, serr := os.Stat(string(b)); !errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("id range %d is held by %s", r.Base, b)
+		}
+	}
+	if err := os.WriteFile(a.path(r), []byte(owner), 0o600); err != nil {
+		return fmt.Errorf("id range registry: %w", err)
+	}
+	a.held[r.Base] = owner
+	return nil
+}
+
 func (a *idRanges) path(r idRange) string {
 	return filepath.Join(a.dir, strconv.FormatUint(uint64((r.Base-rangeFirst)/rangeSize), 10))
 }

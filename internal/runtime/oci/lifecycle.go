@@ -21,7 +21,13 @@ import (
 // so that a Delete after a crash at any later step finds and removes
 // whatever was done; a Create that finds such a directory without a
 // running init (a create a crash cut short) removes it and starts over.
-func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
+func (d *Driver) Create(ctx context.Context, s runtime.Spec) error {
+	return d.create(ctx, s, nil)
+}
+
+// create boots s, or with pool, a sandbox prepared for a warm pool
+// (Prepare).
+func (d *Driver) create(ctx context.Context, s runtime.Spec, pool *runtime.PoolSpec) (err error) {
 	if err := checkID(s.ID); err != nil {
 		return err
 	}
@@ -62,7 +68,7 @@ func (d *Driver) Create(ctx context.Context, s runtime.Spec) (err error) {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", s.ID, err)
 	}
-	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB, IDs: &ids}
+	rec := &record{ID: s.ID, Runtime: d.cfg.Runtime, Image: img.Ref, Layers: img.Layers, Config: img.Config, DiskMB: diskMB, IDs: &ids, Pool: pool}
 	if err := rec.save(p.record); err != nil {
 		return err
 	}
@@ -96,7 +102,7 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 	// Whatever a crash or an outside kill left running or mounted goes
 	// first; a clean Stop already did this.
 	if !rec.Stopped {
-		d.terminate(s.ID, 0, 0)
+		d.terminate(rec.key(), 0, 0)
 		if err := d.teardown(ctx, p, rec); err != nil {
 			return fmt.Errorf("start %s: %w", s.ID, err)
 		}
@@ -144,8 +150,16 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		defer agentLn.Close()
 		extra = append(extra, agentLn)
 	}
+	if rec.Pool != nil {
+		takeLn, err := listenSocket(p.takeSocket())
+		if err != nil {
+			return err
+		}
+		defer takeLn.Close()
+		extra = append(extra, takeLn)
+	}
 	mark("agent-listen")
-	pid, err := d.runDetached(ctx, p, s.ID, extra...)
+	pid, err := d.runDetached(ctx, p, rec.key(), extra...)
 	if err != nil {
 		return err
 	}
@@ -166,7 +180,9 @@ func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record)
 		return err
 	}
 	mark("record-save")
-	d.follow(s.ID, procID{pid, start})
+	if rec.Pool == nil { // a prepared sandbox's end is nobody's news (Take checks it)
+		d.follow(s.ID, procID{pid, start})
+	}
 	return nil
 }
 
@@ -204,7 +220,7 @@ func (d *Driver) freeze(ctx context.Context, id, state string) error {
 	if d.runsc() {
 		return d.runscPause(context.Background(), id, state)
 	}
-	return d.cg.setFreezer(id, state)
+	return d.cg.setFreezer(rec.key(), state)
 }
 
 // Stop implements runtime.Runtime. A negative grace takes Config.StopGrace.
@@ -223,7 +239,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	p := d.paths(id)
 	d.unfollow(id) // its end is asked for, not news
 	if rec.initAlive() {
-		d.terminate(id, rec.InitPID, grace)
+		d.terminate(rec.key(), rec.InitPID, grace)
 	}
 	if status, ok := d.reap(rec); ok && rec.Reason == "" && !rec.Stopped {
 		d.log.Debug("sandbox init exited", "id", id, "status", status)
@@ -238,8 +254,9 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	return rec.save(p.record)
 }
 
-// terminate sends SIGTERM to every process of the sandbox, and SIGKILL to
-// what is left after grace; it returns when the cgroup is empty.
+// terminate sends SIGTERM to every process of the sandbox whose cgroups
+// key names, and SIGKILL to what is left after grace; it returns when the
+// cgroup is empty.
 //
 // The kernel drops a signal to a namespace's PID 1 that has no handler,
 // and a sandbox stopped right after it was created may have an init that
@@ -322,7 +339,7 @@ func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
 	if err := d.deleteContainer(ctx, rt, rec.idOr(p)); err != nil {
 		errs = append(errs, err)
 	}
-	if err := d.cg.remove(filepath.Base(p.dir)); err != nil {
+	if err := d.cg.remove(rec.idOr(p)); err != nil {
 		errs = append(errs, err)
 	}
 	if err := unmountUnder(p.dir); err != nil {
@@ -352,11 +369,12 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 		rec, _ = loadRecord(p.record)
 	}
 	d.unfollow(id)
-	d.terminate(id, 0, 0)
+	key := rec.idOr(p)
+	d.terminate(key, 0, 0)
 	if rec != nil {
 		d.reap(rec)
 	}
-	err := errors.Join(d.teardown(ctx, p, rec), d.netDown(id))
+	err := errors.Join(d.teardown(ctx, p, rec), d.netDown(key))
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}
@@ -378,9 +396,11 @@ func (d *Driver) load(id string) (*record, error) {
 	return rec, err
 }
 
+// idOr is the key of the sandbox at p: its record's, or for a sandbox
+// without one, the name of its directory.
 func (r *record) idOr(p paths) string {
-	if r != nil && r.ID != "" {
-		return r.ID
+	if r != nil && r.key() != "" {
+		return r.key()
 	}
 	return filepath.Base(p.dir)
 }
@@ -392,7 +412,11 @@ func (d *Driver) Exec(ctx context.Context, id string, argv ...string) ([]byte, e
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	args := append(append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "exec", id), argv...)
+	key := id
+	if rec, err := d.load(id); err == nil {
+		key = rec.key()
+	}
+	args := append(append(d.globalArgs(d.cfg.Runtime, d.runtimeRoot()), "exec", key), argv...)
 	return d.reaper.combinedOutput(exec.CommandContext(ctx, d.binary, args...))
 }
 

@@ -27,12 +27,12 @@ func policyOf(s runtime.Spec) network.Policy {
 func (d *Driver) netUp(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
 	if !d.joinsNetns() {
 		// runc makes the namespace itself; the one of a previous boot goes.
-		if err := d.net.Remove(s.ID); err != nil {
+		if err := d.net.Remove(rec.key()); err != nil {
 			return err
 		}
 		return os.WriteFile(p.resolv(), d.net.ResolvConf(), 0o644)
 	}
-	a, err := d.net.Ensure(ctx, s.ID, policyOf(s), rec.Net, 0)
+	a, err := d.net.Ensure(ctx, rec.key(), policyOf(s), rec.Net, 0)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (d *Driver) netAfterStart(ctx context.Context, p paths, s runtime.Spec, rec
 	if d.joinsNetns() {
 		return nil
 	}
-	a, err := d.net.Ensure(ctx, s.ID, policyOf(s), rec.Net, pid)
+	a, err := d.net.Ensure(ctx, rec.key(), policyOf(s), rec.Net, pid)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (d *Driver) netRecover(ctx context.Context, id string, rec *record) {
 	if rec.Net == nil {
 		return
 	}
-	a, err := d.net.Ensure(ctx, id, rec.Net.Policy, rec.Net, rec.InitPID)
+	a, err := d.net.Ensure(ctx, rec.key(), rec.Net.Policy, rec.Net, rec.InitPID)
 	if err != nil {
 		d.log.Error("rebuild sandbox network", "id", id, "err", err)
 		return
@@ -118,7 +118,11 @@ func (d *Driver) DialPort(ctx context.Context, id string, port int) (net.Conn, e
 	if d.runsc() {
 		return d.dialRunscPort(ctx, id, port)
 	}
-	path := d.net.NetnsPath(id)
+	key := id
+	if rec, err := d.load(id); err == nil {
+		key = rec.key()
+	}
+	path := d.net.NetnsPath(key)
 	if _, err := os.Stat(path); err != nil {
 		return nil, errNotFound(id)
 	}
@@ -137,14 +141,14 @@ func (d *Driver) SetNetwork(ctx context.Context, id string, pol runtime.NetworkP
 	}
 	p := network.Policy{Internet: pol.Internet, AllowCIDRs: pol.AllowCIDRs, DenyCIDRs: pol.DenyCIDRs}
 	if rec.Net == nil {
-		rec.Net = &network.Attachment{Netns: d.net.NetnsPath(id)}
+		rec.Net = &network.Attachment{Netns: d.net.NetnsPath(rec.key())}
 	}
 	if !rec.initAlive() {
 		// Applied by the next start, which rebuilds what is missing.
 		rec.Net.Policy = p
 		return rec.save(d.paths(id).record)
 	}
-	a, err := d.net.SetPolicy(ctx, id, rec.Net, p)
+	a, err := d.net.SetPolicy(ctx, rec.key(), rec.Net, p)
 	if err != nil {
 		return fmt.Errorf("set network of %s: %w", id, err)
 	}
@@ -152,12 +156,12 @@ func (d *Driver) SetNetwork(ctx context.Context, id string, pol runtime.NetworkP
 	return rec.save(d.paths(id).record)
 }
 
-// netDown removes the sandbox's veth, rules and namespace mount.
-func (d *Driver) netDown(id string) error {
+// netDown removes the veth, rules and namespace mount that key names.
+func (d *Driver) netDown(key string) error {
 	if d.net == nil {
 		return nil
 	}
-	return d.net.Remove(id)
+	return d.net.Remove(key)
 }
 
 // Network returns the driver's network manager, for tools and tests that

@@ -39,18 +39,25 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	if m, err := loadCheckpoint(p); err != nil || (m != nil && !rec.initAlive()) {
 		return runtime.Status{State: runtime.StatePaused}, err // its memory is on disk
 	}
+	if rec.Key != "" && rec.IDs != nil {
+		// taken from a warm pool: a crash may have cut its dir's rename
+		// from the registry's update (idRanges.move)
+		if err := d.ranges.adopt(*rec.IDs, p.dir); err != nil {
+			d.log.Error("recover: id range", "id", id, "err", err)
+		}
+	}
 	if rec.initAlive() {
 		d.follow(id, procID{rec.InitPID, rec.InitStart})
 		d.netRecover(ctx, id, rec)
 		d.guardRunning(id, p, rec)
-		if d.paused(ctx, id) {
+		if d.paused(ctx, rec.key()) {
 			return runtime.Status{State: runtime.StatePaused}, nil
 		}
 		return runtime.Status{State: runtime.StateRunning}, nil
 	}
 	d.unfollow(id)
 	reason := d.deathReason(id, p, rec)
-	d.terminate(id, 0, 0) // whatever outlived its init
+	d.terminate(rec.key(), 0, 0) // whatever outlived its init
 	if err := d.teardown(ctx, p, rec); err != nil {
 		return runtime.Status{}, fmt.Errorf("recover %s: %w", id, err)
 	}
@@ -67,7 +74,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 // the status the init wrote to the log, or just that it vanished (a kill
 // from outside while no server was its parent).
 func (d *Driver) deathReason(id string, p paths, rec *record) string {
-	if d.cg.oomKills(id) > 0 {
+	if d.cg.oomKills(rec.key()) > 0 {
 		return "oom-killed"
 	}
 	if status, ok := d.reap(rec); ok {

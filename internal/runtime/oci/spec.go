@@ -71,6 +71,7 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 	if d.runsc() {
 		d.runscSpec(p, spec)
 	}
+	d.useCompiledSeccomp(spec)
 	if err := prepareConsole(p, spec); err != nil {
 		return err
 	}
@@ -83,24 +84,12 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 
 func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 	l := specLimits(s)
-	// Without an entrypoint of its own, a sandbox runs its image's command
-	// only when the image declares an ENTRYPOINT (a service: nginx,
-	// postgres). A bare CMD is an interactive default (/bin/sh, bash,
-	// python3) that would exit at once without a terminal, so the sandbox
-	// idles instead, its agent ready for exec.
-	entry := s.Entrypoint
-	if len(entry) == 0 && len(rec.Config.Entrypoint) > 0 {
-		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
+	args := initArgs(entrypoint(s, rec), d.cfg.ConsoleBytes)
+	if rec.Pool != nil {
+		args = preparedInitArgs(d.cfg.ConsoleBytes)
 	}
-	args := initArgs(entry, d.cfg.ConsoleBytes)
-	cwd := rec.Config.WorkingDir
-	if cwd == "" {
-		cwd = "/"
-	}
-	hostname := s.ID
-	if len(hostname) > hostnameLen {
-		hostname = hostname[:hostnameLen]
-	}
+	cwd := workingDir(rec)
+	hostname := hostnameOf(s.ID)
 	quota := int64(l.cpu * 100000)
 	period := uint64(100000)
 	mem := l.memoryMB << 20
@@ -140,7 +129,7 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 				{Type: specs.IPCNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.UserNamespace},
 				{Type: specs.CgroupNamespace},
 			},
-			CgroupsPath: "/" + cgroupParent + "/" + s.ID,
+			CgroupsPath: "/" + cgroupParent + "/" + rec.key(),
 			Resources: &specs.LinuxResources{
 				CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
 				Memory:  &specs.LinuxMemory{Limit: &mem, Swap: &noSwap},
@@ -152,6 +141,35 @@ func (d *Driver) buildSpec(p paths, s runtime.Spec, rec *record) *specs.Spec {
 			Seccomp:       seccompProfile(),
 		},
 	}
+}
+
+// entrypoint is what sandbox s runs. Without an entrypoint of its own, a
+// sandbox runs its image's command only when the image declares an
+// ENTRYPOINT (a service: nginx, postgres). A bare CMD is an interactive
+// default (/bin/sh, bash, python3) that would exit at once without a
+// terminal, so the sandbox idles instead, its agent ready for exec.
+func entrypoint(s runtime.Spec, rec *record) []string {
+	entry := s.Entrypoint
+	if len(entry) == 0 && len(rec.Config.Entrypoint) > 0 {
+		entry = append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...)
+	}
+	return entry
+}
+
+// workingDir is where the sandbox's init, agent and workload start.
+func workingDir(rec *record) string {
+	if rec.Config.WorkingDir == "" {
+		return "/"
+	}
+	return rec.Config.WorkingDir
+}
+
+// hostnameOf is the hostname of sandbox id.
+func hostnameOf(id string) string {
+	if len(id) > hostnameLen {
+		return id[:hostnameLen]
+	}
+	return id
 }
 
 // buildEnv merges the image's environment with the sandbox's, the sandbox

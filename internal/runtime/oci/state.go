@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/image"
 	"github.com/hutchdev/hutch/internal/network"
+	"github.com/hutchdev/hutch/internal/runtime"
 )
 
 // paths names everything a sandbox has on disk, under one directory.
@@ -64,6 +65,20 @@ type record struct {
 	// IDs is the sandbox's own host uid/gid range, held until delete; nil
 	// for a sandbox created when all shared one (see Driver.idsOf).
 	IDs *idRange `json:"ids,omitempty"`
+	// Key names the sandbox's container, cgroups and network on the host
+	// when that is not its ID: a sandbox taken from a warm pool keeps the
+	// name it was prepared under, since none of those can be renamed.
+	Key string `json:"key,omitempty"`
+	// Pool is set on a sandbox prepared for a warm pool until it is taken.
+	Pool *runtime.PoolSpec `json:"pool,omitempty"`
+}
+
+// key is the name of the sandbox's container, cgroups and network.
+func (r *record) key() string {
+	if r.Key != "" {
+		return r.Key
+	}
+	return r.ID
 }
 
 func loadRecord(path string) (*record, error) {

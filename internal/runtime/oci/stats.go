@@ -13,21 +13,24 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	if err := checkID(id); err != nil {
 		return runtime.Stats{}, err
 	}
-	if _, err := d.load(id); err != nil {
+	rec, err := d.load(id)
+	if err != nil {
 		return runtime.Stats{}, err
 	}
+	key := rec.key()
 	var s runtime.Stats
-	if ns, err := d.cg.readInt("cpuacct", id, "cpuacct.usage"); err == nil {
+	if ns, err := d.cg.readInt("cpuacct", key, "cpuacct.usage"); err == nil {
 		s.CPUUsage = time.Duration(ns)
 	}
-	s.MemoryBytes, _ = d.cg.readInt("memory", id, "memory.usage_in_bytes")
-	s.MemoryLimit, _ = d.cg.readInt("memory", id, "memory.limit_in_bytes")
-	s.Pids, _ = d.cg.readInt("pids", id, "pids.current")
+	s.MemoryBytes, _ = d.cg.readInt("memory", key, "memory.usage_in_bytes")
+	s.MemoryLimit, _ = d.cg.readInt("memory", key, "memory.limit_in_bytes")
+	s.Pids, _ = d.cg.readInt("pids", key, "pids.current")
 	if d.runsc() {
 		if cpu, pids, err := d.runscUsage(ctx, id); err == nil {
 			s.CPUUsage, s.Pids = cpu, pids
 		}
 	}
-	s.OOMKills = d.cg.oomKills(id)
+	s.OOMKills = d.cg.oomKills(key)
+	diskNetStats(d.paths(id), key, &s)
 	return s, nil
 }

@@ -5,7 +5,7 @@
 //
 // The suite first runs runtime.Check on the driver, then skips each test
 // whose capability the driver does not declare (Pause, DiskLimit, Network,
-// Agent, Archive), naming the capability in the skip message. The rest
+// Agent, Archive, Pool), naming the capability in the skip message. The rest
 // runs on every driver.
 //
 // # Plugging in a driver
@@ -58,6 +58,10 @@ type Harness struct {
 	// Exec runs argv in a running sandbox and returns its combined output
 	// and any error (a non-zero exit is an error).
 	Exec func(ctx context.Context, rt runtime.Runtime, id string, argv ...string) (string, error)
+	// ConcurrentCreates is how many sandboxes ConcurrentCreates makes at
+	// once; 0 is 50. A driver whose every sandbox is a kernel of its own
+	// (gVisor) declares fewer: the burst checks races, not capacity.
+	ConcurrentCreates int
 }
 
 // timeout bounds every wait of the suite: generous, since the suite
@@ -77,6 +81,7 @@ var (
 	network   = capability{"Network", func(c runtime.Capabilities) bool { return c.Network }}
 	agent     = capability{"Agent", func(c runtime.Capabilities) bool { return c.Agent }}
 	archive   = capability{"Archive", func(c runtime.Capabilities) bool { return c.Archive }}
+	pool      = capability{"Pool", func(c runtime.Capabilities) bool { return c.Pool }}
 )
 
 // suite is what every test gets: the harness, the probe and the driver's
@@ -115,6 +120,8 @@ func Run(t *testing.T, h Harness, probe Probe) {
 		{"AgentWithoutNetwork", agent, testAgent},
 		{"AgentConfinement", agent, testAgentConfinement},
 		{"ArchiveRoundTrip", archive, testArchiveRoundTrip},
+		{"PoolTakeBecomesTheUsers", pool, testPool},
+		{"PoolDropAndFailedTakeLeaveNothing", pool, testPoolDropAndFailedTake},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
