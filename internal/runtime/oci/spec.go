@@ -71,7 +71,6 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 	if d.runsc() {
 		d.runscSpec(p, spec)
 	}
-	d.useCompiledSeccomp(spec)
 	if err := prepareConsole(p, spec); err != nil {
 		return err
 	}
