@@ -58,6 +58,7 @@ func TestSuiteGvisor(t *testing.T) {
 			out, err := r.(*oci.Gvisor).Exec(ctx, id, argv...)
 			return string(out), err
 		},
+		ConcurrentCreates: 10, // each is a sentry and a gofer: 50 took about 4 min in CI
 	}
 	runtimetest.Run(t, h, &gvisorProbe{dir: &dir})
 }

@@ -98,7 +98,10 @@ func testDiskLimit(t *testing.T, s *suite) {
 }
 
 func testConcurrent(t *testing.T, s *suite) {
-	const n = 50
+	n := 50
+	if s.ConcurrentCreates > 0 {
+		n = s.ConcurrentCreates
+	}
 	rt := s.New(t, s.StateDir(t))
 	specs := make([]runtime.Spec, n)
 	for i := range specs {
