@@ -103,6 +103,13 @@ type Stats struct {
 	MemoryLimit int64
 	Pids        int64
 	OOMKills    int64
+	// DiskBytes is what is used of the sandbox's own disk (its writable
+	// layer), DiskLimit that disk's size; zero where a driver has none.
+	DiskBytes, DiskLimit int64
+	// NetRxBytes and NetTxBytes are what the sandbox received and sent
+	// through its network interface to the host (its loopback aside);
+	// zero without one (no internet access).
+	NetRxBytes, NetTxBytes int64
 }
 
 // Archiver is implemented by drivers whose Capabilities.Archive is true:

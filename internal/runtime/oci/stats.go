@@ -31,5 +31,6 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		}
 	}
 	s.OOMKills = d.cg.oomKills(key)
+	diskNetStats(d.paths(id), key, &s)
 	return s, nil
 }
