@@ -19,7 +19,9 @@ done
 here=$(cd "$(dirname "$0")/.." && pwd)
 image_cache=${HUTCH_IMAGE_CACHE:-/var/cache/hutch/images}
 # chromium: the e2e browser tests load sandbox pages in a real headless browser.
-packages=(runc crun debootstrap iproute2 iptables zstd uidmap e2fsprogs busybox-static ca-certificates chromium)
+# postgresql: the PostgreSQL store's tests start their own throwaway server
+# from its binaries (internal/store/postgres/pgtest), never the system's cluster.
+packages=(runc crun debootstrap iproute2 iptables zstd uidmap e2fsprogs busybox-static ca-certificates chromium postgresql)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
