@@ -46,6 +46,10 @@ func storePath(verb string, e *env, args []string) (path, dataDir string, pos []
 	if err != nil {
 		return "", "", nil, usagef(verb, "%v", err)
 	}
+	if spec.Backend != config.StoreSQLite {
+		return "", "", nil, usagef(verb, "the server's store is PostgreSQL (--store postgres://...), which hutch %s does not handle: "+
+			"back it up with pg_dump and restore it with pg_restore (docs/operations.md)", verb)
+	}
 	return spec.Path, cfg.DataDir, pos, nil
 }
 

@@ -139,6 +139,24 @@ func TestBackupAndRestoreVerbs(t *testing.T) {
 	}
 }
 
+// TestBackupRefusesPostgres checks that backup and restore, which copy
+// the SQLite file, refuse a PostgreSQL store and point at pg_dump,
+// without repeating the URL's password.
+func TestBackupRefusesPostgres(t *testing.T) {
+	t.Setenv("HUTCH_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	os.WriteFile(os.Getenv("HUTCH_CONFIG"), []byte("{}\n"), 0o600)
+	file := filepath.Join(t.TempDir(), "backup.db")
+	for _, verb := range []string{"backup", "restore"} {
+		code, out, errs := runLocal(verb, "--store", "postgres://hutch:s3cret@db.internal/hutch", file)
+		if code == 0 || !strings.Contains(errs, "pg_dump") || strings.Contains(errs+out, "s3cret") {
+			t.Fatalf("%s of a postgres store: %d %q %q; want a refusal naming pg_dump", verb, code, out, errs)
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Fatalf("%s of a postgres store wrote %s", verb, file)
+		}
+	}
+}
+
 // TestTop prints two readings' CPU share.
 func TestTop(t *testing.T) {
 	var cpu float64
@@ -146,7 +164,8 @@ func TestTop(t *testing.T) {
 	mux.HandleFunc("GET /v1/sandboxes/{id}/metrics", func(w http.ResponseWriter, r *http.Request) {
 		cpu += 0.5
 		writeJSON(w, 200, api.SandboxMetrics{SandboxID: r.PathValue("id"), State: "running", Time: time.Now(),
-			CPUSeconds: cpu, MemoryBytes: 64 << 20, MemoryLimitBytes: 512 << 20, Pids: 3})
+			CPUSeconds: cpu, MemoryBytes: 64 << 20, MemoryLimitBytes: 512 << 20, Pids: 3,
+			DiskBytes: 10 << 20, DiskLimitBytes: 1 << 30, NetRxBytes: 2048, NetTxBytes: 3 << 20})
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -159,7 +178,7 @@ func TestTop(t *testing.T) {
 		t.Fatalf("top printed:\n%s", out)
 	}
 	f := strings.Fields(lines[1])
-	if f[0] != "sbx_a" || f[2] == "-" || f[3] != "64.0MiB" || f[5] != "3" {
+	if f[0] != "sbx_a" || f[2] == "-" || f[3] != "64.0MiB" || f[5] != "3" || f[7] != "10.0MiB" || f[8] != "2.0KiB" || f[9] != "3.0MiB" {
 		t.Fatalf("row %q", lines[1])
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,7 +14,10 @@ import (
 // The store backend, sandbox driver and OCI binaries this build has.
 const (
 	StoreSQLite = "sqlite"
-	RuntimeOCI  = "oci"
+	// StorePostgres is a PostgreSQL database that several hutch serve
+	// processes can share (internal/store/postgres).
+	StorePostgres = "postgres"
+	RuntimeOCI    = "oci"
 	// RuntimeGvisor runs sandboxes on gVisor's runsc, beside oci, when
 	// Config.Runsc exists (scripts/build-runsc.sh builds it).
 	RuntimeGvisor = "gvisor"
@@ -31,17 +35,20 @@ var (
 // sqliteForm is the shape of a --store that names its own database file.
 const sqliteForm = "sqlite or sqlite:///path/to/hutch.db"
 
+// storeForms are all the shapes of --store, for error messages.
+const storeForms = sqliteForm + " or postgres://user:password@host:port/database?sslmode=..."
+
 // StoreSpec is a parsed store setting: which backend, and where its data is.
 type StoreSpec struct {
-	Backend string // StoreSQLite
+	Backend string // StoreSQLite or StorePostgres
 	Path    string // the SQLite database file
+	URL     string // the PostgreSQL connection URL, as given (it may hold a password)
 }
 
 // StoreSpec parses c.Store. "sqlite" keeps the database in the data dir,
-// "sqlite:///abs/path" anywhere else. A postgres:// URL answers
-// ErrNotImplemented rather than "unknown", so that an operator who read
-// about several replicas learns it is not built, and the URL, which may
-// hold a password, is never repeated in the error.
+// "sqlite:///abs/path" anywhere else; a postgres:// (or postgresql://)
+// URL names a PostgreSQL database in libpq's URL form. The URL, which may
+// hold a password, is never repeated in an error.
 func (c Config) StoreSpec() (StoreSpec, error) {
 	v := c.Store
 	if v == StoreSQLite {
@@ -50,11 +57,15 @@ func (c Config) StoreSpec() (StoreSpec, error) {
 	scheme, rest, isURL := strings.Cut(v, "://")
 	switch {
 	case !isURL:
-		return StoreSpec{}, errdefs.InvalidField("--store", "unknown store %q; this build has %s", v, sqliteForm)
+		return StoreSpec{}, errdefs.InvalidField("--store", "unknown store %q; this build has %s", v, storeForms)
 	case scheme == "postgres" || scheme == "postgresql":
-		return StoreSpec{}, fmt.Errorf("--store: a PostgreSQL store is %w yet; this build has %s", errdefs.ErrNotImplemented, sqliteForm)
+		if u, err := url.Parse(v); err != nil || u.Opaque != "" || u.Fragment != "" {
+			return StoreSpec{}, errdefs.InvalidField("--store", "not a valid PostgreSQL URL (the URL is not repeated: it may hold a password); the form is %s",
+				"postgres://user:password@host:port/database?sslmode=...")
+		}
+		return StoreSpec{Backend: StorePostgres, URL: v}, nil
 	case scheme != StoreSQLite:
-		return StoreSpec{}, errdefs.InvalidField("--store", "unknown store %q; this build has %s", scheme+"://", sqliteForm)
+		return StoreSpec{}, errdefs.InvalidField("--store", "unknown store %q; this build has %s", scheme+"://", storeForms)
 	case !strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") || strings.ContainsAny(rest, "?#"):
 		return StoreSpec{}, errdefs.InvalidField("--store", "%q: must be %s (an absolute file path, no options)", v, sqliteForm)
 	}

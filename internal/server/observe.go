@@ -24,7 +24,6 @@ import (
 	"github.com/hutchdev/hutch/internal/metrics"
 	"github.com/hutchdev/hutch/internal/ratelimit"
 	"github.com/hutchdev/hutch/internal/sandbox"
-	"github.com/hutchdev/hutch/internal/store/sqlite"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
 
@@ -65,10 +64,17 @@ func requestKind(a gateway.Answered) metrics.Kind {
 	return metrics.KindAPI
 }
 
+// observedStore is a store that times its operations and counts its
+// sandboxes for the metrics (the SQLite and PostgreSQL stores both do).
+type observedStore interface {
+	Observe(f func(op string, d time.Duration, err error))
+	SandboxCounts(ctx context.Context) ([]metrics.SandboxCount, error)
+}
+
 // watch wires the seams of the parts built after the listeners: the
 // store's timings and counts, the lifecycle's events, the host.
 func (o *observability) watch(st any, svc *sandbox.Service, host sandbox.Host) {
-	if s, ok := st.(*sqlite.Store); ok {
+	if s, ok := st.(observedStore); ok {
 		s.Observe(o.metrics.ObserveStore)
 		o.sources.setSandboxes(s.SandboxCounts)
 	}

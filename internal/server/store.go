@@ -7,6 +7,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/store"
+	"github.com/hutchdev/hutch/internal/store/postgres"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
 )
 
@@ -25,6 +26,12 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		st, err := sqlite.Open(ctx, spec.Path)
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", spec.Path, err)
+		}
+		return st, nil
+	case config.StorePostgres:
+		st, err := postgres.Open(ctx, spec.URL)
+		if err != nil {
+			return nil, fmt.Errorf("--store: %w", err)
 		}
 		return st, nil
 	}
