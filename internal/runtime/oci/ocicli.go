@@ -60,6 +60,9 @@ func (d *Driver) runDetached(ctx context.Context, p paths, id string, extra ...*
 		return 0, fmt.Errorf("%s run %s: no pid file: %w", d.cfg.Runtime, id, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err == nil {
+		d.keepCompiledSeccomp(p, id)
+	}
 	if err == nil && d.runsc() {
 		err = d.waitRunscAgent(ctx, p, pid)
 	}

@@ -71,6 +71,7 @@ func (d *Driver) writeSpec(p paths, s runtime.Spec, rec *record) error {
 	if d.runsc() {
 		d.runscSpec(p, spec)
 	}
+	d.useCompiledSeccomp(spec)
 	if err := prepareConsole(p, spec); err != nil {
 		return err
 	}
