@@ -133,6 +133,9 @@ func listenAgent(path string) *os.File {
 }
 
 func (a *agentProc) start() {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.suspended {
@@ -156,11 +159,11 @@ func (a *agentProc) startLocked() {
 	_ = cmd.Process.Release() // init reaps it with wait4(-1)
 }
 
-// restart ends the agent and starts it again, so that it runs with
-// init's environment as it is now. The old one is reaped before the new
-// one starts: no connection the host makes after restart returns is
-// served with the old environment.
-func (a *agentProc) restart() {
+// kill ends the agent for good (start brings a new one): a SIGKILL, so
+// that once kill returns the old agent runs no more of its code, and
+// accepts no connection the host makes afterwards. Its exit is reaped as
+// any orphan's, and restarts nothing.
+func (a *agentProc) kill() {
 	if a == nil {
 		return
 	}
@@ -168,16 +171,7 @@ func (a *agentProc) restart() {
 	defer a.mu.Unlock()
 	if a.pid > 0 {
 		_ = syscall.Kill(a.pid, syscall.SIGKILL)
-		var ws syscall.WaitStatus
-		for {
-			if _, err := syscall.Wait4(a.pid, &ws, 0, nil); err != syscall.EINTR {
-				break
-			}
-		}
 		a.pid = 0
-	}
-	if !a.suspended {
-		a.startLocked()
 	}
 }
 

@@ -41,18 +41,15 @@ func Run(args []string) int {
 		AgentSuspendSignal, AgentResumeSignal)
 	defer signal.Stop(sigs)
 	ag := startAgent(opts)
-	var t taken
 	if ln := takeListener(opts); ln != nil && len(argv) == 0 {
-		var status int
-		var ok bool
-		if t, status, ok = waitTake(sigs, ag, ln); !ok {
+		t, status, ok := waitTake(sigs, ag, ln)
+		if !ok {
 			return status
 		}
 		argv = t.req.Args
 	}
 
 	if len(argv) == 0 {
-		t.answer(nil)
 		return idle(sigs, ag)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -62,11 +59,9 @@ func Run(args []string) int {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startRanked(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
-		t.answer(err)
 		con.exit(127)
 		return 127
 	}
-	t.answer(nil)
 	child := cmd.Process.Pid
 	for sig := range sigs {
 		if ag.control(sig) {

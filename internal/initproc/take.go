@@ -34,8 +34,10 @@ type TakeRequest struct {
 	Cwd  string   `json:"cwd,omitempty"`
 }
 
-// TakeReply answers a TakeRequest once the workload started (or failed
-// to, in which case init exits as it would at a cold boot).
+// TakeReply answers a TakeRequest once init has applied it and ended
+// the agent that ran with the prepared environment; the workload and the
+// new agent start right after (a workload that cannot start ends init,
+// as at a cold boot).
 type TakeReply struct {
 	Error string `json:"error,omitempty"`
 }
@@ -94,18 +96,24 @@ func acceptTake(ln net.Listener, out chan<- taken) {
 
 // waitTake idles as a prepared sandbox (reaping, restarting the agent)
 // until the host takes it; it then applies the request's environment and
-// directory, and restarts the agent so that its commands
-// see them. ok is false when a signal ended the wait first.
+// directory, ends the agent, answers, and starts the agent again so that
+// its commands see them (the host's connections made meanwhile wait in
+// the socket's backlog). The host waits for the first steps only: the
+// forks come after the answer. ok is false when a signal ended the wait
+// first.
 func waitTake(sigs chan os.Signal, ag *agentProc, ln net.Listener) (t taken, status int, ok bool) {
 	reqs := make(chan taken, 1)
 	go acceptTake(ln, reqs)
 	for {
 		select {
 		case t = <-reqs:
-			if err := t.req.apply(); err != nil {
+			err := t.req.apply()
+			if err != nil {
 				fmt.Fprintf(os.Stderr, "hutch-init: take: %v\n", err)
 			}
-			ag.restart()
+			ag.kill()
+			t.answer(err)
+			ag.start()
 			return t, 0, true
 		case sig := <-sigs:
 			if ag.control(sig) {

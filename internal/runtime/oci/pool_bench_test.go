@@ -11,12 +11,14 @@ import (
 
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // BenchmarkTake times a take from a warm pool next to a cold create of
 // the same sandbox and a bare `crun run -d` of a busybox bundle (the
 // floor), interleaved in each round so that the machine's load weighs on
-// all three alike. The prepare and the deletes are not timed.
+// all three alike, and the take's steps. The prepare and the deletes are
+// not timed.
 func BenchmarkTake(b *testing.B) {
 	requireHost(b, oci.RuntimeCrun)
 	d := newDriver(b, oci.RuntimeCrun, stateDir(b))
@@ -37,8 +39,12 @@ func BenchmarkTake(b *testing.B) {
 		if err := d.Prepare(ctx, ps); err != nil {
 			b.Fatal(err)
 		}
-		if err := s.time("take", func() error { return d.Take(ctx, ps, spec) }); err != nil {
+		rec := trace.New()
+		if err := s.time("take", func() error { return d.Take(trace.WithRecorder(ctx, rec), ps, spec) }); err != nil {
 			b.Fatal(err)
+		}
+		for _, sp := range rec.Spans() {
+			s[sp.Name()] += sp.Duration
 		}
 		if err := s.time("create", func() error { return d.Create(ctx, cold) }); err != nil {
 			b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // takeTimeout bounds the exchange with a prepared sandbox's init.
@@ -77,12 +78,15 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, s runtime.Spec) 
 	if !rec.initAlive() {
 		return fmt.Errorf("take %s: the prepared sandbox's init is gone: %w", ps.ID, errdefs.ErrConflict)
 	}
+	mark := trace.Steps(ctx)
 	if err := d.clearTarget(ctx, s.ID, to); err != nil {
 		return err
 	}
+	mark("take-check")
 	if err := d.cg.setLimits(ps.ID, specLimits(s)); err != nil {
 		return fmt.Errorf("take %s: limits: %w", s.ID, err)
 	}
+	mark("take-limits")
 	if pol := policyOf(s); rec.Net != nil && !samePolicy(rec.Net.Policy, pol) {
 		a, err := d.net.SetPolicy(ctx, ps.ID, rec.Net, pol)
 		if err != nil {
@@ -90,20 +94,25 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, s runtime.Spec) 
 		}
 		rec.Net = a
 	}
+	mark("take-policy")
 	rec.ID, rec.Key, rec.Pool = s.ID, ps.ID, nil
 	if err := rec.save(from.record); err != nil {
 		return err
 	}
+	mark("take-record")
 	if err := setHostname(rec.InitPID, hostnameOf(s.ID)); err != nil {
 		return fmt.Errorf("take %s: hostname: %w", s.ID, err)
 	}
+	mark("take-hostname")
 	req := initproc.TakeRequest{Args: entrypoint(s, rec), Env: buildEnv(rec.Config.Env, s.Env), Cwd: workingDir(rec)}
 	if err := sendTake(ctx, from.takeSocket(), req); err != nil {
 		return fmt.Errorf("take %s: %w", s.ID, err)
 	}
+	mark("take-init")
 	if err := d.ranges.move(d.idsOf(rec), from.dir, to.dir); err != nil {
 		return fmt.Errorf("take %s: %w", s.ID, err)
 	}
+	mark("take-rename")
 	renamed = true
 	_ = os.Remove(to.takeSocket()) // init closed it
 	d.follow(s.ID, procID{rec.InitPID, rec.InitStart})

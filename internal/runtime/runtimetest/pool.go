@@ -61,7 +61,8 @@ func testPool(t *testing.T, s *suite) {
 }
 
 // testPoolDropAndFailedTake checks that a dropped prepared sandbox and
-// one whose take fails (its workload cannot start) leave nothing.
+// one whose take fails (the spec names another image than the prepared
+// one's) leave nothing.
 func testPoolDropAndFailedTake(t *testing.T, s *suite) {
 	rt := s.New(t, s.StateDir(t))
 	pl, _ := runtime.AsPooler(rt)
@@ -72,10 +73,11 @@ func testPoolDropAndFailedTake(t *testing.T, s *suite) {
 	s.assertGone(t, rt, dropped.ID)
 
 	ps := s.prepare(t, rt)
-	sp := s.spec("/no/such/program")
+	sp := s.spec()
+	sp.Image = s.Image + "-other"
 	s.deleteAtEnd(t, rt, sp.ID, ps.ID)
 	if err := pl.Take(ctxT(t), ps, sp); err == nil {
-		t.Fatal("a take whose workload cannot start succeeded")
+		t.Fatal("a take of a sandbox prepared on another image succeeded")
 	}
 	if st := mustRecover(t, rt, sp.ID); st.State != runtime.StateMissing {
 		t.Errorf("after a failed take, recover of its id = %+v, want missing", st)
