@@ -19,11 +19,9 @@ import (
 // dropped and a failed take leave nothing, under either id.
 func testPool(t *testing.T, s *suite) {
 	dir := s.StateDir(t)
-	rt := s.New(t, dir)
+	ps := s.prepare(t, s.New(t, dir))
+	rt := s.New(t, dir) // the server restarted: it finds, and takes, what the first prepared
 	pl, _ := runtime.AsPooler(rt)
-	ps := s.prepare(t, rt)
-	rt = s.New(t, dir) // the server restarted: it finds, and takes, what the first prepared
-	pl, _ = runtime.AsPooler(rt)
 	if got := prepared(t, rt); !slices.Contains(got, ps) {
 		t.Fatalf("a restarted driver lists %v as prepared, without %v", got, ps)
 	}
