@@ -147,13 +147,49 @@ func ingressRules(id string) []string {
 }
 
 // applyRules (re)writes sandbox id's chain, its jumps and its NAT rule in
-// one iptables-restore: the policy changes atomically.
+// one iptables-restore: the policy changes atomically. In the same
+// transaction it deletes every other rule of the sandbox in the shared
+// chains (the NAT rule of an older address, a duplicate jump), so a
+// create runs iptables twice (save, restore), not three times.
 func (m *Manager) applyRules(id string, sbx netip.Addr, p Policy) error {
 	cur, err := save()
 	if err != nil {
 		return err
 	}
 	chain, in, veth, cm := chainName(id), ingressChainName(id), VethName(id), fmt.Sprintf("-m comment --comment %q", comment(id))
+	// The jumps and the NAT rule, each found in a saved ruleset by its
+	// prefix. Egress jumps go below HUTCH-FORWARD's first rule, the
+	// ingress jump; the ingress chain's jump goes above that chain's last
+	// rule, the rejection of unknown veths.
+	shared := []struct{ table, prefix, insert string }{
+		{"*filter", "-A " + chainForward + " -i " + veth + " ", fmt.Sprintf("-I %s 2 -i %s %s -j %s", chainForward, veth, cm, chain)},
+		{"*filter", "-A " + chainInput + " -i " + veth + " ", fmt.Sprintf("-I %s 1 -i %s %s -j %s", chainInput, veth, cm, chain)},
+		{"*filter", "-A " + chainIngress + " -o " + veth + " ", fmt.Sprintf("-I %s 2 -o %s %s -j %s", chainIngress, veth, cm, in)},
+		{"*nat", "-A " + chainNAT + " -s " + sbx.String() + "/32 ", fmt.Sprintf("-I %s 1 -s %s/32 ! -o %s %s -j MASQUERADE", chainNAT, sbx, vethMatch, cm)},
+	}
+	present := make([]bool, len(shared))
+	stale := map[string][]string{}
+	mark := fmt.Sprintf("--comment %q", comment(id))
+	table := ""
+	for _, line := range strings.Split(cur, "\n") {
+		if strings.HasPrefix(line, "*") {
+			table = line
+		}
+		if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, mark) ||
+			strings.HasPrefix(line, "-A "+chain+" ") || strings.HasPrefix(line, "-A "+in+" ") {
+			continue
+		}
+		kept := false
+		for i, r := range shared {
+			if !present[i] && table == r.table && strings.HasPrefix(line, r.prefix) {
+				present[i], kept = true, true
+				break
+			}
+		}
+		if !kept {
+			stale[table] = append(stale[table], "-D "+line[3:])
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n-F %s\n:%s - [0:0]\n-F %s\n", chain, chain, in, in)
 	for _, r := range m.sandboxRules(id, p) {
@@ -162,36 +198,21 @@ func (m *Manager) applyRules(id string, sbx netip.Addr, p Policy) error {
 	for _, r := range ingressRules(id) {
 		b.WriteString(r + "\n")
 	}
-	mark := fmt.Sprintf("--comment %q", comment(id))
-	// Egress jumps go below HUTCH-FORWARD's first rule, the ingress jump.
-	for _, base := range []struct {
-		chain string
-		pos   int
-	}{{chainForward, 2}, {chainInput, 1}} {
-		if !hasRule(cur, "-A "+base.chain+" -i "+veth+" ", mark) {
-			fmt.Fprintf(&b, "-I %s %d -i %s %s -j %s\n", base.chain, base.pos, veth, cm, chain)
+	for _, t := range []string{"*filter", "*nat"} {
+		if t != "*filter" {
+			b.WriteString(t + "\n")
 		}
+		for _, d := range stale[t] {
+			b.WriteString(d + "\n")
+		}
+		for i, r := range shared {
+			if r.table == t && !present[i] {
+				b.WriteString(r.insert + "\n")
+			}
+		}
+		b.WriteString("COMMIT\n")
 	}
-	// Above the ingress chain's last rule, the rejection of unknown veths.
-	if !hasRule(cur, "-A "+chainIngress+" -o "+veth+" ", mark) {
-		fmt.Fprintf(&b, "-I %s 2 -o %s %s -j %s\n", chainIngress, veth, cm, in)
-	}
-	b.WriteString("COMMIT\n*nat\n")
-	if !hasRule(cur, "-A "+chainNAT+" -s "+sbx.String()+"/32 ", mark) {
-		fmt.Fprintf(&b, "-I %s 1 -s %s/32 ! -o %s %s -j MASQUERADE\n", chainNAT, sbx, vethMatch, cm)
-	}
-	b.WriteString("COMMIT\n")
 	return restore(b.String())
-}
-
-// hasRule reports whether a saved rule starts with prefix and holds mark.
-func hasRule(saved, prefix, mark string) bool {
-	for _, line := range strings.Split(saved, "\n") {
-		if strings.HasPrefix(line, prefix) && strings.Contains(line, mark) {
-			return true
-		}
-	}
-	return false
 }
 
 // removeRules deletes every rule that carries sandbox id's comment and

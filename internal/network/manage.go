@@ -78,8 +78,7 @@ func (m *Manager) apply(id string, a *Attachment) error {
 			_ = delVeth(id)
 			return err
 		}
-		a.Slot = slot
-		_ = removeRules(id) // rules of an older address
+		a.Slot = slot // applyRules drops the rules of an older address
 	}
 	_, sbx := m.addrs(a.Slot)
 	return m.applyRules(id, sbx, a.Policy)
@@ -113,7 +112,13 @@ func (m *Manager) Remove(id string) error {
 		return err
 	}
 	defer unlock()
-	return errors.Join(delVeth(id), removeRules(id), removeNetns(m.NetnsPath(id)))
+	// Deleting a veth waits for an RCU grace period (about 20 ms) and the
+	// rules take two iptables runs: the two overlap. A veth left without
+	// its rules meanwhile is dropped by the base chains.
+	veth := make(chan error, 1)
+	go func() { veth <- delVeth(id) }()
+	err = errors.Join(removeRules(id), removeNetns(m.NetnsPath(id)))
+	return errors.Join(<-veth, err)
 }
 
 // Leftovers lists what is left on the host of sandbox id's network.
