@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,12 +39,20 @@ func newConnLimiter(max int, log *slog.Logger) *connLimiter {
 }
 
 // Listener wraps ln so that its connections count against the cap; with
-// no cap it returns ln itself.
-func (l *connLimiter) Listener(ln net.Listener) net.Listener {
+// no cap it returns ln itself. With tlsCfg (a listener served with TLS),
+// a refusal is a TLS handshake and a 429 inside it, as the client speaks.
+func (l *connLimiter) Listener(ln net.Listener, tlsCfg *tls.Config) net.Listener {
 	if l == nil || l.max <= 0 {
 		return ln
 	}
-	return &limitedListener{Listener: ln, l: l}
+	ll := &limitedListener{Listener: ln, l: l}
+	if tlsCfg != nil {
+		// The 429 is HTTP/1.1: ALPN settles on it, and a client that
+		// speaks only h2 gets the handshake's alert instead.
+		ll.tls = tlsCfg.Clone()
+		ll.tls.NextProtos = []string{"http/1.1"}
+	}
+	return ll
 }
 
 // clientKey is the address a cap applies to: an IPv4 address, or the /64
@@ -87,8 +96,9 @@ func (l *connLimiter) release(key netip.Addr) {
 // refuse answers c 429 and closes it. The answer goes out before the
 // request is read; the connection then half-closes and drains what the
 // client sent for a moment, so that the client reads the 429 rather than
-// a reset.
-func (l *connLimiter) refuse(c net.Conn, key netip.Addr) {
+// a reset. On a TLS listener (tlsCfg set) the answer goes inside a
+// handshake made first, within the same moment.
+func (l *connLimiter) refuse(c net.Conn, key netip.Addr, tlsCfg *tls.Config) {
 	l.warn(key)
 	select {
 	case l.refusing <- struct{}{}:
@@ -102,6 +112,14 @@ func (l *connLimiter) refuse(c net.Conn, key netip.Addr) {
 		body := fmt.Sprintf(`{"error":{"code":"RESOURCE_EXHAUSTED","message":"too many connections from %s: at most %d may be open at once (--max-conns-per-ip); close idle ones or retry"}}`+"\n",
 			key, l.max)
 		_ = c.SetDeadline(time.Now().Add(refuseLinger))
+		if tlsCfg != nil {
+			tc := tls.Server(c, tlsCfg)
+			if tc.Handshake() != nil {
+				return
+			}
+			defer tc.Close() // its close_notify, before the TCP close
+			c = tc
+		}
 		_, err := fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		if err != nil {
 			return
@@ -138,7 +156,8 @@ func (l *connLimiter) warn(key netip.Addr) {
 
 type limitedListener struct {
 	net.Listener
-	l *connLimiter
+	l   *connLimiter
+	tls *tls.Config // refusals' handshake on a TLS listener; nil: plain
 }
 
 // Accept returns the next connection under the cap; those over it are
@@ -154,7 +173,7 @@ func (ln *limitedListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		if !ln.l.take(key) {
-			ln.l.refuse(c, key)
+			ln.l.refuse(c, key, ln.tls)
 			continue
 		}
 		return &countedConn{Conn: c, release: sync.OnceFunc(func() { ln.l.release(key) })}, nil

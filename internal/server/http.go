@@ -114,9 +114,9 @@ func (l *listeners) serve(ln net.Listener, h http.Handler) (srv *http.Server, se
 	done := make(chan error, 1)
 	if l.tls != nil {
 		srv.TLSConfig = l.tls.Clone()
-		go func() { done <- srv.ServeTLS(l.limiter.Listener(ln), "", "") }()
+		go func() { done <- srv.ServeTLS(l.limiter.Listener(ln, srv.TLSConfig), "", "") }()
 		return srv, done
 	}
-	go func() { done <- srv.Serve(l.limiter.Listener(ln)) }()
+	go func() { done <- srv.Serve(l.limiter.Listener(ln, nil)) }()
 	return srv, done
 }
