@@ -16,6 +16,15 @@ type SandboxMetrics struct {
 	MemoryLimitBytes int64     `json:"memoryLimitBytes"`
 	Pids             int64     `json:"pids"`
 	OOMKills         int64     `json:"oomKills"`
+	// DiskBytes is what is used of the sandbox's disk (its writable
+	// layer), DiskLimitBytes the disk's size.
+	DiskBytes      int64 `json:"diskBytes"`
+	DiskLimitBytes int64 `json:"diskLimitBytes"`
+	// NetRxBytes and NetTxBytes are what the sandbox has received and
+	// sent through its network interface since it booted (0 without
+	// internet access; its loopback is not counted).
+	NetRxBytes int64 `json:"netRxBytes"`
+	NetTxBytes int64 `json:"netTxBytes"`
 }
 
 // RateLimit is one token bucket: burst requests at once, refilled at

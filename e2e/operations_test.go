@@ -206,7 +206,7 @@ func TestMetricsMoveWithSandboxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MemoryBytes <= 0 || m.Pids < 1 || m.MemoryLimitBytes <= 0 {
+	if m.MemoryBytes <= 0 || m.Pids < 1 || m.MemoryLimitBytes <= 0 || m.DiskBytes <= 0 || m.DiskLimitBytes <= m.DiskBytes {
 		t.Fatalf("sandbox metrics %+v", m)
 	}
 	out := operatorCLI(t, "--url", s.url, "--api-key", s.key, "top", "--once", "--interval", "300ms", sb.ID)

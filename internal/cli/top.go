@@ -101,13 +101,14 @@ func (e *env) printTop(ms map[string]api.SandboxMetrics, clear bool) error {
 	if clear {
 		fmt.Fprint(e.stdout, "\x1b[H\x1b[2J")
 	}
-	tw := table(e.stdout, "ID", "STATE", "CPU%", "MEM", "MEM LIMIT", "PIDS", "OOM KILLS")
+	tw := table(e.stdout, "ID", "STATE", "CPU%", "MEM", "MEM LIMIT", "PIDS", "OOM KILLS", "DISK", "NET RX", "NET TX")
 	for _, m := range rows {
 		cpu := "-"
 		if m.CPUPercent != nil {
 			cpu = fmt.Sprintf("%.1f", *m.CPUPercent)
 		}
-		row(tw, m.SandboxID, m.State, cpu, mib(m.MemoryBytes), mib(m.MemoryLimitBytes), fmt.Sprint(m.Pids), fmt.Sprint(m.OOMKills))
+		row(tw, m.SandboxID, m.State, cpu, mib(m.MemoryBytes), mib(m.MemoryLimitBytes), fmt.Sprint(m.Pids), fmt.Sprint(m.OOMKills),
+			mib(m.DiskBytes), kibOrMib(m.NetRxBytes), kibOrMib(m.NetTxBytes))
 	}
 	return tw.Flush()
 }
@@ -117,4 +118,12 @@ func mib(b int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+}
+
+// kibOrMib is mib for what a few packets make too small to show in MiB.
+func kibOrMib(b int64) string {
+	if b > 0 && b < 1<<20 {
+		return fmt.Sprintf("%.1fKiB", float64(b)/(1<<10))
+	}
+	return mib(b)
 }

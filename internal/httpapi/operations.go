@@ -46,7 +46,8 @@ func (s *Server) readMetrics(r *http.Request) (api.SandboxMetrics, time.Duration
 func metricsOf(sb *sandbox.Sandbox, st sandbox.Stats) api.SandboxMetrics {
 	return api.SandboxMetrics{SandboxID: sb.ID, State: string(sb.State), Time: time.Now().UTC(),
 		CPUSeconds: st.CPUUsage.Seconds(), MemoryBytes: st.MemoryBytes, MemoryLimitBytes: st.MemoryLimit,
-		Pids: st.Pids, OOMKills: st.OOMKills}
+		Pids: st.Pids, OOMKills: st.OOMKills, DiskBytes: st.DiskBytes, DiskLimitBytes: st.DiskLimit,
+		NetRxBytes: st.NetRxBytes, NetTxBytes: st.NetTxBytes}
 }
 
 func (s *Server) sandboxMetrics(w http.ResponseWriter, r *http.Request) error {
