@@ -83,5 +83,6 @@ export interface Session { organizationId: string; keyId: string; admin: boolean
 export interface Stats {
   sandboxId: string; state: State; time: string; cpuSeconds: number;
   memoryBytes: number; memoryLimitBytes: number; pids: number; oomKills: number;
+  diskBytes: number; diskLimitBytes: number; netRxBytes: number; netTxBytes: number;
 }
 export interface TerminalTicket { ticket: string; sandboxId: string; expiresAt: string }

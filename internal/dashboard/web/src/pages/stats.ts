@@ -1,5 +1,5 @@
-// CPU and memory of a running sandbox over time. The runtime reports
-// cumulative CPU time and current memory (GET /v1/sandboxes/{id}/metrics,
+// CPU and memory of a running sandbox over time, and its disk and network
+// totals as text. The runtime reports cumulative CPU time and current memory (GET /v1/sandboxes/{id}/metrics,
 // the native API's reading); the server keeps no history, so the
 // charts show what this page read every two seconds while it was open.
 
@@ -40,6 +40,8 @@ export function statsPanel(id: string): Panel {
         h("span", null, h("strong", null, cpu === null ? "…" : `${(cpu * 100).toFixed(1)}%`), " CPU"),
         h("span", null, h("strong", null, bytes(s.memoryBytes)), ` of ${s.memoryLimitBytes > 0 ? bytes(s.memoryLimitBytes) : "no limit"}`),
         h("span", null, h("strong", null, String(s.pids)), " processes"),
+        s.diskLimitBytes > 0 ? h("span", null, h("strong", null, bytes(s.diskBytes)), ` of ${bytes(s.diskLimitBytes)} disk`) : null,
+        h("span", null, h("strong", null, bytes(s.netRxBytes)), " in, ", h("strong", null, bytes(s.netTxBytes)), " out"),
         s.oomKills ? h("span", { class: "reason" }, `${s.oomKills} out-of-memory kills`) : null);
       draw();
     } catch (e) {
