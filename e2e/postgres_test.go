@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hutchdev/hutch/api"
+	"github.com/hutchdev/hutch/client"
+	"github.com/hutchdev/hutch/internal/store/postgres/pgtest"
+)
+
+// startPostgres runs a throwaway PostgreSQL for one test and returns the
+// URL of a fresh database on it; both go when the test ends. Without the
+// server binaries the test fails (run scripts/setup.sh) unless
+// HUTCH_SKIP_POSTGRES=1.
+func startPostgres(t *testing.T) string {
+	t.Helper()
+	pg, err := pgtest.Start()
+	if err != nil {
+		if os.Getenv(pgtest.SkipEnv) == "1" {
+			t.Skipf("%v (%s=1)", err, pgtest.SkipEnv)
+		}
+		t.Fatalf("%v: run scripts/setup.sh, or set %s=1 to skip", err, pgtest.SkipEnv)
+	}
+	t.Cleanup(func() {
+		if err := pg.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return pg.Database(t)
+}
+
+// TestServeOnPostgres runs hutch serve with --store postgres://...: a
+// sandbox is created, runs commands and pauses; a server killed and
+// started again on the same database finds it paused and resumes it; and
+// nothing went to a SQLite file.
+func TestServeOnPostgres(t *testing.T) {
+	url := startPostgres(t)
+	s := startServer(t, "", "--store", url)
+	sb := createCounter(t, s, "pg-web")
+	res, err := s.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"echo", "from postgres"}})
+	if err != nil || strings.TrimSpace(res.Stdout) != "from postgres" {
+		t.Fatalf("exec: %+v %v", res, err)
+	}
+	if _, err := s.c.Pause(ctx(t), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.dataDir, "hutch.db")); err == nil {
+		t.Fatal("a server on PostgreSQL wrote a SQLite store in its data dir")
+	}
+
+	s.crash()
+	s2 := startServer(t, s.dataDir, "--store", url)
+	got, err := s2.c.GetSandbox(ctx(t), "pg-web")
+	if err != nil || got.ID != sb.ID || got.State != "paused" {
+		t.Fatalf("after restart: %+v %v; want %s paused", got, err, sb.ID)
+	}
+	if got, err := s2.c.Resume(ctx(t), sb.ID); err != nil || got.State != "running" {
+		t.Fatalf("resume after restart: %+v %v", got, err)
+	}
+	list, err := s2.c.ListSandboxes(ctx(t), client.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].ID != sb.ID {
+		t.Fatalf("list after restart: %+v %v", list, err)
+	}
+	evs, err := s2.c.Events(ctx(t), sb.ID)
+	if err != nil || !hasEvent(evs.Items, "paused", "resuming", "user") {
+		t.Fatalf("events after restart: %+v %v", evs, err)
+	}
+}
+
+// TestServeRejectsBadPostgresURL checks that a URL that does not parse
+// stops hutch serve at once, naming --store without the password.
+func TestServeRejectsBadPostgresURL(t *testing.T) {
+	out, err := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--store", "postgres://hutch:s3cret@db.internal:port/hutch").CombinedOutput()
+	if err == nil {
+		t.Fatalf("hutch serve started with a bad --store:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--store") || strings.Contains(string(out), "s3cret") {
+		t.Fatalf("hutch serve's refusal does not name --store, or repeats the password:\n%s", out)
+	}
+}
