@@ -26,6 +26,7 @@ import (
 	"github.com/hutchdev/hutch/internal/compat"
 	"github.com/hutchdev/hutch/internal/gateway"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/store/sqlite"
@@ -50,13 +51,18 @@ type Stack struct {
 type Option func(*stackOptions)
 
 type stackOptions struct {
-	service []sandbox.Option
-	domain  string
+	service     []sandbox.Option
+	domain      string
+	checkpoints bool
 }
 
 // WithDomain turns on per-sandbox hosts ({port}-{id}.{domain}) for the
 // router and the face.
 func WithDomain(domain string) Option { return func(s *stackOptions) { s.domain = domain } }
+
+// WithCheckpoints gives the runtime checkpoints (fakeruntime's), so
+// that a pause may release memory.
+func WithCheckpoints() Option { return func(s *stackOptions) { s.checkpoints = true } }
 
 // WithService passes options to the lifecycle service (a host size, a
 // clock).
@@ -110,7 +116,13 @@ func NewStack(t *testing.T, opts ...Option) *Stack {
 	go agentSrv.Serve(ln)
 	t.Cleanup(func() { agentSrv.Close() })
 	rt := &Runtime{Fake: fakeruntime.New(), sock: sock}
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt,
+	var driver runtime.Runtime = rt
+	if o.checkpoints {
+		cp := fakeruntime.NewCheckpointing()
+		rt.Fake = cp.Fake
+		driver = &checkpointing{Runtime: rt, cp: cp}
+	}
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, driver,
 		append([]sandbox.Option{sandbox.WithLogger(log), sandbox.WithImages(images)}, o.service...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -78,3 +78,33 @@ func (r *Runtime) BlockNext(op string) (release func()) {
 	var once sync.Once
 	return func() { once.Do(func() { close(gate) }) }
 }
+
+// checkpointing is Runtime that can also checkpoint (the fake's
+// checkpoints, over the same sandboxes): a pause that releases memory
+// moves the sandbox to disk.
+type checkpointing struct {
+	*Runtime
+	cp *fakeruntime.Checkpointing
+}
+
+var _ runtime.Checkpointer = (*checkpointing)(nil)
+
+func (r *checkpointing) Capabilities() runtime.Capabilities {
+	c := r.Runtime.Capabilities()
+	c.Checkpoint = true
+	return c
+}
+
+func (r *checkpointing) Checkpoint(ctx context.Context, id string) (int64, error) {
+	return r.cp.Checkpoint(ctx, id)
+}
+
+func (r *checkpointing) Restore(ctx context.Context, id string) error { return r.cp.Restore(ctx, id) }
+
+// Resume refuses a sandbox still on disk, as the fake's checkpoints do.
+func (r *checkpointing) Resume(ctx context.Context, id string) error {
+	if r.cp.OnDisk(id) {
+		return r.cp.Resume(ctx, id)
+	}
+	return r.Runtime.Resume(ctx, id)
+}
