@@ -113,5 +113,10 @@ func (s *Service) Stats(ctx context.Context, orgID, idOrName string) (*Sandbox, 
 		return nil, Stats{}, &TransitionError{Action: "read the resource use of", From: sb.State}
 	}
 	st, err := s.rt.Stats(ctx, sb.ID)
+	if err == nil && sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk {
+		// The memory image is kept beside the sandbox's disk, not on it;
+		// it is the sandbox's disk use all the same.
+		st.DiskBytes += sb.Pause.SizeBytes
+	}
 	return sb, st, err
 }
