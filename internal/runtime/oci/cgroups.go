@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,8 +32,13 @@ func loadCgroupFS() (*cgroupFS, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return parseCgroupMounts(f)
+}
+
+// parseCgroupMounts reads the cgroup hierarchies from a mountinfo table.
+func parseCgroupMounts(r io.Reader) (*cgroupFS, error) {
 	c := &cgroupFS{byController: map[string]string{}}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// id parent maj:min root mountpoint opts [optional...] - fstype source superopts
 		fields := strings.Fields(sc.Text())
@@ -46,15 +52,21 @@ func loadCgroupFS() (*cgroupFS, error) {
 		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
 			continue
 		}
+		// The first mount of a hierarchy is the host's (mountinfo lists
+		// mounts in the order they were made): a later one, such as the
+		// cgroup yard CRIU mounts for a moment while it dumps, must not
+		// take its place, or every path found through it goes with it.
 		mnt, fstype := fields[4], fields[sep+1]
 		switch fstype {
 		case "cgroup2":
-			c.unified = mnt
+			if c.unified == "" {
+				c.unified = mnt
+			}
 			c.all = append(c.all, mnt)
 		case "cgroup":
 			c.all = append(c.all, mnt)
 			for _, o := range strings.Split(fields[sep+3], ",") {
-				if o == "rw" || o == "ro" || strings.Contains(o, "=") {
+				if o == "rw" || o == "ro" || strings.Contains(o, "=") || c.byController[o] != "" {
 					continue
 				}
 				c.byController[o] = mnt
