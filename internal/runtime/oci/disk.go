@@ -187,3 +187,13 @@ func detachLoops(image string) {
 		f.Close()
 	}
 }
+
+// isMountPoint reports whether dir is the root of a mount; when that
+// cannot be told, it reports false.
+func isMountPoint(dir string) bool {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, 0, &st); err != nil {
+		return false
+	}
+	return st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+}

@@ -342,10 +342,16 @@ func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
 	if err := d.cg.remove(rec.idOr(p)); err != nil {
 		errs = append(errs, err)
 	}
+	// A mounted disk lets its loop device go when it is unmounted (auto
+	// clear); only one attached but never mounted needs the search of
+	// every loop device on the host for its image.
+	attached := !isMountPoint(p.disk)
 	if err := unmountUnder(p.dir); err != nil {
 		errs = append(errs, err)
 	}
-	detachLoops(p.diskImg)
+	if attached {
+		detachLoops(p.diskImg)
+	}
 	return errors.Join(errs...)
 }
 
@@ -374,7 +380,12 @@ func (d *Driver) destroy(ctx context.Context, id string, rec *record) error {
 	if rec != nil {
 		d.reap(rec)
 	}
-	err := errors.Join(d.teardown(ctx, p, rec), d.netDown(key))
+	// The network comes down while the container does: they share
+	// nothing, and each waits mostly on the kernel (an RCU grace period,
+	// unmounts) or on a binary (iptables, the runtime).
+	netErr := make(chan error, 1)
+	go func() { netErr <- d.netDown(key) }()
+	err := errors.Join(d.teardown(ctx, p, rec), <-netErr)
 	if err == nil {
 		err = os.RemoveAll(p.dir)
 	}
