@@ -146,7 +146,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"WebhookDelivery": WebhookDelivery{}, "WebhookDeliveryList": WebhookDeliveryList{},
 		"SandboxMetrics": SandboxMetrics{}, "RateLimit": RateLimit{}, "RateLimitPair": RateLimitPair{},
 		"RateLimitSettings": RateLimitSettings{},
-		"PauseInfo":         PauseInfo{}, "PauseRequest": PauseRequest{},
+		"DrainStatus":       DrainStatus{}, "DrainLeft": DrainLeft{},
+		"PauseInfo": PauseInfo{}, "PauseRequest": PauseRequest{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {
@@ -214,8 +215,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("missing route %s", want)
 		}
 	}
-	if len(routes) != 72 {
-		t.Errorf("got %d routes, want 72: %v", len(routes), routes)
+	if len(routes) != 74 {
+		t.Errorf("got %d routes, want 74: %v", len(routes), routes)
 	}
 }
 

@@ -22,6 +22,8 @@ func automationFlags(fs *flag.FlagSet, c *Config) {
 		func(v string) error { s.DefaultPauseMemory = sandbox.PauseMemory(v); return nil })
 	fs.DurationVar(&s.DefaultPauseReleaseAfter, "pause-release-after", s.DefaultPauseReleaseAfter,
 		"tiered pause: move a sandbox paused in memory to disk after this long, unless it or its organisation says otherwise (0: never)")
+	fs.BoolVar(&c.CheckpointOnShutdown, "checkpoint-on-shutdown", c.CheckpointOnShutdown,
+		"on SIGTERM or SIGINT, checkpoint running sandboxes to disk (memory released) and resume them when the server starts again; those that cannot be checkpointed keep running")
 	fs.DurationVar(&s.DeletedRetention, "deleted-retention", s.DeletedRetention,
 		"how long a deleted sandbox stays readable before it is purged")
 	fs.DurationVar(&a.Minute, "minute", a.Minute,

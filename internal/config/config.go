@@ -39,7 +39,10 @@ type Config struct {
 	// imported on start when the image store lacks them.
 	SeedImages      string
 	ShutdownTimeout time.Duration
-	Sandbox         sandbox.Config
+	// CheckpointOnShutdown drains the server on a clean shutdown: running
+	// sandboxes are checkpointed to disk and resumed by the next start.
+	CheckpointOnShutdown bool
+	Sandbox              sandbox.Config
 	// NetworkSubnet is the IPv4 range sandbox addresses come from;
 	// ProxyDomain turns on host-based port routing ({port}-{id}.<domain>).
 	NetworkSubnet string

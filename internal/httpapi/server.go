@@ -156,4 +156,5 @@ func (s *Server) register() {
 	s.registerAgent()
 	s.registerNetwork()
 	s.registerOperations()
+	s.registerDrain()
 }

@@ -19,6 +19,10 @@ type ActOptions struct {
 	Memory PauseMemory
 	// Cause is recorded in the event log; empty means the user.
 	Cause string
+	// Drain makes a pause a drain's: the memory is released and the
+	// sandbox stays desired running, so that the next server resumes it;
+	// one that cannot be checkpointed is thawed and settles running.
+	Drain bool
 	// Guard, when set, checks the freshly read sandbox under its lock
 	// before anything changes; its error aborts the action. The reconciler
 	// uses it so that a timer that stopped being due is not applied.
@@ -56,7 +60,20 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 			return nil, err
 		}
 	}
-	if action == ActionPause {
+	if (action == ActionResume || action == ActionStart) && !o.Drain {
+		if err := s.refuseWhileDraining(string(action) + "s"); err != nil {
+			return nil, err
+		}
+	}
+	if o.Drain {
+		if action != ActionPause {
+			return nil, fmt.Errorf("a drain pauses, it does not %s: %w", action, errdefs.ErrInvalidArgument)
+		}
+		if _, err := s.checkpointerFor(sb); err != nil {
+			return nil, err
+		}
+		o.Memory = PauseRelease
+	} else if action == ActionPause {
 		if o.Memory, err = s.pauseMemoryFor(ctx, sb, o.Memory); err != nil {
 			return nil, err
 		}
@@ -69,7 +86,7 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	}
 	via, to, noop, err := Transition(sb.State, action)
 	if err != nil {
-		return nil, err
+		return nil, explainRefusal(sb, err)
 	}
 	if noop {
 		return sb, nil
@@ -82,6 +99,9 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	}
 	from := sb.State
 	sb.State, sb.DesiredState, sb.StateReason = via, to, ""
+	if o.Drain {
+		sb.DesiredState = StateRunning // the next server resumes it
+	}
 	sb.UpdatedAt = s.now().UTC()
 	sb.LastActivityAt = sb.UpdatedAt
 	ev := Event{Type: EventState, From: from, To: via, Cause: o.Cause, Time: sb.UpdatedAt}
@@ -121,6 +141,9 @@ func (s *Service) supports(a Action) error {
 func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Action, o ActOptions) error {
 	switch a {
 	case ActionPause:
+		if o.Drain {
+			return s.drainOp(ctx, sb)
+		}
 		return s.pauseOp(ctx, sb, o.Memory, o.Cause)
 	case ActionRelease:
 		return s.releaseOp(ctx, sb, o.Cause, o.Cause == CauseUser)

@@ -33,6 +33,23 @@ func (s *Service) archiver() (runtime.Archiver, error) {
 	return ar, nil
 }
 
+// explainRefusal says why a paused sandbox cannot be archived: an
+// archive holds a stopped sandbox's files, and a memory image on disk
+// would not survive it (its processes' state is tied to the working copy
+// that archive removes), so the refusal names the choice.
+func explainRefusal(sb *Sandbox, err error) error {
+	var te *TransitionError
+	if !errors.As(err, &te) || te.Action != ActionArchive || sb.State != StatePaused {
+		return err
+	}
+	te.Why = "an archive keeps a stopped sandbox's files, not its processes; stop it first (its memory is discarded), or resume it"
+	if sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk {
+		te.Why = "its memory image on disk cannot be archived with it yet (the image is tied to the working copy that archive removes); " +
+			"stop it first to archive its files (the memory image is discarded), or resume it"
+	}
+	return te
+}
+
 // pack is the runtime half of archive: the writable layer goes to the
 // archive store as a zstd-compressed tar, then the working copy goes. The
 // working copy is removed only once the archive is whole in the store.

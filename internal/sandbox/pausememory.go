@@ -225,8 +225,12 @@ func (s *Service) releaseOp(ctx context.Context, sb *Sandbox, cause string, stri
 }
 
 // keptPaused is a release that failed with the sandbox still paused in
-// memory: the action settles paused and its caller gets the error.
-type keptPaused struct{ err error }
+// memory: the action settles paused and its caller gets the error. A
+// drain's, whose sandbox was thawed again, settles in (running).
+type keptPaused struct {
+	err error
+	in  State // empty: the action's own target state
+}
 
 func (e *keptPaused) Error() string { return "memory stays resident: " + e.err.Error() }
 func (e *keptPaused) Unwrap() error { return e.err }

@@ -29,6 +29,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 			changed++
 		}
 	}
+	s.resumeDrained(ctx, all)
 	return changed, nil
 }
 

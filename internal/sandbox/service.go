@@ -41,6 +41,8 @@ type Service struct {
 	// check to its insert.
 	host       *Host
 	quotaLocks keyedLocks
+	// drain refuses creates once the server is being drained.
+	drain drainState
 }
 
 // Option configures a Service.
@@ -82,6 +84,9 @@ func (s *Service) requireRuntime() error {
 // without, it is still creating and boots in the background.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error) {
 	if err := s.requireRuntime(); err != nil {
+		return nil, err
+	}
+	if err := s.refuseWhileDraining("new sandboxes"); err != nil {
 		return nil, err
 	}
 	ctx = s.traceCreate(ctx)
@@ -170,6 +175,9 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 	var kept *keptPaused // a release that failed: settled paused, still an error
 	if errors.As(opErr, &kept) {
 		opErr = nil
+		if kept.in != "" {
+			to = kept.in
+		}
 	}
 	now := s.now().UTC()
 	sb.UpdatedAt = now

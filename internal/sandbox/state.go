@@ -120,10 +120,16 @@ var allowed = map[Action][]State{
 type TransitionError struct {
 	Action Action
 	From   State
+	// Why, when set, says what the state alone does not.
+	Why string
 }
 
 func (e *TransitionError) Error() string {
-	return fmt.Sprintf("cannot %s a sandbox in state %s", e.Action, e.From)
+	msg := fmt.Sprintf("cannot %s a sandbox in state %s", e.Action, e.From)
+	if e.Why != "" {
+		msg += ": " + e.Why
+	}
+	return msg
 }
 
 // Transition returns the transitional and target states of action taken

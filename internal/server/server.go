@@ -167,6 +167,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if cfg.CheckpointOnShutdown && rt != nil {
+		// After the API: no request starts a sandbox behind the drain.
+		// Checkpoints begin until ShutdownTimeout after the signal.
+		deadline, _ := sctx.Deadline()
+		svc.Drain(context.WithoutCancel(ctx), deadline)
+	}
 	return nil
 }
 
