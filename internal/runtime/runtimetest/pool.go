@@ -159,6 +159,9 @@ func (s *suite) checkTaken(t *testing.T, rt runtime.Runtime, sp runtime.Spec) {
 	if err := rt.Pause(ctxT(t), sp.ID); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
+	if frozen, err := s.probe.Frozen(ctxT(t), rt, sp.ID); observed(t, "whether it is frozen", err) && !frozen {
+		t.Error("paused, the taken sandbox is not frozen")
+	}
 	if err := rt.Resume(ctxT(t), sp.ID); err != nil {
 		t.Fatalf("resume: %v", err)
 	}

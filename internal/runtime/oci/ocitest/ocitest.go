@@ -45,14 +45,14 @@ func (Probe) ReadFile(_ context.Context, rt runtime.Runtime, id, path string) ([
 
 // Alive implements runtimetest.Probe: a process of any cgroup named by
 // the sandbox that is not a zombie.
-func (Probe) Alive(_ context.Context, _ runtime.Runtime, id string) (bool, error) {
-	return len(livePIDs(id)) > 0, nil
+func (Probe) Alive(_ context.Context, rt runtime.Runtime, id string) (bool, error) {
+	return len(livePIDs(hostName(rt, id))) > 0, nil
 }
 
 // Frozen implements runtimetest.Probe from the freezer state of every
 // live process's own cgroup.
-func (Probe) Frozen(_ context.Context, _ runtime.Runtime, id string) (bool, error) {
-	pids := livePIDs(id)
+func (Probe) Frozen(_ context.Context, rt runtime.Runtime, id string) (bool, error) {
+	pids := livePIDs(hostName(rt, id))
 	if len(pids) == 0 {
 		return false, fmt.Errorf("sandbox %s has no process", id)
 	}
@@ -111,6 +111,27 @@ func AssertGone(t testing.TB, id string) {
 }
 
 // initPID asks the driver for the host pid of the sandbox's init.
+// hostName is the name sandbox id's cgroups bear on the host: its id, or
+// for a sandbox taken from a warm pool, the prepared sandbox's, read from
+// the cgroup of its running init.
+func hostName(rt runtime.Runtime, id string) string {
+	pid, err := initPID(rt, id)
+	if err != nil {
+		return id
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return id
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, rest, ok := strings.Cut(line, "/hutch/"); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			return name
+		}
+	}
+	return id
+}
+
 func initPID(rt runtime.Runtime, id string) (int, error) {
 	d, ok := rt.(interface{ InitPID(id string) (int, error) })
 	if !ok {
