@@ -40,6 +40,10 @@ fi
 # left as it is: stopping a service someone may use is not this script's job.
 
 export PATH=$PATH:/usr/local/go/bin
+mkdir -p "$dir"
+# One build at a time (a second caller waits, then finds the binary).
+exec 9>"$dir/.lock"
+flock 9
 if [ ! -x "$out" ]; then
   command -v go >/dev/null || { log "Go is needed (expected at /usr/local/go/bin/go)"; exit 1; }
   proxy=$(go env GOPROXY | tr ',|' '\n\n' | grep -E '^https?://' | head -n1)

@@ -6,13 +6,18 @@
 # --service also installs hutch serve as a systemd service (hutch
 # install-service: the unit, /etc/hutch/config.yaml when missing, enabled
 # and started where systemd runs).
+# --kube also installs containerd, runc and the CNI plugins and builds k3s
+# into /var/cache/hutch/k3s (scripts/build-k3s.sh; cold: 15 minutes or
+# more), for the kube runtime's tests (internal/runtime/kube/kubetest).
 set -euo pipefail
 
 service=0
+kube=0
 for arg in "$@"; do
   case "$arg" in
     --service) service=1 ;;
-    *) printf '[setup] unknown argument %s (only --service)\n' "$arg" >&2; exit 2 ;;
+    --kube) kube=1 ;;
+    *) printf '[setup] unknown argument %s (only --service, --kube)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 
@@ -92,6 +97,9 @@ fi
 
 # gVisor's runsc (the gvisor runtime), built once per pin into the cache.
 "$here/scripts/build-runsc.sh" /var/cache/hutch/bin
+if [ "$kube" = 1 ]; then
+  "$here/scripts/build-k3s.sh" /var/cache/hutch >/dev/null
+fi
 
 log "building hutch"
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
