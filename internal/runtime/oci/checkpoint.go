@@ -125,6 +125,9 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 	if rec.Net == nil {
 		return 0, fmt.Errorf("checkpoint %s: the sandbox has no network namespace of its own", id)
 	}
+	if err := d.waitInitExec(ctx, rec); err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
 	if !d.cg.frozen(rec.key()) {
 		if err := d.cg.setFreezer(rec.key(), "FROZEN"); err != nil {
 			return 0, err
@@ -284,6 +287,42 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 		d.log.Warn("remove restored checkpoint", "id", id, "err", err)
 	}
 	d.log.Info("sandbox restored", "id", id, "pid", pid, "took", time.Since(start))
+	return nil
+}
+
+// waitInitExec waits until the sandbox's first process runs the init
+// binary. The runtime's run returns before that process has executed it,
+// and until it has, it is the runtime's own clone: not dumpable, with a
+// memory map that belongs to the host's user namespace, which CRIU's
+// namespace check refuses ("One or more namespaces doesn't belong to the
+// target user namespace"): a checkpoint right after a create failed so
+// under load. A frozen sandbox is thawed while it waits.
+func (d *Driver) waitInitExec(ctx context.Context, rec *record) error {
+	want, err := os.Stat(d.cfg.InitBinary)
+	if err != nil {
+		return err
+	}
+	execed := func() bool {
+		got, err := os.Stat(fmt.Sprintf("/proc/%d/exe", rec.InitPID))
+		return err == nil && os.SameFile(got, want)
+	}
+	if execed() {
+		return nil
+	}
+	if d.cg.frozen(rec.key()) {
+		if err := d.cg.setFreezer(rec.key(), "THAWED"); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for !execed() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("init %d has not executed %s: %w", rec.InitPID, d.cfg.InitBinary, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
