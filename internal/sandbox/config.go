@@ -47,6 +47,8 @@ type Config struct {
 	// TraceCreates logs, for every create, where its time went (see
 	// trace.go); `hutch bench --breakdown` reads those lines.
 	TraceCreates bool
+	// Pools are the prepared sandboxes kept ahead of demand (pool.go).
+	Pools PoolConfig
 }
 
 // DefaultConfig returns the embedded defaults: 1 cpu, 1024 MB, 256 pids,
@@ -62,6 +64,7 @@ func DefaultConfig() Config {
 		StopGrace:                10 * time.Second,
 		DeletedRetention:         time.Hour,
 		Automation:               DefaultAutomation(),
+		Pools:                    PoolConfig{DefaultSize: 2},
 	}
 }
 
@@ -92,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.DefaultQuota.validate("default quota "); err != nil {
 		return err
+	}
+	if err := c.Pools.validate(); err != nil {
+		return fmt.Errorf("pools: %w", err)
 	}
 	return nil
 }

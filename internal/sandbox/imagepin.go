@@ -8,6 +8,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/trace"
 )
 
@@ -22,11 +23,18 @@ import (
 // goes to the runtime as it is, which may wait for the server to seed it
 // or fetch the public image into the shared namespace, under a lease
 // that pins whatever it took.
-func (s *Service) createRuntime(ctx context.Context, sb *Sandbox) error {
+//
+// With pool, a prepared sandbox of the same runtime, image digest and
+// disk size serves the create when there is one (takeFromPool). The path
+// that served it is returned: CreatePathPool or CreatePathCold.
+func (s *Service) createRuntime(ctx context.Context, sb *Sandbox, pool bool) (string, error) {
 	spec := specOf(sb)
 	st := s.Images().cache
 	if st == nil {
-		return s.rt.Create(ctx, spec)
+		if pool && s.takeFromPool(ctx, sb, spec) {
+			return CreatePathPool, nil
+		}
+		return CreatePathCold, s.rt.Create(ctx, spec)
 	}
 	v := st.In(sb.OrganizationID)
 	endPin := trace.Start(ctx, "image-pin")
@@ -35,30 +43,54 @@ func (s *Service) createRuntime(ctx context.Context, sb *Sandbox) error {
 	switch {
 	case err == nil:
 	case !errors.Is(err, errdefs.ErrNotFound):
-		return err
+		return CreatePathCold, err
 	case strings.HasPrefix(sb.Image, "sha256:"):
-		return fmt.Errorf("image %s: %w", sb.Image, errdefs.ErrNotFound)
+		return CreatePathCold, fmt.Errorf("image %s: %w", sb.Image, errdefs.ErrNotFound)
 	case image.LibraryName(sb.Image):
 		lease := v.Lease()
 		err := s.rt.Create(ctx, spec)
 		if rerr := lease.Release(context.WithoutCancel(ctx), sb.ID, sb.Image); rerr != nil {
 			s.log.Error("pin the image of a new sandbox", "sandbox", sb.ID, "image", sb.Image, "err", rerr)
 		}
-		return err
+		return CreatePathCold, err
 	default:
 		pctx, err := s.withImageQuota(ctx, sb.OrganizationID)
 		if err != nil {
-			return err
+			return CreatePathCold, err
 		}
 		if _, err := v.Pull(pctx, sb.Image); err != nil {
-			return fmt.Errorf("image %q is not cached and pulling it failed: %w", sb.Image, err)
+			return CreatePathCold, fmt.Errorf("image %q is not cached and pulling it failed: %w", sb.Image, err)
 		}
 		if img, err = v.Pin(ctx, sb.ID, sb.Image); err != nil {
-			return err
+			return CreatePathCold, err
 		}
 	}
 	spec.Image = img.Digest
-	return s.rt.Create(ctx, spec)
+	if pool && s.takeFromPool(ctx, sb, spec) {
+		return CreatePathPool, nil
+	}
+	return CreatePathCold, s.rt.Create(ctx, spec)
+}
+
+// takeFromPool turns a prepared sandbox that can serve spec into sb, and
+// reports whether it did. spec's image is resolved and pinned to sb
+// already, so the member's own pin goes. A failed take leaves nothing
+// (runtime.Pooler), and the caller boots sb cold instead.
+func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Spec) bool {
+	m, ok := s.pool.take(poolKey{Runtime: RuntimeOf(sb), Image: spec.Image, DiskMB: spec.DiskMB})
+	if !ok {
+		return false
+	}
+	defer s.pool.wake()
+	end := trace.Start(ctx, "pool-take")
+	err := s.pool.pl.Take(ctx, m, spec)
+	end()
+	s.releaseImages(context.WithoutCancel(ctx), m.ID)
+	if err != nil {
+		s.log.Warn("take a pooled sandbox; booting it cold", "sandbox", sb.ID, "pooled", m.ID, "err", err)
+		return false
+	}
+	return true
 }
 
 // releaseImages lets the images a deleted sandbox ran on go, with the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hutchdev/hutch/internal/auth"
@@ -220,6 +221,11 @@ func (i *Images) Remove(ctx context.Context, p auth.Principal, ref string) error
 	if users > 0 {
 		return fmt.Errorf("image %s is used by %d sandbox(es); delete them first: %w", img.Ref, users, errdefs.ErrConflict)
 	}
+	if img.Namespace == "" {
+		// Warm pools hold shared images only; none refills once the
+		// name is gone.
+		i.sandboxes.dropPooledImage(ctx, img.Digest)
+	}
 	return i.cache.In(img.Namespace).Remove(ctx, img.Ref)
 }
 
@@ -260,7 +266,8 @@ func (i *Images) sweepLocked(ctx context.Context) ([]*Sandbox, error) {
 	}
 	var gone []string
 	for owner := range pins {
-		if !seen[owner] {
+		// A prepared sandbox of a warm pool has a pin and no record.
+		if !seen[owner] && !strings.HasPrefix(owner, PoolIDPrefix) {
 			gone = append(gone, owner)
 		}
 	}

@@ -57,7 +57,8 @@ func opCreate(ctx context.Context, s *Service, sb *Sandbox) error {
 	if err := s.rt.Delete(ctx, sb.ID); err != nil {
 		return err
 	}
-	return s.createRuntime(ctx, sb)
+	_, err := s.createRuntime(ctx, sb, false)
+	return err
 }
 
 // opDelete finishes a delete: the runtime's copy, then the archive.

@@ -41,6 +41,9 @@ type Service struct {
 	// check to its insert.
 	host       *Host
 	quotaLocks keyedLocks
+	// pool holds the prepared sandboxes creates take (pool.go); nil when
+	// the runtime cannot prepare any.
+	pool *pool
 	// drain refuses creates once the server is being drained.
 	drain drainState
 }
@@ -66,11 +69,16 @@ func NewService(cfg Config, st Store, rt runtime.Runtime, opts ...Option) (*Serv
 		o(s)
 	}
 	s.store = publishing{Store: st, bus: s.bus}
+	s.pool = newPool(s)
 	return s, nil
 }
 
-// Close waits for background transitions to settle.
-func (s *Service) Close() { s.work.Wait() }
+// Close waits for background transitions to settle, then drops the
+// prepared sandboxes of the warm pools.
+func (s *Service) Close() {
+	s.work.Wait()
+	s.closePools()
+}
 
 func (s *Service) requireRuntime() error {
 	if s.rt == nil {
@@ -135,12 +143,16 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 		}
 		return nil, fmt.Errorf("store sandbox: %w", err)
 	}
+	s.pool.createBegins()
 	boot := func(ctx context.Context) (*Sandbox, error) {
 		defer unlock()
-		defer s.logTrace(ctx, sb)
-		return s.finish(ctx, sb, StateRunning, CauseUser, func(ctx context.Context) error {
+		defer s.pool.createEnds()
+		var path string
+		defer func() { s.logTrace(ctx, sb, path) }()
+		return s.settle(ctx, sb, StateRunning, CauseUser, func(ctx context.Context) (note string, err error) {
 			defer trace.Start(ctx, "runtime-create")()
-			return s.createRuntime(ctx, sb)
+			path, err = s.createRuntime(ctx, sb, !r.NoPool)
+			return createPathMessage(path), err
 		})
 	}
 	return s.run(ctx, sb, r.Wait, boot)
@@ -168,9 +180,15 @@ func (s *Service) run(ctx context.Context, sb *Sandbox, wait bool, work func(con
 // finish runs op and writes the settled state, or the error state with the
 // reason when op fails.
 func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause string, op func(context.Context) error) (*Sandbox, error) {
+	return s.settle(ctx, sb, to, cause, func(ctx context.Context) (string, error) { return "", op(ctx) })
+}
+
+// settle is finish whose op also says what the settling event's message
+// is when it succeeds (a create's path).
+func (s *Service) settle(ctx context.Context, sb *Sandbox, to State, cause string, op func(context.Context) (string, error)) (*Sandbox, error) {
 	from := sb.State
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Automation.TransitionTimeout)
-	opErr := op(opCtx)
+	note, opErr := op(opCtx)
 	cancel()
 	var kept *keptPaused // a release that failed: settled paused, still an error
 	if errors.As(opErr, &kept) {
@@ -187,7 +205,7 @@ func (s *Service) finish(ctx context.Context, sb *Sandbox, to State, cause strin
 		ev.To, ev.Message = StateError, opErr.Error()
 	} else {
 		sb.State, sb.StateReason = to, ""
-		ev.To = to
+		ev.To, ev.Message = to, note
 		if to == StateRunning && (from == StateCreating || from == StateStarting) {
 			sb.StartedAt = &now
 		}

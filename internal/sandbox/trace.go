@@ -20,12 +20,14 @@ func (s *Service) traceCreate(ctx context.Context) context.Context {
 	return trace.WithRecorder(ctx, trace.New())
 }
 
-// logTrace writes the spans of the create of sb, if it was traced.
-func (s *Service) logTrace(ctx context.Context, sb *Sandbox) {
+// logTrace writes the spans of the create of sb, if it was traced, with
+// the path that served it (CreatePathPool, CreatePathCold).
+func (s *Service) logTrace(ctx context.Context, sb *Sandbox, path string) {
 	r := trace.FromContext(ctx)
 	if r == nil {
 		return
 	}
-	attrs := append([]slog.Attr{slog.String("sandbox", sb.ID), slog.String("state", string(sb.State))}, r.LogAttrs()...)
+	attrs := append([]slog.Attr{slog.String("sandbox", sb.ID), slog.String("state", string(sb.State)),
+		slog.String("createPath", path)}, r.LogAttrs()...)
 	s.log.LogAttrs(ctx, slog.LevelInfo, TraceMessage, attrs...)
 }

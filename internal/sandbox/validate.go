@@ -39,6 +39,9 @@ type CreateRequest struct {
 	PauseReleaseAfterSeconds *int64
 	// Wait makes Create return only once the sandbox runs (or failed).
 	Wait bool
+	// NoPool makes the create boot its sandbox even when a warm pool
+	// could serve it.
+	NoPool bool
 }
 
 var (
