@@ -147,7 +147,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		"SandboxMetrics": SandboxMetrics{}, "RateLimit": RateLimit{}, "RateLimitPair": RateLimitPair{},
 		"RateLimitSettings": RateLimitSettings{},
 		"DrainStatus":       DrainStatus{}, "DrainLeft": DrainLeft{},
-		"PauseInfo": PauseInfo{}, "PauseRequest": PauseRequest{},
+		"PauseInfo": PauseInfo{}, "PauseRequest": PauseRequest{}, "PoolInfo": PoolInfo{},
 	}
 	schemas := loadSchemas(t)
 	for name, v := range types {

@@ -77,6 +77,9 @@ type CreateSandboxRequest struct {
 	Runtime string `json:"runtime,omitempty"`
 	// PauseReleaseAfterSeconds: see Sandbox.
 	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds,omitempty"`
+	// Pool false boots the sandbox even when a warm pool could serve the
+	// create (Info.Pools); absent or true lets a pool serve it.
+	Pool *bool `json:"pool,omitempty"`
 }
 
 // PauseInfo is the memory of a paused sandbox: "resident" (frozen in
@@ -167,6 +170,19 @@ type Info struct {
 	// it can do; DefaultRuntime is the one a create without a choice gets.
 	Runtimes       []RuntimeInfo `json:"runtimes"`
 	DefaultRuntime string        `json:"defaultRuntime"`
+	// Pools are the warm pools of prepared sandboxes this server keeps;
+	// empty when it keeps none.
+	Pools []PoolInfo `json:"pools"`
+}
+
+// PoolInfo is one warm pool: creates of its image on its runtime, with
+// the server's default disk size, take a prepared sandbox from it.
+type PoolInfo struct {
+	Image   string `json:"image"`
+	Runtime string `json:"runtime"`
+	// Size is how many the server keeps prepared, Ready how many are.
+	Size  int `json:"size"`
+	Ready int `json:"ready"`
 }
 
 // RuntimeInfo is one runtime a sandbox may run on.

@@ -133,7 +133,7 @@ func TestCreateFlagsBuildRequest(t *testing.T) {
 	code, out, errOut := f.run("create", "--name", "web", "--image", "alpine:3.20",
 		"--env", "A=1", "--env", "B=x=y", "--metadata", "team=a", "--cpu", "1.5", "--memory", "512",
 		"--disk", "1024", "--pids", "100", "--timeout", "1h", "--auto-stop", "30", "--auto-archive", "2h",
-		"--auto-delete", "-1", "--no-internet", "--allow-cidr", "10.0.0.0/8", "--no-wait",
+		"--auto-delete", "-1", "--no-internet", "--allow-cidr", "10.0.0.0/8", "--no-wait", "--no-pool",
 		"--", "sh", "-c", "sleep 1 --x")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -156,6 +156,7 @@ func TestCreateFlagsBuildRequest(t *testing.T) {
 		"timeoutSeconds": 3600.0, "autoStopMinutes": 30.0, "autoArchiveMinutes": 120.0, "autoDeleteMinutes": -1.0,
 		"network":    map[string]any{"internet": false, "allowCIDRs": []any{"10.0.0.0/8"}},
 		"entrypoint": []any{"sh", "-c", "sleep 1 --x"},
+		"pool":       false,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("body\n got %v\nwant %v", got, want)

@@ -16,6 +16,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		env, md            = kvFlag{}, kvFlag{}
 		allow              listFlag
 		noInternet, noWait bool
+		noPool             bool
 	)
 	fs := e.flagSet("create")
 	fs.StringVar(&req.Name, "name", "", "sandbox name, unique in the organisation (default: generated)")
@@ -34,6 +35,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&noInternet, "no-internet", false, "no network access outside the sandbox")
 	fs.Var(&allow, "allow-cidr", "reachable `CIDR` when internet is off (repeat)")
 	fs.BoolVar(&noWait, "no-wait", false, "return once creation has started")
+	fs.BoolVar(&noPool, "no-pool", false, "boot the sandbox even when a warm pool could serve the create")
 	pos, entrypoint, err := e.parse(fs, "create", "[-- ENTRYPOINT [ARG...]]", "Create and start a sandbox; prints its ID.", args)
 	if err != nil {
 		return err
@@ -42,6 +44,9 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	req.Entrypoint = entrypoint
+	if noPool {
+		req.Pool = new(bool)
+	}
 	if len(env) > 0 {
 		req.Env = env
 	}

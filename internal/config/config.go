@@ -24,8 +24,8 @@ type Config struct {
 	Listen  string
 	DataDir string
 	APIKey  string // bootstrap admin key; generated when empty
-	// Store names the state backend: "sqlite" (<data-dir>/hutch.db) or
-	// "sqlite:///path/to/hutch.db"; see StoreSpec.
+	// Store names the state backend: "sqlite" (<data-dir>/hutch.db),
+	// "sqlite:///path/to/hutch.db" or a postgres:// URL; see StoreSpec.
 	Store string
 	// Runtime names the sandbox driver ("oci"); OCIRuntime the binary the
 	// oci driver runs ("crun" or "runc").
@@ -118,7 +118,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the API on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "where state, images and sandboxes live")
 	fs.StringVar(&c.APIKey, "api-key", "", "admin API key of the default organization (generated on first start when empty)")
-	fs.StringVar(&c.Store, "store", c.Store, "state backend: sqlite (<data-dir>/hutch.db) or sqlite:///path/to/hutch.db")
+	fs.StringVar(&c.Store, "store", c.Store, "state backend: sqlite (<data-dir>/hutch.db), sqlite:///path/to/hutch.db, or postgres://user:password@host/db?sslmode=... (a PostgreSQL database)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "default runtime of sandboxes: "+strings.Join(runtimes, ", ")+" (oci always runs; gvisor needs --runsc; crun and runc are still accepted here, deprecated: use --oci-runtime)")
 	fs.StringVar(&c.OCIRuntime, "oci-runtime", c.OCIRuntime, "binary the oci driver runs: crun (measured faster) or runc")
 	fs.StringVar(&c.Runsc, "runsc", c.Runsc, "gVisor's runsc: when it exists sandboxes may choose runtime gvisor (scripts/build-runsc.sh builds it here)")
@@ -134,6 +134,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	limitFlags(fs, &c)
 	compatFlags(fs, &c)
 	servingFlags(fs, &c)
+	poolFlags(fs, &c)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hutch serve [flags]")
 		fmt.Fprintln(stderr, "\nSettings come from the defaults, then the config file, then HUTCH_* environment")

@@ -55,6 +55,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 			out.DefaultRuntime = rd.Name
 		}
 	}
+	out.Pools = []api.PoolInfo{}
+	for _, p := range s.Sandboxes.Pools(r.Context()) {
+		out.Pools = append(out.Pools, api.PoolInfo{Image: p.Image, Runtime: p.Runtime, Size: p.Size, Ready: p.Ready})
+	}
 	if s.RateLimits != nil {
 		p := pairToAPI(s.RateLimits.Settings().For(principal(r.Context()).OrganizationID))
 		out.RateLimits = &p

@@ -38,6 +38,7 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) error {
 		AutoDeleteMinutes:  req.AutoDeleteMinutes,
 		Wait:               wait,
 		Runtime:            req.Runtime,
+		NoPool:             req.Pool != nil && !*req.Pool,
 
 		PauseReleaseAfterSeconds: req.PauseReleaseAfterSeconds,
 	}

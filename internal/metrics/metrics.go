@@ -48,6 +48,8 @@ type Sources struct {
 	Sandboxes func(ctx context.Context) ([]SandboxCount, error)
 	// Host is the machine's capacity.
 	Host func() Host
+	// Pools are the warm pools.
+	Pools func() Pools
 }
 
 // SandboxCount is the sandboxes of one organisation in one state.

@@ -33,7 +33,7 @@ type scraped struct {
 
 func (c *scraped) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSandboxes, descCPU, descMemory, descDisk, descHostCPU, descHostMemory,
-		descHostFreeDisk, descHostCPUUsed, descHostMemoryUsed, descScrapeErrors} {
+		descHostFreeDisk, descHostCPUUsed, descHostMemoryUsed, descScrapeErrors, descPoolSize, descPoolReady, descPoolFailures} {
 		ch <- d
 	}
 }
@@ -42,6 +42,9 @@ func (c *scraped) Describe(ch chan<- *prometheus.Desc) {
 var holding = map[string]bool{"running": true, "paused": true, "pausing": true, "resuming": true, "creating": true, "starting": true}
 
 func (c *scraped) Collect(ch chan<- prometheus.Metric) {
+	if c.src.Pools != nil {
+		collectPools(ch, c.src.Pools())
+	}
 	var cpuHeld, memHeld float64
 	if c.src.Sandboxes != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -41,7 +41,7 @@ func newObservability(cfg config.Config, log *slog.Logger) (*observability, erro
 		return nil, err
 	}
 	src := &lateSources{}
-	return &observability{metrics: metrics.New(metrics.Sources{Sandboxes: src.sandboxes, Host: src.host}, log),
+	return &observability{metrics: metrics.New(metrics.Sources{Sandboxes: src.sandboxes, Host: src.host, Pools: src.pools}, log),
 		limits: limits, sources: src}, nil
 }
 
@@ -78,6 +78,15 @@ func (o *observability) watch(st any, svc *sandbox.Service, host sandbox.Host) {
 		s.Observe(o.metrics.ObserveStore)
 		o.sources.setSandboxes(s.SandboxCounts)
 	}
+	o.sources.setPools(func() metrics.Pools {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out := metrics.Pools{Failures: svc.PoolFailures()}
+		for _, p := range svc.Pools(ctx) {
+			out.Pools = append(out.Pools, metrics.Pool{Image: p.Image, Runtime: p.Runtime, Size: p.Size, Ready: p.Ready})
+		}
+		return out
+	})
 	svc.Bus().Observe(o.metrics.ObserveSandbox)
 	svc.Bus().ObservePasses(o.metrics.ObserveReconcilerPass)
 	o.sources.setHost(func() metrics.Host {
@@ -119,6 +128,23 @@ type lateSources struct {
 	mu          sync.Mutex
 	sandboxFunc func(context.Context) ([]metrics.SandboxCount, error)
 	hostFunc    func() metrics.Host
+	poolsFunc   func() metrics.Pools
+}
+
+func (l *lateSources) setPools(f func() metrics.Pools) {
+	l.mu.Lock()
+	l.poolsFunc = f
+	l.mu.Unlock()
+}
+
+func (l *lateSources) pools() metrics.Pools {
+	l.mu.Lock()
+	f := l.poolsFunc
+	l.mu.Unlock()
+	if f == nil {
+		return metrics.Pools{}
+	}
+	return f()
 }
 
 func (l *lateSources) setSandboxes(f func(context.Context) ([]metrics.SandboxCount, error)) {

@@ -147,6 +147,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	log.Info("recovered sandboxes", "changed", n)
 	go svc.Watch(ctx) // settles sandboxes whose processes end on their own
+	// The warm pools fill from here on; svc.Close drops their members.
+	svc.StartPools(ctx)
 	rd.setPhase("")
 	isReady.Store(true)
 	defer startAutomation(ctx, cfg, svc, countingDeliveries{Store: st, m: obs.metrics}, guard, log)()
