@@ -143,8 +143,12 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 // launch starts hutch serve on dataDir and waits until it answers.
 func launch(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
+	// No warm pool unless a test asks (TestWarmPool): two sandboxes
+	// booting behind every test's back would load the machine and show
+	// in the host checks of tests about other things.
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--seed-images", filepath.Join(dataDir, "seeds"), "--stop-grace", "2s", "--api-key", "hk_e2e-test-key"}, extra...)
+		"--seed-images", filepath.Join(dataDir, "seeds"), "--stop-grace", "2s", "--api-key", "hk_e2e-test-key",
+		"--pool-size", "0"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()

@@ -79,7 +79,7 @@ func (r *run) baselines(ctx context.Context, rep *Report) {
 // pause and resume, which is what Hutch's pause writes.
 func floorOf(scenario, rt string) string {
 	switch scenario {
-	case ScenarioCreate:
+	case ScenarioCreate, ScenarioCreatePool:
 		return rawRun(rt)
 	case ScenarioExec:
 		return rawExec(rt)

@@ -25,7 +25,8 @@ import (
 // Scenario names, in the order the table shows them. The lifecycle ones
 // run as one sandbox's life per round; the others each on their own.
 const (
-	ScenarioCreate     = "create"      // create to running
+	ScenarioCreate     = "create"      // create to running, booted ("pool": false)
+	ScenarioCreatePool = "create-pool" // create to running, from a full warm pool
 	ScenarioCreateExec = "create-exec" // create to the first exec answered
 	ScenarioExec       = "exec"        // exec true in a running sandbox
 	ScenarioFileWrite  = "file-write"  // 1 MiB upload
@@ -44,7 +45,7 @@ const (
 )
 
 // Scenarios lists every scenario name, in table order.
-var Scenarios = []string{ScenarioCreate, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
+var Scenarios = []string{ScenarioCreate, ScenarioCreatePool, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
 	ScenarioPause, ScenarioResume, ScenarioPauseDisk, ScenarioResumeDisk, ScenarioStop, ScenarioStart, ScenarioDelete,
 	ScenarioGet, ScenarioList, ScenarioBurst, ScenarioRaw}
 
@@ -173,6 +174,7 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 		return nil, err
 	}
 	life := r.lifecycle(ctx, rep)
+	r.poolCreates(ctx, rep)
 	r.load(ctx, rep)
 	r.baselines(ctx, rep)
 	if o.Density > 0 && ctx.Err() == nil {
@@ -232,15 +234,22 @@ func pickRuntime(want string, info *api.Info) (shown, ask string, caps api.Capab
 }
 
 // newSandbox is the create request of every sandbox the bench makes:
-// the image, a tag to find leftovers by, and an expiry as a last resort.
+// the image, a tag to find leftovers by, an expiry as a last resort, and
+// the cold path (a warm pool serves only the create-pool scenario).
 func (r *run) newSandbox() api.CreateSandboxRequest {
 	timeout := int64(2 * 60 * 60)
-	return api.CreateSandboxRequest{Image: r.o.Image, Runtime: r.runtime, Metadata: map[string]string{"hutch-bench": r.runID}, TimeoutSeconds: &timeout}
+	return api.CreateSandboxRequest{Image: r.o.Image, Runtime: r.runtime, Metadata: map[string]string{"hutch-bench": r.runID},
+		TimeoutSeconds: &timeout, Pool: new(bool)}
 }
 
 // create makes a sandbox and tracks it for cleanup.
 func (r *run) create(ctx context.Context) (*api.Sandbox, error) {
-	sb, err := r.c.CreateSandbox(ctx, r.newSandbox())
+	return r.createWith(ctx, r.newSandbox())
+}
+
+// createWith makes a sandbox of req and tracks it for cleanup.
+func (r *run) createWith(ctx context.Context, req api.CreateSandboxRequest) (*api.Sandbox, error) {
+	sb, err := r.c.CreateSandbox(ctx, req)
 	if sb != nil && sb.ID != "" {
 		r.mu.Lock()
 		r.live[sb.ID] = true
