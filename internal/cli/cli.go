@@ -62,6 +62,7 @@ func commands() []command {
 		{"top", "[ID...]", "show running sandboxes' CPU, memory and processes, refreshed", runTop},
 		{"backup", "FILE", "copy the server's store while it runs (on the server's machine)", runBackup},
 		{"restore", "FILE", "replace the server's store with a backup (server stopped)", runRestore},
+		{"drain", "", "checkpoint running sandboxes before a restart; the next start resumes them (platform-admin key)", runDrain},
 		{"install-service", "", "write and enable the systemd unit and /etc/hutch/config.yaml", runInstallService},
 		{"bench", "", "measure the server's operations next to the raw OCI runtime (see docs/benchmarks.md)", runBench},
 		{"version", "", "show client and server versions", runVersion},
