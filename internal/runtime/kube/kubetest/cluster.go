@@ -73,8 +73,13 @@ func newCluster(cfg Config, start func(*Cluster) error) (*Cluster, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 3 * time.Minute
 	}
+	sweepStale(cfg.Parent, cfg.Logf)
 	dir, err := os.MkdirTemp(cfg.Parent, "hutch-k3s-")
 	if err != nil {
+		return nil, err
+	}
+	if err := writeOwner(dir); err != nil {
+		os.Remove(dir)
 		return nil, err
 	}
 	id := strings.ToLower(strings.TrimPrefix(filepath.Base(dir), "hutch-k3s-"))

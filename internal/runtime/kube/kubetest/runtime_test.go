@@ -111,3 +111,52 @@ func TestRuntimeRunsPodSandbox(t *testing.T) {
 	}
 	assertGone(t, c, dir, bridge, root)
 }
+
+// TestStaleClusterIsSwept leaves a cluster as a dead test binary would (its
+// containerd killed, a pod sandbox still running, its owner gone) and
+// checks that the next cluster's sweep removes all of it.
+func TestStaleClusterIsSwept(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (containerd)")
+	}
+	for _, bin := range []string{"containerd", "ctr", cniBinDir + "/bridge"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("HUTCH_KUBE") == "1" {
+				t.Fatal(err)
+			}
+			t.Skipf("%v (scripts/build-k3s.sh installs it)", err)
+		}
+	}
+	parent := t.TempDir()
+	c, err := newCluster(Config{Parent: parent, Logf: t.Logf}, (*Cluster).startRuntime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() }) // when a check below stops the test
+	conn, err := grpc.NewClient("unix://"+c.ctrSock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := cri.NewRuntimeServiceClient(conn).RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: &cri.PodSandboxConfig{
+		Metadata: &cri.PodSandboxMetadata{Name: "stale", Namespace: "default", Uid: "stale-uid"},
+		Linux:    &cri.LinuxPodSandboxConfig{CgroupParent: c.cgroupRoot + "/podstale"},
+	}}); err != nil {
+		t.Fatalf("run pod sandbox: %v", err)
+	}
+	// The owner dies: its containerd with it; the pod's shim and pause
+	// process stay.
+	c.containerd.stop(0)
+	if err := os.WriteFile(c.Dir+"/"+ownerFile, []byte("1 0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if len(mountsUnder(c.Dir)) == 0 {
+		t.Fatal("the stale cluster has no mounts: the test would prove nothing")
+	}
+
+	sweepStale(parent, t.Logf)
+	c.closed = true // the sweep did it
+	assertGone(t, c, c.Dir, c.Bridge, c.cgroupRoot)
+}
