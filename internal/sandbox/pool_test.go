@@ -330,3 +330,24 @@ func TestPoolSizeZeroPreparesNothing(t *testing.T) {
 		t.Fatalf("prepared with pools off: %v", r.rt.CallsSoFar())
 	}
 }
+
+// An image change sweeps the pins of owners without a record: the
+// prepared sandboxes, which have none, keep theirs.
+func TestPoolPinsSurviveImageSweep(t *testing.T) {
+	r := newPoolRig(t, nil)
+	r.waitReady(2)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: 9, Typeflag: tar.TypeReg})
+	tw.Write([]byte("ID=other\n"))
+	tw.Close()
+	if _, err := r.svc.Images().ImportRootfs(context.Background(), platform, &buf, "other"); err != nil {
+		t.Fatal(err)
+	}
+	pins := r.images.Pins()
+	for _, id := range poolIDs(r.prepared()) {
+		if !slices.Contains(pins[id], r.base.Digest) {
+			t.Errorf("prepared sandbox %s lost its pin to %s in the sweep: %v", id, r.base.Digest, pins[id])
+		}
+	}
+}
