@@ -36,8 +36,9 @@ func (c *Cluster) writeConfigs() error {
 }
 
 // containerdConfig is Debian's containerd 1.6 kept inside the data
-// directory: its own root, state, sockets and network namespaces, the
-// runc shim with cgroupfs, the locally built pause image, and
+// directory: its own root, state, sockets, network namespaces and runc
+// state (only the shims' sockets go to /run/containerd/s, a fixed path),
+// the runc shim with cgroupfs, the locally built pause image, and
 // restrict_oom_score_adj (root here lacks CAP_SYS_RESOURCE, so raising a
 // container's oom_score_adj below containerd's own would fail).
 func (c *Cluster) containerdConfig() string {
@@ -75,6 +76,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = %[10]q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %[8]q
     conf_dir = %[9]q
@@ -85,7 +87,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 		c.ctrSock, c.ctrSock+".ttrpc",
 		filepath.Join(c.Dir, "containerd", "opt"),
 		PauseImage, c.ports.stream, cniBinDir,
-		filepath.Join(c.Dir, "cni"))
+		filepath.Join(c.Dir, "cni"), filepath.Join(c.Dir, "runc"))
 }
 
 // cniConfig is a bridge of the cluster's own with host-local addresses and

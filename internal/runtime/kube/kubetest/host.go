@@ -40,11 +40,12 @@ type hostState struct {
 
 // createdPaths are host paths outside the data directory that k3s and the
 // kubelet create when missing: the node password (k3s writes it outside
-// its data directory unless rootless) and the kubelet's container log
-// links.
+// its data directory unless rootless), the kubelet's container log
+// links, and containerd 1.6's directory for its shims' sockets.
 var createdPaths = []string{
 	"/etc/rancher/node/password", "/etc/rancher/node", "/etc/rancher",
 	"/var/log/containers", "/var/log/pods",
+	"/run/containerd/s", "/run/containerd",
 }
 
 func snapshotHost() hostState {

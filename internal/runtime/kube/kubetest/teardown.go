@@ -2,6 +2,8 @@ package kubetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -196,10 +198,19 @@ func killShims(sock string) {
 		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
 			continue
 		}
-		for i, a := range args {
-			if a == "-address" && i+1 < len(args) && args[i+1] == sock {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+		flags := map[string]string{}
+		for i := 0; i+1 < len(args); i++ {
+			if strings.HasPrefix(args[i], "-") {
+				flags[args[i]] = args[i+1]
 			}
 		}
+		if flags["-address"] != sock {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		// A killed shim leaves its socket where containerd 1.6 puts them
+		// all, named by a hash of containerd's address, namespace and id.
+		sum := sha256.Sum256([]byte(filepath.Join(sock, flags["-namespace"], flags["-id"])))
+		_ = os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 	}
 }
