@@ -53,6 +53,10 @@ func sweepStale(parent string, logf func(string, ...any)) {
 			ctrSock: filepath.Join(dir, "containerd.sock"),
 			before:  snapshotHost(), // what is on the host now stays: only the dead cluster's own things go
 		}
+		// The shims' socket directory goes when empty, as the dead
+		// cluster's own Close would have done.
+		delete(c.before.existing, "/run/containerd/s")
+		delete(c.before.existing, "/run/containerd")
 		if err := c.Close(); err != nil {
 			logf("kubetest: removing the stale cluster in %s: %v", dir, err)
 		} else {
