@@ -54,8 +54,11 @@ type OrganizationSettings struct {
 	PauseReleaseAfterSeconds *int64 `json:"pauseReleaseAfterSeconds"`
 	// DefaultRuntime is the runtime of a create that names none, one of
 	// Info.Runtimes; null takes the server's (Info.DefaultRuntime).
-	DefaultRuntime *string    `json:"defaultRuntime"`
-	UpdatedAt      *time.Time `json:"updatedAt,omitempty"`
+	DefaultRuntime *string `json:"defaultRuntime"`
+	// UsePools false makes the organisation's creates boot cold, as if
+	// each asked "pool": false; null (or true) lets warm pools serve them.
+	UsePools  *bool      `json:"usePools"`
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 }
 
 // QuotaLimits is the body of PUT /v1/organizations/{id}/quotas and what

@@ -169,6 +169,10 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 			if json.Unmarshal(raw, &o.DefaultRuntime) != nil {
 				return errdefs.InvalidField(k, "must be a runtime's name (GET /v1/info lists them) or null")
 			}
+		case k == "usePools":
+			if json.Unmarshal(raw, &o.UsePools) != nil {
+				return errdefs.InvalidField(k, "must be true, false or null")
+			}
 		default:
 			return errdefs.InvalidField(k, "unknown setting")
 		}
@@ -186,7 +190,7 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 func orgSettingsToAPI(o *sandbox.OrgSettings) api.OrganizationSettings {
 	out := api.OrganizationSettings{DefaultTimeoutSeconds: o.TimeoutSeconds, DefaultAutoStopMinutes: o.AutoStopMinutes,
 		DefaultAutoArchiveMinutes: o.AutoArchiveMinutes, DefaultAutoDeleteMinutes: o.AutoDeleteMinutes,
-		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds, DefaultRuntime: o.DefaultRuntime}
+		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds, DefaultRuntime: o.DefaultRuntime, UsePools: o.UsePools}
 	if o.PauseMemory != nil {
 		m := string(*o.PauseMemory)
 		out.DefaultPauseMemory = &m

@@ -139,5 +139,9 @@ type OrgSettings struct {
 	// DefaultRuntime is the runtime of the organisation's creates that
 	// name none ("oci", "gvisor"); nil takes the server's default.
 	DefaultRuntime *string
-	UpdatedAt      time.Time
+	// UsePools false makes every create of the organisation boot cold,
+	// as if it asked "pool": false; nil (or true) lets warm pools serve
+	// them.
+	UsePools  *bool
+	UpdatedAt time.Time
 }

@@ -76,6 +76,9 @@ func (s *Service) withOrgDefaults(ctx context.Context, r CreateRequest) (CreateR
 	if r.AutoDeleteMinutes == nil {
 		r.AutoDeleteMinutes = o.AutoDeleteMinutes
 	}
+	if o.UsePools != nil && !*o.UsePools {
+		r.NoPool = true
+	}
 	if r.Runtime == "" && o.DefaultRuntime != nil {
 		// A runtime the server no longer has (restarted without runsc)
 		// is refused rather than swapped for a weaker one.

@@ -351,3 +351,24 @@ func TestPoolPinsSurviveImageSweep(t *testing.T) {
 		}
 	}
 }
+
+// An organisation that turned pools off gets cold creates; another one
+// still takes from the pool.
+func TestPoolOrgOptOut(t *testing.T) {
+	r := newPoolRig(t, nil)
+	off := false
+	if err := r.svc.SetOrgSettings(context.Background(), &sandbox.OrgSettings{OrganizationID: "org_nopool", UsePools: &off}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitReady(2)
+	sb := r.create(sandbox.CreateRequest{OrganizationID: "org_nopool"})
+	if got := r.createPath(sb); got != sandbox.CreatePathCold {
+		t.Fatalf("createPath %q for an organisation with pools off, want cold", got)
+	}
+	if n := len(r.prepared()); n != 2 {
+		t.Fatalf("the opted-out create took a member: %d left", n)
+	}
+	if got := r.createPath(r.create(sandbox.CreateRequest{})); got != sandbox.CreatePathPool {
+		t.Fatalf("createPath %q for another organisation, want pool", got)
+	}
+}

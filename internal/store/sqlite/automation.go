@@ -165,12 +165,13 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 		pauseMemory        sql.NullString
 		releaseAfter       sql.NullInt64
 		runtime            sql.NullString
+		usePools           sql.NullBool
 		updated            string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT timeout_seconds, auto_stop_minutes, auto_archive_minutes,
-		auto_delete_minutes, pause_memory, pause_release_after_seconds, default_runtime, updated_at
+		auto_delete_minutes, pause_memory, pause_release_after_seconds, default_runtime, use_pools, updated_at
 		FROM organization_settings WHERE organization_id = ?`, orgID).
-		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &runtime, &updated)
+		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &runtime, &usePools, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -189,6 +190,9 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	}
 	if runtime.Valid {
 		out.DefaultRuntime = &runtime.String
+	}
+	if usePools.Valid {
+		out.UsePools = &usePools.Bool
 	}
 	for _, f := range []struct {
 		v   sql.NullInt64
@@ -216,9 +220,12 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 		}
 		return *p
 	}
-	var timeout, pauseMemory, releaseAfter, runtime any
+	var timeout, pauseMemory, releaseAfter, runtime, usePools any
 	if o.DefaultRuntime != nil {
 		runtime = *o.DefaultRuntime
+	}
+	if o.UsePools != nil {
+		usePools = *o.UsePools
 	}
 	if o.TimeoutSeconds != nil {
 		timeout = *o.TimeoutSeconds
@@ -232,14 +239,14 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organization_settings (organization_id, timeout_seconds,
 			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
-			pause_release_after_seconds, default_runtime, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			pause_release_after_seconds, default_runtime, use_pools, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (organization_id) DO UPDATE SET timeout_seconds = excluded.timeout_seconds,
 			auto_stop_minutes = excluded.auto_stop_minutes, auto_archive_minutes = excluded.auto_archive_minutes,
 			auto_delete_minutes = excluded.auto_delete_minutes, pause_memory = excluded.pause_memory,
 			pause_release_after_seconds = excluded.pause_release_after_seconds,
-			default_runtime = excluded.default_runtime, updated_at = excluded.updated_at`,
+			default_runtime = excluded.default_runtime, use_pools = excluded.use_pools, updated_at = excluded.updated_at`,
 			o.OrganizationID, timeout, intOrNil(o.AutoStopMinutes), intOrNil(o.AutoArchiveMinutes),
-			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, runtime, formatTime(o.UpdatedAt))
+			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, runtime, usePools, formatTime(o.UpdatedAt))
 		return err
 	})
 	if err != nil {

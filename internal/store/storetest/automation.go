@@ -305,14 +305,15 @@ func testOrgSettings(t *testing.T, s store.Store) {
 	}
 	stop, del := 15, -1
 	timeout := int64(600)
-	gvisor := "gvisor"
-	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoDeleteMinutes: &del, DefaultRuntime: &gvisor, UpdatedAt: now()}
+	gvisor, noPools := "gvisor", false
+	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoDeleteMinutes: &del, DefaultRuntime: &gvisor,
+		UsePools: &noPools, UpdatedAt: now()}
 	if err := s.PutOrgSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.GetOrgSettings(ctx, org)
 	if err != nil || *got.TimeoutSeconds != 600 || *got.AutoStopMinutes != 15 || *got.AutoDeleteMinutes != -1 || got.AutoArchiveMinutes != nil ||
-		got.DefaultRuntime == nil || *got.DefaultRuntime != "gvisor" {
+		got.DefaultRuntime == nil || *got.DefaultRuntime != "gvisor" || got.UsePools == nil || *got.UsePools {
 		t.Fatalf("settings read back: %+v %v", got, err)
 	}
 	set.AutoStopMinutes = nil
