@@ -49,7 +49,7 @@ if [ ! -x "$out" ]; then
   proxy=$(go env GOPROXY | tr ',|' '\n\n' | grep -E '^https?://' | head -n1)
   [ -n "$proxy" ] || { log "no HTTP module proxy in GOPROXY"; exit 1; }
   log "building k3s $pin (cold: 15 to 40 minutes, 3.3 GB of memory)"
-  mkdir -p "$dir"
+  rm -rf "$dir"/.build.* # a build that was killed (the lock says none runs)
   work=$(mktemp -d "$dir/.build.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   if ! (
