@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/config"
-	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/server"
 )
 
@@ -152,12 +151,18 @@ func TestStoreOutsideDataDir(t *testing.T) {
 	}
 }
 
-func TestPostgresStoreRefused(t *testing.T) {
+// TestUnreachablePostgresStoreStops checks that a PostgreSQL store the
+// server cannot reach stops it at startup with an error that names --store
+// and never repeats the password.
+func TestUnreachablePostgresStoreStops(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Store = "postgres://hutch@db.internal/hutch"
+	cfg.Store = "postgres://hutch:s3cret-pw@127.0.0.1:1/hutch?connect_timeout=5"
 	err := server.Run(context.Background(), cfg, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	if !errors.Is(err, errdefs.ErrNotImplemented) || !strings.Contains(err.Error(), "--store") {
-		t.Fatalf("Run with a postgres store: %v, want a not-implemented error naming --store", err)
+	if err == nil || !strings.Contains(err.Error(), "--store") {
+		t.Fatalf("Run with an unreachable postgres store: %v, want an error naming --store", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("the error repeats the password: %v", err)
 	}
 }
 
