@@ -322,7 +322,7 @@ func TestObservability(t *testing.T) {
 	for _, l := range v2.Logs {
 		msgs = append(msgs, l.Message)
 	}
-	if want := "creating,creating -> running,running -> pausing,pausing -> paused"; strings.Join(msgs, ",") != want {
+	if want := "creating,creating -> running: createPath: cold,running -> pausing,pausing -> paused"; strings.Join(msgs, ",") != want {
 		t.Errorf("logs = %q, want %q", msgs, want)
 	}
 	e.must(http.StatusOK, "GET", "/v2/sandboxes/"+sb.SandboxID+"/logs?direction=backward&limit=1&search=paus", nil).json(t, &v2)
