@@ -120,18 +120,30 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 // boot mounts the sandbox's disk and root, and runs the container.
 func (d *Driver) boot(ctx context.Context, p paths, s runtime.Spec, rec *record) error {
 	mark := trace.Steps(ctx)
-	if err := d.netUp(ctx, p, s, rec); err != nil {
+	// The network and the mounts share nothing: the namespace, veth and
+	// rules are made while the disk and the root are mounted, so net-up's
+	// span overlaps disk-mount's and rootfs-mount's, and net-wait is what
+	// the network took beyond them.
+	netErr := make(chan error, 1)
+	go func() {
+		netMark := trace.Steps(ctx)
+		err := d.netUp(ctx, p, s, rec)
+		if err == nil {
+			netMark("net-up")
+		}
+		netErr <- err
+	}()
+	err := d.mountDisk(p.diskImg, p.disk)
+	if err == nil {
+		mark("disk-mount")
+		if err = d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err == nil {
+			mark("rootfs-mount")
+		}
+	}
+	if err := errors.Join(err, <-netErr); err != nil {
 		return err
 	}
-	mark("net-up")
-	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
-		return err
-	}
-	mark("disk-mount")
-	if err := d.mountRootfsAs(p, rec.Layers, d.idsOf(rec)); err != nil {
-		return err
-	}
-	mark("rootfs-mount")
+	mark("net-wait")
 	if err := d.writeSpec(p, s, rec); err != nil {
 		return err
 	}
