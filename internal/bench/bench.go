@@ -38,16 +38,17 @@ const (
 	ScenarioStop       = "stop"
 	ScenarioStart      = "start"
 	ScenarioDelete     = "delete"
-	ScenarioGet        = "get"   // GET of one sandbox under concurrent clients
-	ScenarioList       = "list"  // a full listing of ListSize sandboxes
-	ScenarioBurst      = "burst" // Burst creates at once
-	ScenarioRaw        = "raw"   // the runtime baselines
+	ScenarioGet        = "get"    // GET of one sandbox under concurrent clients
+	ScenarioList       = "list"   // a full listing of ListSize sandboxes
+	ScenarioBurst      = "burst"  // Burst creates at once
+	ScenarioRaw        = "raw"    // the runtime baselines
+	ScenarioDocker     = "docker" // the same image under Docker, where an engine answers
 )
 
 // Scenarios lists every scenario name, in table order.
 var Scenarios = []string{ScenarioCreate, ScenarioCreatePool, ScenarioCreateExec, ScenarioExec, ScenarioFileWrite, ScenarioFileRead,
 	ScenarioPause, ScenarioResume, ScenarioPauseDisk, ScenarioResumeDisk, ScenarioStop, ScenarioStart, ScenarioDelete,
-	ScenarioGet, ScenarioList, ScenarioBurst, ScenarioRaw}
+	ScenarioGet, ScenarioList, ScenarioBurst, ScenarioRaw, ScenarioDocker}
 
 // Options configure a run. The zero values of the counts take the
 // defaults of DefaultOptions through Validate's caller.
@@ -76,6 +77,9 @@ type Options struct {
 	// rootfs tarball of their bundle (default: the seed of Image).
 	Raw    []string
 	RawTar string
+	// Docker is the docker client measured beside them when an engine
+	// answers it (empty: not at all).
+	Docker string
 	// Breakdown reports where the server spent each create's time, from
 	// the traces a server started with --trace-creates logs: the bench's
 	// own server always does; another one needs ServerLog.
@@ -90,7 +94,7 @@ type Options struct {
 // DefaultOptions are the settings of a plain `hutch bench`.
 func DefaultOptions() Options {
 	return Options{Rounds: 20, Warmup: 2, Image: "base", Clients: 16, Burst: 50, ListSize: 100,
-		Raw: []string{"crun", "runc"}}
+		Raw: []string{"crun", "runc"}, Docker: "docker"}
 }
 
 // Validate reports the first option that cannot work.
@@ -177,6 +181,7 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 	r.poolCreates(ctx, rep)
 	r.load(ctx, rep)
 	r.baselines(ctx, rep)
+	r.docker(ctx, rep)
 	if o.Density > 0 && ctx.Err() == nil {
 		r.density(ctx, rep)
 	}
@@ -184,6 +189,7 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 		r.breakdown(rep, life)
 	}
 	setFloors(rep)
+	setDockers(rep)
 	rep.Host.LoadAfter = loadAverage()
 	if err := ctx.Err(); err != nil {
 		return rep, err

@@ -43,8 +43,10 @@ type Result struct {
 	Kind    string // KindHutch (through the API) or KindRaw (a baseline)
 	Summary Summary
 	Errors  int
-	// Floor names the baseline this result is compared to, if any.
-	Floor string
+	// Floor names the baseline this result is compared to, if any, and
+	// Docker the Docker result.
+	Floor  string
+	Docker string
 	// PerSecond is a throughput (requests or creates per second) where
 	// the scenario has one; Wall its wall time.
 	PerSecond float64
@@ -54,8 +56,9 @@ type Result struct {
 
 // Result kinds.
 const (
-	KindHutch = "hutch"
-	KindRaw   = "raw"
+	KindHutch  = "hutch"
+	KindRaw    = "raw"
+	KindDocker = "docker"
 )
 
 // newResult summarizes samples.
@@ -131,9 +134,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		jsonSummary
 		Errors    int     `json:"errors"`
 		Floor     string  `json:"floor,omitempty"`
+		Docker    string  `json:"docker,omitempty"`
 		PerSecond float64 `json:"perSecond,omitempty"`
 		WallMs    float64 `json:"wallMs,omitempty"`
-	}{r.Name, r.Kind, r.Summary.jsonSummary(), r.Errors, r.Floor, r.PerSecond, msOf(r.Wall)})
+	}{r.Name, r.Kind, r.Summary.jsonSummary(), r.Errors, r.Floor, r.Docker, r.PerSecond, msOf(r.Wall)})
 }
 
 // MarshalJSON adds the durations in milliseconds and the per-sandbox cost.
@@ -226,6 +230,9 @@ func remark(res Result, p50 map[string]time.Duration) string {
 	var parts []string
 	if f, ok := p50[res.Floor]; ok && f > 0 && res.Summary.N > 0 {
 		parts = append(parts, ratio(float64(res.Summary.P50)/float64(f))+"x "+res.Floor)
+	}
+	if d, ok := p50[res.Docker]; ok && d > 0 && res.Summary.N > 0 {
+		parts = append(parts, ratio(float64(res.Summary.P50)/float64(d))+"x "+res.Docker)
 	}
 	if res.PerSecond > 0 {
 		parts = append(parts, fmt.Sprintf("%.0f/s", res.PerSecond))

@@ -32,6 +32,7 @@ func sampleReport() *Report {
 			newResult("get (16 clients)", KindHutch, ms(1, 1, 2, 5), 0),
 			newResult(rawRun("crun"), KindRaw, ms(10, 10, 12, 11), 0),
 			newResult(rawFreeze, KindRaw, ms(1, 1, 1, 2), 0),
+			newResult(dockerRun, KindDocker, ms(100, 100, 120, 110), 0),
 		},
 		Density: []DensityStep{
 			{Sandboxes: 10, CreateP50: 25 * time.Millisecond, ListP50: 2 * time.Millisecond, HostUsedMiB: 90, CgroupMiB: 40, ServerRSSMiB: 10},
@@ -41,10 +42,11 @@ func sampleReport() *Report {
 			{Sandbox: "a", State: "running", Total: 20 * time.Millisecond, Spans: spans("store-insert", 2, "runtime-create/net-up", 5, "runtime-create", 15)},
 			{Sandbox: "b", State: "running", Total: 30 * time.Millisecond, Spans: spans("store-insert", 4, "runtime-create/net-up", 9, "runtime-create", 21)},
 		}, ms(22, 33), ms(40, 50)),
-		Notes: []string{"docker: not measured"},
+		Notes: []string{"docker: engine 20.10.24, the image's rootfs imported, default bridge network"},
 	}
 	rep.Results[2].PerSecond, rep.Results[2].Wall = 1234, 2*time.Second
 	setFloors(rep)
+	setDockers(rep)
 	return rep
 }
 
@@ -87,6 +89,7 @@ func TestWriteJSON(t *testing.T) {
 			MaxMs  float64 `json:"maxMs"`
 			Errors int     `json:"errors"`
 			Floor  string  `json:"floor"`
+			Docker string  `json:"docker"`
 			PerSec float64 `json:"perSecond"`
 		} `json:"results"`
 		Density []struct {
@@ -103,15 +106,15 @@ func TestWriteJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, buf.String())
 	}
-	if got.Runtime != "oci/crun" || got.Date.Year() != 2026 || len(got.Results) != 5 {
+	if got.Runtime != "oci/crun" || got.Date.Year() != 2026 || len(got.Results) != 6 {
 		t.Fatalf("report = %+v", got)
 	}
 	c := got.Results[0]
 	if c.Name != ScenarioCreate || c.Kind != KindHutch || c.N != 4 || c.MinMs != 20 || c.P50Ms != 25 || c.P90Ms != 40 ||
-		c.P99Ms != 40 || c.MaxMs != 40 || c.Floor != rawRun("crun") {
+		c.P99Ms != 40 || c.MaxMs != 40 || c.Floor != rawRun("crun") || c.Docker != dockerRun {
 		t.Errorf("create = %+v", c)
 	}
-	if p := got.Results[1]; p.Errors != 1 || p.Floor != rawFreeze {
+	if p := got.Results[1]; p.Errors != 1 || p.Floor != rawFreeze || p.Docker != "" {
 		t.Errorf("pause = %+v", p)
 	}
 	if g := got.Results[2]; g.PerSec != 1234 || g.Floor != "" {

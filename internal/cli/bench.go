@@ -32,6 +32,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.Density, "density", 0, "create up to `N` idle sandboxes in steps and report the memory each costs (0: off)")
 	raw := fs.String("raw", strings.Join(o.Raw, ","), "runtime binaries measured by hand as the floor (empty: none)")
 	fs.StringVar(&o.RawTar, "raw-tar", "", "rootfs tarball of the raw bundle (default /var/cache/hutch/images/IMAGE.tar)")
+	fs.StringVar(&o.Docker, "docker", o.Docker, "docker client measured beside the raw runtimes when its engine answers (DOCKER_HOST; empty: never)")
 	fs.BoolVar(&o.Breakdown, "breakdown", false, "show where the server spends each create's time (from its --trace-creates log)")
 	fs.StringVar(&o.ServerLog, "server-log", "", "log `file` of the --url server, for --breakdown")
 	serveFlags := fs.String("serve-flags", "", "extra flags of the bench's own hutch serve, space-separated (e.g. '--oci-runtime runc')")
