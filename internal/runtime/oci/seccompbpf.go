@@ -102,12 +102,22 @@ func (d *Driver) keepCompiledSeccomp(p paths, id string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, bpf, 0o600); err != nil {
+	// A file of its own, renamed over the path once whole: creates that
+	// run at once learn at once, and a reader must never see part of a
+	// filter (a prefix of a program can be a valid, weaker one).
+	f, err := os.CreateTemp(filepath.Dir(path), "seccomp-*.tmp")
+	if err != nil {
 		return
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
+	_, err = f.Write(bpf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
 		return
 	}
 	d.log.Debug("kept the compiled seccomp filter for the next creates", "path", path, "bytes", len(bpf))

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,5 +97,67 @@ func TestCompiledSeccompReused(t *testing.T) {
 	}
 	if _, ok := annotation(create(3)); ok {
 		t.Fatal("a kept file of 7 bytes was given to crun as a filter")
+	}
+}
+
+// TestCompiledSeccompKeptWhole: creates that learn the filter at the same
+// time each write a file of their own; a reader sees no filter or a whole
+// one, never a part (a prefix of a program can be a valid, weaker one).
+func TestCompiledSeccompKeptWhole(t *testing.T) {
+	dir := t.TempDir()
+	d := &Driver{cfg: Config{Runtime: RuntimeCrun, StateDir: dir}, binary: os.Args[0], log: slog.Default()}
+	prof := seccompProfile()
+	cfg, err := json.Marshal(specs.Spec{Linux: &specs.Linux{Seccomp: prof}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpf := bytes.Repeat([]byte{6, 0, 0, 0, 0, 0, 0xff, 0x7f}, 4000) // RET ALLOW, 32000 bytes
+	const creates = 8
+	for i := 0; i < creates; i++ {
+		id := fmt.Sprintf("s%d", i)
+		p := d.paths(id)
+		for _, f := range []struct {
+			path string
+			b    []byte
+		}{{p.config, cfg}, {filepath.Join(d.runtimeRoot(), id, "seccomp.bpf"), bpf}} {
+			if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f.path, f.b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	kept, err := d.compiledSeccompPath(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for round := 0; round < 20; round++ {
+			for i := 0; i < creates; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.keepCompiledSeccomp(d.paths(fmt.Sprintf("s%d", i)), fmt.Sprintf("s%d", i))
+				}()
+			}
+			wg.Wait()
+		}
+	}()
+	for reading := true; reading; {
+		select {
+		case <-done:
+			reading = false
+		default:
+		}
+		if got, err := os.ReadFile(kept); err == nil && !bytes.Equal(got, bpf) {
+			t.Fatalf("read %d bytes of a %d-byte filter", len(got), len(bpf))
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(kept), "*.tmp")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }
