@@ -113,7 +113,7 @@ func setFloors(rep *Report) {
 		if res.Kind != KindHutch {
 			continue
 		}
-		if f := floorOf(res.Name, rt); have[f] {
+		if f := floorOf(baseName(res.Name), rt); have[f] {
 			rep.Results[i].Floor = f
 		}
 	}

@@ -65,7 +65,9 @@ type Options struct {
 	Scenarios []string
 	Image     string
 	// Runtime is the runtime every sandbox asks for in its create request
-	// (empty: the server's default); see pickRuntime.
+	// (empty: the server's default); see pickRuntime. A comma-separated
+	// list, or "all" (every runtime of /v1/info), measures the sandbox
+	// scenarios once per runtime; see pickRuntimes.
 	Runtime string
 	// Clients is the concurrency of the get scenario, Burst the number of
 	// creates at once, ListSize the sandboxes listed.
@@ -130,12 +132,15 @@ type run struct {
 	c    *client.Client
 	info *api.Info
 	// runtime is what each create asks for ("" on a server of one
-	// runtime), caps what that runtime can do.
-	runtime string
-	caps    api.Capabilities
-	own     *ownServer // nil with Options.URL
-	prog    *progress
-	runID   string
+	// runtime), caps what that runtime can do; shown is its name in the
+	// report, and suffix what its results' names end with when the run
+	// measures several runtimes (" [gvisor]"), else "".
+	runtime, shown, suffix string
+	caps                   api.Capabilities
+
+	own   *ownServer // nil with Options.URL
+	prog  *progress
+	runID string
 
 	mu   sync.Mutex
 	live map[string]bool // sandboxes made and not yet deleted
@@ -174,15 +179,44 @@ func Run(ctx context.Context, o Options, out, progressW io.Writer, asJSON bool) 
 		return nil, fmt.Errorf("server info: %w", err)
 	}
 	r.info, rep.Version = info, info.Version
-	if rep.Runtime, r.runtime, r.caps, err = pickRuntime(o.Runtime, info); err != nil {
+	targets, err := pickRuntimes(o.Runtime, info)
+	if err != nil {
 		return nil, err
 	}
-	life := r.lifecycle(ctx, rep)
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.shown)
+	}
+	rep.Runtime = strings.Join(names, ", ")
+	if len(targets) > 1 {
+		rep.Runtimes = names
+	}
+	// Each runtime's sandbox scenarios, then the rows of one scenario
+	// side by side; the breakdown reads the first runtime's creates.
+	var life lifeSamples
+	start := len(rep.Results)
+	for i, t := range targets {
+		r.use(t, len(targets) > 1)
+		from := len(rep.Results)
+		l := r.lifecycle(ctx, rep)
+		r.mark(rep, from)
+		if i == 0 {
+			life = l
+		}
+	}
+	sideBySide(rep.Results[start:])
+	r.use(targets[0], len(targets) > 1)
+	from := len(rep.Results)
 	r.poolCreates(ctx, rep)
 	r.load(ctx, rep)
+	r.mark(rep, from)
 	r.baselines(ctx, rep)
 	r.docker(ctx, rep)
-	if o.Density > 0 && ctx.Err() == nil {
+	for _, t := range targets {
+		if o.Density == 0 || ctx.Err() != nil {
+			break
+		}
+		r.use(t, len(targets) > 1)
 		r.density(ctx, rep)
 	}
 	if o.Breakdown {
@@ -237,6 +271,84 @@ func pickRuntime(want string, info *api.Info) (shown, ask string, caps api.Capab
 	}
 	return "", "", caps, fmt.Errorf("--runtime %s: this server runs its sandboxes on %q and offers no other; "+
 		"start the bench's server on that runtime instead (--serve-flags '--runtime %s' or '--oci-runtime %s')", want, info.Runtime, want, want)
+}
+
+// target is one runtime the bench measures: the name the report shows,
+// the name each create asks for, and what the runtime can do.
+type target struct {
+	shown, ask string
+	caps       api.Capabilities
+}
+
+// pickRuntimes chooses the runtimes of the bench's sandboxes from want:
+// one name (or none) as pickRuntime, a comma-separated list of them, or
+// "all", every runtime the server lists. A runtime named twice is
+// measured once.
+func pickRuntimes(want string, info *api.Info) ([]target, error) {
+	var wants []string
+	switch {
+	case want == "all" && len(info.Runtimes) > 0:
+		for _, rt := range info.Runtimes {
+			wants = append(wants, rt.Name)
+		}
+	case want == "all":
+		wants = []string{""}
+	default:
+		wants = strings.Split(want, ",")
+	}
+	var out []target
+	for _, w := range wants {
+		w = strings.TrimSpace(w)
+		if w == "" && len(wants) > 1 {
+			return nil, fmt.Errorf("--runtime %q: an empty name in the list", want)
+		}
+		var t target
+		var err error
+		if t.shown, t.ask, t.caps, err = pickRuntime(w, info); err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(o target) bool { return o.shown == t.shown }) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// use makes t the runtime of the sandboxes made from now on; several
+// says the run measures more than one, so results name theirs.
+func (r *run) use(t target, several bool) {
+	r.runtime, r.shown, r.caps, r.suffix = t.ask, t.shown, t.caps, ""
+	if several {
+		r.suffix = " [" + t.shown + "]"
+	}
+}
+
+// mark names the runtime of the hutch results added since from.
+func (r *run) mark(rep *Report, from int) {
+	for i := from; i < len(rep.Results); i++ {
+		if rep.Results[i].Kind == KindHutch {
+			rep.Results[i].Name += r.suffix
+			rep.Results[i].Runtime = r.shown
+		}
+	}
+}
+
+// sideBySide orders the lifecycle results of several runtimes, added
+// one runtime after the other, by scenario: each scenario's rows
+// together, in the order the runtimes ran.
+func sideBySide(results []Result) {
+	slices.SortStableFunc(results, func(a, b Result) int {
+		return slices.Index(lifecycleScenarios, baseName(a.Name)) - slices.Index(lifecycleScenarios, baseName(b.Name))
+	})
+}
+
+// baseName is the scenario of a result's name, without the runtime
+// suffix mark gives it: "create [gvisor]" is a create.
+func baseName(name string) string {
+	if i := strings.LastIndex(name, " ["); i >= 0 && strings.HasSuffix(name, "]") {
+		return name[:i]
+	}
+	return name
 }
 
 // newSandbox is the create request of every sandbox the bench makes:

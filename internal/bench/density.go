@@ -40,11 +40,11 @@ func (r *run) density(ctx context.Context, rep *Report) {
 			return
 		}
 		var took []time.Duration
-		made, failed := r.createMany(ctx, step-len(ids), 2, fmt.Sprintf("density: %d sandboxes", step),
+		made, failed := r.createMany(ctx, step-len(ids), 2, fmt.Sprintf("density%s: %d sandboxes", r.suffix, step),
 			func(d time.Duration) { took = append(took, d) })
 		ids, errs = append(ids, made...), errs+failed
 		time.Sleep(settle)
-		ds := DensityStep{Sandboxes: len(ids), CreateP50: Summarize(took).P50, Errors: errs, ServerRSSMiB: -1, CgroupMiB: -1}
+		ds := DensityStep{Runtime: r.shown, Sandboxes: len(ids), CreateP50: Summarize(took).P50, Errors: errs, ServerRSSMiB: -1, CgroupMiB: -1}
 		var lists []time.Duration
 		for i := 0; i < 5; i++ {
 			t := time.Now()
@@ -73,10 +73,10 @@ func (r *run) density(ctx context.Context, rep *Report) {
 			}
 		}
 		rep.Density = append(rep.Density, ds)
-		r.prog.say("density: %d sandboxes, %.2f MiB each", ds.Sandboxes, ds.PerSandboxMiB())
+		r.prog.say("density%s: %d sandboxes, %.2f MiB each", r.suffix, ds.Sandboxes, ds.PerSandboxMiB())
 	}
 	if rep.Density[len(rep.Density)-1].CgroupMiB < 0 {
-		rep.Notes = append(rep.Notes, "density: the sandboxes' memory cgroups were not readable here (another host or runtime); per sandbox is the host's growth")
+		rep.Notes = append(rep.Notes, "density"+r.suffix+": the sandboxes' memory cgroups were not readable here (another host or runtime); per sandbox is the host's growth")
 	}
 }
 

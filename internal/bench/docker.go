@@ -133,7 +133,7 @@ func setDockers(rep *Report) {
 		}
 	}
 	for i, res := range rep.Results {
-		if d := dockerOf(res.Name); res.Kind == KindHutch && have[d] {
+		if d := dockerOf(baseName(res.Name)); res.Kind == KindHutch && have[d] {
 			rep.Results[i].Docker = d
 		}
 	}

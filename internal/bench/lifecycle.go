@@ -44,7 +44,7 @@ func (r *run) lifecycle(ctx context.Context, rep *Report) lifeSamples {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	total := r.o.Warmup + r.o.Rounds
-	phase := fmt.Sprintf("lifecycle rounds (first %d warm-up)", r.o.Warmup)
+	phase := fmt.Sprintf("lifecycle rounds%s (first %d warm-up)", r.suffix, r.o.Warmup)
 	r.prog.step(phase, 0, total)
 	for i := 0; i < total && ctx.Err() == nil; i++ {
 		measured := i >= r.o.Warmup
@@ -69,6 +69,8 @@ func (r *run) lifecycle(ctx context.Context, rep *Report) lifeSamples {
 		case !r.o.selected(s):
 		case r.supports(s):
 			rep.Results = append(rep.Results, newResult(s, KindHutch, ls.samples[s], ls.errors[s]))
+		case r.suffix != "":
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not measured on %s: that runtime does not offer it (/v1/info runtimes' capabilities)", s, r.shown))
 		default:
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not measured: the server does not offer it (/v1/info capabilities)", s))
 		}

@@ -16,10 +16,13 @@ type Report struct {
 	Server  string    `json:"server"` // "own" or the URL bench was pointed at
 	Version string    `json:"version"`
 	Runtime string    `json:"runtime"`
-	Image   string    `json:"image"`
-	Rounds  int       `json:"rounds"`
-	Warmup  int       `json:"warmup"`
-	Results []Result  `json:"results"`
+	// Runtimes lists the runtimes measured when there are several; each
+	// hutch result and density step names its own.
+	Runtimes []string `json:"runtimes,omitempty"`
+	Image    string   `json:"image"`
+	Rounds   int      `json:"rounds"`
+	Warmup   int      `json:"warmup"`
+	Results  []Result `json:"results"`
 	// Density holds one row per step of --density.
 	Density []DensityStep `json:"density,omitempty"`
 	// Breakdown is where traced creates spent their time (--breakdown).
@@ -39,8 +42,10 @@ type Host struct {
 
 // Result is one scenario or baseline.
 type Result struct {
-	Name    string
-	Kind    string // KindHutch (through the API) or KindRaw (a baseline)
+	Name string
+	Kind string // KindHutch (through the API) or KindRaw (a baseline)
+	// Runtime is the runtime of a hutch result's sandboxes.
+	Runtime string
 	Summary Summary
 	Errors  int
 	// Floor names the baseline this result is compared to, if any, and
@@ -69,7 +74,9 @@ func newResult(name, kind string, samples []time.Duration, errors int) Result {
 // DensityStep is the host's memory with Sandboxes idle sandboxes made by
 // the bench; memory is in MiB, "per sandbox" divides by Sandboxes.
 type DensityStep struct {
-	Sandboxes int `json:"sandboxes"`
+	// Runtime is the runtime of the step's sandboxes.
+	Runtime   string `json:"runtime,omitempty"`
+	Sandboxes int    `json:"sandboxes"`
 	// CreateP50 is the median create of this step's new sandboxes, to show
 	// whether creates slow down as the host fills; ListP50 the median
 	// listing of every sandbox.
@@ -129,15 +136,16 @@ func (s Summary) jsonSummary() jsonSummary {
 // floor when there is one.
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Name string `json:"name"`
-		Kind string `json:"kind"`
+		Name    string `json:"name"`
+		Kind    string `json:"kind"`
+		Runtime string `json:"runtime,omitempty"`
 		jsonSummary
 		Errors    int     `json:"errors"`
 		Floor     string  `json:"floor,omitempty"`
 		Docker    string  `json:"docker,omitempty"`
 		PerSecond float64 `json:"perSecond,omitempty"`
 		WallMs    float64 `json:"wallMs,omitempty"`
-	}{r.Name, r.Kind, r.Summary.jsonSummary(), r.Errors, r.Floor, r.Docker, r.PerSecond, msOf(r.Wall)})
+	}{r.Name, r.Kind, r.Runtime, r.Summary.jsonSummary(), r.Errors, r.Floor, r.Docker, r.PerSecond, msOf(r.Wall)})
 }
 
 // MarshalJSON adds the durations in milliseconds and the per-sandbox cost.
@@ -194,8 +202,15 @@ func WriteTable(w io.Writer, r *Report) error {
 	if len(r.Density) > 0 {
 		fmt.Fprintln(w, "\ndensity (idle sandboxes; MiB; per sandbox = (cgroups + server RSS growth) / sandboxes)")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		several := len(r.Runtimes) > 1 // then a first column names each step's runtime
+		if several {
+			fmt.Fprint(tw, "runtime\t")
+		}
 		fmt.Fprintln(tw, "sandboxes\tcreate p50 ms\tlist p50 ms\thost used\tcgroups\tserver RSS\tper sandbox\terrors")
 		for _, d := range r.Density {
+			if several {
+				fmt.Fprintf(tw, "%s\t", d.Runtime)
+			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f\t%s\t%s\t%.2f\t%d\n", d.Sandboxes, fmtMs(d.CreateP50), fmtMs(d.ListP50),
 				d.HostUsedMiB, mibOrNA(d.CgroupMiB), mibOrNA(d.ServerRSSMiB), d.PerSandboxMiB(), d.Errors)
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,174 @@ func TestPickRuntimeOfSeveral(t *testing.T) {
 	}
 	if _, _, _, err := pickRuntime("kata", info); err == nil || !strings.Contains(err.Error(), "oci, gvisor") {
 		t.Errorf("kata: %v, want a refusal naming what the server offers", err)
+	}
+}
+
+// twoRuntimeReport is what `--runtime oci,gvisor` reports: the sandbox
+// scenarios once per runtime, suffixed by it, the rest once.
+func twoRuntimeReport() *Report {
+	rep := &Report{
+		Date:     time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC),
+		Host:     Host{CPUs: 2, Kernel: "6.18.44", MemTotalMB: 24105, LoadBefore: 1.5, LoadAfter: 2.25},
+		Server:   "own",
+		Version:  "dev",
+		Runtime:  "oci, gvisor",
+		Runtimes: []string{"oci", "gvisor"},
+		Image:    "base",
+		Rounds:   4,
+		Warmup:   1,
+		Results: []Result{
+			{Name: "create [oci]", Kind: KindHutch, Runtime: "oci", Summary: Summarize(ms(30, 20, 40, 25))},
+			{Name: "create [gvisor]", Kind: KindHutch, Runtime: "gvisor", Summary: Summarize(ms(60, 50, 80, 55))},
+			{Name: "pause [oci]", Kind: KindHutch, Runtime: "oci", Summary: Summarize(ms(2, 2, 3, 2))},
+			{Name: "pause [gvisor]", Kind: KindHutch, Runtime: "gvisor", Summary: Summarize(ms(8, 8, 9, 8)), Errors: 1},
+			{Name: "get (16 clients) [oci]", Kind: KindHutch, Runtime: "oci", Summary: Summarize(ms(1, 1, 2, 5))},
+			newResult(rawRun("crun"), KindRaw, ms(10, 10, 12, 11), 0),
+			newResult(rawFreeze, KindRaw, ms(1, 1, 1, 2), 0),
+			newResult(dockerRun, KindDocker, ms(100, 100, 120, 110), 0),
+		},
+		Density: []DensityStep{
+			{Runtime: "oci", Sandboxes: 10, CreateP50: 25 * time.Millisecond, ListP50: 2 * time.Millisecond, HostUsedMiB: 90, CgroupMiB: 40, ServerRSSMiB: 10},
+			{Runtime: "gvisor", Sandboxes: 10, CreateP50: 55 * time.Millisecond, ListP50: 2 * time.Millisecond, HostUsedMiB: 400, CgroupMiB: 300, ServerRSSMiB: 10},
+		},
+		Notes: []string{"resume-release not measured on gvisor: that runtime does not offer it (/v1/info runtimes' capabilities)"},
+	}
+	setFloors(rep)
+	setDockers(rep)
+	return rep
+}
+
+func TestWriteTableTwoRuntimesGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, twoRuntimeReport()); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "report-two-runtimes.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("table differs from %s (go test -update to accept):\n%s", golden, buf.String())
+	}
+}
+
+// TestFloorsOfSuffixedNames: each runtime's rows are compared to the
+// same raw floor and Docker row as a run of one runtime.
+func TestFloorsOfSuffixedNames(t *testing.T) {
+	rep := twoRuntimeReport()
+	for _, i := range []int{0, 1} {
+		if res := rep.Results[i]; res.Floor != rawRun("crun") || res.Docker != dockerRun {
+			t.Errorf("%s: floor %q, docker %q; want %q and %q", res.Name, res.Floor, res.Docker, rawRun("crun"), dockerRun)
+		}
+	}
+	for _, i := range []int{2, 3} {
+		if res := rep.Results[i]; res.Floor != rawFreeze {
+			t.Errorf("%s: floor %q, want %q", res.Name, res.Floor, rawFreeze)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Runtimes []string `json:"runtimes"`
+		Results  []struct {
+			Name    string `json:"name"`
+			Runtime string `json:"runtime"`
+		} `json:"results"`
+		Density []struct {
+			Runtime string `json:"runtime"`
+		} `json:"density"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Runtimes) != 2 || got.Results[1].Runtime != "gvisor" || got.Results[5].Runtime != "" || got.Density[1].Runtime != "gvisor" {
+		t.Errorf("JSON does not name each row's runtime: %s", buf.String())
+	}
+}
+
+func TestBaseName(t *testing.T) {
+	for in, want := range map[string]string{"create [gvisor]": "create", "create": "create",
+		"get (16 clients) [oci]": "get (16 clients)", "raw crun run -d": "raw crun run -d", "x [y": "x [y"} {
+		if got := baseName(in); got != want {
+			t.Errorf("baseName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPickRuntimesList(t *testing.T) {
+	info := &api.Info{Runtime: "oci/crun", DefaultRuntime: "oci", Runtimes: []api.RuntimeInfo{
+		{Name: "oci", Capabilities: api.Capabilities{Pause: true, Checkpoint: true}},
+		{Name: "gvisor", Capabilities: api.Capabilities{Pause: true}},
+	}}
+	shownOf := func(ts []target) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.shown)
+		}
+		return out
+	}
+	for want, names := range map[string][]string{"": {"oci"}, "gvisor": {"gvisor"}, "oci,gvisor": {"oci", "gvisor"},
+		"gvisor, oci,gvisor": {"gvisor", "oci"}, "all": {"oci", "gvisor"}} {
+		ts, err := pickRuntimes(want, info)
+		if err != nil || !slices.Equal(shownOf(ts), names) {
+			t.Errorf("--runtime %q: %v %v, want %v", want, shownOf(ts), err, names)
+		}
+	}
+	ts, _ := pickRuntimes("oci,gvisor", info)
+	if ts[0].ask != "oci" || ts[1].ask != "gvisor" || !ts[0].caps.Checkpoint || ts[1].caps.Checkpoint {
+		t.Errorf("each runtime is asked for by name with its own capabilities: %+v", ts)
+	}
+	for _, bad := range []string{"oci,kata", "oci,", ","} {
+		if _, err := pickRuntimes(bad, info); err == nil {
+			t.Errorf("--runtime %q: accepted", bad)
+		}
+	}
+	one := &api.Info{Runtime: "oci/crun"}
+	if ts, err := pickRuntimes("all", one); err != nil || !slices.Equal(shownOf(ts), []string{"oci/crun"}) {
+		t.Errorf("all on a server of one runtime: %v %v", shownOf(ts), err)
+	}
+}
+
+// TestRunMarksAndOrders: the hutch rows a runtime adds are suffixed and
+// named when several run, left alone when one does.
+func TestRunMarksAndOrders(t *testing.T) {
+	r := &run{}
+	rep := &Report{Results: []Result{newResult(rawFreeze, KindRaw, ms(1), 0)}}
+	r.use(target{shown: "gvisor", ask: "gvisor"}, true)
+	rep.Results = append(rep.Results, newResult(ScenarioCreate, KindHutch, ms(1), 0), newResult(rawRun("crun"), KindRaw, ms(1), 0))
+	r.mark(rep, 1)
+	if rep.Results[0].Name != rawFreeze || rep.Results[1].Name != "create [gvisor]" || rep.Results[1].Runtime != "gvisor" ||
+		rep.Results[2].Name != rawRun("crun") || r.runtime != "gvisor" {
+		t.Errorf("several runtimes: %+v", rep.Results)
+	}
+	r.use(target{shown: "oci/crun"}, false)
+	rep.Results = append(rep.Results, newResult(ScenarioExec, KindHutch, ms(1), 0))
+	r.mark(rep, 3)
+	if rep.Results[3].Name != ScenarioExec || rep.Results[3].Runtime != "oci/crun" || r.runtime != "" {
+		t.Errorf("one runtime: %+v", rep.Results[3])
+	}
+}
+
+func TestSideBySide(t *testing.T) {
+	var got []Result
+	for _, n := range []string{"create [oci]", "exec [oci]", "delete [oci]", "create [gvisor]", "exec [gvisor]", "delete [gvisor]"} {
+		got = append(got, Result{Name: n})
+	}
+	sideBySide(got)
+	var names []string
+	for _, r := range got {
+		names = append(names, r.Name)
+	}
+	want := []string{"create [oci]", "create [gvisor]", "exec [oci]", "exec [gvisor]", "delete [oci]", "delete [gvisor]"}
+	if !slices.Equal(names, want) {
+		t.Errorf("order %q, want %q", names, want)
 	}
 }

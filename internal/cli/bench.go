@@ -25,7 +25,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "rounds run first and not measured")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (default all): "+strings.Join(bench.Scenarios, ","))
 	fs.StringVar(&o.Image, "image", o.Image, "image of the sandboxes (and of the raw bundle)")
-	fs.StringVar(&o.Runtime, "runtime", "", "runtime every create asks for, one of /v1/info's runtimes (default: the server's)")
+	fs.StringVar(&o.Runtime, "runtime", "", "runtime every create asks for, one of /v1/info's runtimes (default: the server's); "+
+		"a comma-separated list or 'all' runs the sandbox scenarios once per runtime, side by side")
 	fs.IntVar(&o.Clients, "clients", o.Clients, "concurrent clients of the get scenario")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "creates at once in the burst scenario")
 	fs.IntVar(&o.ListSize, "list-size", o.ListSize, "sandboxes the list scenario lists")
