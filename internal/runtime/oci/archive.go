@@ -42,6 +42,11 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 	if _, err := os.Stat(p.diskImg); err != nil {
 		return fmt.Errorf("export %s: no working copy: %w", id, err)
 	}
+	// A checkpointed sandbox keeps its mounts; the disk is mounted here
+	// alone (a restore mounts its root again).
+	if err := d.unmountDisk(p); err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
 	if err := d.mountDisk(p.diskImg, p.disk); err != nil {
 		return fmt.Errorf("export %s: %w", id, err)
 	}
@@ -54,12 +59,17 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 	if err := writeTree(ctx, tw, p.upper, d.idsOf(rec)); err != nil {
 		return fmt.Errorf("export %s: %w", id, err)
 	}
+	if err := writeImages(ctx, tw, p); err != nil {
+		return fmt.Errorf("export %s: memory image: %w", id, err)
+	}
 	return tw.Close()
 }
 
-// Discard implements runtime.Archiver: the disk image and its mount point
-// go; the record stays, so Import knows the disk's size and Start the
-// image's layers.
+// Discard implements runtime.Archiver: the disk image, its mount point
+// and the memory image of a checkpointed sandbox go; the record (with the
+// sandbox's id range and network), its directory and its cgroups stay, so
+// Import knows the disk's size, Start the image's layers, and a restore
+// the paths and ids its processes had.
 func (d *Driver) Discard(ctx context.Context, id string) error {
 	p, err := d.stoppedPaths(id)
 	if err != nil {
@@ -74,12 +84,16 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 			return fmt.Errorf("discard %s: %w", id, err)
 		}
 	}
+	if err := discardCheckpoint(p); err != nil {
+		return fmt.Errorf("discard %s: %w", id, err)
+	}
 	return nil
 }
 
 // Import implements runtime.Archiver: a fresh disk of the recorded size
 // (from the template, as at create) receives the stream's files as the
-// upper dir.
+// upper dir, and the memory image the stream carries, if any, becomes the
+// sandbox's checkpoint again.
 func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	p, err := d.stoppedPaths(id)
 	if err != nil {
@@ -94,6 +108,9 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 		return err
 	}
 	if err := os.RemoveAll(p.diskImg); err != nil {
+		return err
+	}
+	if err := discardCheckpoint(p); err != nil {
 		return err
 	}
 	diskMB := rec.DiskMB
@@ -115,8 +132,12 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 		return err
 	}
 	legacy := idRange{Base: d.cfg.UIDBase, Size: d.cfg.UIDSize}
-	if err := readTree(ctx, tar.NewReader(r), p.upper, ids, legacy); err != nil {
+	tr := tar.NewReader(r)
+	if err := readTree(ctx, tr, p.upper, ids, legacy); err != nil {
 		return fmt.Errorf("import %s: %w", id, err)
+	}
+	if err := readImages(ctx, tr, p, ids); err != nil {
+		return fmt.Errorf("import %s: memory image: %w", id, err)
 	}
 	return nil
 }

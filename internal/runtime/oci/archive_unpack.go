@@ -37,8 +37,9 @@ type restore struct {
 	symlinks map[string]bool
 }
 
-// readTree unpacks a stream writeTree made into dir. Directory times are
-// set last, since creating their entries changes them.
+// readTree unpacks a stream writeTree made into dir, up to the end of the
+// stream or a section marker (archiveSection). Directory times are set
+// last, since creating their entries changes them.
 func readTree(ctx context.Context, tr *tar.Reader, dir string, ids, legacy idRange) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -59,6 +60,11 @@ func readTree(ctx context.Context, tr *tar.Reader, dir string, ids, legacy idRan
 			return fmt.Errorf("%w: read archive: %v", errdefs.ErrInvalidArgument, err)
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			if sec := hdr.PAXRecords[archiveSection]; sec == sectionMemory {
+				break // the layer's files end here (readImages reads on)
+			} else if sec != "" {
+				return fmt.Errorf("archive section %q is unknown: %w", sec, errdefs.ErrInvalidArgument)
+			}
 			r.relative = r.relative || first && hdr.PAXRecords[archiveIDs] == "sandbox"
 			continue
 		}
