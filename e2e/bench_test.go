@@ -176,6 +176,65 @@ func TestBenchTable(t *testing.T) {
 	}
 }
 
+// TestBenchRuntimes: `--runtime oci,gvisor` measures the sandbox
+// scenarios on both runtimes of the bench's own server in one run, each
+// row named by its runtime, none failing, and both compared to the same
+// raw floor.
+func TestBenchRuntimes(t *testing.T) {
+	if _, err := os.Stat(runscPath); err != nil {
+		t.Skip("runsc is not built (scripts/setup.sh)")
+	}
+	if _, err := exec.LookPath("crun"); err != nil {
+		t.Skip("crun is not installed")
+	}
+	before := benchLeftovers(t)
+	cmd := exec.Command(binary, "bench", "--json", "--runtime", "oci,gvisor", "-n", "1", "--warmup", "0",
+		"--scenarios", "create,exec,pause,resume,delete,raw", "--raw", "crun")
+	cmd.Env = withoutEnv(os.Environ(), "HUTCH_URL", "HUTCH_API_KEY")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	keptLogs(t, stderr.String())
+	if err != nil {
+		t.Fatalf("hutch bench: %v\nstderr:\n%s\nstdout:\n%s", err, stderr.String(), stdout.String())
+	}
+	var rep struct {
+		benchJSON
+		Runtimes []string `json:"runtimes"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if !slices.Equal(rep.Runtimes, []string{"oci", "gvisor"}) {
+		t.Errorf("runtimes = %q", rep.Runtimes)
+	}
+	rows := map[string]string{} // name -> floor
+	for _, r := range rep.Results {
+		if r.Errors != 0 || r.N != 1 {
+			t.Errorf("%s: %d samples, %d errors", r.Name, r.N, r.Errors)
+		}
+		rows[r.Name] = r.Floor
+	}
+	for _, rt := range rep.Runtimes {
+		for _, s := range []string{bench.ScenarioCreate, bench.ScenarioExec, bench.ScenarioPause, bench.ScenarioResume, bench.ScenarioDelete} {
+			if _, ok := rows[s+" ["+rt+"]"]; !ok {
+				t.Errorf("no %s row for %s (rows: %v, notes: %q)", s, rt, rows, rep.Notes)
+			}
+		}
+		if f := rows[bench.ScenarioCreate+" ["+rt+"]"]; f != "raw crun run -d" {
+			t.Errorf("create on %s compared to %q, want the raw crun floor", rt, f)
+		}
+	}
+	if _, ok := rows[bench.ScenarioCreate]; ok {
+		t.Errorf("a create row names no runtime: %v", rows)
+	}
+	for p := range benchLeftovers(t) {
+		if !before[p] {
+			t.Errorf("the bench left %s behind", p)
+		}
+	}
+}
+
 // TestBenchURL points the bench at a running server (TLS, self-signed,
 // reached by its fingerprint, started with --trace-creates): it measures
 // there, reads the breakdown from that server's log, and deletes the
