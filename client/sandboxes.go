@@ -124,7 +124,8 @@ func (c *Client) Pause(ctx context.Context, id string, opts ...CallOption) (*api
 	return c.sandboxCall(ctx, http.MethodPost, id, "/pause", waitQuery(opts), body)
 }
 
-// Resume continues a paused sandbox where it stopped.
+// Resume continues a paused sandbox (or one archived while paused on
+// disk) where it stopped.
 func (c *Client) Resume(ctx context.Context, id string, opts ...CallOption) (*api.Sandbox, error) {
 	return c.action(ctx, id, "resume", waitQuery(opts))
 }

@@ -85,6 +85,9 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 		return sb, nil // on disk already
 	}
 	via, to, noop, err := Transition(sb.State, action)
+	if err == nil {
+		err = archiveMemory(sb, action)
+	}
 	if err != nil {
 		return nil, explainRefusal(sb, err)
 	}
@@ -148,6 +151,11 @@ func (s *Service) runtimeOp(ctx context.Context, sb *Sandbox, from State, a Acti
 	case ActionRelease:
 		return s.releaseOp(ctx, sb, o.Cause, o.Cause == CauseUser)
 	case ActionResume:
+		if from == StateArchived {
+			if err := s.restore(ctx, sb, o.Cause); err != nil {
+				return err
+			}
+		}
 		return s.resumeOp(ctx, sb, o.Cause)
 	case ActionStop:
 		grace := s.cfg.StopGrace

@@ -33,26 +33,41 @@ func (s *Service) archiver() (runtime.Archiver, error) {
 	return ar, nil
 }
 
-// explainRefusal says why a paused sandbox cannot be archived: an
-// archive holds a stopped sandbox's files, and a memory image on disk
-// would not survive it (its processes' state is tied to the working copy
-// that archive removes), so the refusal names the choice.
+// archiveMemory refuses what the transition table allows only for a
+// sandbox whose memory is on disk: archive of a paused sandbox (its
+// memory image goes into the archive with its files; memory held in RAM
+// cannot), and resume of an archived one (an archive of a stopped
+// sandbox holds no processes to resume).
+func archiveMemory(sb *Sandbox, a Action) error {
+	onDisk := sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk
+	switch {
+	case a == ActionArchive && sb.State == StatePaused && !onDisk:
+		return &TransitionError{Action: a, From: sb.State}
+	case a == ActionResume && sb.State == StateArchived && !onDisk:
+		return &TransitionError{Action: a, From: sb.State,
+			Why: "it was archived stopped, without processes to resume; start it"}
+	}
+	return nil
+}
+
+// explainRefusal says why a paused sandbox cannot be archived: only a
+// memory image on disk goes into an archive, so the refusal names the
+// choices.
 func explainRefusal(sb *Sandbox, err error) error {
 	var te *TransitionError
 	if !errors.As(err, &te) || te.Action != ActionArchive || sb.State != StatePaused {
 		return err
 	}
-	te.Why = "an archive keeps a stopped sandbox's files, not its processes; stop it first (its memory is discarded), or resume it"
-	if sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk {
-		te.Why = "its memory image on disk cannot be archived with it yet (the image is tied to the working copy that archive removes); " +
-			"stop it first to archive its files (the memory image is discarded), or resume it"
-	}
+	te.Why = "an archive keeps a paused sandbox's memory only once it is on disk; pause it with its memory released " +
+		"(pause {\"memory\": \"release\"}), stop it first (its memory is discarded), or resume it"
 	return te
 }
 
-// pack is the runtime half of archive: the writable layer goes to the
-// archive store as a zstd-compressed tar, then the working copy goes. The
-// working copy is removed only once the archive is whole in the store.
+// pack is the runtime half of archive: the writable layer (and the memory
+// image of a sandbox paused on disk, which the runtime's stream carries)
+// goes to the archive store as a zstd-compressed tar, then the working
+// copy goes. The working copy is removed only once the archive is whole in
+// the store.
 func (s *Service) pack(ctx context.Context, sb *Sandbox, cause string) error {
 	ar, err := s.archiver()
 	if err != nil {
@@ -83,7 +98,8 @@ func (s *Service) pack(ctx context.Context, sb *Sandbox, cause string) error {
 	return nil
 }
 
-// restore brings an archived sandbox's files back before it starts. It
+// restore brings an archived sandbox's files (and memory image) back
+// before it starts or resumes. It
 // looks in the archive store rather than at the state, so that a start
 // retried from error after a failed restore restores again. The archive
 // is dropped once the files are back.

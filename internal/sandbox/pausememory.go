@@ -287,9 +287,12 @@ func releaseDue(sb *Sandbox, now time.Time) bool {
 }
 
 // settlePause keeps PauseInfo only on paused sandboxes (and on those
-// passing through pausing or resuming), so that no other state shows one.
+// passing through pausing or resuming), and on archived ones whose
+// memory went into the archive, so that no other state shows one.
 func settlePause(sb *Sandbox) {
-	if !slices.Contains([]State{StatePaused, StatePausing, StateResuming}, sb.State) {
+	onDisk := sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk
+	if !slices.Contains([]State{StatePaused, StatePausing, StateResuming}, sb.State) &&
+		!(onDisk && (sb.State == StateArchiving || sb.State == StateArchived)) {
 		sb.Pause = nil
 	}
 }

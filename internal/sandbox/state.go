@@ -107,10 +107,10 @@ var plans = map[Action]plan{
 // action start from that state (a release starts and ends paused).
 var allowed = map[Action][]State{
 	ActionPause:   {StateRunning},
-	ActionResume:  {StatePaused},
+	ActionResume:  {StatePaused, StateArchived}, // archived: with its memory (archiveMemory)
 	ActionStop:    {StateRunning, StatePaused, StateError},
 	ActionStart:   {StateStopped, StateArchived, StateError},
-	ActionArchive: {StateStopped},
+	ActionArchive: {StateStopped, StatePaused}, // paused: on disk (archiveMemory)
 	ActionRelease: {StatePaused},
 	ActionDelete: {StateCreating, StateRunning, StatePausing, StatePaused, StateResuming,
 		StateStopping, StateStopped, StateStarting, StateArchiving, StateArchived, StateError},

@@ -31,6 +31,7 @@ func TestTransitionTable(t *testing.T) {
 			ActionRelease: {StatePausing, StatePaused, false},
 			ActionResume:  {StateResuming, StateRunning, false},
 			ActionStop:    {StateStopping, StateStopped, false},
+			ActionArchive: {StateArchiving, StateArchived, false}, // on disk only
 			ActionDelete:  {StateDeleting, StateDeleted, false},
 		},
 		StateResuming: {
@@ -58,6 +59,7 @@ func TestTransitionTable(t *testing.T) {
 		StateArchived: {
 			ActionArchive: {StateArchiving, StateArchived, true},
 			ActionStart:   {StateStarting, StateRunning, false},
+			ActionResume:  {StateResuming, StateRunning, false}, // with its memory only
 			ActionDelete:  {StateDeleting, StateDeleted, false},
 		},
 		StateDeleting: {ActionDelete: {StateDeleting, StateDeleted, true}},

@@ -3,6 +3,9 @@ package fakeruntime
 import (
 	"context"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +89,16 @@ func (c *Checkpointing) Stop(ctx context.Context, id string, grace time.Duration
 	return c.Archiving.Stop(ctx, id, grace)
 }
 
+// Start implements runtime.Runtime: as the oci driver does, a
+// checkpointed sandbox boots fresh, its image dropped.
+func (c *Checkpointing) Start(ctx context.Context, spec runtime.Spec) error {
+	if c.OnDisk(spec.ID) {
+		c.drop(spec.ID)
+		c.Set(spec.ID, runtime.StateStopped)
+	}
+	return c.Archiving.Start(ctx, spec)
+}
+
 // Delete implements runtime.Runtime.
 func (c *Checkpointing) Delete(ctx context.Context, id string) error {
 	c.drop(id)
@@ -96,4 +109,50 @@ func (c *Checkpointing) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.onDisk, id)
+}
+
+// memoryMark ends the bytes of a writable layer in the stream of a
+// checkpointed sandbox's Export; its image follows (as its size).
+const memoryMark = "\x00fake-memory-image:"
+
+// Export implements runtime.Archiver: a checkpointed sandbox's stream
+// carries its image after its writable layer.
+func (c *Checkpointing) Export(ctx context.Context, id string, w io.Writer) error {
+	c.mu.Lock()
+	size, ok := c.onDisk[id]
+	c.mu.Unlock()
+	if !ok {
+		return c.Archiving.Export(ctx, id, w)
+	}
+	c.record("export " + id)
+	b, _ := c.Disk(id)
+	_, err := fmt.Fprintf(w, "%s%s%d", b, memoryMark, size)
+	return err
+}
+
+// Discard implements runtime.Archiver: the image goes with the disk.
+func (c *Checkpointing) Discard(ctx context.Context, id string) error {
+	c.drop(id)
+	return c.Archiving.Discard(ctx, id)
+}
+
+// Import implements runtime.Archiver: an image in the stream makes the
+// sandbox checkpointed again.
+func (c *Checkpointing) Import(ctx context.Context, id string, r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	disk, image, found := strings.Cut(string(b), memoryMark)
+	if err := c.Archiving.Import(ctx, id, strings.NewReader(disk)); err != nil || !found {
+		return err
+	}
+	size, err := strconv.ParseInt(image, 10, 64)
+	if err != nil {
+		return fmt.Errorf("fake: import of %s: image %q: %w", id, image, errdefs.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onDisk[id] = size
+	return nil
 }
