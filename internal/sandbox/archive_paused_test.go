@@ -23,20 +23,8 @@ import (
 // archive of a stopped sandbox has nothing to resume.
 func TestArchiveOfPausedOnDisk(t *testing.T) {
 	rt := fakeruntime.NewCheckpointing()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hutch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	archs, err := archive.OpenLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close(); st.Close() })
+	st, archs := archiveRig(t)
+	svc := archiveService(t, st, rt, archs)
 	ctx := context.Background()
 	act := func(id string, a sandbox.Action, mem sandbox.PauseMemory) (*sandbox.Sandbox, error) {
 		return svc.Act(ctx, org, id, a, sandbox.ActOptions{Wait: true, Memory: mem})
@@ -131,6 +119,64 @@ func TestArchiveOfPausedOnDisk(t *testing.T) {
 	if !slices.Contains(rt.Calls, "export "+stopped.ID) {
 		t.Fatalf("calls %v", rt.Calls)
 	}
+}
+
+// TestArchiveOfPausedOnDiskCut: a server that dies while archiving a
+// sandbox paused on disk, before its working copy went, finds it paused
+// on disk again at restart, and it resumes.
+func TestArchiveOfPausedOnDiskCut(t *testing.T) {
+	rt := fakeruntime.NewCheckpointing()
+	st, archs := archiveRig(t)
+	svc := archiveService(t, st, rt, archs)
+	ctx := context.Background()
+	sb, err := svc.Create(ctx, sandbox.CreateRequest{OrganizationID: org, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb, err = svc.Act(ctx, org, sb.ID, sandbox.ActionPause, sandbox.ActOptions{Wait: true, Memory: sandbox.PauseRelease}); err != nil {
+		t.Fatal(err)
+	}
+	sb.State = sandbox.StateArchiving
+	if err := st.UpdateSandbox(ctx, sb, sandbox.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	restarted := archiveService(t, st, rt, archs)
+	if _, err := restarted.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := mustGet(t, restarted, sb.ID)
+	if got.State != sandbox.StatePaused || got.Pause == nil || got.Pause.Memory != sandbox.MemoryOnDisk || !rt.OnDisk(sb.ID) ||
+		!strings.Contains(got.StateReason, "paused on disk") {
+		t.Fatalf("after the cut archive: %+v %+v", got, got.Pause)
+	}
+	if got, err = restarted.Act(ctx, org, sb.ID, sandbox.ActionResume, sandbox.ActOptions{Wait: true}); err != nil || got.State != sandbox.StateRunning {
+		t.Fatalf("resume after the cut archive: %+v %v", got, err)
+	}
+}
+
+func archiveRig(t *testing.T) (*sqlite.Store, *archive.Local) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hutch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	archs, err := archive.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, archs
+}
+
+func archiveService(t *testing.T, st *sqlite.Store, rt *fakeruntime.Checkpointing, archs *archive.Local) *sandbox.Service {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := sandbox.NewService(sandbox.DefaultConfig(), st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
 }
 
 func mustGet(t *testing.T, svc *sandbox.Service, id string) *sandbox.Sandbox {

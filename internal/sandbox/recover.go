@@ -50,7 +50,7 @@ func (s *Service) settleLocked(ctx context.Context, sb *Sandbox) (changed bool, 
 	if err != nil {
 		return false, err
 	}
-	out, ok := settle(sb.State, obs.State)
+	out, ok := settleSandbox(sb, obs.State)
 	if !ok {
 		return false, fmt.Errorf("no recovery rule for a sandbox stored %s and observed %s", sb.State, obs.State)
 	}

@@ -34,11 +34,12 @@ func observed(msg string) reason {
 
 // The reasons recovery gives.
 var (
-	died          = observed("the sandbox's processes are gone")
-	gone          = observed("the runtime has no trace of the sandbox")
-	startCut      = said("start was interrupted; start the sandbox again")
-	archiveCut    = said("archive was interrupted; the sandbox stays stopped")
-	archiveCutRan = said("archive was interrupted and the sandbox was found running; it was stopped")
+	died             = observed("the sandbox's processes are gone")
+	gone             = observed("the runtime has no trace of the sandbox")
+	startCut         = said("start was interrupted; start the sandbox again")
+	archiveCut       = said("archive was interrupted; the sandbox stays stopped")
+	archiveCutRan    = said("archive was interrupted and the sandbox was found running; it was stopped")
+	archiveCutOnDisk = said("archive was interrupted; the sandbox stays paused on disk")
 )
 
 // recoverOp is runtime work recovery does to finish a transition, or to
@@ -170,6 +171,16 @@ var recovery = map[State]map[runtime.State]outcome{
 		runtime.StateStopped: {to: StateError},
 		runtime.StateMissing: {to: StateError},
 	},
+}
+
+// settleSandbox is settle, but for an archive of a sandbox paused on disk
+// cut short before its working copy went: the runtime still has it whole
+// on disk, and it stays paused there.
+func settleSandbox(sb *Sandbox, obs runtime.State) (outcome, bool) {
+	if sb.State == StateArchiving && obs == runtime.StatePaused && sb.Pause != nil && sb.Pause.Memory == MemoryOnDisk {
+		return outcome{to: StatePaused, why: archiveCutOnDisk}, true
+	}
+	return settle(sb.State, obs)
 }
 
 // settle looks up where a sandbox stored in state belongs given what the

@@ -79,13 +79,15 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 	if err := d.unmountDisk(p); err != nil {
 		return err
 	}
+	// The memory image first: a sandbox cut short here is never left
+	// checkpointed over a disk that is gone.
+	if err := discardCheckpoint(p); err != nil {
+		return fmt.Errorf("discard %s: %w", id, err)
+	}
 	for _, path := range []string{p.diskImg, p.disk} {
 		if err := os.RemoveAll(path); err != nil {
 			return fmt.Errorf("discard %s: %w", id, err)
 		}
-	}
-	if err := discardCheckpoint(p); err != nil {
-		return fmt.Errorf("discard %s: %w", id, err)
 	}
 	return nil
 }
