@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -53,4 +54,45 @@ func TestArchiveCheckpointed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCounting(t, d, s.ID, before)
+}
+
+// TestArchiveCheckpointedRestoreFails: a memory image that cannot be
+// restored after Import fails the resume and leaves the sandbox's files
+// as they were; Start boots it fresh over them.
+func TestArchiveCheckpointedRestoreFails(t *testing.T) {
+	d := checkpointDriver(t)
+	ctx := context.Background()
+	s, _ := startCounter(t, d, "ckbad")
+	if out, err := d.Exec(ctx, s.ID, "sh", "-c", "echo kept > /kept"); err != nil {
+		t.Fatalf("write a file: %v: %s", err, out)
+	}
+	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	var packed bytes.Buffer
+	if err := d.Export(ctx, s.ID, &packed); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Discard(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Import(ctx, s.ID, &packed); err != nil {
+		t.Fatal(err)
+	}
+	// Without its inventory CRIU refuses the image at once.
+	if err := os.Remove(filepath.Join(d.paths(s.ID).checkpointDir(), "inventory.img")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Resume(ctx, s.ID); err == nil {
+		t.Fatal("resume from a broken memory image succeeded")
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d.Exec(ctx, s.ID, "cat", "/kept"); err != nil || string(out) != "kept\n" {
+		t.Fatalf("file after the fresh start: %q %v", out, err)
+	}
+	if _, err := os.Stat(d.paths(s.ID).checkpointDir()); !os.IsNotExist(err) {
+		t.Fatalf("memory image left after the fresh start: %v", err)
+	}
 }
