@@ -1,12 +1,15 @@
 package oci
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -94,5 +97,41 @@ func TestArchiveCheckpointedRestoreFails(t *testing.T) {
 	}
 	if _, err := os.Stat(d.paths(s.ID).checkpointDir()); !os.IsNotExist(err) {
 		t.Fatalf("memory image left after the fresh start: %v", err)
+	}
+}
+
+// TestReadImagesRefusesPaths: a memory section's entries are plain file
+// names of regular files; anything else is refused and no checkpoint
+// appears.
+func TestReadImagesRefusesPaths(t *testing.T) {
+	dir := t.TempDir()
+	p := paths{dir: dir, disk: filepath.Join(dir, "disk")}
+	if err := os.Mkdir(p.disk, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, hdr := range []*tar.Header{
+		{Name: "../escape", Typeflag: tar.TypeReg},
+		{Name: "console/../../escape", Typeflag: tar.TypeReg},
+		{Name: "sub/file", Typeflag: tar.TypeReg},
+		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		{Name: "console/", Typeflag: tar.TypeDir},
+	} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		hdr.Mode = 0o600
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Close()
+		err := readImages(context.Background(), tar.NewReader(&buf), p, idRange{Base: 100000, Size: 65536})
+		if !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("entry %q: %v, want invalid argument", hdr.Name, err)
+		}
+		if _, err := os.Stat(p.checkpointDir()); !os.IsNotExist(err) {
+			t.Errorf("entry %q: a checkpoint appeared: %v", hdr.Name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); !os.IsNotExist(err) {
+		t.Fatalf("an entry escaped: %v", err)
 	}
 }
