@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -169,16 +171,43 @@ func (d *Driver) attachLoop(image string) (*os.File, error) {
 	return nil, errors.New("no free loop device")
 }
 
+// loopsOf lists the loop devices backed by image.
+func loopsOf(image string) []string {
+	matches, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	var out []string
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err == nil && strings.TrimSpace(string(b)) == image {
+			out = append(out, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(m))))
+		}
+	}
+	return out
+}
+
+// waitDiskReleased waits until no loop device is backed by image any
+// more. A stop whose unmount found the disk busy detaches it lazily, and
+// the kernel lets its loop device go only when the last user of that
+// mount (a process a kill has not reaped yet) is gone; mounting the image
+// again before that would put a second ext4 over one image, which does
+// not see what the first has not written back, and corrupts it.
+func waitDiskReleased(ctx context.Context, image string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		held := loopsOf(image)
+		if len(held) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("disk %s is still held by %s from before (a process of the sandbox not yet gone): %w", image, strings.Join(held, ", "), errdefs.ErrUnavailable)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // detachLoops releases any loop device still backed by image, for a
 // sandbox whose disk was attached but never mounted.
 func detachLoops(image string) {
-	matches, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil || strings.TrimSpace(string(b)) != image {
-			continue
-		}
-		dev := "/dev/" + filepath.Base(filepath.Dir(filepath.Dir(m)))
+	for _, dev := range loopsOf(image) {
 		f, err := os.OpenFile(dev, os.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue

@@ -110,6 +110,9 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 	if err := discardCheckpoint(p); err != nil {
 		return fmt.Errorf("start %s: %w", s.ID, err)
 	}
+	if err := waitDiskReleased(ctx, p.diskImg, 10*time.Second); err != nil {
+		return fmt.Errorf("start %s: %w", s.ID, err)
+	}
 	if err := d.boot(ctx, p, s, rec); err != nil {
 		_ = d.teardown(context.WithoutCancel(ctx), p, rec)
 		return fmt.Errorf("start %s: %w", s.ID, err)
