@@ -85,7 +85,12 @@ func testAgentConfinement(t *testing.T, s *suite) {
 			t.Errorf("a process the agent started reached the agent or init: %q succeeded: %q", line, res.Stdout)
 		}
 	}
-	res = agentSh("cat /proc/1/oom_score_adj /proc/" + agent + "/oom_score_adj /proc/self/oom_score_adj")
+	// The agent raises its own value while it forks a user's process (the
+	// child inherits it at fork) and lowers it once the start returns, so
+	// the shell it started for this line may look before it has: look
+	// again for a while, and judge what is seen last.
+	res = agentSh("i=0; while [ $i -lt 100 ] && [ $(cat /proc/" + agent + "/oom_score_adj) -ge $(cat /proc/self/oom_score_adj) ]; do sleep 0.05; i=$((i+1)); done; " +
+		"cat /proc/1/oom_score_adj /proc/" + agent + "/oom_score_adj /proc/self/oom_score_adj")
 	adj := strings.Fields(res.Stdout)
 	if len(adj) != 3 {
 		t.Fatalf("oom_score_adj of init, agent, user: %q %q", res.Stdout, res.Stderr)
