@@ -44,34 +44,42 @@ func (r *run) baselines(ctx context.Context, rep *Report) {
 			rw.freezer = "" // the freezer is the kernel's, whichever runtime made the cgroup: measured once
 		}
 		freezerDone = freezerDone || rw.freezer != ""
-		samples, errs := map[string][]time.Duration{}, map[string]int{}
-		var order []string
-		total := r.o.Warmup + r.o.Rounds
-		phase := "raw " + rt
-		for i := 0; i < total && ctx.Err() == nil; i++ {
-			measured := i >= r.o.Warmup
-			rw.round(ctx, i, func(name string, d time.Duration, err error) {
-				if _, seen := samples[name]; !seen {
-					order = append(order, name)
-					samples[name] = nil
-				}
-				if !measured {
-					return
-				}
-				if err != nil {
-					errs[name]++
-					r.prog.say("%s: %v", name, err)
-					return
-				}
-				samples[name] = append(samples[name], d)
-			})
-			r.prog.step(phase, i+1, total)
-		}
+		rep.Results = append(rep.Results, r.rounds(ctx, "raw "+rt, KindRaw, rw.round)...)
 		rw.cleanup()
-		for _, name := range order {
-			rep.Results = append(rep.Results, newResult(name, KindRaw, samples[name], errs[name]))
-		}
 	}
+}
+
+// rounds runs round Warmup+Rounds times, each reporting its steps'
+// times through add, and summarizes the measured rounds' samples per
+// step, in the order the steps first came.
+func (r *run) rounds(ctx context.Context, phase, kind string, round func(ctx context.Context, i int, add func(name string, d time.Duration, err error))) []Result {
+	samples, errs := map[string][]time.Duration{}, map[string]int{}
+	var order []string
+	total := r.o.Warmup + r.o.Rounds
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		measured := i >= r.o.Warmup
+		round(ctx, i, func(name string, d time.Duration, err error) {
+			if _, seen := samples[name]; !seen {
+				order = append(order, name)
+				samples[name] = nil
+			}
+			if !measured {
+				return
+			}
+			if err != nil {
+				errs[name]++
+				r.prog.say("%s: %v", name, err)
+				return
+			}
+			samples[name] = append(samples[name], d)
+		})
+		r.prog.step(phase, i+1, total)
+	}
+	out := make([]Result, 0, len(order))
+	for _, name := range order {
+		out = append(out, newResult(name, kind, samples[name], errs[name]))
+	}
+	return out
 }
 
 // floorOf names the baseline a scenario is compared to: the first raw

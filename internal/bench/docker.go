@@ -64,27 +64,9 @@ func (r *run) docker(ctx context.Context, rep *Report) {
 	}
 	defer func() { _, _ = d.out(context.WithoutCancel(ctx), "rmi", "-f", tag) }()
 	rep.Notes = append(rep.Notes, "docker: engine "+version+", the image's rootfs imported, default bridge network")
-	samples, errs := map[string][]time.Duration{}, map[string]int{}
-	order := []string{dockerRun, dockerExec, dockerPause, dockerUnpause, dockerRm}
-	total := r.o.Warmup + r.o.Rounds
-	for i := 0; i < total && ctx.Err() == nil; i++ {
-		measured := i >= r.o.Warmup
-		d.round(ctx, fmt.Sprintf("hutch-bench-%d-%d", os.Getpid(), i), tag, func(name string, dur time.Duration, err error) {
-			if !measured {
-				return
-			}
-			if err != nil {
-				errs[name]++
-				r.prog.say("%s: %v", name, err)
-				return
-			}
-			samples[name] = append(samples[name], dur)
-		})
-		r.prog.step("docker", i+1, total)
-	}
-	for _, name := range order {
-		rep.Results = append(rep.Results, newResult(name, KindDocker, samples[name], errs[name]))
-	}
+	rep.Results = append(rep.Results, r.rounds(ctx, "docker", KindDocker, func(ctx context.Context, i int, add func(string, time.Duration, error)) {
+		d.round(ctx, fmt.Sprintf("hutch-bench-%d-%d", os.Getpid(), i), tag, add)
+	})...)
 }
 
 // dockerCLI runs the docker client.
