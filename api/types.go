@@ -22,6 +22,7 @@ type Sandbox struct {
 	TimeoutSeconds     *int64            `json:"timeoutSeconds"`
 	ExpiresAt          *time.Time        `json:"expiresAt"`
 	AutoStopMinutes    int               `json:"autoStopMinutes"`
+	AutoPauseMinutes   int               `json:"autoPauseMinutes"`
 	AutoArchiveMinutes int               `json:"autoArchiveMinutes"`
 	AutoDeleteMinutes  int               `json:"autoDeleteMinutes"`
 	AutoResume         bool              `json:"autoResume"`
@@ -67,6 +68,7 @@ type CreateSandboxRequest struct {
 	Resources          *ResourcesRequest `json:"resources,omitempty"`
 	TimeoutSeconds     *int64            `json:"timeoutSeconds,omitempty"`
 	AutoStopMinutes    *int              `json:"autoStopMinutes,omitempty"`
+	AutoPauseMinutes   *int              `json:"autoPauseMinutes,omitempty"`
 	AutoArchiveMinutes *int              `json:"autoArchiveMinutes,omitempty"`
 	AutoDeleteMinutes  *int              `json:"autoDeleteMinutes,omitempty"`
 	Network            *NetworkRequest   `json:"network,omitempty"`

@@ -151,6 +151,7 @@ func printSandbox(w io.Writer, sb *api.Sandbox) error {
 	kv("timeout", timeout)
 	kv("expires", timeOrDash(sb.ExpiresAt))
 	kv("auto-stop", minutes(sb.AutoStopMinutes, "off"))
+	kv("auto-pause", minutes(sb.AutoPauseMinutes, "off"))
 	kv("auto-archive", minutes(sb.AutoArchiveMinutes, "off"))
 	kv("auto-delete", autoDelete(sb.AutoDeleteMinutes))
 	kv("created", timeOrDash(&sb.CreatedAt))

@@ -30,6 +30,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	optFlag(fs, "pids", "process limit (`n` processes)", &res.Pids, parsePositiveInt64)
 	optFlag(fs, "timeout", "kill after this long: `seconds` or a duration such as 1h", &req.TimeoutSeconds, parseSeconds)
 	optFlag(fs, "auto-stop", "stop after this long idle: `minutes` or a duration; 0 = off", &req.AutoStopMinutes, parseMinutes)
+	optFlag(fs, "auto-pause", "pause after this long idle: `minutes` or a duration; 0 = off", &req.AutoPauseMinutes, parseMinutes)
 	optFlag(fs, "auto-archive", "archive after this long stopped: `minutes` or a duration; 0 = off", &req.AutoArchiveMinutes, parseMinutes)
 	optFlag(fs, "auto-delete", "delete after this long stopped: `minutes` or a duration; 0 = on stop, -1 = never", &req.AutoDeleteMinutes, parseMinutes)
 	fs.BoolVar(&noInternet, "no-internet", false, "no network access outside the sandbox")

@@ -9,6 +9,7 @@ import (
 // CauseUser, CauseExpiry and CauseReconcile.
 const (
 	CauseAutoStop    = "auto-stop"
+	CauseAutoPause   = "auto-pause"
 	CauseAutoArchive = "auto-archive"
 	CauseAutoDelete  = "auto-delete"
 )

@@ -75,6 +75,7 @@ type TimerKind string
 // The interval timers.
 const (
 	TimerAutoStop    TimerKind = "auto-stop"    // AutoStopMinutes from LastActivityAt
+	TimerAutoPause   TimerKind = "auto-pause"   // AutoPauseMinutes from LastActivityAt
 	TimerAutoArchive TimerKind = "auto-archive" // AutoArchiveMinutes from UpdatedAt
 	TimerAutoDelete  TimerKind = "auto-delete"  // AutoDeleteMinutes from UpdatedAt
 )
@@ -84,6 +85,8 @@ func (k TimerKind) Minutes(sb *Sandbox) int {
 	switch k {
 	case TimerAutoStop:
 		return sb.AutoStopMinutes
+	case TimerAutoPause:
+		return sb.AutoPauseMinutes
 	case TimerAutoArchive:
 		return sb.AutoArchiveMinutes
 	case TimerAutoDelete:
@@ -94,7 +97,7 @@ func (k TimerKind) Minutes(sb *Sandbox) int {
 
 // Since returns the time k counts from on sb.
 func (k TimerKind) Since(sb *Sandbox) time.Time {
-	if k == TimerAutoStop {
+	if k == TimerAutoStop || k == TimerAutoPause {
 		return sb.LastActivityAt
 	}
 	return sb.UpdatedAt

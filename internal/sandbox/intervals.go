@@ -10,9 +10,10 @@ import (
 
 // Intervals changes a sandbox's interval timers after create; nil keeps a
 // setting. The bounds are create's: auto-stop and auto-archive 0 (off) or
-// more minutes, auto-delete -1 (never), 0 (on stop) or more.
+// more minutes (auto-pause too), auto-delete -1 (never), 0 (on stop) or more.
 type Intervals struct {
 	AutoStopMinutes    *int
+	AutoPauseMinutes   *int
 	AutoArchiveMinutes *int
 	AutoDeleteMinutes  *int
 }
@@ -26,6 +27,7 @@ func (s *Service) SetIntervals(ctx context.Context, orgID, idOrName string, iv I
 		min   int
 	}{
 		{"autoStopMinutes", iv.AutoStopMinutes, 0},
+		{"autoPauseMinutes", iv.AutoPauseMinutes, 0},
 		{"autoArchiveMinutes", iv.AutoArchiveMinutes, 0},
 		{"autoDeleteMinutes", iv.AutoDeleteMinutes, -1},
 	} {
@@ -40,9 +42,10 @@ func (s *Service) SetIntervals(ctx context.Context, orgID, idOrName string, iv I
 			}
 		}
 		set(&sb.AutoStopMinutes, iv.AutoStopMinutes)
+		set(&sb.AutoPauseMinutes, iv.AutoPauseMinutes)
 		set(&sb.AutoArchiveMinutes, iv.AutoArchiveMinutes)
 		set(&sb.AutoDeleteMinutes, iv.AutoDeleteMinutes)
-		return Event{Type: "intervals", Cause: CauseUser, Message: fmt.Sprintf("auto-stop %d, auto-archive %d, auto-delete %d minutes",
-			sb.AutoStopMinutes, sb.AutoArchiveMinutes, sb.AutoDeleteMinutes)}, nil
+		return Event{Type: "intervals", Cause: CauseUser, Message: fmt.Sprintf("auto-stop %d, auto-pause %d, auto-archive %d, auto-delete %d minutes",
+			sb.AutoStopMinutes, sb.AutoPauseMinutes, sb.AutoArchiveMinutes, sb.AutoDeleteMinutes)}, nil
 	})
 }

@@ -97,7 +97,7 @@ func (r *Reconciler) Pass(ctx context.Context) {
 		{"expiry", r.expire},
 		{"stale transitions", r.settleStale},
 		{"stopped timers", r.stoppedTimers},
-		{"auto-stop", r.autoStop},
+		{"idle timers", r.idleTimers},
 		{"tiered pause", r.tieredPause},
 		{"purge", r.purge},
 	} {

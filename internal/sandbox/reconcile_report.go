@@ -70,6 +70,8 @@ func (r *Reconciler) dueAt(sb *Sandbox, cause string) time.Time {
 		}
 	case CauseAutoStop:
 		return timer(autoStop)
+	case CauseAutoPause:
+		return timer(autoPause)
 	case CauseAutoArchive:
 		return timer(autoArchive)
 	case CauseAutoDelete:

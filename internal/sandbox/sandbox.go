@@ -15,18 +15,21 @@ type Sandbox struct {
 	// Runtime names the driver the sandbox runs on ("oci", "gvisor"),
 	// chosen at create and kept for its life; empty in a record made
 	// before there was a choice, which is "oci".
-	Runtime            string
-	Entrypoint         []string
-	Env                map[string]string
-	Metadata           map[string]string
-	Resources          Resources
-	Network            Network
-	State              State
-	DesiredState       State
-	StateReason        string
-	TimeoutSeconds     *int64
-	ExpiresAt          *time.Time
-	AutoStopMinutes    int
+	Runtime         string
+	Entrypoint      []string
+	Env             map[string]string
+	Metadata        map[string]string
+	Resources       Resources
+	Network         Network
+	State           State
+	DesiredState    State
+	StateReason     string
+	TimeoutSeconds  *int64
+	ExpiresAt       *time.Time
+	AutoStopMinutes int
+	// AutoPauseMinutes pauses the sandbox after this many idle minutes,
+	// with the memory mode a pause without one takes; 0 is off.
+	AutoPauseMinutes   int
 	AutoArchiveMinutes int
 	AutoDeleteMinutes  int
 	// AutoResume lets a request through the port proxy resume the

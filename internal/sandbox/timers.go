@@ -12,6 +12,7 @@ import (
 // disagree about which sandbox is due.
 var (
 	autoStop    = Timer{Kind: TimerAutoStop, States: []State{StateRunning}, MinMinutes: 1}
+	autoPause   = Timer{Kind: TimerAutoPause, States: []State{StateRunning}, MinMinutes: 1}
 	autoArchive = Timer{Kind: TimerAutoArchive, States: []State{StateStopped}, MinMinutes: 1}
 	// An auto-delete of 0 minutes deletes as soon as the sandbox stops;
 	// -1 means never.
@@ -87,19 +88,42 @@ func (r *Reconciler) stoppedTimers(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// autoStop samples the CPU time of every running sandbox with auto-stop,
-// counts CPU use above Automation.IdleCPU as activity, and stops those
-// idle for their autoStopMinutes. A sandbox is stopped only once two
-// samples bracket an idle stretch, so after a restart the first pass only
-// takes a reading: a busy sandbox is never stopped for want of history.
-func (r *Reconciler) autoStop(ctx context.Context, now time.Time) error {
-	running, err := r.s.store.ListTimerOn(ctx, autoStop, batch)
-	if err != nil {
-		return err
+// idleTimer is a timer of a running sandbox that counts idle time, and
+// the action it fires.
+type idleTimer struct {
+	timer  Timer
+	action Action
+	cause  string
+}
+
+// idleTimers samples the CPU time of every running sandbox with
+// auto-stop or auto-pause, counts CPU use above Automation.IdleCPU as
+// activity, and stops or pauses those idle for their autoStopMinutes or
+// autoPauseMinutes: the shorter setting fires first (a paused sandbox is
+// not running, so its auto-stop no longer counts). A sandbox is acted on
+// only once two samples bracket an idle stretch, so after a restart the
+// first pass only takes a reading: a busy sandbox is never stopped or
+// paused for want of history.
+func (r *Reconciler) idleTimers(ctx context.Context, now time.Time) error {
+	timers := []idleTimer{{autoStop, ActionStop, CauseAutoStop}}
+	if r.s.rt.Capabilities().Pause {
+		timers = append(timers, idleTimer{autoPause, ActionPause, CauseAutoPause})
 	}
-	seen := make(map[string]bool, len(running))
+	seen := map[string]bool{}
+	var running []*Sandbox
+	for _, it := range timers {
+		on, err := r.s.store.ListTimerOn(ctx, it.timer, batch)
+		if err != nil {
+			return err
+		}
+		for _, sb := range on {
+			if !seen[sb.ID] {
+				seen[sb.ID] = true
+				running = append(running, sb)
+			}
+		}
+	}
 	for _, sb := range running {
-		seen[sb.ID] = true
 		measured, busy := r.sampleCPU(ctx, sb, now)
 		if busy || r.s.held(sb.ID) { // working, or someone is connected to it
 			if err := r.s.store.TouchSandbox(ctx, sb.ID, now); err != nil {
@@ -107,8 +131,14 @@ func (r *Reconciler) autoStop(ctx context.Context, now time.Time) error {
 			}
 			continue
 		}
-		if measured && r.idle(sb, now) {
-			r.act(ctx, sb, ActionStop, CauseAutoStop, r.idle)
+		if !measured {
+			continue
+		}
+		if it, ok := r.firstIdle(timers, sb, now); ok {
+			r.act(ctx, sb, it.action, it.cause, func(sb *Sandbox, now time.Time) bool {
+				next, ok := r.firstIdle(timers, sb, now)
+				return ok && next.cause == it.cause
+			})
 		}
 	}
 	r.mu.Lock()
@@ -119,6 +149,23 @@ func (r *Reconciler) autoStop(ctx context.Context, now time.Time) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// firstIdle returns the timer of timers due on sb at now with the
+// shortest setting (the one that came due first), unless someone is
+// connected to sb.
+func (r *Reconciler) firstIdle(timers []idleTimer, sb *Sandbox, now time.Time) (idleTimer, bool) {
+	var first idleTimer
+	found := false
+	for _, it := range timers {
+		if !it.timer.Due(sb, now, r.cfg.Minute) {
+			continue
+		}
+		if !found || it.timer.Kind.Minutes(sb) < first.timer.Kind.Minutes(sb) {
+			first, found = it, true
+		}
+	}
+	return first, found && !r.s.held(sb.ID)
 }
 
 // sampleCPU reads sb's CPU time and compares it with the previous
@@ -139,10 +186,6 @@ func (r *Reconciler) sampleCPU(ctx context.Context, sb *Sandbox, now time.Time) 
 	}
 	cores := float64(st.CPUUsage-prev.usage) / float64(now.Sub(prev.at))
 	return true, cores > r.cfg.IdleCPU
-}
-
-func (r *Reconciler) idle(sb *Sandbox, now time.Time) bool {
-	return autoStop.Due(sb, now, r.cfg.Minute) && !r.s.held(sb.ID)
 }
 
 // settleStale resolves sandboxes left in a transitional state with no

@@ -28,6 +28,7 @@ type CreateRequest struct {
 	Pids               *int64
 	TimeoutSeconds     *int64
 	AutoStopMinutes    *int
+	AutoPauseMinutes   *int
 	AutoArchiveMinutes *int
 	AutoDeleteMinutes  *int
 	Internet           *bool
@@ -169,6 +170,7 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 		min   int
 	}{
 		{"autoStopMinutes", r.AutoStopMinutes, &sb.AutoStopMinutes, 0},
+		{"autoPauseMinutes", r.AutoPauseMinutes, &sb.AutoPauseMinutes, 0},
 		{"autoArchiveMinutes", r.AutoArchiveMinutes, &sb.AutoArchiveMinutes, 0},
 		{"autoDeleteMinutes", r.AutoDeleteMinutes, &sb.AutoDeleteMinutes, -1},
 	} {

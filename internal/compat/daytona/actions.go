@@ -110,7 +110,9 @@ func minutes(r *http.Request, param string) (int, error) {
 }
 
 // setInterval sets one of the interval timers, which mean here what they
-// mean in Daytona: auto-stop after that long idle (0 off), auto-archive
+// mean in Daytona: auto-stop and auto-pause after that long idle (0 off;
+// the pause keeps or releases memory as a pause without a body does, and
+// the tiered pause may move it to disk later), auto-archive
 // after that long stopped (0 off here, where Daytona takes its maximum),
 // auto-delete after that long stopped (-1 never, 0 on stop).
 func (f *face) setInterval(field string) compat.HandlerFunc {
@@ -127,6 +129,8 @@ func (f *face) setInterval(field string) compat.HandlerFunc {
 		switch field {
 		case "autoStopInterval":
 			iv.AutoStopMinutes = &n
+		case "autoPauseInterval":
+			iv.AutoPauseMinutes = &n
 		case "autoArchiveInterval":
 			iv.AutoArchiveMinutes = &n
 		case "autoDeleteInterval":
@@ -141,24 +145,6 @@ func (f *face) setInterval(field string) compat.HandlerFunc {
 		compat.WriteJSON(w, http.StatusOK, f.body(r, sb))
 		return nil
 	}
-}
-
-// setAutoPause accepts 0 (off, which it always is here) and refuses any
-// other interval: Hutch has auto-stop, not auto-pause.
-func (f *face) setAutoPause(w http.ResponseWriter, r *http.Request) error {
-	_, sb, err := f.lookup(r)
-	if err != nil {
-		return err
-	}
-	n, err := minutes(r, "interval")
-	if err != nil {
-		return err
-	}
-	if n != 0 {
-		return notSupported("auto-pause: Hutch stops idle sandboxes (autostop), it does not pause them")
-	}
-	compat.WriteJSON(w, http.StatusOK, f.body(r, sb))
-	return nil
 }
 
 // setTTL is Hutch's expiry: the sandbox is deleted that many minutes

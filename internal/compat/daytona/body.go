@@ -110,7 +110,7 @@ func (f *face) body(r *http.Request, sb *sandbox.Sandbox) sandboxBody {
 		Target: target, CPU: sb.Resources.CPU,
 		Memory: float64(sb.Resources.MemoryMB) / gib, Disk: float64(sb.Resources.DiskMB) / gib,
 		State: states[sb.State], DesiredState: states[sb.DesiredState], BackupState: "None",
-		AutoStopInterval: sb.AutoStopMinutes, AutoArchiveInterval: sb.AutoArchiveMinutes,
+		AutoStopInterval: sb.AutoStopMinutes, AutoPauseInterval: sb.AutoPauseMinutes, AutoArchiveInterval: sb.AutoArchiveMinutes,
 		AutoDeleteInterval: sb.AutoDeleteMinutes, Volumes: []any{},
 		CreatedAt: stamp(sb.CreatedAt), UpdatedAt: stamp(sb.UpdatedAt), LastActivityAt: stamp(sb.LastActivityAt),
 		RunnerID: runnerID, SandboxClass: sandboxClass, DaemonVersion: "hutch", ToolboxProxyURL: f.toolboxURL(r),

@@ -106,7 +106,7 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{`{"labels": "x"}`, 400, "labels"},
 		{`{"buildInfo": {"dockerfileContent": "FROM python:3.12\nRUN pip install x\n"}}`, 501, "Dockerfile"},
 		{`{"gpu": 1}`, 501, "gpu"},
-		{`{"autoPauseInterval": 5}`, 501, "autoPauseInterval"},
+		{`{"autoPauseInterval": -5}`, 400, "autoPauseInterval"},
 		{`{"public": true}`, 501, "public"},
 		{`{"volumes": [{"volumeId": "v", "mountPath": "/data"}]}`, 501, "volumes"},
 		{`{"domainAllowList": "example.com"}`, 501, "domainAllowList"},
@@ -396,9 +396,20 @@ func TestSetters(t *testing.T) {
 			t.Errorf("%s: %d %s, want a 400 naming %s", c.path, r.status, r.body, c.field)
 		}
 	}
-	e.must(200, "POST", p+"/autopause/0", nil)
-	if r := e.request("POST", p+"/autopause/10", e.key, nil); r.status != 501 {
-		t.Fatalf("autopause 10: %d %s", r.status, r.body)
+	if got := e.must(200, "POST", p+"/autopause/10", nil).sandbox(t); got.AutoPauseInterval != 10 {
+		t.Fatalf("autopause 10: %+v", got)
+	}
+	if got := e.must(200, "GET", p, nil).sandbox(t); got.AutoPauseInterval != 10 || got.AutoStopInterval != 45 {
+		t.Fatalf("auto-pause not stored beside auto-stop: %+v", got)
+	}
+	if r := e.request("POST", p+"/autopause/-1", e.key, nil); r.status != 400 || !strings.Contains(r.err(t).Message, "autoPauseInterval") {
+		t.Fatalf("autopause -1: %d %s, want a 400 naming autoPauseInterval", r.status, r.body)
+	}
+	if got := e.must(200, "POST", p+"/autopause/0", nil).sandbox(t); got.AutoPauseInterval != 0 {
+		t.Fatalf("autopause 0: %+v", got)
+	}
+	if got := e.create(map[string]any{"autoPauseInterval": 7}); got.AutoPauseInterval != 7 {
+		t.Fatalf("create with autoPauseInterval 7: %+v", got)
 	}
 	if got := e.must(200, "POST", p+"/ttl/30", nil).sandbox(t); got.AutoDestroyAt == "" {
 		t.Fatalf("ttl 30: %+v", got)

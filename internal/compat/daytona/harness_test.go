@@ -143,6 +143,7 @@ type sandboxBody struct {
 	NetworkBlockAll     bool              `json:"networkBlockAll"`
 	NetworkAllowList    string            `json:"networkAllowList"`
 	AutoStopInterval    int               `json:"autoStopInterval"`
+	AutoPauseInterval   int               `json:"autoPauseInterval"`
 	AutoArchiveInterval int               `json:"autoArchiveInterval"`
 	AutoDeleteInterval  int               `json:"autoDeleteInterval"`
 	AutoDestroyAt       string            `json:"autoDestroyAt"`

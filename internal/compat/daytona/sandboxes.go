@@ -33,7 +33,7 @@ func (f *face) controlRoutes(mux *http.ServeMux) {
 	route("POST /sandbox/{id}/autostop/{interval}", f.setInterval("autoStopInterval"))
 	route("POST /sandbox/{id}/autoarchive/{interval}", f.setInterval("autoArchiveInterval"))
 	route("POST /sandbox/{id}/autodelete/{interval}", f.setInterval("autoDeleteInterval"))
-	route("POST /sandbox/{id}/autopause/{interval}", f.setAutoPause)
+	route("POST /sandbox/{id}/autopause/{interval}", f.setInterval("autoPauseInterval"))
 	route("POST /sandbox/{id}/ttl/{minutes}", f.setTTL)
 	route("POST /sandbox/{id}/last-activity", f.lastActivity)
 	route("POST /sandbox/{id}/public/{isPublic}", f.setPublic)
@@ -100,6 +100,7 @@ var fields = map[string]string{
 	"resources.memoryMB": "memory",
 	"resources.diskMB":   "disk",
 	"autoStopMinutes":    "autoStopInterval",
+	"autoPauseMinutes":   "autoPauseInterval",
 	"autoArchiveMinutes": "autoArchiveInterval",
 	"autoDeleteMinutes":  "autoDeleteInterval",
 	"timeoutSeconds":     "ttlMinutes",
@@ -164,8 +165,8 @@ func (c createRequest) imageOf() (string, error) {
 // cannot honour rather than dropping it.
 func (c createRequest) request(org string) (sandbox.CreateRequest, error) {
 	req := sandbox.CreateRequest{OrganizationID: org, Name: c.Name, Env: c.Env, Metadata: c.Labels,
-		CPU: c.CPU, AutoStopMinutes: c.AutoStopInterval, AutoArchiveMinutes: c.AutoArchiveInterval,
-		AutoDeleteMinutes: c.AutoDeleteInterval}
+		CPU: c.CPU, AutoStopMinutes: c.AutoStopInterval, AutoPauseMinutes: &c.AutoPauseInterval,
+		AutoArchiveMinutes: c.AutoArchiveInterval, AutoDeleteMinutes: c.AutoDeleteInterval}
 	img, err := c.imageOf()
 	if err != nil {
 		return req, err
@@ -178,8 +179,6 @@ func (c createRequest) request(org string) (sandbox.CreateRequest, error) {
 		return req, notSupported("gpu: this server has no GPUs")
 	case c.Public:
 		return req, notSupported("public: this server makes ports public one at a time (native API), not a whole sandbox")
-	case c.AutoPauseInterval > 0:
-		return req, notSupported("autoPauseInterval: Hutch has auto-stop, not auto-pause")
 	case c.DomainAllowList != "":
 		return req, notSupported("domainAllowList: egress is filtered by CIDR (networkAllowList), not by domain")
 	case len(c.Volumes) > 0:

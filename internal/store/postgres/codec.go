@@ -35,7 +35,7 @@ var sandboxCols = []string{
 	"created_at", "updated_at", "started_at", "last_activity_at", "version",
 	"deny_cidrs", "public_ports", "auto_resume",
 	"pause_memory", "pause_since", "pause_size_bytes", "pause_release_at", "pause_release_after_seconds",
-	"runtime",
+	"runtime", "auto_pause_minutes",
 }
 
 // sandboxColumns is sandboxCols as a select list.
@@ -71,7 +71,7 @@ func sandboxArgs(sb *sandbox.Sandbox) []any {
 		micro(sb.LastActivityAt), sb.Version,
 		jsonText(sb.Network.DenyCIDRs), jsonText(sb.Network.PublicPorts), sb.AutoResume,
 		pauseMemory, pauseSince, pauseSize, pauseReleaseAt, sb.PauseReleaseAfterSeconds,
-		sb.Runtime,
+		sb.Runtime, sb.AutoPauseMinutes,
 	}
 }
 
@@ -98,7 +98,7 @@ func scanSandboxRow(row pgx.Row) (*sandbox.Sandbox, error) {
 		&sb.CreatedAt, &sb.UpdatedAt, &sb.StartedAt, &sb.LastActivityAt, &sb.Version,
 		&sb.Network.DenyCIDRs, &sb.Network.PublicPorts, &sb.AutoResume,
 		&pauseMemory, &pauseSince, &pauseSize, &pauseReleaseAt, &sb.PauseReleaseAfterSeconds,
-		&sb.Runtime)
+		&sb.Runtime, &sb.AutoPauseMinutes)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ type timerColumn struct{ minutes, since string }
 
 var timerColumns = map[sandbox.TimerKind]timerColumn{
 	sandbox.TimerAutoStop:    {"auto_stop_minutes", "last_activity_at"},
+	sandbox.TimerAutoPause:   {"auto_pause_minutes", "last_activity_at"},
 	sandbox.TimerAutoArchive: {"auto_archive_minutes", "updated_at"},
 	sandbox.TimerAutoDelete:  {"auto_delete_minutes", "updated_at"},
 }

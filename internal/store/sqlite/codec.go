@@ -61,7 +61,7 @@ var sandboxCols = []string{
 	"created_at", "updated_at", "started_at", "last_activity_at", "version",
 	"deny_cidrs", "public_ports", "auto_resume",
 	"pause_memory", "pause_since", "pause_size_bytes", "pause_release_at", "pause_release_after_seconds",
-	"runtime",
+	"runtime", "auto_pause_minutes",
 }
 
 // sandboxColumns is sandboxCols as a select list.
@@ -115,7 +115,7 @@ func sandboxArgs(sb *sandbox.Sandbox) ([]any, error) {
 		formatTime(sb.LastActivityAt), sb.Version,
 		deny, public, sb.AutoResume,
 		pauseMemory, pauseSince, pauseSize, pauseReleaseAt, releaseAfter,
-		sb.Runtime,
+		sb.Runtime, sb.AutoPauseMinutes,
 	}, nil
 }
 
@@ -146,7 +146,7 @@ func scanSandbox(row scanner) (*sandbox.Sandbox, error) {
 		&created, &updated, &started, &activity, &sb.Version,
 		&deny, &public, &sb.AutoResume,
 		&pauseMemory, &pauseSince, &pauseSize, &pauseReleaseAt, &releaseAfter,
-		&sb.Runtime)
+		&sb.Runtime, &sb.AutoPauseMinutes)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func testListExpired(t *testing.T, s store.Store) {
 }
 
 // testListTimerOn seeds one sandbox in every state with auto-stop 2,
-// auto-archive 0 and auto-delete -1, and checks that each timer reads its
+// auto-pause 4, auto-archive 0 and auto-delete -1, and checks that each timer reads its
 // own setting against the least setting asked for, in the states asked
 // for, ordered by the time it counts from.
 func testListTimerOn(t *testing.T, s store.Store) {
@@ -138,6 +138,7 @@ func testListTimerOn(t *testing.T, s store.Store) {
 	for i, st := range sandbox.States {
 		sb := inState(org, "sb-"+string(st), st)
 		sb.AutoStopMinutes, sb.AutoArchiveMinutes, sb.AutoDeleteMinutes = 2, 0, -1
+		sb.AutoPauseMinutes = 4
 		// Activity runs one way through the states, updates the other, so
 		// that each timer's order shows which time it reads.
 		sb.LastActivityAt = at.Add(-time.Duration(i) * time.Second)
@@ -161,6 +162,7 @@ func testListTimerOn(t *testing.T, s store.Store) {
 			on   bool
 		}{
 			{sandbox.TimerAutoStop, 2, true}, {sandbox.TimerAutoStop, 3, false},
+			{sandbox.TimerAutoPause, 4, true}, {sandbox.TimerAutoPause, 5, false},
 			{sandbox.TimerAutoArchive, 0, true}, {sandbox.TimerAutoArchive, 1, false},
 			{sandbox.TimerAutoDelete, -1, true}, {sandbox.TimerAutoDelete, 0, false},
 		} {
@@ -173,6 +175,7 @@ func testListTimerOn(t *testing.T, s store.Store) {
 	}
 	all := named("sb-", sandbox.States...)
 	wantOrder(t, "auto-stop in every state, by last activity", list(sandbox.TimerAutoStop, sandbox.States, 1), reversed(all))
+	wantOrder(t, "auto-pause in every state, by last activity", list(sandbox.TimerAutoPause, sandbox.States, 1), reversed(all))
 	wantOrder(t, "auto-delete in every state, by last update", list(sandbox.TimerAutoDelete, sandbox.States, -1), all)
 	wantOrder(t, "auto-stop in every other state", list(sandbox.TimerAutoStop, everyOther(), 1), reversed(named("sb-", everyOther()...)))
 	wantOrder(t, "auto-stop in no state", list(sandbox.TimerAutoStop, nil, 1), nil)

@@ -69,7 +69,7 @@ func newSandbox(org, name string) *sandbox.Sandbox {
 		StateReason:     "started by test",
 		TimeoutSeconds:  &timeout,
 		ExpiresAt:       &expires,
-		AutoStopMinutes: 15, AutoArchiveMinutes: 60, AutoDeleteMinutes: -1,
+		AutoStopMinutes: 15, AutoPauseMinutes: 10, AutoArchiveMinutes: 60, AutoDeleteMinutes: -1,
 		CreatedAt:      at,
 		UpdatedAt:      at,
 		StartedAt:      &started,

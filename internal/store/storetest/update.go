@@ -36,6 +36,7 @@ func testUpdate(t *testing.T, s store.Store) {
 	sb.Network = sandbox.Network{AllowCIDRs: []string{"0.0.0.0/0"}}
 	sb.Resources.MemoryMB = 1024
 	sb.AutoStopMinutes = 0
+	sb.AutoPauseMinutes = 7
 	stamp := before.UpdatedAt.Add(time.Minute)
 	sb.UpdatedAt = stamp // the caller's clock, not the store's
 	mustUpdate(t, s, sb, sandbox.Event{Type: "state", From: sandbox.StateRunning, To: sandbox.StatePaused})

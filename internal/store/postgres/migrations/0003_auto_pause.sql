@@ -1,0 +1,3 @@
+-- Auto-pause (issue 14): pause a running sandbox after this many idle
+-- minutes, counted like auto-stop from last_activity_at; 0 is off.
+ALTER TABLE sandboxes ADD COLUMN auto_pause_minutes integer NOT NULL DEFAULT 0;
