@@ -21,6 +21,7 @@ func TestStoreRuleSets(t *testing.T) {
 		{"expiry without paused", expiryStates(false), []State{StateCreating, StateRunning, StatePausing,
 			StateResuming, StateStopping, StateStopped, StateStarting, StateArchiving, StateArchived, StateError}},
 		{"auto-stop", autoStop.States, []State{StateRunning}},
+		{"auto-pause", autoPause.States, []State{StateRunning}},
 		{"auto-archive", autoArchive.States, []State{StateStopped}},
 		{"auto-delete", autoDelete.States, []State{StateStopped, StateArchived}},
 	} {
@@ -38,6 +39,7 @@ func TestTimerDue(t *testing.T) {
 		return &Sandbox{State: st, AutoStopMinutes: stop, AutoArchiveMinutes: archive, AutoDeleteMinutes: del,
 			LastActivityAt: at.Add(-10 * time.Second), UpdatedAt: at.Add(-20 * time.Second)}
 	}
+	paused := func(sb *Sandbox, minutes int) *Sandbox { sb.AutoPauseMinutes = minutes; return sb }
 	for _, c := range []struct {
 		name  string
 		timer Timer
@@ -48,6 +50,10 @@ func TestTimerDue(t *testing.T) {
 		{"auto-stop before its deadline", autoStop, sb(StateRunning, 11, 0, -1), false},
 		{"auto-stop off at 0", autoStop, sb(StateRunning, 0, 0, -1), false},
 		{"auto-stop not when paused", autoStop, sb(StatePaused, 1, 0, -1), false},
+		{"auto-pause at its deadline from activity", autoPause, paused(sb(StateRunning, 0, 0, -1), 10), true},
+		{"auto-pause before its deadline", autoPause, paused(sb(StateRunning, 0, 0, -1), 11), false},
+		{"auto-pause off at 0", autoPause, sb(StateRunning, 5, 0, -1), false},
+		{"auto-pause not when paused", autoPause, paused(sb(StatePaused, 0, 0, -1), 1), false},
 		{"auto-archive at its deadline from update", autoArchive, sb(StateStopped, 0, 20, -1), true},
 		{"auto-archive before its deadline", autoArchive, sb(StateStopped, 0, 21, -1), false},
 		{"auto-archive off at 0", autoArchive, sb(StateStopped, 0, 0, -1), false},
