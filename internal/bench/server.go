@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/mountinfo"
 )
 
 // ownServer is the `hutch serve` a bench starts for itself: a fresh data
@@ -162,16 +164,9 @@ func (s *ownServer) stop(keepLog bool) {
 // mountsUnder lists the mount points at or below dir: a directory with
 // one is not removed, lest the removal reach into what is mounted there.
 func mountsUnder(dir string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	out, err := mountinfo.Under(dir)
 	if err != nil {
 		return []string{"(mountinfo unreadable)"}
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			out = append(out, f[4])
-		}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/mountinfo"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -356,7 +357,7 @@ func (d *Driver) restoreHost(ctx context.Context, p paths, rec *record) error {
 			return err
 		}
 	}
-	if mounted, err := mountsUnder(p.rootfs); err != nil || len(mounted) > 0 {
+	if mounted, err := mountinfo.Under(p.rootfs); err != nil || len(mounted) > 0 {
 		return err
 	}
 	if err := d.mountDisk(p.diskImg, p.disk); err != nil {

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -124,7 +124,7 @@ func (d *Driver) mountRootfsAs(p paths, layers []string, ids idRange) error {
 // from /proc/self/mountinfo, so it also cleans up after a create that was
 // cut off half-way.
 func unmountUnder(dir string) error {
-	mounts, err := mountsUnder(dir)
+	mounts, err := mountinfo.Under(dir)
 	if err != nil {
 		return err
 	}
@@ -149,46 +149,4 @@ func unmountUnder(dir string) error {
 		}
 	}
 	return nil
-}
-
-// mountsUnder lists the mount points at or below dir.
-func mountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mnt := unescapeMount(fields[4])
-		if mnt == dir || strings.HasPrefix(mnt, dir+"/") {
-			out = append(out, mnt)
-		}
-	}
-	return out, sc.Err()
-}
-
-// unescapeMount undoes the octal escapes of mountinfo (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

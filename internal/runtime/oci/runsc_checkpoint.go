@@ -17,6 +17,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/initproc"
+	"github.com/hutchdev/hutch/internal/mountinfo"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -203,7 +204,7 @@ func (g *Gvisor) Restore(ctx context.Context, id string) error {
 	if err := g.deleteContainer(ctx, RuntimeRunsc, id); err != nil {
 		return fmt.Errorf("restore %s: %w", id, err)
 	}
-	if mounts, err := mountsUnder(p.rootfs); err != nil || len(mounts) == 0 {
+	if mounts, err := mountinfo.Under(p.rootfs); err != nil || len(mounts) == 0 {
 		if err := g.remount(ctx, p, rec); err != nil {
 			return fmt.Errorf("restore %s: %w", id, err)
 		}
