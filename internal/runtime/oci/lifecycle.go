@@ -110,9 +110,6 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 	if err := discardCheckpoint(p); err != nil {
 		return fmt.Errorf("start %s: %w", s.ID, err)
 	}
-	if err := waitDiskReleased(ctx, p.diskImg, 10*time.Second); err != nil {
-		return fmt.Errorf("start %s: %w", s.ID, err)
-	}
 	if err := d.boot(ctx, p, s, rec); err != nil {
 		_ = d.teardown(context.WithoutCancel(ctx), p, rec)
 		return fmt.Errorf("start %s: %w", s.ID, err)
@@ -361,11 +358,20 @@ func (d *Driver) teardown(ctx context.Context, p paths, rec *record) error {
 	// clear); only one attached but never mounted needs the search of
 	// every loop device on the host for its image.
 	attached := !isMountPoint(p.disk)
-	if err := unmountUnder(p.dir); err != nil {
+	lazy, err := unmountAll(p.dir)
+	if err != nil {
 		errs = append(errs, err)
 	}
-	if attached {
+	switch {
+	case attached:
 		detachLoops(p.diskImg)
+	case lazy:
+		// The disk stays mounted, unseen, until its last user goes; a
+		// start that mounted the image again meanwhile would put a second
+		// ext4 over it that misses what the first has not written back.
+		if err := waitDiskReleased(ctx, p.diskImg, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

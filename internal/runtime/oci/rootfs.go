@@ -124,9 +124,17 @@ func (d *Driver) mountRootfsAs(p paths, layers []string, ids idRange) error {
 // from /proc/self/mountinfo, so it also cleans up after a create that was
 // cut off half-way.
 func unmountUnder(dir string) error {
+	_, err := unmountAll(dir)
+	return err
+}
+
+// unmountAll is unmountUnder that also reports whether a mount still busy
+// after half a second was detached lazily: the kernel releases it (and
+// its loop device) only when its last user is gone.
+func unmountAll(dir string) (lazy bool, err error) {
 	mounts, err := mountinfo.Under(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(mounts)))
 	for _, m := range mounts {
@@ -144,9 +152,10 @@ func unmountUnder(dir string) error {
 		if err != nil {
 			// Last resort: detach, the kernel frees it when unused.
 			if err2 := unix.Unmount(m, unix.MNT_DETACH); err2 != nil {
-				return fmt.Errorf("unmount %s: %w", m, err)
+				return lazy, fmt.Errorf("unmount %s: %w", m, err)
 			}
+			lazy = true
 		}
 	}
-	return nil
+	return lazy, nil
 }
