@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/procscan"
 	"github.com/vishvananda/netlink"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -184,33 +184,26 @@ func (c *Cluster) removeContainers() error {
 // killShims kills runc shims still serving this containerd (a crash
 // between a task's start and its removal leaves them).
 func killShims(sock string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
-			continue
-		}
-		flags := map[string]string{}
-		for i := 0; i+1 < len(args); i++ {
-			if strings.HasPrefix(args[i], "-") {
-				flags[args[i]] = args[i+1]
-			}
-		}
-		if flags["-address"] != sock {
-			continue
-		}
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	shims, _ := procscan.Find(func(argv []string) bool {
+		return strings.HasPrefix(filepath.Base(argv[0]), "containerd-shim") && shimFlags(argv)["-address"] == sock
+	})
+	for _, p := range shims {
+		flags := shimFlags(p.Argv)
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 		// A killed shim leaves its socket where containerd 1.6 puts them
 		// all, named by a hash of containerd's address, namespace and id.
 		sum := sha256.Sum256([]byte(filepath.Join(sock, flags["-namespace"], flags["-id"])))
 		_ = os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 	}
+}
+
+// shimFlags maps a shim's flags to their values.
+func shimFlags(argv []string) map[string]string {
+	flags := map[string]string{}
+	for i := 0; i+1 < len(argv); i++ {
+		if strings.HasPrefix(argv[i], "-") {
+			flags[argv[i]] = argv[i+1]
+		}
+	}
+	return flags
 }
