@@ -19,6 +19,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/initproc"
+	"github.com/hutchdev/hutch/internal/procscan"
 )
 
 // gVisor's runsc takes the same bundle as crun: the overlay root on the
@@ -329,22 +330,12 @@ func (d *Driver) dialRunscPort(ctx context.Context, id string, port int) (net.Co
 // can leave them outside the sandbox's cgroup, where terminate does not
 // look. They name their root and, last, the container.
 func killRunscStrays(root, id string) {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-		if len(argv) < 3 || argv[len(argv)-1] != id || !slices.Contains(argv, "--root="+root) {
-			continue
-		}
-		if name := filepath.Base(argv[0]); name == "runsc-sandbox" || name == "runsc-gofer" {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
+	strays, _ := procscan.Find(func(argv []string) bool {
+		name := filepath.Base(argv[0])
+		return len(argv) >= 3 && argv[len(argv)-1] == id && slices.Contains(argv, "--root="+root) &&
+			(name == "runsc-sandbox" || name == "runsc-gofer")
+	})
+	for _, p := range strays {
+		_ = unix.Kill(p.PID, unix.SIGKILL)
 	}
 }

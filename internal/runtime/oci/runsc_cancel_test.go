@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/procscan"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/oci/ocitest"
 )
@@ -71,19 +72,10 @@ func TestGvisorCreateCancelledDuringRun(t *testing.T) {
 
 // processesNaming lists the host processes whose command line names id.
 func processesNaming(id string) []string {
-	ents, _ := os.ReadDir("/proc")
+	procs, _ := procscan.Find(func(argv []string) bool { return strings.Contains(strings.Join(argv, " "), id) })
 	var out []string
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if cmd := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cmd, id) {
-			out = append(out, e.Name()+": "+cmd)
-		}
+	for _, p := range procs {
+		out = append(out, strconv.Itoa(p.PID)+": "+strings.Join(p.Argv, " "))
 	}
 	return out
 }
