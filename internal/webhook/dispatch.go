@@ -127,14 +127,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
+// A pass claims up to passBatch deliveries and sends passParallel at a
+// time; its claim lasts until the last of them may have run its timeout.
+const (
+	passBatch    = 64
+	passParallel = 4
+)
+
 // Pass sends every delivery due now, a few at a time.
 func (d *Dispatcher) Pass(ctx context.Context) error {
-	due, err := d.st.DueDeliveries(ctx, d.now().UTC(), 64)
+	lease := time.Duration(passBatch/passParallel+1) * d.cfg.Timeout
+	due, err := d.st.ClaimDeliveries(ctx, d.now().UTC(), lease, passBatch)
 	if err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, passParallel)
 	for _, dl := range due {
 		wg.Add(1)
 		sem <- struct{}{}

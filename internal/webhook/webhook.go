@@ -78,6 +78,13 @@ type Store interface {
 	// DueDeliveries returns up to limit pending deliveries whose next
 	// attempt is at or before now, oldest first.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*Delivery, error)
+	// ClaimDeliveries is DueDeliveries for the one who sends them: the
+	// deliveries it returns are not due again, for any caller, until
+	// now+lease (unless RetryDelivery says otherwise), so that two
+	// dispatchers sharing a store (replicas) never send one delivery
+	// each. A dispatcher that dies holding a claim leaves the delivery
+	// due again once the lease ends: at least once.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
 	// FinishDelivery marks a delivery done: delivered, or given up.
 	FinishDelivery(ctx context.Context, id int64, at time.Time, delivered bool, lastErr string) error
 	// RetryDelivery records a failed attempt and when to try again.

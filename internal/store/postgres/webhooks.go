@@ -65,12 +65,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, orgID, id string) error {
 
 // DueDeliveries implements webhook.Store through webhook_deliveries_due.
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*webhook.Delivery, error) {
-	out, err := query(ctx, s, func(row pgx.CollectableRow) (*webhook.Delivery, error) {
-		var d webhook.Delivery
-		err := row.Scan(&d.ID, &d.WebhookID, &d.URL, &d.Secret, &d.EventID, &d.OrganizationID,
-			&d.SandboxID, &d.SandboxName, &d.Time, &d.From, &d.To, &d.Cause, &d.Message, &d.Attempts)
-		return &d, err
-	}, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id, d.organization_id, d.sandbox_id,
+	out, err := query(ctx, s, scanDelivery, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id, d.organization_id, d.sandbox_id,
 		d.sandbox_name, d.time, d.from_state, d.to_state, d.cause, d.message, d.attempts
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.done_at IS NULL AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2`,
@@ -79,6 +74,40 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// ClaimDeliveries implements webhook.Store: the due rows are locked
+// with SKIP LOCKED and moved to now+lease in one statement, so that of
+// two replicas claiming at once each gets other deliveries.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*webhook.Delivery, error) {
+	var out []*webhook.Delivery
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `WITH due AS (
+				SELECT id FROM webhook_deliveries WHERE done_at IS NULL AND next_attempt_at <= $1
+				ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+			claimed AS (
+				UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM due WHERE d.id = due.id
+				RETURNING d.id, d.webhook_id, d.event_id, d.organization_id, d.sandbox_id, d.sandbox_name,
+					d.time, d.from_state, d.to_state, d.cause, d.message, d.attempts)
+			SELECT c.id, c.webhook_id, w.url, w.secret, c.event_id, c.organization_id, c.sandbox_id,
+				c.sandbox_name, c.time, c.from_state, c.to_state, c.cause, c.message, c.attempts
+			FROM claimed c JOIN webhooks w ON w.id = c.webhook_id ORDER BY c.id`,
+			micro(now), limit, micro(now.Add(lease)))
+		var err error
+		out, err = collect(rows, scanDelivery)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func scanDelivery(row pgx.CollectableRow) (*webhook.Delivery, error) {
+	var d webhook.Delivery
+	err := row.Scan(&d.ID, &d.WebhookID, &d.URL, &d.Secret, &d.EventID, &d.OrganizationID,
+		&d.SandboxID, &d.SandboxName, &d.Time, &d.From, &d.To, &d.Cause, &d.Message, &d.Attempts)
+	return &d, err
 }
 
 // FinishDelivery implements webhook.Store.

@@ -77,7 +77,37 @@ func (s *Store) DeleteWebhook(ctx context.Context, orgID, id string) error {
 
 // DueDeliveries implements webhook.Store through webhook_deliveries_due.
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*webhook.Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id,
+	return dueDeliveries(ctx, s.r, now, limit)
+}
+
+// ClaimDeliveries implements webhook.Store: the read and the move of
+// next_attempt_at share the one write transaction, which SQLite runs
+// alone.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*webhook.Delivery, error) {
+	var out []*webhook.Delivery
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if out, err = dueDeliveries(ctx, tx, now, limit); err != nil {
+			return err
+		}
+		for _, d := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?`,
+				formatTime(now.Add(lease)), d.ID); err != nil {
+				return fmt.Errorf("claim delivery %d: %w", d.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func dueDeliveries(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, now time.Time, limit int) ([]*webhook.Delivery, error) {
+	rows, err := q.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id,
 		d.organization_id, d.sandbox_id, d.sandbox_name, d.time, d.from_state, d.to_state, d.cause,
 		d.message, d.attempts
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id

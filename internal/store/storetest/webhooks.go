@@ -20,6 +20,7 @@ var webhookTests = []test{
 	{"WebhookDeliveriesOfEveryWrite", testWebhookDeliveriesEveryWrite},
 	{"WebhookDeliveriesCommitWithEvent", testWebhookDeliveriesAtomic},
 	{"WebhookAttempts", testWebhookAttempts},
+	{"WebhookDeliveriesClaimed", testWebhookClaims},
 }
 
 // testWebhookAttempts: attempts list newest first, only the newest
@@ -254,5 +255,47 @@ func testWebhookDeliveriesAtomic(t *testing.T, s store.Store) {
 	want := []string{"web:creating", "web:stopping", "taken:creating"}
 	if !slices.Equal(tos, want) {
 		t.Fatalf("deliveries %v, want %v", tos, want)
+	}
+}
+
+// testWebhookClaims: a claimed delivery is not claimed (nor due) again
+// until its lease ends, and a retry's time replaces the lease.
+func testWebhookClaims(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	org := newOrg()
+	w := newWebhook(t, s, org)
+	a := mustCreate(t, s, newSandbox(org, "a"))
+	mustCreate(t, s, newSandbox(org, "b"))
+
+	at := time.Now().Add(time.Minute)
+	first, err := s.ClaimDeliveries(ctx, at, time.Minute, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || first[0].SandboxID != a.ID || first[0].WebhookID != w.ID || first[0].URL != w.URL || first[0].Secret != w.Secret {
+		t.Fatalf("first claim: %+v", first)
+	}
+	second, err := s.ClaimDeliveries(ctx, at, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 1 || second[0].ID == first[0].ID {
+		t.Fatalf("second claim took %+v, want only the other delivery than %d", second, first[0].ID)
+	}
+	if again, _ := s.ClaimDeliveries(ctx, at.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+		t.Fatalf("claimed again within the lease: %+v", again)
+	}
+	if due, _ := s.DueDeliveries(ctx, at.Add(30*time.Second), 10); len(due) != 0 {
+		t.Fatalf("due within the lease: %+v", due)
+	}
+	if err := s.RetryDelivery(ctx, second[0].ID, 1, at.Add(time.Hour), "503"); err != nil {
+		t.Fatal(err)
+	}
+	lapsed, err := s.ClaimDeliveries(ctx, at.Add(2*time.Minute), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lapsed) != 1 || lapsed[0].ID != first[0].ID {
+		t.Fatalf("after the lease: %+v, want only %d (the other retries later)", lapsed, first[0].ID)
 	}
 }
