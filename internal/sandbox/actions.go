@@ -41,7 +41,7 @@ func (s *Service) Act(ctx context.Context, orgID, idOrName string, action Action
 	if err := s.requireRuntime(); err != nil {
 		return nil, err
 	}
-	unlock, err := s.locks.lock(ctx, sb.ID)
+	unlock, err := s.lock(ctx, sb.ID)
 	if err != nil {
 		return nil, err
 	}

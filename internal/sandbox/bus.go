@@ -72,6 +72,12 @@ func (b *Bus) publish(n Notice) {
 	for _, f := range b.observers {
 		f(n)
 	}
+	b.fanOut(n)
+}
+
+// fanOut gives n to the subscribers of its organisation; the caller holds
+// b.mu.
+func (b *Bus) fanOut(n Notice) {
 	for sub := range b.subs {
 		if sub.org != n.OrganizationID {
 			continue

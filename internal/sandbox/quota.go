@@ -186,7 +186,7 @@ func (s *Service) reserveQuota(ctx context.Context, sb *Sandbox) (func(), error)
 	if q.unlimited() {
 		return func() {}, nil
 	}
-	unlock, err := s.quotaLocks.lock(ctx, sb.OrganizationID)
+	unlock, err := s.lockQuota(ctx, sb.OrganizationID)
 	if err != nil {
 		return nil, err
 	}

@@ -34,12 +34,22 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 }
 
 func (s *Service) recoverOne(ctx context.Context, sb *Sandbox) (bool, error) {
-	unlock, err := s.locks.lock(ctx, sb.ID)
+	unlock, err := s.lock(ctx, sb.ID)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	return s.settleLocked(ctx, sb)
+	// Read again under the lock: another replica may have moved the
+	// sandbox since the list, and settling from a stale record would undo
+	// its transition (resume what it paused).
+	fresh, err := s.store.GetSandboxByID(ctx, sb.ID)
+	if err != nil {
+		return false, err
+	}
+	if fresh.State == StateDeleted {
+		return false, nil
+	}
+	return s.settleLocked(ctx, fresh)
 }
 
 // settleLocked settles sb from what the runtime observes, as the recovery

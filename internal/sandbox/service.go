@@ -41,6 +41,9 @@ type Service struct {
 	// check to its insert.
 	host       *Host
 	quotaLocks keyedLocks
+	// shared, when set, extends locks and quotaLocks to the other
+	// replicas of the store (replicas.go).
+	shared SharedLocker
 	// pool holds the prepared sandboxes creates take (pool.go); nil when
 	// the runtime cannot prepare any.
 	pool *pool
@@ -124,7 +127,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*Sandbox, error)
 	}
 	// Lock before the record is visible: a delete that finds it must wait
 	// for the boot, or it would delete nothing and the boot would follow.
-	unlock, err := s.locks.lock(ctx, sb.ID)
+	unlock, err := s.lock(ctx, sb.ID)
 	if err != nil {
 		releaseQuota()
 		return nil, err

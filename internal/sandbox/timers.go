@@ -192,8 +192,16 @@ func (r *Reconciler) sampleCPU(ctx context.Context, sb *Sandbox, now time.Time) 
 // work under way on them: the runtime says where each really is, as at
 // start-up. One whose lock is held has work under way, bounded by
 // Automation.TransitionTimeout, and is left to it.
+//
+// With locks shared across replicas, a lock that is free tells at once
+// that the transition's owner is gone (a replica killed mid-transition
+// lost its locks with its session), so such a sandbox is settled on the
+// next pass rather than after StaleAfter.
 func (r *Reconciler) settleStale(ctx context.Context, now time.Time) error {
 	cutoff := now.Add(-r.cfg.StaleAfter)
+	if r.s.shared != nil {
+		cutoff = now.Add(r.cfg.Interval) // any age: the free lock says it
+	}
 	stale, err := r.s.store.ListStale(ctx, StaleQuery{States: r.transitional, Before: cutoff, Limit: batch})
 	if err != nil {
 		return err
@@ -201,7 +209,7 @@ func (r *Reconciler) settleStale(ctx context.Context, now time.Time) error {
 	for _, sb := range stale {
 		id := sb.ID
 		r.dispatch(ctx, id, "settle", func(ctx context.Context) error {
-			unlock, ok := r.s.locks.tryLock(id)
+			unlock, ok := r.s.tryLock(ctx, id)
 			if !ok {
 				return errNotDue
 			}

@@ -15,7 +15,7 @@ func (s *Service) update(ctx context.Context, orgID, idOrName string, change fun
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.locks.lock(ctx, sb.ID)
+	unlock, err := s.lock(ctx, sb.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (s *Service) Watch(ctx context.Context) {
 // sandbox needs it: an action under way holds the lock and finds the end
 // itself, and one that is stopped or gone has nothing left to end.
 func (s *Service) settleEnded(ctx context.Context, id string) error {
-	unlock, err := s.locks.lock(ctx, id)
+	unlock, err := s.lock(ctx, id)
 	if err != nil {
 		return err
 	}

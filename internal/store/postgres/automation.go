@@ -124,15 +124,15 @@ func (s *Store) AppendEvent(ctx context.Context, ev sandbox.Event) error {
 	}
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		sb := &sandbox.Sandbox{ID: ev.SandboxID}
-		err := tx.QueryRow(ctx, `SELECT organization_id, name FROM sandboxes WHERE id = $1`, ev.SandboxID).
-			Scan(&sb.OrganizationID, &sb.Name)
+		err := tx.QueryRow(ctx, `SELECT organization_id, name, state FROM sandboxes WHERE id = $1`, ev.SandboxID).
+			Scan(&sb.OrganizationID, &sb.Name, &sb.State)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("sandbox %q: %w", ev.SandboxID, errdefs.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, sb, ev, ev.Time)
+		return s.insertEvent(ctx, tx, sb, ev, ev.Time)
 	})
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hutchdev/hutch/internal/ids"
 	"github.com/hutchdev/hutch/internal/store"
 )
 
@@ -34,6 +36,10 @@ var _ store.Store = (*Store)(nil)
 // instead of overwriting (no lost update, and no in-process lock to share).
 type Store struct {
 	pool *pgxpool.Pool
+	// origin names this store in the event notifications it sends
+	// (notify.go), so that its own Listen leaves them out.
+	origin    string
+	listening atomic.Bool
 	// observer, when set, times every transaction and point read.
 	observer func(op string, d time.Duration, err error)
 }
@@ -61,7 +67,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", shown, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, origin: ids.New("st_")}, nil
 }
 
 // Redact returns rawURL with its password, if any, replaced by xxxxx, for

@@ -40,7 +40,7 @@ func (s *Store) CreateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 			}
 			return err
 		}
-		return insertEvent(ctx, tx, sb, ev, sb.CreatedAt)
+		return s.insertEvent(ctx, tx, sb, ev, sb.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
@@ -122,7 +122,7 @@ func (s *Store) UpdateSandbox(ctx context.Context, sb *sandbox.Sandbox, ev sandb
 		if err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, &next, ev, next.UpdatedAt)
+		return s.insertEvent(ctx, tx, &next, ev, next.UpdatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("update sandbox: %w", err)
@@ -155,7 +155,7 @@ func missingOrStale(ctx context.Context, tx pgx.Tx, sb *sandbox.Sandbox) error {
 // queues one delivery per webhook of sb's organisation in the same
 // transaction, so that a crash can lose neither (at-least-once delivery);
 // a delivery copies what it sends, sb's name as of this write included.
-func insertEvent(ctx context.Context, tx pgx.Tx, sb *sandbox.Sandbox, ev sandbox.Event, at time.Time) error {
+func (s *Store) insertEvent(ctx context.Context, tx pgx.Tx, sb *sandbox.Sandbox, ev sandbox.Event, at time.Time) error {
 	if ev.Type == "" {
 		return nil
 	}
@@ -165,6 +165,9 @@ func insertEvent(ctx context.Context, tx pgx.Tx, sb *sandbox.Sandbox, ev sandbox
 	when := micro(ev.Time)
 	var id int64
 	err := tx.QueryRow(ctx, insertEventSQL, sb.ID, when, ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message).Scan(&id)
+	if err == nil {
+		err = notifyEvent(ctx, tx, s.origin, id, sb, ev)
+	}
 	if err != nil || !ev.Announced() {
 		return err
 	}

@@ -1,0 +1,90 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// SharedLocker extends the service's per-sandbox locks to every replica
+// sharing its store: with one, a transition of a sandbox on one replica
+// and any action on it on another take turns, as two actions in one
+// process do. The service takes its in-process lock first, so a
+// SharedLocker sees at most one holder per key in a process.
+//
+// A replica that dies loses its locks with it (PostgreSQL ends its
+// session), which is how the leader's reconciler tells a transition whose
+// owner is gone from one still under way: it can take the lock.
+type SharedLocker interface {
+	// Lock waits for key's lock; the returned function releases it.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+	// TryLock takes key's lock only if no replica holds it now.
+	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
+}
+
+// WithSharedLocker serialises each sandbox's transitions (and each
+// organisation's quota check) across the replicas that share the store.
+func WithSharedLocker(l SharedLocker) Option { return func(s *Service) { s.shared = l } }
+
+// lock takes sandbox id's lock in this process, then across replicas.
+func (s *Service) lock(ctx context.Context, id string) (func(), error) {
+	return lockBoth(ctx, &s.locks, s.shared, id, id)
+}
+
+// tryLock takes sandbox id's lock only if no one holds it, here or on
+// another replica.
+func (s *Service) tryLock(ctx context.Context, id string) (func(), bool) {
+	unlock, ok := s.locks.tryLock(id)
+	if !ok || s.shared == nil {
+		return unlock, ok
+	}
+	release, ok, err := s.shared.TryLock(ctx, id)
+	if err != nil || !ok {
+		if err != nil {
+			s.log.Warn("try a sandbox's lock across replicas", "sandbox", id, "err", err)
+		}
+		unlock()
+		return nil, false
+	}
+	return both(release, unlock), true
+}
+
+// lockQuota takes an organisation's quota lock in this process, then
+// across replicas.
+func (s *Service) lockQuota(ctx context.Context, orgID string) (func(), error) {
+	return lockBoth(ctx, &s.quotaLocks, s.shared, orgID, "quota "+orgID)
+}
+
+func lockBoth(ctx context.Context, local *keyedLocks, shared SharedLocker, key, sharedKey string) (func(), error) {
+	unlock, err := local.lock(ctx, key)
+	if err != nil || shared == nil {
+		return unlock, err
+	}
+	release, err := shared.Lock(ctx, sharedKey)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock %s across replicas: %w", key, err)
+	}
+	return both(release, unlock), nil
+}
+
+// both releases the shared lock, then the local one, once however often
+// it is called.
+func both(shared, local func()) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			shared()
+			local()
+		})
+	}
+}
+
+// Deliver hands subscribers a notice of a change another replica made
+// (the store tells of it). Observers are not called: they are this
+// process's metrics, and the replica that made the change counts it.
+func (b *Bus) Deliver(n Notice) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fanOut(n)
+}

@@ -1,0 +1,387 @@
+// Package replicatest holds the lifecycle tests of replicas: two
+// sandbox.Services on one PostgreSQL database (pgtest), as two `hutch
+// serve` processes are, sharing one fake runtime (as replicas share a
+// cluster's).
+package replicatest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
+	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/store/postgres"
+	"github.com/hutchdev/hutch/internal/store/postgres/pgtest"
+)
+
+var server *pgtest.Server
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &server)) }
+
+const org = "org_test"
+
+// replica is one server's lifecycle: its own store (pool), its own
+// sandbox locks (session), its own service, on the shared database.
+type replica struct {
+	st    *postgres.Store
+	locks *postgres.Locks
+	svc   *sandbox.Service
+	// refused hears the key of each lock this replica had to wait for.
+	refused chan string
+}
+
+// cluster is a database and a runtime that replicas share.
+type cluster struct {
+	t   *testing.T
+	url string
+	rt  *fakeruntime.Fake
+}
+
+func newCluster(t *testing.T) *cluster {
+	c := &cluster{t: t, url: server.Database(t), rt: fakeruntime.New()}
+	st := c.store()
+	if err := st.CreateOrganization(context.Background(), &auth.Organization{ID: org, Name: "test", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *cluster) store() *postgres.Store {
+	c.t.Helper()
+	st, err := postgres.Open(context.Background(), c.url)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// replica starts one more server on the cluster.
+func (c *cluster) replica() *replica {
+	t := c.t
+	t.Helper()
+	r := &replica{st: c.store(), refused: make(chan string, 16)}
+	var err error
+	if r.locks, err = postgres.NewLocks(c.url); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sandbox.DefaultConfig()
+	cfg.Automation.Interval = time.Second
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.svc, err = sandbox.NewService(cfg, r.st, c.rt, sandbox.WithLogger(log),
+		sandbox.WithSharedLocker(&watched{SharedLocker: r.locks, refused: r.refused}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.svc.Close()
+		r.locks.Close()
+	})
+	return r
+}
+
+// watched tells of every lock it had to wait for, so that a test knows
+// a replica is waiting on another's transition before it lets that end.
+type watched struct {
+	sandbox.SharedLocker
+	refused chan string
+}
+
+func (w *watched) Lock(ctx context.Context, key string) (func(), error) {
+	if unlock, ok, err := w.SharedLocker.TryLock(ctx, key); err != nil || ok {
+		return unlock, err
+	}
+	select {
+	case w.refused <- key:
+	default:
+	}
+	return w.SharedLocker.Lock(ctx, key)
+}
+
+func (r *replica) create(t *testing.T, name string, wait bool) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := r.svc.Create(context.Background(), sandbox.CreateRequest{OrganizationID: org, Name: name, Wait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
+func (r *replica) get(t *testing.T, id string) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := r.st.GetSandboxByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
+func states(t *testing.T, st *postgres.Store, id string) []sandbox.State {
+	t.Helper()
+	evs, err := st.ListEvents(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sandbox.State
+	for _, e := range evs {
+		if e.Type == sandbox.EventState {
+			out = append(out, e.To)
+		}
+	}
+	return out
+}
+
+// TestDeleteWaitsForAnotherReplicasCreate: a delete through replica B of
+// a sandbox replica A is still booting waits for A's boot, as it would
+// in one process, and then deletes what the boot made. Without the
+// shared lock, B deletes the record at once, A's boot then creates the
+// sandbox in the runtime and its write fails: a sandbox left running
+// that no record holds.
+func TestDeleteWaitsForAnotherReplicasCreate(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.replica(), c.replica()
+	release := c.rt.BlockCreate()
+	t.Cleanup(release)
+	sb := a.create(t, "web", false) // A's boot holds the sandbox, blocked in the runtime
+
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := b.svc.Act(context.Background(), org, sb.ID, sandbox.ActionDelete, sandbox.ActOptions{Wait: true})
+		deleted <- err
+	}()
+	select {
+	case key := <-b.refused:
+		if key != sb.ID {
+			t.Fatalf("B waited for lock %q, want the sandbox's", key)
+		}
+	case err := <-deleted:
+		t.Fatalf("B's delete ran while A's create held the sandbox (err %v)", err)
+	}
+	release()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	a.svc.Close() // A's boot has settled
+	if got := b.get(t, sb.ID).State; got != sandbox.StateDeleted {
+		t.Fatalf("state %s, want deleted", got)
+	}
+	if got := c.rt.State(sb.ID); got != runtime.StateMissing {
+		t.Fatalf("the runtime holds the deleted sandbox: %s", got)
+	}
+	want := []sandbox.State{sandbox.StateCreating, sandbox.StateRunning, sandbox.StateDeleting, sandbox.StateDeleted}
+	if got := states(t, b.st, sb.ID); !equal(got, want) {
+		t.Fatalf("transitions %v, want %v", got, want)
+	}
+}
+
+func equal(a, b []sandbox.State) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOwnerGoneTransitionSettled: a replica killed mid-pause leaves the
+// sandbox pausing. While its session lives, the leader's reconciler
+// leaves the sandbox to it; once PostgreSQL ends the session (as it
+// does for a killed process), its lock is free and the next pass
+// finishes the pause from what the runtime observes, without waiting
+// for StaleAfter.
+func TestOwnerGoneTransitionSettled(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.replica(), c.replica()
+	ctx := context.Background()
+	sb := a.create(t, "web", true)
+
+	// A begins a pause: it takes the lock and records pausing, and dies
+	// before the runtime paused anything.
+	if _, err := a.locks.Lock(ctx, sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	fresh := a.get(t, sb.ID)
+	fresh.State, fresh.DesiredState, fresh.UpdatedAt = sandbox.StatePausing, sandbox.StatePaused, time.Now().UTC()
+	if err := a.st.UpdateSandbox(ctx, fresh, sandbox.Event{Type: sandbox.EventState, From: sandbox.StateRunning, To: sandbox.StatePausing, Cause: sandbox.CauseUser}); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := b.svc.NewReconciler()
+	rec.Pass(ctx)
+	rec.Wait()
+	if got := b.get(t, sb.ID).State; got != sandbox.StatePausing {
+		t.Fatalf("the leader settled a transition whose owner lives: %s", got)
+	}
+
+	terminate(t, c.url, "hutch sandbox locks")
+	rec.Pass(ctx)
+	rec.Wait()
+	if got := b.get(t, sb.ID); got.State != sandbox.StatePaused {
+		t.Fatalf("after the owner died: %s (%s), want paused", got.State, got.StateReason)
+	}
+	if got := c.rt.State(sb.ID); got != runtime.StatePaused {
+		t.Fatalf("runtime %s, want paused", got)
+	}
+}
+
+// terminate ends the one session of application app that holds an
+// advisory lock, as PostgreSQL does when the process behind it is killed.
+func terminate(t *testing.T, url, app string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(a.pid, 10000)) FROM pg_stat_activity a
+		WHERE a.application_name = $1 AND a.datname = current_database()
+		AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory')`, app).Scan(&n)
+	if err != nil || n != 1 {
+		t.Fatalf("terminated %d lock sessions (%v), want the one holding the lock", n, err)
+	}
+}
+
+// TestRecoverRereadsUnderTheLock: a replica starting while another
+// pauses a sandbox waits for that pause and settles the sandbox as it
+// then is. Settling the record it listed before the wait (running, with
+// the runtime now paused) would resume what the other replica paused.
+func TestRecoverRereadsUnderTheLock(t *testing.T) {
+	c := newCluster(t)
+	a := c.replica()
+	ctx := context.Background()
+	sb := a.create(t, "web", true)
+	unlock, err := a.locks.Lock(ctx, sb.ID) // A's pause is under way
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := c.replica()
+	recovered := make(chan error, 1)
+	go func() {
+		_, err := b.svc.Recover(ctx)
+		recovered <- err
+	}()
+	select {
+	case <-b.refused:
+	case err := <-recovered:
+		t.Fatalf("B recovered the sandbox under A's lock (err %v)", err)
+	}
+	c.rt.Set(sb.ID, runtime.StatePaused) // A's pause: the runtime, then the record
+	fresh := a.get(t, sb.ID)
+	fresh.State, fresh.DesiredState = sandbox.StatePaused, sandbox.StatePaused
+	if err := a.st.UpdateSandbox(ctx, fresh, sandbox.Event{Type: sandbox.EventState, From: sandbox.StateRunning, To: sandbox.StatePaused, Cause: sandbox.CauseUser}); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-recovered; err != nil {
+		t.Fatal(err)
+	}
+	if got := c.rt.State(sb.ID); got != runtime.StatePaused {
+		t.Fatalf("runtime %s after B's recovery, want paused (A paused it)", got)
+	}
+	if got := b.get(t, sb.ID).State; got != sandbox.StatePaused {
+		t.Fatalf("state %s, want paused", got)
+	}
+}
+
+// TestBusHearsOtherReplicas: a subscriber on replica B sees the
+// transitions made through replica A, each once; a subscriber on A sees
+// its own replica's once (A's own notifications are left out).
+func TestBusHearsOtherReplicas(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.replica(), c.replica()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, r := range []*replica{a, b} {
+		go r.st.Listen(ctx, r.svc.Bus().Deliver)
+	}
+	for !a.st.Listening() || !b.st.Listening() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	onA, stopA := a.svc.Bus().Subscribe(org, 64)
+	defer stopA()
+	onB, stopB := b.svc.Bus().Subscribe(org, 64)
+	defer stopB()
+
+	sb := a.create(t, "web", true)
+	if _, err := a.svc.Act(ctx, org, sb.ID, sandbox.ActionPause, sandbox.ActOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := []sandbox.State{sandbox.StateCreating, sandbox.StateRunning, sandbox.StatePausing, sandbox.StatePaused}
+	got := hear(t, onB, sb.ID, len(want))
+	for i, n := range got {
+		if n.Event.To != want[i] || n.OrganizationID != org || n.SandboxName != "web" || n.Event.ID == 0 || n.Event.Cause != sandbox.CauseUser {
+			t.Fatalf("B heard %+v as notice %d, want a move to %s of web", n, i, want[i])
+		}
+	}
+	if got[3].State != sandbox.StatePaused {
+		t.Fatalf("B's last notice has state %s", got[3].State)
+	}
+
+	// A marker from B: once A hears it, any notice of A's own writes
+	// coming back through the database would have come before it.
+	marker := b.create(t, "marker", true)
+	var own []sandbox.State
+	for _, n := range until(t, onA, marker.ID, sandbox.StateRunning) {
+		if n.Event.SandboxID == sb.ID {
+			own = append(own, n.Event.To)
+		}
+	}
+	if !equal(own, want) {
+		t.Fatalf("A heard its own transitions as %v, want each once: %v", own, want)
+	}
+}
+
+// hear returns the next n notices of sandbox id.
+func hear(t *testing.T, ch <-chan sandbox.Notice, id string, n int) []sandbox.Notice {
+	t.Helper()
+	var out []sandbox.Notice
+	for len(out) < n {
+		select {
+		case got, ok := <-ch:
+			if !ok {
+				t.Fatal("the subscription was dropped")
+			}
+			if got.Event.SandboxID == id {
+				out = append(out, got)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("heard %d notices of %s, want %d: %+v", len(out), id, n, out)
+		}
+	}
+	return out
+}
+
+// until returns every notice up to and with the one moving sandbox id to
+// state.
+func until(t *testing.T, ch <-chan sandbox.Notice, id string, state sandbox.State) []sandbox.Notice {
+	t.Helper()
+	var out []sandbox.Notice
+	for {
+		select {
+		case got, ok := <-ch:
+			if !ok {
+				t.Fatal("the subscription was dropped")
+			}
+			out = append(out, got)
+			if got.Event.SandboxID == id && got.Event.To == state {
+				return out
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("never heard %s move to %s; heard %+v", id, state, out)
+		}
+	}
+}
