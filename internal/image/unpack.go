@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/tarcopy"
 )
 
 // Whiteout names of the OCI layer format, and the overlayfs attribute that
@@ -109,36 +110,16 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errdefs.ErrInvalidArgument}, args...)...)
 }
 
-// cleanName turns a tar entry name into a path relative to the layer root
-// ("" for the root itself), refusing absolute paths and "..".
+// cleanName is tarcopy's bounded check of an entry's name (the layer
+// root is ""), its refusal in the class of layer content that cannot be
+// unpacked.
 func cleanName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") {
-		return "", corruptf("absolute path")
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", corruptf("path leaves the layer")
-		}
-	}
-	p := path.Clean(name)
-	if p == "." {
-		return "", nil
-	}
-	if len(p) > maxPathLen || strings.Count(p, "/") >= maxPathDepth {
-		return "", corruptf("path longer than %d bytes or deeper than %d directories", maxPathLen, maxPathDepth)
+	p, err := tarcopy.BoundedEntryName(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 	}
 	return p, nil
 }
-
-// maxPathLen and maxPathDepth bound an entry's path: PATH_MAX, and a
-// depth no real image comes near (node_modules nest a few dozen deep).
-// Every operation on an entry resolves its path one component at a time
-// inside the layer, so a tar of paths thousands of directories deep
-// would otherwise cost minutes of the server's time.
-const (
-	maxPathLen   = 4096
-	maxPathDepth = 256
-)
 
 func orDot(name string) string {
 	if name == "" {

@@ -31,14 +31,6 @@ type UnpackOptions struct {
 	Progress func(Stats)
 }
 
-// Bounds of an entry's name: PATH_MAX, and a depth no real tree nears.
-// Each operation resolves a name one component at a time, so a stream of
-// names thousands of directories deep would cost minutes.
-const (
-	maxNameLen   = 4096
-	maxNameDepth = 256
-)
-
 // Unpack writes the tar stream r into the existing directory dst. Every
 // operation goes through an os.Root on dst: an entry named absolutely or
 // climbing with "..", a hard link to outside, or a write through a
@@ -116,36 +108,14 @@ type dirMeta struct {
 	atime, mtime time.Time
 }
 
-func badf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrBadArchive}, args...)...)
-}
-
-// entryName turns a tar name into a path relative to the target, refusing
-// absolute names and "..", and applies Rename. "" is the target itself.
+// entryName is BoundedEntryName with Rename applied.
 func (u *unpacker) entryName(name string) (string, error) {
-	switch {
-	case strings.HasPrefix(name, "/"):
-		return "", badf("absolute names are refused")
-	case strings.ContainsRune(name, 0):
-		return "", badf("names must not contain NUL")
+	p, err := BoundedEntryName(name)
+	if err != nil || p == "" || u.opts.Rename == "" {
+		return p, err
 	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", badf(`names must not contain ".."`)
-		}
-	}
-	p := path.Clean(name)
-	if p == "." {
-		return "", nil
-	}
-	if len(p) > maxNameLen || strings.Count(p, "/") >= maxNameDepth {
-		return "", badf("name longer than %d bytes or deeper than %d directories", maxNameLen, maxNameDepth)
-	}
-	if u.opts.Rename != "" {
-		_, rest, _ := strings.Cut(p, "/")
-		p = path.Join(u.opts.Rename, rest)
-	}
-	return p, nil
+	_, rest, _ := strings.Cut(p, "/")
+	return path.Join(u.opts.Rename, rest), nil
 }
 
 func (u *unpacker) entry(hdr *tar.Header, r io.Reader, st *Stats) error {

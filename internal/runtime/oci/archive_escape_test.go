@@ -49,6 +49,18 @@ func TestRestoreRefusesSymlinkEscapes(t *testing.T) {
 		{"dotdot name", func(string) []*tar.Header {
 			return []*tar.Header{hdr("../pwned", tar.TypeReg, "")}
 		}},
+		{"nested dotdot name", func(string) []*tar.Header {
+			return []*tar.Header{hdr("d/", tar.TypeDir, ""), hdr("d/../../pwned", tar.TypeReg, "")}
+		}},
+		{"absolute name", func(outside string) []*tar.Header {
+			return []*tar.Header{hdr(outside+"/pwned", tar.TypeReg, "")}
+		}},
+		{"hard link to an absolute name", func(outside string) []*tar.Header {
+			return []*tar.Header{hdr("h", tar.TypeLink, outside+"/secret")}
+		}},
+		{"hard link climbing out", func(string) []*tar.Header {
+			return []*tar.Header{hdr("d/", tar.TypeDir, ""), hdr("h", tar.TypeLink, "d/../../secret")}
+		}},
 		{"device node", func(string) []*tar.Header {
 			h := hdr("mem", tar.TypeChar, "")
 			h.Devmajor, h.Devminor = 1, 3

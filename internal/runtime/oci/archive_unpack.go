@@ -14,6 +14,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/image"
+	"github.com/hutchdev/hutch/internal/tarcopy"
 )
 
 // archiveIDs is the PAX record of the global header Export writes first:
@@ -89,11 +90,15 @@ func readTree(ctx context.Context, tr *tar.Reader, dir string, ids, legacy idRan
 }
 
 // local turns an entry name into a path inside the dir ("." for the dir
-// itself), refusing one that leaves it or lies beneath a symlink.
+// itself) by tarcopy's check, unbounded (a tree the sandbox made must
+// restore), refusing one that lies beneath a symlink.
 func (r *restore) local(name string) (string, error) {
-	clean := path.Clean(strings.TrimSuffix(name, "/"))
-	if clean != "." && (strings.HasPrefix(clean, "/") || clean == ".." || strings.HasPrefix(clean, "../")) {
-		return "", fmt.Errorf("archive entry %q leaves the layer: %w", name, errdefs.ErrInvalidArgument)
+	clean, err := tarcopy.EntryName(name)
+	if err != nil {
+		return "", fmt.Errorf("archive entry %q: %w: %w", name, errdefs.ErrInvalidArgument, err)
+	}
+	if clean == "" {
+		return ".", nil
 	}
 	for p := path.Dir(clean); p != "." && p != "/"; p = path.Dir(p) {
 		if r.symlinks[p] {
