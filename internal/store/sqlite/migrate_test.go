@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hutchdev/hutch/internal/auth"
 	"github.com/hutchdev/hutch/internal/sandbox"
+	"github.com/hutchdev/hutch/internal/store/migration"
 )
 
 // appliedMigrations returns schema_migrations as "version name applied_at"
@@ -82,8 +84,8 @@ func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := ms[len(ms)-1].version + 1
-	extra := append(slices.Clone(ms), migration{version: next, name: "new.sql", sql: `CREATE TABLE t_new (x INTEGER);`})
+	next := ms[len(ms)-1].Version + 1
+	extra := append(slices.Clone(ms), migration.Step{Version: next, Name: "new.sql", SQL: `CREATE TABLE t_new (x INTEGER);`})
 	for range 2 { // the second run must not re-run CREATE TABLE
 		if err := migrate(ctx, s.w, extra); err != nil {
 			t.Fatalf("migrate with a new step: %v", err)
@@ -94,8 +96,8 @@ func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
 	}
 
 	// A failing step leaves neither its tables nor its record behind.
-	broken := append(slices.Clone(extra), migration{version: next + 1, name: "broken.sql",
-		sql: `CREATE TABLE t_broken (x INTEGER); INSERT INTO no_such_table VALUES (1);`})
+	broken := append(slices.Clone(extra), migration.Step{Version: next + 1, Name: "broken.sql",
+		SQL: `CREATE TABLE t_broken (x INTEGER); INSERT INTO no_such_table VALUES (1);`})
 	if err := migrate(ctx, s.w, broken); err == nil {
 		t.Fatal("migrate with a broken step succeeded")
 	}
@@ -105,6 +107,30 @@ func TestMigrateAppliesOnlyNewStepsAndWholeSteps(t *testing.T) {
 	}
 	if got := appliedMigrations(t, s.r); len(got) != len(extra) {
 		t.Fatalf("broken step recorded: %v", got)
+	}
+}
+
+// TestMigrateRefusesNewerSchema: a database file a newer hutch migrated
+// (a version this binary has no step for) is refused, not written with an
+// older idea of the schema.
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hutch.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a database with an unknown schema version")
+	} else if !strings.Contains(err.Error(), "9999") {
+		t.Fatalf("Open: %v; want the unknown version named", err)
 	}
 }
 
