@@ -26,25 +26,34 @@ func openArchives(dataDir string) (*archive.Local, error) {
 
 // startAutomation runs the reconciler (expiry, auto-actions, stuck
 // transitions, purge of deleted records) and the webhook dispatcher until
-// ctx ends. The returned function waits for them to finish their actions,
-// so that the store is not closed under them.
-func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, guard *egress.Guard, log *slog.Logger) (wait func()) {
-	var wg sync.WaitGroup
-	rec := svc.NewReconciler()
+// ctx ends: on a server alone at once, on replicas only on the elected
+// leader (rep.lead). The returned function waits for them to finish their
+// actions, so that the store is not closed under them.
+func startAutomation(ctx context.Context, cfg config.Config, svc *sandbox.Service, hooks webhook.Store, guard *egress.Guard, rep *replicas, log *slog.Logger) (wait func()) {
 	wcfg := webhook.DefaultConfig()
 	wcfg.Backoff = cfg.WebhookBackoff
 	wcfg.Egress = guard
 	wcfg.Interval = min(wcfg.Interval, cfg.Sandbox.Automation.Interval)
-	disp := webhook.NewDispatcher(hooks, wcfg, log.With("component", "webhooks"))
-	wg.Add(2)
+	run := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		rec := svc.NewReconciler()
+		disp := webhook.NewDispatcher(hooks, wcfg, log.With("component", "webhooks"))
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			rec.Run(ctx)
+		}()
+		go func() {
+			defer wg.Done()
+			disp.Run(ctx)
+		}()
+		log.Info("reconciler running", "interval", cfg.Sandbox.Automation.Interval, "minute", cfg.Sandbox.Automation.Minute)
+		wg.Wait()
+	}
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		rec.Run(ctx)
+		defer close(done)
+		rep.lead(ctx, log, run)
 	}()
-	go func() {
-		defer wg.Done()
-		disp.Run(ctx)
-	}()
-	log.Info("reconciler running", "interval", cfg.Sandbox.Automation.Interval, "minute", cfg.Sandbox.Automation.Minute)
-	return wg.Wait
+	return func() { <-done }
 }

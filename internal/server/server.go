@@ -71,8 +71,15 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer st.Close()
+	rep, err := openReplicas(cfg, st)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
 
-	if err := bootstrapKey(ctx, st, cfg, stdout, log); err != nil {
+	if err := rep.exclusive(ctx, "bootstrap", func(ctx context.Context) error {
+		return bootstrapKey(ctx, st, cfg, stdout, log)
+	}); err != nil {
 		return err
 	}
 	// One guard for every connection the server opens to an address a
@@ -111,16 +118,17 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, sandbox.WithLogger(log), sandbox.WithArchive(archives),
-		sandbox.WithImages(images), sandbox.WithHost(host))
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, append(rep.serviceOptions(), sandbox.WithLogger(log), sandbox.WithArchive(archives),
+		sandbox.WithImages(images), sandbox.WithHost(host))...)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	rep.follow(ctx, svc)
 	obs.watch(st, svc, host)
 
 	var isReady atomic.Bool
-	proxy, err := proxyConfig(cfg)
+	proxy, err := proxyConfig(ctx, cfg, st)
 	if err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	svc.StartPools(ctx)
 	rd.setPhase("")
 	isReady.Store(true)
-	defer startAutomation(ctx, cfg, svc, countingDeliveries{Store: st, m: obs.metrics}, guard, log)()
+	defer startAutomation(ctx, cfg, svc, countingDeliveries{Store: st, m: obs.metrics}, guard, rep, log)()
 	log.Info("hutch serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "runtime", runtimeName(rt))
 	if ready != nil {
 		ready(ln.Addr().String())
