@@ -17,6 +17,7 @@ import (
 	"github.com/hutchdev/hutch/internal/cli"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/initproc"
+	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
 	"github.com/hutchdev/hutch/internal/server"
 )
 
@@ -37,6 +38,8 @@ func run(args []string) int {
 			return initproc.Run(args[1:])
 		case "agent": // the in-sandbox agent; init starts it
 			return agent.Main(args[1:])
+		case "kube": // a kube sandbox's pod: install, seed, boot (before init)
+			return podinit.Main(args[1:])
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

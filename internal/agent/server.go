@@ -132,6 +132,7 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "hutch agent:", err)
 		return 1
 	}
+	ln = withToken(ln)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	s := NewServer(log)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 )
 
 // AgentFDFlag passes init the descriptor of the agent's listening socket,
@@ -41,6 +43,9 @@ type agentProc struct {
 	// suspended is set between AgentSuspendSignal and AgentResumeSignal.
 	path      string
 	suspended bool
+	// env is the agent's environment when it differs from init's (its
+	// token); nil otherwise.
+	env []string
 }
 
 // AgentSuspendSignal and AgentResumeSignal have an init that bound the
@@ -84,6 +89,10 @@ func (a *agentProc) control(sig os.Signal) bool {
 // startAgent starts the agent when opts carry AgentFDFlag or
 // AgentSocketFlag; nil otherwise.
 func startAgent(opts []string) *agentProc {
+	// The agent's token (a driver whose agent listens on a network) is
+	// the agent's alone: no process init starts but the agent gets it.
+	token, hasToken := os.LookupEnv(protocol.TokenEnv)
+	os.Unsetenv(protocol.TokenEnv)
 	var ln *os.File
 	var path string
 	for i := 0; i+1 < len(opts); i++ {
@@ -108,6 +117,9 @@ func startAgent(opts []string) *agentProc {
 		return nil
 	}
 	a := &agentProc{exe: exe, ln: ln, path: path}
+	if hasToken {
+		a.env = append(os.Environ(), protocol.TokenEnv+"="+token)
+	}
 	a.start()
 	return a
 }
@@ -146,6 +158,7 @@ func (a *agentProc) start() {
 func (a *agentProc) startLocked() {
 	cmd := exec.Command(a.exe, "agent", "--fd", "3")
 	cmd.ExtraFiles = []*os.File{a.ln}
+	cmd.Env = a.env
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Its own session: signals init forwards to the workload's group
 	// must not reach it.

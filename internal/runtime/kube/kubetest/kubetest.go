@@ -70,3 +70,7 @@ func Start(t testing.TB) *Cluster {
 
 // errNotReady marks a cluster that started but did not become usable.
 var errNotReady = errors.New("cluster not ready")
+
+// CgroupRoot is the kubelet's cgroup root (its --cgroup-root), below
+// which every pod's cgroups are in each hierarchy.
+func (c *Cluster) CgroupRoot() string { return c.cgroupRoot }

@@ -1,0 +1,213 @@
+package kube
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// Defaults of Config.
+const (
+	DefaultNamespace  = "hutch-sandboxes"
+	DefaultAgentImage = "ghcr.io/hutchdev/hutch-agent:latest"
+	DefaultAgentPort  = 7311
+	defaultStopGrace  = 10 * time.Second
+	// readyTimeout bounds a create's or start's wait for the pod's agent
+	// when the caller's context has no deadline.
+	readyTimeout = 3 * time.Minute
+)
+
+// Config says where and how the driver runs sandboxes.
+type Config struct {
+	Client       kubernetes.Interface
+	Namespace    string // DefaultNamespace when empty
+	StorageClass string // the cluster's default class when empty
+	// AgentImage holds the static hutch binary at /hutch (DefaultAgentImage
+	// when empty); PullPolicy applies to it and to the sandboxes' images
+	// (IfNotPresent when empty).
+	AgentImage string
+	PullPolicy string
+	AgentPort  int // DefaultAgentPort when zero
+	// NodeCgroups is where the node's cgroup hierarchies are mounted when
+	// the driver runs on the sandboxes' node and sees them (a test, or a
+	// node-local deployment): Pause and Resume freeze the pod's container
+	// there, and Stats read it. Empty elsewhere: the driver then cannot
+	// pause (Capabilities.Pause is false) and asks the agent for Stats.
+	NodeCgroups string
+	// KubeletCgroupRoot is the kubelet's --cgroup-root ("/" when empty),
+	// below which the driver looks for the pods' cgroups.
+	KubeletCgroupRoot string
+	// Overcommit divides the pods' CPU and memory limits into their
+	// requests (what the scheduler reserves); below 1 counts as 1.
+	Overcommit float64
+	StopGrace  time.Duration // the pod's termination grace; 10 s when zero
+	// Dial reaches the pods' addresses (a net.Dialer when nil).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Driver is the Kubernetes runtime. It keeps nothing of its own: every
+// replica of the control plane finds the sandboxes in the API server.
+type Driver struct {
+	cfg   Config
+	locks keyedMutex
+}
+
+var _ runtime.Runtime = (*Driver)(nil)
+var _ runtime.AgentDialer = (*Driver)(nil)
+
+// New returns a driver on cfg.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("kube: no client")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if cfg.AgentImage == "" {
+		cfg.AgentImage = DefaultAgentImage
+	}
+	if cfg.AgentPort == 0 {
+		cfg.AgentPort = DefaultAgentPort
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = defaultStopGrace
+	}
+	if cfg.Overcommit < 1 {
+		cfg.Overcommit = 1
+	}
+	if cfg.Dial == nil {
+		var d net.Dialer
+		cfg.Dial = d.DialContext
+	}
+	return &Driver{cfg: cfg, locks: keyedMutex{m: map[string]*keyedEntry{}}}, nil
+}
+
+// Client builds a client from a kubeconfig file, or from the pod's
+// service account when kubeconfig is empty (in-cluster).
+func Client(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
+	var rc *rest.Config
+	var err error
+	if kubeconfig == "" {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	c, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rc, nil
+}
+
+// Name identifies the driver.
+func (d *Driver) Name() string { return "kube" }
+
+// Capabilities: the agent always; pause only where the node's freezer
+// is in reach.
+func (d *Driver) Capabilities() runtime.Capabilities {
+	return runtime.Capabilities{Agent: true, Pause: d.cfg.NodeCgroups != ""}
+}
+
+// Labels and annotations of every object the driver makes.
+const (
+	labelManaged = "app.kubernetes.io/managed-by"
+	labelSandbox = "hutch.dev/sandbox"
+	annotationID = "hutch.dev/id"
+	managedBy    = "hutch"
+)
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+var plainKey = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$`)
+
+// key is sandbox id as a DNS label: the id itself when it is one (short
+// enough for "hutch-" before it), else its lower-cased, cleaned prefix
+// and a hash of the whole id, so that two ids never share one.
+func key(id string) (string, error) {
+	if !validID.MatchString(id) {
+		return "", errdefs.InvalidField("id", "%q is not a valid sandbox id", id)
+	}
+	if plainKey.MatchString(id) {
+		return id, nil
+	}
+	sum := sha256.Sum256([]byte(id))
+	clean := strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, id), "-")
+	if len(clean) > 36 {
+		clean = strings.TrimRight(clean[:36], "-")
+	}
+	if clean == "" {
+		return "h" + hex.EncodeToString(sum[:6]), nil
+	}
+	return clean + "-" + hex.EncodeToString(sum[:6]), nil
+}
+
+// objectName names the pod, the claim and the network policy of a key.
+func objectName(k string) string { return "hutch-" + k }
+
+func labels(k string) map[string]string {
+	return map[string]string{labelManaged: managedBy, labelSandbox: k}
+}
+
+// newToken is a fresh agent token for one pod.
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// keyedMutex is one mutex per key, dropped when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

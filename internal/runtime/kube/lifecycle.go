@@ -1,0 +1,345 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// pollEvery spaces the driver's reads while it waits for the cluster.
+const pollEvery = 100 * time.Millisecond
+
+// Create makes the sandbox's claim, network policy and pod, and returns
+// once its agent answers. What a create cut short left is removed first;
+// a failed create removes what it made.
+func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
+	k, err := key(sp.ID)
+	if err != nil {
+		return err
+	}
+	defer d.locks.lock(k)()
+	if err := d.remove(ctx, k); err != nil {
+		return err
+	}
+	err = d.create(ctx, k, sp)
+	if err != nil {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+		defer cancel()
+		if rerr := d.remove(cleanup, k); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing what the create made: %w", rerr))
+		}
+	}
+	return err
+}
+
+func (d *Driver) create(ctx context.Context, k string, sp runtime.Spec) error {
+	if _, err := d.claims().Create(ctx, d.claimFor(k, sp.ID, sp.DiskMB), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create claim: %w", err)
+	}
+	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp)); err != nil {
+		return err
+	}
+	return d.boot(ctx, k, sp)
+}
+
+// boot creates the pod and waits until its agent answers.
+func (d *Driver) boot(ctx context.Context, k string, sp runtime.Spec) error {
+	if _, err := d.pods().Create(ctx, d.podFor(k, sp, newToken()), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create pod: %w", err)
+	}
+	return d.waitReady(ctx, k)
+}
+
+// Start boots a stopped sandbox again on its claim, which must exist. A
+// pod whose processes ended (a crash, a kill from outside) is replaced.
+func (d *Driver) Start(ctx context.Context, sp runtime.Spec) error {
+	k, err := key(sp.ID)
+	if err != nil {
+		return err
+	}
+	defer d.locks.lock(k)()
+	if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("sandbox %s has no claim: %w", sp.ID, errdefs.ErrNotFound)
+		}
+		return err
+	}
+	if pod, err := d.pod(ctx, k); err == nil && pod != nil && podRunning(pod) && pod.DeletionTimestamp == nil {
+		return nil // already running
+	}
+	if err := d.stop(ctx, k, 0); err != nil {
+		return err
+	}
+	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp)); err != nil {
+		return err
+	}
+	if err := d.boot(ctx, k, sp); err != nil {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+		defer cancel()
+		return errors.Join(err, d.stop(cleanup, k, 0))
+	}
+	return nil
+}
+
+// Stop deletes the pod (its processes get SIGTERM, then SIGKILL after
+// grace) and waits until the kubelet has ended them; the claim stays.
+func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
+	k, err := key(id)
+	if err != nil {
+		return err
+	}
+	defer d.locks.lock(k)()
+	return d.stop(ctx, k, grace)
+}
+
+func (d *Driver) stop(ctx context.Context, k string, grace time.Duration) error {
+	pod, err := d.pod(ctx, k)
+	if err != nil || pod == nil {
+		return err
+	}
+	// Frozen processes cannot die.
+	if err := d.thaw(pod); err != nil {
+		return err
+	}
+	// A grace of 0 would be a forced deletion: the API object goes at
+	// once, before the kubelet has killed anything.
+	secs := max(1, int64(math.Ceil(grace.Seconds())))
+	uid := pod.UID
+	err = d.pods().Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &secs, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete pod: %w", err)
+	}
+	return d.waitPodGone(ctx, k)
+}
+
+// Delete removes the pod, the network policy and the claim.
+func (d *Driver) Delete(ctx context.Context, id string) error {
+	k, err := key(id)
+	if err != nil {
+		return err
+	}
+	defer d.locks.lock(k)()
+	return d.remove(ctx, k)
+}
+
+func (d *Driver) remove(ctx context.Context, k string) error {
+	if err := d.stop(ctx, k, 0); err != nil {
+		return err
+	}
+	name := objectName(k)
+	if err := d.policies().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete network policy: %w", err)
+	}
+	if err := d.claims().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete claim: %w", err)
+	}
+	return d.wait(ctx, "the claim to go", func() (bool, error) {
+		_, err := d.claims().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}
+
+// Recover reads the pod: running (or paused, by its freezer), stopped
+// (no pod but the claim, or a pod whose sandbox container ended, with the
+// reason) or missing.
+func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error) {
+	k, err := key(id)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	pod, err := d.pod(ctx, k)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	if pod == nil {
+		if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return runtime.Status{State: runtime.StateMissing}, nil
+			}
+			return runtime.Status{}, err
+		}
+		return runtime.Status{State: runtime.StateStopped}, nil
+	}
+	if reason := ended(pod); reason != "" {
+		return runtime.Status{State: runtime.StateStopped, Reason: reason}, nil
+	}
+	if pod.DeletionTimestamp != nil {
+		return runtime.Status{State: runtime.StateStopped, Reason: "pod being deleted"}, nil
+	}
+	if frozen, err := d.frozen(pod); err != nil {
+		return runtime.Status{}, err
+	} else if frozen {
+		return runtime.Status{State: runtime.StatePaused}, nil
+	}
+	return runtime.Status{State: runtime.StateRunning}, nil
+}
+
+// ended says why the pod's sandbox container (or the boot before it)
+// ended; "" while it runs or is still booting.
+func ended(pod *corev1.Pod) string {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if t := cs.State.Terminated; t != nil && (cs.Name == containerSandbox || t.ExitCode != 0) {
+				return fmt.Sprintf("%s exited with status %d (%s)", cs.Name, t.ExitCode, t.Reason)
+			}
+		}
+	}
+	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
+		return fmt.Sprintf("pod %s: %s", pod.Status.Phase, pod.Status.Reason)
+	}
+	return ""
+}
+
+func podRunning(pod *corev1.Pod) bool {
+	if pod.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == containerSandbox {
+			return cs.State.Running != nil
+		}
+	}
+	return false
+}
+
+// waitReady waits until the pod runs and its agent answers, failing at
+// once when the pod ends.
+func (d *Driver) waitReady(ctx context.Context, k string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
+		defer cancel()
+	}
+	var last error
+	err := d.wait(ctx, "the sandbox's agent", func() (bool, error) {
+		pod, err := d.pod(ctx, k)
+		if err != nil {
+			return false, err
+		}
+		if pod == nil {
+			return false, errors.New("the pod disappeared")
+		}
+		if reason := ended(pod); reason != "" {
+			return false, fmt.Errorf("the sandbox did not boot: %s%s", reason, message(pod))
+		}
+		if !podRunning(pod) {
+			last = fmt.Errorf("pod %s%s", pod.Status.Phase, waiting(pod))
+			return false, nil
+		}
+		last = d.healthz(ctx, pod)
+		return last == nil, nil
+	})
+	if err != nil && last != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (last: %v)", err, last)
+	}
+	return err
+}
+
+// waiting says what a pending pod waits for (unscheduled, a container
+// waiting), for errors.
+func waiting(pod *corev1.Pod) string {
+	var parts []string
+	for _, c := range pod.Status.Conditions {
+		if c.Status != corev1.ConditionTrue && c.Message != "" {
+			parts = append(parts, string(c.Type)+": "+c.Message)
+		}
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if w := cs.State.Waiting; w != nil && w.Reason != "" {
+				parts = append(parts, cs.Name+" waiting: "+w.Reason+" "+w.Message)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+// message is the termination message of the pod's failed container.
+func message(pod *corev1.Pod) string {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if t := cs.State.Terminated; t != nil && t.Message != "" {
+				return ": " + t.Message
+			}
+		}
+	}
+	return ""
+}
+
+func (d *Driver) waitPodGone(ctx context.Context, k string) error {
+	return d.wait(ctx, "the pod to go", func() (bool, error) {
+		pod, err := d.pod(ctx, k)
+		return pod == nil && err == nil, err
+	})
+}
+
+// wait polls cond until it holds, fails, or ctx ends.
+func (d *Driver) wait(ctx context.Context, what string, cond func() (bool, error)) error {
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// pod returns the sandbox's pod, nil when there is none.
+func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
+	pod, err := d.pods().Get(ctx, objectName(k), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get pod: %w", err)
+	}
+	return pod, nil
+}
+
+func policyOf(sp runtime.Spec) runtime.NetworkPolicy {
+	return runtime.NetworkPolicy{Internet: sp.Internet, AllowCIDRs: sp.AllowCIDRs, DenyCIDRs: sp.DenyCIDRs}
+}
+
+// applyPolicy creates or replaces the sandbox's network policy.
+func (d *Driver) applyPolicy(ctx context.Context, k, id string, p runtime.NetworkPolicy) error {
+	np, err := d.policyFor(k, id, p)
+	if err != nil {
+		return err
+	}
+	_, err = d.policies().Create(ctx, np, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		old, gerr := d.policies().Get(ctx, np.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		np.ResourceVersion = old.ResourceVersion
+		_, err = d.policies().Update(ctx, np, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("network policy: %w", err)
+	}
+	return nil
+}

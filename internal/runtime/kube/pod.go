@@ -1,0 +1,204 @@
+package kube
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/hutchdev/hutch/internal/agent/protocol"
+	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
+)
+
+// Container names in a sandbox's pod.
+const (
+	containerInstall = "hutch-install"
+	containerSeed    = "hutch-seed"
+	containerSandbox = "sandbox"
+)
+
+const (
+	volumeBin   = "hutch-bin"
+	volumeClaim = "files"
+)
+
+// minDiskMB is the claim's size when the spec asks for none.
+const minDiskMB = 64
+
+// claimFor is the sandbox's PersistentVolumeClaim: the copy of its
+// image's root and everything it writes.
+func (d *Driver) claimFor(k, id string, diskMB int64) *corev1.PersistentVolumeClaim {
+	c := &corev1.PersistentVolumeClaim{
+		ObjectMeta: d.meta(k, id),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: *resource.NewQuantity(max(diskMB, minDiskMB)<<20, resource.BinarySI)},
+			},
+		},
+	}
+	if d.cfg.StorageClass != "" {
+		class := d.cfg.StorageClass
+		c.Spec.StorageClassName = &class
+	}
+	return c
+}
+
+func (d *Driver) meta(k, id string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:        objectName(k),
+		Namespace:   d.cfg.Namespace,
+		Labels:      labels(k),
+		Annotations: map[string]string{annotationID: id},
+	}
+}
+
+// podFor is the sandbox's pod: the agent image's init container copies
+// the hutch binary to an emptyDir, the user's image's init container
+// copies that image's root onto the claim (first boot only), and the
+// sandbox container boots from the claim's copy (podinit).
+func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
+	no := false
+	grace := int64(math.Ceil(d.cfg.StopGrace.Seconds()))
+	pull := corev1.PullPolicy(d.cfg.PullPolicy)
+	if pull == "" {
+		pull = corev1.PullIfNotPresent
+	}
+	bin := corev1.VolumeMount{Name: volumeBin, MountPath: podinit.BinDir}
+	binRO := corev1.VolumeMount{Name: volumeBin, MountPath: podinit.BinDir, ReadOnly: true}
+	claim := corev1.VolumeMount{Name: volumeClaim, MountPath: podinit.ClaimDir}
+	hutch := podinit.BinDir + "/hutch"
+
+	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort)}
+	if sp.Pids > 0 {
+		boot = append(boot, "--pids", strconv.FormatInt(sp.Pids, 10))
+	}
+	boot = append(append(boot, "--"), sp.Entrypoint...)
+
+	env := []corev1.EnvVar{{Name: protocol.TokenEnv, Value: token}}
+	for _, name := range slices.Sorted(maps.Keys(sp.Env)) {
+		env = append(env, corev1.EnvVar{Name: name, Value: sp.Env[name]})
+	}
+	add := make([]corev1.Capability, 0, len(podinit.BootCapabilities))
+	for _, c := range podinit.BootCapabilities {
+		add = append(add, corev1.Capability(c))
+	}
+	return &corev1.Pod{
+		ObjectMeta: d.meta(k, sp.ID),
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  &no,
+			EnableServiceLinks:            &no,
+			Hostname:                      hostname(k),
+			TerminationGracePeriodSeconds: &grace,
+			InitContainers: []corev1.Container{
+				{
+					Name: containerInstall, Image: d.cfg.AgentImage, ImagePullPolicy: pull,
+					Command:                  []string{"/hutch", "kube", "install", hutch},
+					VolumeMounts:             []corev1.VolumeMount{bin},
+					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				},
+				{
+					Name: containerSeed, Image: sp.Image, ImagePullPolicy: pull,
+					Command:                  []string{hutch, "kube", "seed", podinit.ClaimDir},
+					VolumeMounts:             []corev1.VolumeMount{binRO, claim},
+					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				},
+			},
+			Containers: []corev1.Container{{
+				Name: containerSandbox, Image: sp.Image, ImagePullPolicy: pull,
+				Command:                  boot,
+				Env:                      env,
+				Resources:                d.resources(sp),
+				VolumeMounts:             []corev1.VolumeMount{binRO, claim},
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				SecurityContext: &corev1.SecurityContext{
+					Capabilities:   &corev1.Capabilities{Add: add},
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: volumeBin, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: objectName(k)}}},
+			},
+		},
+	}
+}
+
+// hostname is the pod's hostname: the key, at most a DNS label long.
+func hostname(k string) string {
+	if len(k) > 63 {
+		k = strings.TrimRight(k[:63], "-")
+	}
+	return k
+}
+
+// resources are the sandbox's limits; its requests are the limits
+// divided by the overcommit.
+func (d *Driver) resources(sp runtime.Spec) corev1.ResourceRequirements {
+	r := corev1.ResourceRequirements{Limits: corev1.ResourceList{}, Requests: corev1.ResourceList{}}
+	if sp.CPU > 0 {
+		m := int64(math.Ceil(sp.CPU * 1000))
+		r.Limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(m, resource.DecimalSI)
+		r.Requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(max(1, int64(float64(m)/d.cfg.Overcommit)), resource.DecimalSI)
+	}
+	if sp.MemoryMB > 0 {
+		b := sp.MemoryMB << 20
+		r.Limits[corev1.ResourceMemory] = *resource.NewQuantity(b, resource.BinarySI)
+		r.Requests[corev1.ResourceMemory] = *resource.NewQuantity(max(1<<20, int64(float64(b)/d.cfg.Overcommit)), resource.BinarySI)
+	}
+	return r
+}
+
+// policyFor is the sandbox's NetworkPolicy: egress as the spec says
+// (everything but DenyCIDRs with internet access, only AllowCIDRs
+// without), ingress only to the agent's port. Whether it is enforced is
+// the cluster's network plugin's business.
+func (d *Driver) policyFor(k, id string, p runtime.NetworkPolicy) (*networkingv1.NetworkPolicy, error) {
+	var egress []networkingv1.NetworkPolicyPeer
+	if p.Internet {
+		var v4, v6 []string
+		for _, c := range p.DenyCIDRs {
+			if strings.Contains(c, ":") {
+				v6 = append(v6, c)
+			} else {
+				v4 = append(v4, c)
+			}
+		}
+		egress = append(egress,
+			networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: v4}},
+			networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: v6}})
+	} else {
+		for _, c := range p.AllowCIDRs {
+			egress = append(egress, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+		}
+	}
+	for _, peer := range egress {
+		if peer.IPBlock.CIDR == "" {
+			return nil, fmt.Errorf("empty CIDR in the network policy")
+		}
+	}
+	tcp := corev1.ProtocolTCP
+	port := intstr.FromInt32(int32(d.cfg.AgentPort))
+	np := &networkingv1.NetworkPolicy{
+		ObjectMeta: d.meta(k, id),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labelSandbox: k}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}}}},
+		},
+	}
+	if len(egress) > 0 {
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: egress}}
+	}
+	return np, nil
+}

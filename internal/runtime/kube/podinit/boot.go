@@ -1,0 +1,259 @@
+package podinit
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// BootCapabilities are what the main container is given beyond the
+// runtime's defaults, only for boot's own work: the mounts, the root move,
+// the cgroup namespace and the pids limit (SYS_ADMIN). Boot drops it
+// before the sandbox's init runs.
+//
+// The OOM killer's order (the user's processes before init and the
+// agent) comes from init and the agent raising what they start by
+// initproc.UserOOMScoreBonus above the score the kubelet gives the
+// container: lowering init's own would take CAP_SYS_RESOURCE, which a
+// node's runtime may not be able to grant (this machine's cannot).
+var BootCapabilities = []string{"SYS_ADMIN"}
+
+var bootCaps = []uintptr{unix.CAP_SYS_ADMIN}
+
+// boot turns the container into the sandbox and executes init; it
+// returns only on failure.
+func boot(args []string) error {
+	if len(args) == 0 {
+		return errors.New("no claim directory")
+	}
+	claim := args[0]
+	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
+	pids := fs.Int64("pids", 0, "pids limit of the sandbox (0: the pod's)")
+	port := fs.Int("agent-port", 0, "TCP port the agent listens on (0: no agent)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	argv := fs.Args()
+
+	// Namespaces, capabilities and seccomp filters belong to the thread:
+	// all of it is done on this one, which then executes init.
+	goruntime.LockOSThread()
+	if *pids > 0 {
+		if err := setPids(*pids); err != nil {
+			return fmt.Errorf("pids limit: %w", err)
+		}
+	}
+	initArgs := []string{BinDir + "/hutch", "init"}
+	var agentSocket *os.File
+	if *port > 0 {
+		var err error
+		if agentSocket, err = listenAgent(*port); err != nil {
+			return err
+		}
+		initArgs = append(initArgs, "--agent-fd", strconv.Itoa(int(agentSocket.Fd())))
+	}
+	if err := makeRoot(filepath.Join(claim, "root")); err != nil {
+		return err
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("cgroup namespace: %w", err)
+	}
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	initArgs = append(append(initArgs, "--"), argv...)
+	err := syscall.Exec(initArgs[0], initArgs, os.Environ())
+	goruntime.KeepAlive(agentSocket) // open for init, which inherits it
+	return err
+}
+
+// setPids writes the container's pids.max, through its cgroup mount made
+// writable for the moment (the container runtime mounts it read-only).
+func setPids(n int64) error {
+	var errs []error
+	for _, dir := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(dir, "pids.max")); err != nil {
+			continue
+		}
+		const flags = unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+		if err := unix.Mount("", dir, "", unix.MS_REMOUNT|flags, ""); err != nil {
+			errs = append(errs, fmt.Errorf("remount %s writable: %w", dir, err))
+			continue
+		}
+		werr := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.FormatInt(n, 10)), 0o644)
+		rerr := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
+		if werr == nil && rerr == nil {
+			return nil
+		}
+		errs = append(errs, werr, rerr)
+	}
+	if len(errs) == 0 {
+		return errors.New("no pids controller in the container")
+	}
+	return errors.Join(errs...)
+}
+
+// listenAgent binds the agent's TCP port on every address of the pod and
+// returns the listening socket, to be inherited by init.
+func listenAgent(port int) (*os.File, error) {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return nil, fmt.Errorf("agent port: %w", err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// makeRoot makes root (the claim's copy of the image) the container's
+// root: the container's /proc, /dev and /sys (with the masks and
+// read-only parts the container runtime gave them), the files the kubelet
+// binds (/etc/hosts, /etc/hostname, /etc/resolv.conf) and the hutch
+// binary (read-only) are bound in, then it is moved over the image's
+// root.
+func makeRoot(root string) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("private mounts: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind root: %w", err)
+	}
+	for _, d := range []string{"/proc", "/dev", "/sys"} {
+		if err := bindDir(d, root, false); err != nil {
+			return err
+		}
+	}
+	if err := bindDir(BinDir, root, true); err != nil {
+		return err
+	}
+	for _, f := range []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"} {
+		if err := bindFile(f, root); err != nil {
+			return err
+		}
+	}
+	if err := unix.Chdir(root); err != nil {
+		return err
+	}
+	// pivot_root is refused by the runtime's default seccomp profile even
+	// with CAP_SYS_ADMIN, so the new root is moved over the old one (as
+	// runc does without pivot_root): the image's root and the claim's
+	// mount point stay below it, out of any path's reach.
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move the root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// ownDir makes root/name (one component below root) a real directory:
+// the claim holds the user's files, and a symlink there must not carry a
+// mount elsewhere.
+func ownDir(root, name string) (string, error) {
+	p := filepath.Join(root, name)
+	fi, err := os.Lstat(p)
+	if err == nil && !fi.IsDir() {
+		if err := os.RemoveAll(p); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	return p, nil
+}
+
+func bindDir(src, root string, readOnly bool) error {
+	dst, err := ownDir(root, strings.TrimPrefix(src, "/"))
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	if readOnly {
+		if err := unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", src, err)
+		}
+	}
+	return nil
+}
+
+// bindFile binds the container's /etc/NAME over root's, when the
+// container has one.
+func bindFile(src, root string) error {
+	if _, err := os.Stat(src); err != nil {
+		return nil
+	}
+	dir, err := ownDir(root, "etc")
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	return nil
+}
+
+// dropCapabilities takes boot's own capabilities out of the bounding set
+// (so that no program executed after can have them), installs the
+// seccomp filter while CAP_SYS_ADMIN still allows it without
+// no_new_privs (set-uid programs of the image keep working), and clears
+// the inheritable and ambient sets.
+func dropCapabilities() error {
+	for _, c := range bootCaps {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	if err := installSeccomp(); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	for i := range data {
+		data[i].Inheritable = 0
+	}
+	for _, c := range bootCaps {
+		data[c/32].Effective &^= 1 << (c % 32)
+		data[c/32].Permitted &^= 1 << (c % 32)
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}

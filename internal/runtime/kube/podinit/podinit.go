@@ -1,0 +1,94 @@
+// Package podinit is `hutch kube`, what runs inside a sandbox's pod
+// before the sandbox's own init (see the kube driver):
+//
+//   - install DEST, in the first init container (the agent image): copies
+//     the hutch binary to DEST, on an emptyDir the other containers mount
+//     at /.hutch, so that the user's image stays as it is;
+//   - seed CLAIM, in the second init container (the user's image): copies
+//     the image's root filesystem onto the claim once, so that everything
+//     the sandbox writes anywhere persists across a stop and a start;
+//   - boot CLAIM [--pids N] [--agent-port P] -- ARGV, in the main
+//     container: makes the claim's copy the root (moved over /, with the
+//     container's /proc, /dev and /sys bound in), sets the pids limit,
+//     takes a cgroup namespace, drops the capabilities it needed for that
+//     (CAP_SYS_ADMIN, CAP_SYS_RESOURCE) from the bounding set, installs a
+//     seccomp filter refusing new namespaces and executes `hutch init`
+//     with the agent listening on TCP.
+//
+// It depends on nothing of client-go: it is linked into every binary that
+// runs as a sandbox's init.
+package podinit
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Mount points inside the pod's containers.
+const (
+	// BinDir is the emptyDir holding the hutch binary (BinDir/hutch).
+	BinDir = "/.hutch"
+	// ClaimDir is where the sandbox's claim is mounted; the root
+	// filesystem is ClaimDir/root.
+	ClaimDir = "/.hutch-claim"
+)
+
+// seededMarker, beside root on the claim, says the copy is whole.
+const seededMarker = ".seeded"
+
+// Main runs `hutch kube ARGS` and returns its exit status.
+func Main(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM | boot CLAIM [--pids N] [--agent-port P] -- ARGV")
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "install":
+		if len(args) != 2 {
+			return Main(nil)
+		}
+		err = install(args[1])
+	case "seed":
+		if len(args) != 2 {
+			return Main(nil)
+		}
+		err = seed(args[1])
+	case "boot":
+		err = boot(args[1:]) // returns only on failure
+	default:
+		return Main(nil)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hutch kube %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// install copies the running binary to dest, read-only and executable.
+func install(dest string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(exe)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dest + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o555)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
