@@ -4,13 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hutchdev/hutch/internal/store/migration"
 )
 
 // migrationFiles are the schema steps, named NNNN_what.sql, shipped inside
@@ -20,41 +18,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded steps in version order and rejects a
-// badly named or duplicated file.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, p := range names {
-		name := strings.TrimPrefix(p, "migrations/")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and _", name)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, name, v)
-		}
-		seen[v] = name
-		b, err := migrationFiles.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+// migrations returns the embedded steps in version order.
+func migrations() ([]migration.Step, error) {
+	return migration.Load(migrationFiles, "migrations")
 }
 
 // migrationLock is the advisory lock key that serialises migrations: two
@@ -85,33 +51,21 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 		rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		done := map[int]bool{}
-		for _, v := range applied {
-			done[int(v)] = true
+		pending, err := migration.Pending(ms, applied)
+		if err != nil {
+			return err
 		}
-		known := map[int]bool{}
-		for _, m := range ms {
-			known[m.version] = true
-		}
-		for v := range done {
-			if !known[v] {
-				return fmt.Errorf("the database has schema version %d, which this hutch does not know: it was migrated by a newer hutch", v)
-			}
-		}
-		for _, m := range ms {
-			if done[m.version] {
-				continue
-			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+		for _, m := range pending {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`,
-				m.version, m.name); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+				m.Version, m.Name); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
 		return nil
