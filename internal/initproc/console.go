@@ -176,15 +176,7 @@ func (c *Console) pending() int {
 // for none (init run by hand or by an older host) or it cannot be made;
 // init then writes where the runtime pointed its stdout and stderr.
 func console(opts []string) *Console {
-	dir, limit := "", int64(0)
-	for i := 0; i+1 < len(opts); i++ {
-		switch opts[i] {
-		case ConsoleDirFlag:
-			dir = opts[i+1]
-		case ConsoleMaxFlag:
-			limit, _ = strconv.ParseInt(opts[i+1], 10, 64)
-		}
-	}
+	dir, limit := consoleOpts(opts)
 	if dir == "" {
 		return nil
 	}
@@ -194,6 +186,19 @@ func console(opts []string) *Console {
 		return nil
 	}
 	return c
+}
+
+// consoleOpts reads ConsoleDirFlag and ConsoleMaxFlag.
+func consoleOpts(opts []string) (dir string, limit int64) {
+	for i := 0; i+1 < len(opts); i++ {
+		switch opts[i] {
+		case ConsoleDirFlag:
+			dir = opts[i+1]
+		case ConsoleMaxFlag:
+			limit, _ = strconv.ParseInt(opts[i+1], 10, 64)
+		}
+	}
+	return dir, limit
 }
 
 // exitWait bounds how long init, once its command has ended, copies what

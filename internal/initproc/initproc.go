@@ -22,7 +22,9 @@ const ExitMarker = "hutch-init: exit status "
 // its exit status (128+signal when it was killed). Without a command it
 // idles until it is signalled, so that a sandbox can be kept alive for an
 // agent that is started later. With TakeFDFlag and no command, it waits
-// for the host to send the command (see waitTake).
+// for the host to send the command (see waitTake). ReexecSignal has it
+// execute itself again; the init it executes goes on with the same
+// workload and agent.
 func Run(args []string) int {
 	var argv, opts []string
 	opts = args
@@ -32,66 +34,111 @@ func Run(args []string) int {
 			break
 		}
 	}
+	held, execs, opts, herr := takeHeld(opts)
 	if err := Untraceable(); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
 	}
-	con := console(opts)
+	in := &initProc{opts: opts, execs: execs}
+	if n := len(os.Args) - len(args); n > 0 {
+		in.prefix = os.Args[:n]
+	}
+	if held != nil {
+		in.con, in.ag, herr = resumeHeld(held, opts)
+	} else {
+		in.con = console(opts)
+	}
+	if herr != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", herr)
+	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD,
-		AgentSuspendSignal, AgentResumeSignal)
+		AgentSuspendSignal, AgentResumeSignal, ReexecSignal)
 	defer signal.Stop(sigs)
-	ag := startAgent(opts)
-	if ln := takeListener(opts); ln != nil && len(argv) == 0 {
-		t, status, ok := waitTake(sigs, ag, ln)
-		if !ok {
+	switch {
+	case held != nil:
+		in.child = held.Child
+		// What ended while init executed itself.
+		if status, done := reap(in.child, in.ag); done && in.child > 0 {
+			in.con.exit(status)
 			return status
 		}
-		argv = t.req.Args
+	default:
+		in.ag = startAgent(opts)
+		if ln := takeListener(opts); ln != nil && len(argv) == 0 {
+			t, status, ok := waitTake(sigs, in.ag, ln)
+			if !ok {
+				return status
+			}
+			argv = t.req.Args
+		}
+		if len(argv) > 0 {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			// Its own process group, so that a forwarded signal reaches the whole
+			// job (a shell and the commands it started), not only its leader.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := startRanked(cmd); err != nil {
+				fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
+				in.con.exit(127)
+				return 127
+			}
+			in.child = cmd.Process.Pid
+		}
 	}
-
-	if len(argv) == 0 {
-		return idle(sigs, ag)
+	if in.child == 0 {
+		return in.idle(sigs)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Its own process group, so that a forwarded signal reaches the whole
-	// job (a shell and the commands it started), not only its leader.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := startRanked(cmd); err != nil {
-		fmt.Fprintf(os.Stderr, "hutch-init: %v\n", err)
-		con.exit(127)
-		return 127
-	}
-	child := cmd.Process.Pid
 	for sig := range sigs {
-		if ag.control(sig) {
-			continue
-		}
-		if sig != syscall.SIGCHLD {
-			_ = syscall.Kill(-child, sig.(syscall.Signal))
-			continue
-		}
-		if status, done := reap(child, ag); done {
-			con.exit(status)
-			return status
+		switch {
+		case in.ag.control(sig):
+		case sig == ReexecSignal:
+			in.reexecOrSay()
+		case sig != syscall.SIGCHLD:
+			_ = syscall.Kill(-in.child, sig.(syscall.Signal))
+		default:
+			if status, done := reap(in.child, in.ag); done {
+				in.con.exit(status)
+				return status
+			}
 		}
 	}
 	return 0 // not reached: sigs is never closed
 }
 
+// initProc is what init holds while it runs: what it executes itself
+// with (prefix, the command line before args, and opts) and what an init
+// it executes takes over.
+type initProc struct {
+	prefix []string
+	opts   []string
+	con    *Console
+	ag     *agentProc
+	child  int // the workload's pid; 0 when init idles
+	execs  int // times init executed itself (ExecCountFlag)
+}
+
 // idle waits for a termination signal while reaping orphans.
-func idle(sigs chan os.Signal, ag *agentProc) int {
+func (in *initProc) idle(sigs chan os.Signal) int {
 	for sig := range sigs {
-		if ag.control(sig) {
-			continue
+		switch {
+		case in.ag.control(sig):
+		case sig == ReexecSignal:
+			in.reexecOrSay()
+		case sig == syscall.SIGCHLD:
+			reap(-1, in.ag)
+		default:
+			return 128 + int(sig.(syscall.Signal))
 		}
-		if sig == syscall.SIGCHLD {
-			reap(-1, ag)
-			continue
-		}
-		return 128 + int(sig.(syscall.Signal))
 	}
 	return 0
+}
+
+// reexecOrSay executes init again; a failure is told on the console and
+// init goes on.
+func (in *initProc) reexecOrSay() {
+	if err := in.reexec(); err != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: execute init again: %v\n", err)
+	}
 }
 
 // reap collects every exited child without blocking and reports whether

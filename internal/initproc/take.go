@@ -116,7 +116,9 @@ func waitTake(sigs chan os.Signal, ag *agentProc, ln net.Listener) (t taken, sta
 			ag.start()
 			return t, 0, true
 		case sig := <-sigs:
-			if ag.control(sig) {
+			// A prepared sandbox is never restored from a checkpoint:
+			// it does not execute itself (ReexecSignal) before it is taken.
+			if ag.control(sig) || sig == ReexecSignal {
 				continue
 			}
 			if sig == syscall.SIGCHLD {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/initproc"
 	"github.com/hutchdev/hutch/internal/mountinfo"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
@@ -236,8 +237,13 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	}
 	defer unix.Unmount(sys, unix.MNT_DETACH)
 	extra := []*os.File{agentLn}
+	// CRIU will not write over a previous restore's pid file.
+	pidFile := filepath.Join(p.dir, "restore.pid")
+	if err := os.Remove(pidFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("restore %s: %w", id, err)
+	}
 	args := []string{"restore", "--images-dir", p.checkpointDir(), "--log-file", "restore.log",
-		"--restore-detached", "--pidfile", filepath.Join(p.dir, "restore.pid"), "--root", p.rootfs,
+		"--restore-detached", "--pidfile", pidFile, "--root", p.rootfs,
 		"--tcp-close", "--file-locks", "--external", "mnt[sys]:" + sys, "--external", "mnt[]", "--mntns-compat-mode",
 		"--inherit-fd", fmt.Sprintf("fd[3]:socket:[%d]", meta.AgentSocket)}
 	for _, f := range meta.Files {
@@ -262,7 +268,7 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", id, err)
 	}
-	b, err := os.ReadFile(filepath.Join(p.dir, "restore.pid"))
+	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return fmt.Errorf("restore %s: no pid file: %w", id, err)
 	}
@@ -280,8 +286,16 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 		}
 	}
 	rec.InitPID, rec.InitStart, rec.Stopped, rec.Reason = pid, st, false, ""
+	// Read before init is asked to execute itself.
+	rec.RestoredStart, rec.RestoredExecs = st, execCount(pid)
 	if err := rec.save(p.record); err != nil {
 		return err
+	}
+	// Init executes itself once thawed, so that its memory belongs to
+	// the sandbox's user namespace again and a later dump finds it as
+	// after a boot (see waitInitExec).
+	if err := unix.Kill(pid, initproc.ReexecSignal); err != nil {
+		d.log.Warn("ask the restored init to execute itself", "id", id, "err", err)
 	}
 	d.follow(id, procID{pid, st})
 	if err := os.RemoveAll(p.checkpointDir()); err != nil {
@@ -292,12 +306,16 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 }
 
 // waitInitExec waits until the sandbox's first process runs the init
-// binary. The runtime's run returns before that process has executed it,
-// and until it has, it is the runtime's own clone: not dumpable, with a
-// memory map that belongs to the host's user namespace, which CRIU's
-// namespace check refuses ("One or more namespaces doesn't belong to the
-// target user namespace"): a checkpoint right after a create failed so
-// under load. A frozen sandbox is thawed while it waits.
+// binary, from an execve made in the sandbox's user namespace: until
+// then its memory belongs to the host's user namespace, and as init is
+// not dumpable, CRIU's check of the sandbox's namespaces (made as the
+// sandbox's root) may not open /proc/<init>/ns/* ("One or more
+// namespaces doesn't belong to the target user namespace"). That is so
+// for the runtime's own clone, which its run leaves before it has
+// executed init (a checkpoint right after a create failed so under
+// load), and for an init CRIU restored, which the restore asked to
+// execute itself (initproc.ReexecSignal) and which is asked again here.
+// A frozen sandbox is thawed while it waits.
 func (d *Driver) waitInitExec(ctx context.Context, rec *record) error {
 	want, err := os.Stat(d.cfg.InitBinary)
 	if err != nil {
@@ -307,7 +325,10 @@ func (d *Driver) waitInitExec(ctx context.Context, rec *record) error {
 		got, err := os.Stat(fmt.Sprintf("/proc/%d/exe", rec.InitPID))
 		return err == nil && os.SameFile(got, want)
 	}
-	if execed() {
+	restored := func() bool {
+		return rec.RestoredStart == rec.InitStart && execCount(rec.InitPID) <= rec.RestoredExecs
+	}
+	if execed() && !restored() {
 		return nil
 	}
 	if d.cg.frozen(rec.key()) {
@@ -315,16 +336,44 @@ func (d *Driver) waitInitExec(ctx context.Context, rec *record) error {
 			return err
 		}
 	}
+	if restored() {
+		// A second signal while the first is handled is lost (an init
+		// that is executing itself has no handler yet) or makes init
+		// execute itself once more: either way it ends executed.
+		if err := unix.Kill(rec.InitPID, initproc.ReexecSignal); err != nil {
+			return fmt.Errorf("ask the restored init %d to execute itself: %w", rec.InitPID, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for !execed() {
+	for !execed() || restored() {
 		select {
 		case <-ctx.Done():
+			if restored() {
+				return fmt.Errorf("init %d, restored from a checkpoint, has not executed itself again (an init older than this server's?): %w", rec.InitPID, ctx.Err())
+			}
 			return fmt.Errorf("init %d has not executed %s: %w", rec.InitPID, d.cfg.InitBinary, ctx.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	return nil
+}
+
+// execCount is the value of initproc.ExecCountFlag on pid's command
+// line (how many times init has executed itself), 0 without it.
+func execCount(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return 0
+	}
+	args := strings.Split(string(b), "\x00")
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == initproc.ExecCountFlag {
+			n, _ := strconv.Atoi(args[i+1])
+			return n
+		}
+	}
+	return 0
 }
 
 // inFlight reports whether a dump failed on a closed connection still

@@ -57,6 +57,13 @@ type record struct {
 	// the running init, guarding against pid reuse; zero while stopped.
 	InitPID   int    `json:"initPid,omitempty"`
 	InitStart uint64 `json:"initStart,omitempty"`
+	// RestoredStart is InitStart of an init a CRIU restore brought back,
+	// and RestoredExecs the count of its execves its restored command
+	// line held (initproc.ExecCountFlag): until it has executed itself
+	// again (initproc.ReexecSignal), CRIU cannot dump it. Another
+	// InitStart (a boot) makes them stale.
+	RestoredStart uint64 `json:"restoredStart,omitempty"`
+	RestoredExecs int    `json:"restoredExecs,omitempty"`
 	// Stopped is set by Stop and by Recover of a dead sandbox.
 	Stopped bool   `json:"stopped,omitempty"`
 	Reason  string `json:"reason,omitempty"`
