@@ -95,14 +95,22 @@ func (l *Locks) TryLock(ctx context.Context, name string) (func(), bool, error) 
 	defer cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	conn, err := l.connLocked(qctx)
-	if err != nil {
-		return nil, false, err
-	}
 	var won bool
-	if err := conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&won); err != nil {
+	for retried := false; ; retried = true {
+		conn, opened, err := l.connLocked(qctx)
+		if err != nil {
+			return nil, false, err
+		}
+		err = conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&won)
+		if err == nil {
+			break
+		}
 		l.dropLocked()
-		return nil, false, fmt.Errorf("sandbox lock %s: %w", name, err)
+		// A session that ended since the last call (the server restarted,
+		// an idle connection cut) shows only now: try once on a new one.
+		if opened || retried {
+			return nil, false, fmt.Errorf("sandbox lock %s: %w", name, err)
+		}
 	}
 	if !won {
 		return nil, false, nil
@@ -127,19 +135,20 @@ func (l *Locks) unlock(key int64, gen int) {
 	}
 }
 
-// connLocked returns the open connection, opening one if there is none.
-func (l *Locks) connLocked(ctx context.Context) (*pgx.Conn, error) {
+// connLocked returns the open connection, opening one if there is none
+// (opened).
+func (l *Locks) connLocked(ctx context.Context) (conn *pgx.Conn, opened bool, err error) {
 	if l.conn != nil && !l.conn.IsClosed() {
-		return l.conn, nil
+		return l.conn, false, nil
 	}
 	l.dropLocked()
-	conn, err := pgx.ConnectConfig(ctx, l.cfg)
+	conn, err = pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox locks: connect: %w", err)
+		return nil, false, fmt.Errorf("sandbox locks: connect: %w", err)
 	}
 	l.conn = conn
 	l.gen++
-	return conn, nil
+	return conn, true, nil
 }
 
 // dropLocked closes the connection after an error on it, which ends the
