@@ -28,7 +28,7 @@ const (
 // runtimes and ociRuntimes are named in error messages, so that an operator
 // who mistypes one sees the choices.
 var (
-	runtimes    = []string{RuntimeOCI, RuntimeGvisor}
+	runtimes    = []string{RuntimeOCI, RuntimeGvisor, RuntimeKube}
 	ociRuntimes = []string{OCICrun, OCIRunc}
 )
 

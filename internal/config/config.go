@@ -43,6 +43,8 @@ type Config struct {
 	// sandboxes are checkpointed to disk and resumed by the next start.
 	CheckpointOnShutdown bool
 	Sandbox              sandbox.Config
+	// Kube is the kube runtime's settings.
+	Kube Kube
 	// NetworkSubnet is the IPv4 range sandbox addresses come from;
 	// ProxyDomain turns on host-based port routing ({port}-{id}.<domain>).
 	NetworkSubnet string
@@ -135,6 +137,7 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 	compatFlags(fs, &c)
 	servingFlags(fs, &c)
 	poolFlags(fs, &c)
+	kubeFlags(fs, &c)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hutch serve [flags]")
 		fmt.Fprintln(stderr, "\nSettings come from the defaults, then the config file, then HUTCH_* environment")

@@ -26,6 +26,10 @@ func withGvisor(cfg *config.Config, ociRT runtime.Runtime, images *image.Store, 
 		GetSandboxByID(ctx context.Context, id string) (*sandbox.Sandbox, error)
 	}, log *slog.Logger) (runtime.Runtime, error) {
 	cfg.Sandbox.DefaultRuntime = cfg.Runtime
+	if cfg.Runtime == config.RuntimeKube { // the cluster runs every sandbox
+		cfg.Sandbox.Runtimes = []string{config.RuntimeKube}
+		return ociRT, nil
+	}
 	cfg.Sandbox.Runtimes = []string{config.RuntimeOCI}
 	if _, err := os.Stat(cfg.Runsc); err != nil {
 		if cfg.Runtime == config.RuntimeGvisor {

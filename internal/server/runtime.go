@@ -22,6 +22,8 @@ func newRuntime(cfg config.Config, images *image.Store, seeds *seeder, log *slog
 	switch cfg.Runtime {
 	case config.RuntimeOCI, config.RuntimeGvisor: // gvisor runs beside oci (withGvisor)
 		return newOCI(cfg, images, seeds, log)
+	case config.RuntimeKube:
+		return newKube(cfg, log)
 	}
 	return nil, fmt.Errorf("runtime %q has no constructor", cfg.Runtime)
 }

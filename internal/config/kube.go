@@ -1,0 +1,39 @@
+package config
+
+import "flag"
+
+// RuntimeKube runs every sandbox as a pod of a Kubernetes cluster
+// (internal/runtime/kube), instead of oci and gvisor on this machine.
+const RuntimeKube = "kube"
+
+// Kube is the kube runtime's settings (--kube-*), read when Runtime is
+// RuntimeKube.
+type Kube struct {
+	// Kubeconfig is a kubeconfig file; empty uses the in-cluster
+	// configuration (the service account of the pod hutch serve runs in).
+	Kubeconfig   string
+	Namespace    string // of the sandboxes' pods, claims and network policies
+	StorageClass string // of the sandboxes' claims; empty: the cluster's default
+	AgentImage   string // holds the static hutch binary at /hutch
+}
+
+// Defaults of the kube runtime (kube.DefaultNamespace and
+// kube.DefaultAgentImage, which config does not import).
+const (
+	defaultKubeNamespace  = "hutch-sandboxes"
+	defaultKubeAgentImage = "ghcr.io/hutchdev/hutch-agent:latest"
+)
+
+func kubeFlags(fs *flag.FlagSet, c *Config) {
+	k := &c.Kube
+	if k.Namespace == "" {
+		k.Namespace = defaultKubeNamespace
+	}
+	if k.AgentImage == "" {
+		k.AgentImage = defaultKubeAgentImage
+	}
+	fs.StringVar(&k.Kubeconfig, "kube-kubeconfig", k.Kubeconfig, "with --runtime kube: kubeconfig file (empty: the in-cluster configuration)")
+	fs.StringVar(&k.Namespace, "kube-namespace", k.Namespace, "with --runtime kube: namespace of the sandboxes' pods, claims and network policies")
+	fs.StringVar(&k.StorageClass, "kube-storage-class", k.StorageClass, "with --runtime kube: storage class of the sandboxes' claims (empty: the cluster's default)")
+	fs.StringVar(&k.AgentImage, "kube-agent-image", k.AgentImage, "with --runtime kube: image holding the static hutch binary at /hutch, copied into every sandbox's pod")
+}
