@@ -14,6 +14,8 @@ func automationFlags(fs *flag.FlagSet, c *Config) {
 	a := &s.Automation
 	fs.IntVar(&s.DefaultAutoStopMinutes, "default-auto-stop-minutes", s.DefaultAutoStopMinutes,
 		"stop sandboxes idle this many minutes unless they say otherwise (0: never)")
+	fs.IntVar(&s.DefaultAutoPauseMinutes, "default-auto-pause-minutes", s.DefaultAutoPauseMinutes,
+		"pause sandboxes idle this many minutes unless they say otherwise (0: never); the pause keeps or releases memory as --pause-memory or the organisation says")
 	fs.IntVar(&s.DefaultAutoArchiveMinutes, "default-auto-archive-minutes", s.DefaultAutoArchiveMinutes,
 		"archive sandboxes stopped this many minutes unless they say otherwise (0: never)")
 	fs.IntVar(&s.DefaultAutoDeleteMinutes, "default-auto-delete-minutes", s.DefaultAutoDeleteMinutes,

@@ -133,6 +133,7 @@ type OrgSettings struct {
 	OrganizationID     string
 	TimeoutSeconds     *int64
 	AutoStopMinutes    *int
+	AutoPauseMinutes   *int
 	AutoArchiveMinutes *int
 	AutoDeleteMinutes  *int
 	// PauseMemory is the default of the organisation's pauses.

@@ -2,9 +2,11 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
 )
@@ -126,5 +128,49 @@ func TestAutoPauseAndAutoStopShorterFirst(t *testing.T) {
 	}
 	if n := r.stateEvents(stops.ID, sandbox.StatePausing, sandbox.CauseAutoPause); n != 0 {
 		t.Fatalf("auto-stopped sandbox was auto-paused %d times", n)
+	}
+}
+
+// TestAutoPauseDefaults: a create that names no autoPauseMinutes takes
+// its organisation's defaultAutoPauseMinutes, else the server's; its own
+// value wins, and an organisation's 0 turns the server's default off. A
+// negative default is refused, naming the field.
+func TestAutoPauseDefaults(t *testing.T) {
+	rt := fakeruntime.NewCheckpointing()
+	r := newPauseRig(t, rt, func(c *sandbox.Config) { c.DefaultAutoPauseMinutes = 5 })
+	ctx := context.Background()
+	set := func(v *int) error {
+		o, err := r.svc.OrgSettings(ctx, org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.AutoPauseMinutes = v
+		return r.svc.SetOrgSettings(ctx, o)
+	}
+	for _, c := range []struct {
+		name     string
+		org, req *int
+		want     int
+	}{
+		{"server default", nil, nil, 5},
+		{"organisation default", ptr(9), nil, 9},
+		{"organisation off", ptr(0), nil, 0},
+		{"request's own", ptr(9), ptr(2), 2},
+	} {
+		if err := set(c.org); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if sb := r.create(sandbox.CreateRequest{AutoPauseMinutes: c.req}); sb.AutoPauseMinutes != c.want || r.get(sb.ID).AutoPauseMinutes != c.want {
+			t.Errorf("%s: autoPauseMinutes %d, want %d", c.name, sb.AutoPauseMinutes, c.want)
+		}
+	}
+	var fe *errdefs.FieldError
+	if err := set(ptr(-1)); !errors.As(err, &fe) || fe.Field != "defaultAutoPauseMinutes" {
+		t.Fatalf("a negative organisation default: %v, want a 400 on defaultAutoPauseMinutes", err)
+	}
+	cfg := sandbox.DefaultConfig()
+	cfg.DefaultAutoPauseMinutes = -1
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("a negative server default passed Validate")
 	}
 }

@@ -12,6 +12,7 @@ type Config struct {
 	DefaultImage              string
 	DefaultResources          Resources
 	DefaultAutoStopMinutes    int
+	DefaultAutoPauseMinutes   int
 	DefaultAutoArchiveMinutes int
 	DefaultAutoDeleteMinutes  int
 	// MaxResources bounds what one sandbox may ask for; the host's own
@@ -82,7 +83,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default disk %d MB outside [%d, %d]", d.DiskMB, minDiskMB, m.DiskMB)
 	case d.Pids < minPids || d.Pids > m.Pids:
 		return fmt.Errorf("default pids %d outside [%d, %d]", d.Pids, minPids, m.Pids)
-	case c.DefaultAutoStopMinutes < 0 || c.DefaultAutoArchiveMinutes < 0 || c.DefaultAutoDeleteMinutes < -1:
+	case c.DefaultAutoStopMinutes < 0 || c.DefaultAutoPauseMinutes < 0 || c.DefaultAutoArchiveMinutes < 0 || c.DefaultAutoDeleteMinutes < -1:
 		return fmt.Errorf("default auto intervals must be >= 0 (auto-delete >= -1)")
 	case c.MaxTimeout <= 0 || c.StopGrace < 0 || c.DeletedRetention < 0:
 		return fmt.Errorf("durations must not be negative")

@@ -25,6 +25,7 @@ func (s *Service) SetOrgSettings(ctx context.Context, o *OrgSettings) error {
 		min  int
 	}{
 		{"defaultAutoStopMinutes", o.AutoStopMinutes, 0},
+		{"defaultAutoPauseMinutes", o.AutoPauseMinutes, 0},
 		{"defaultAutoArchiveMinutes", o.AutoArchiveMinutes, 0},
 		{"defaultAutoDeleteMinutes", o.AutoDeleteMinutes, -1},
 	} {
@@ -69,6 +70,9 @@ func (s *Service) withOrgDefaults(ctx context.Context, r CreateRequest) (CreateR
 	}
 	if r.AutoStopMinutes == nil {
 		r.AutoStopMinutes = o.AutoStopMinutes
+	}
+	if r.AutoPauseMinutes == nil {
+		r.AutoPauseMinutes = o.AutoPauseMinutes
 	}
 	if r.AutoArchiveMinutes == nil {
 		r.AutoArchiveMinutes = o.AutoArchiveMinutes

@@ -114,6 +114,7 @@ func (c Config) resolve(r CreateRequest, now time.Time) (*Sandbox, error) {
 		Network:            Network{Internet: true, AllowCIDRs: r.AllowCIDRs, DenyCIDRs: r.DenyCIDRs},
 		AutoResume:         r.AutoResume,
 		AutoStopMinutes:    c.DefaultAutoStopMinutes,
+		AutoPauseMinutes:   c.DefaultAutoPauseMinutes,
 		AutoArchiveMinutes: c.DefaultAutoArchiveMinutes,
 		AutoDeleteMinutes:  c.DefaultAutoDeleteMinutes,
 	}

@@ -146,9 +146,10 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	var pauseMemory *string
 	err := s.queryRow(ctx, func(row pgx.Row) error {
 		return row.Scan(&out.TimeoutSeconds, &out.AutoStopMinutes, &out.AutoArchiveMinutes, &out.AutoDeleteMinutes,
-			&pauseMemory, &out.PauseReleaseAfterSeconds, &out.DefaultRuntime, &out.UsePools, &out.UpdatedAt)
+			&pauseMemory, &out.PauseReleaseAfterSeconds, &out.DefaultRuntime, &out.UsePools, &out.UpdatedAt,
+			&out.AutoPauseMinutes)
 	}, `SELECT timeout_seconds, auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
-		pause_release_after_seconds, default_runtime, use_pools, updated_at
+		pause_release_after_seconds, default_runtime, use_pools, updated_at, auto_pause_minutes
 		FROM organization_settings WHERE organization_id = $1`, orgID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &sandbox.OrgSettings{OrganizationID: orgID}, nil
@@ -177,14 +178,16 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO organization_settings (organization_id, timeout_seconds,
 			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
-			pause_release_after_seconds, default_runtime, use_pools, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			pause_release_after_seconds, default_runtime, use_pools, updated_at, auto_pause_minutes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (organization_id) DO UPDATE SET timeout_seconds = excluded.timeout_seconds,
-			auto_stop_minutes = excluded.auto_stop_minutes, auto_archive_minutes = excluded.auto_archive_minutes,
+			auto_stop_minutes = excluded.auto_stop_minutes, auto_pause_minutes = excluded.auto_pause_minutes,
+			auto_archive_minutes = excluded.auto_archive_minutes,
 			auto_delete_minutes = excluded.auto_delete_minutes, pause_memory = excluded.pause_memory,
 			pause_release_after_seconds = excluded.pause_release_after_seconds,
 			default_runtime = excluded.default_runtime, use_pools = excluded.use_pools, updated_at = excluded.updated_at`,
 			o.OrganizationID, o.TimeoutSeconds, o.AutoStopMinutes, o.AutoArchiveMinutes, o.AutoDeleteMinutes,
-			pauseMemory, o.PauseReleaseAfterSeconds, o.DefaultRuntime, o.UsePools, o.UpdatedAt)
+			pauseMemory, o.PauseReleaseAfterSeconds, o.DefaultRuntime, o.UsePools, o.UpdatedAt, o.AutoPauseMinutes)
 		return err
 	})
 	if err != nil {

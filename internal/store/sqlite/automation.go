@@ -163,6 +163,7 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	var (
 		timeout            sql.NullInt64
 		stop, archive, del sql.NullInt64
+		autoPause          sql.NullInt64
 		pauseMemory        sql.NullString
 		releaseAfter       sql.NullInt64
 		runtime            sql.NullString
@@ -170,9 +171,9 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 		updated            string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT timeout_seconds, auto_stop_minutes, auto_archive_minutes,
-		auto_delete_minutes, pause_memory, pause_release_after_seconds, default_runtime, use_pools, updated_at
-		FROM organization_settings WHERE organization_id = ?`, orgID).
-		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &runtime, &usePools, &updated)
+		auto_delete_minutes, pause_memory, pause_release_after_seconds, default_runtime, use_pools, updated_at,
+		auto_pause_minutes FROM organization_settings WHERE organization_id = ?`, orgID).
+		Scan(&timeout, &stop, &archive, &del, &pauseMemory, &releaseAfter, &runtime, &usePools, &updated, &autoPause)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, nil
 	}
@@ -198,7 +199,7 @@ func (s *Store) GetOrgSettings(ctx context.Context, orgID string) (*sandbox.OrgS
 	for _, f := range []struct {
 		v   sql.NullInt64
 		dst **int
-	}{{stop, &out.AutoStopMinutes}, {archive, &out.AutoArchiveMinutes}, {del, &out.AutoDeleteMinutes}} {
+	}{{stop, &out.AutoStopMinutes}, {autoPause, &out.AutoPauseMinutes}, {archive, &out.AutoArchiveMinutes}, {del, &out.AutoDeleteMinutes}} {
 		if f.v.Valid {
 			n := int(f.v.Int64)
 			*f.dst = &n
@@ -240,14 +241,17 @@ func (s *Store) PutOrgSettings(ctx context.Context, o *sandbox.OrgSettings) erro
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO organization_settings (organization_id, timeout_seconds,
 			auto_stop_minutes, auto_archive_minutes, auto_delete_minutes, pause_memory,
-			pause_release_after_seconds, default_runtime, use_pools, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			pause_release_after_seconds, default_runtime, use_pools, updated_at, auto_pause_minutes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (organization_id) DO UPDATE SET timeout_seconds = excluded.timeout_seconds,
-			auto_stop_minutes = excluded.auto_stop_minutes, auto_archive_minutes = excluded.auto_archive_minutes,
+			auto_stop_minutes = excluded.auto_stop_minutes, auto_pause_minutes = excluded.auto_pause_minutes,
+			auto_archive_minutes = excluded.auto_archive_minutes,
 			auto_delete_minutes = excluded.auto_delete_minutes, pause_memory = excluded.pause_memory,
 			pause_release_after_seconds = excluded.pause_release_after_seconds,
 			default_runtime = excluded.default_runtime, use_pools = excluded.use_pools, updated_at = excluded.updated_at`,
 			o.OrganizationID, timeout, intOrNil(o.AutoStopMinutes), intOrNil(o.AutoArchiveMinutes),
-			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, runtime, usePools, formatTime(o.UpdatedAt))
+			intOrNil(o.AutoDeleteMinutes), pauseMemory, releaseAfter, runtime, usePools, formatTime(o.UpdatedAt),
+			intOrNil(o.AutoPauseMinutes))
 		return err
 	})
 	if err != nil {

@@ -303,28 +303,29 @@ func testOrgSettings(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	org := newOrg()
 	got, err := s.GetOrgSettings(ctx, org)
-	if err != nil || got.AutoStopMinutes != nil || got.TimeoutSeconds != nil || got.OrganizationID != org {
+	if err != nil || got.AutoStopMinutes != nil || got.AutoPauseMinutes != nil || got.TimeoutSeconds != nil || got.OrganizationID != org {
 		t.Fatalf("unset settings: %+v %v", got, err)
 	}
-	stop, del := 15, -1
+	stop, pause, del := 15, 7, -1
 	timeout := int64(600)
 	gvisor, noPools := "gvisor", false
-	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoDeleteMinutes: &del, DefaultRuntime: &gvisor,
-		UsePools: &noPools, UpdatedAt: now()}
+	set := &sandbox.OrgSettings{OrganizationID: org, TimeoutSeconds: &timeout, AutoStopMinutes: &stop, AutoPauseMinutes: &pause,
+		AutoDeleteMinutes: &del, DefaultRuntime: &gvisor, UsePools: &noPools, UpdatedAt: now()}
 	if err := s.PutOrgSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.GetOrgSettings(ctx, org)
-	if err != nil || *got.TimeoutSeconds != 600 || *got.AutoStopMinutes != 15 || *got.AutoDeleteMinutes != -1 || got.AutoArchiveMinutes != nil ||
+	if err != nil || *got.TimeoutSeconds != 600 || *got.AutoStopMinutes != 15 || got.AutoPauseMinutes == nil || *got.AutoPauseMinutes != 7 ||
+		*got.AutoDeleteMinutes != -1 || got.AutoArchiveMinutes != nil ||
 		got.DefaultRuntime == nil || *got.DefaultRuntime != "gvisor" || got.UsePools == nil || *got.UsePools {
 		t.Fatalf("settings read back: %+v %v", got, err)
 	}
-	set.AutoStopMinutes = nil
+	set.AutoStopMinutes, set.AutoPauseMinutes = nil, nil
 	if err := s.PutOrgSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetOrgSettings(ctx, org); got.AutoStopMinutes != nil {
-		t.Fatalf("cleared field read back as %d", *got.AutoStopMinutes)
+	if got, _ := s.GetOrgSettings(ctx, org); got.AutoStopMinutes != nil || got.AutoPauseMinutes != nil {
+		t.Fatalf("cleared fields read back: %+v", got)
 	}
 	if other, _ := s.GetOrgSettings(ctx, newOrg()); other.TimeoutSeconds != nil {
 		t.Fatal("settings leaked to another organisation")
