@@ -44,6 +44,7 @@ type APIKeyList struct {
 type OrganizationSettings struct {
 	DefaultTimeoutSeconds     *int64 `json:"defaultTimeoutSeconds"`
 	DefaultAutoStopMinutes    *int   `json:"defaultAutoStopMinutes"`
+	DefaultAutoPauseMinutes   *int   `json:"defaultAutoPauseMinutes"`
 	DefaultAutoArchiveMinutes *int   `json:"defaultAutoArchiveMinutes"`
 	DefaultAutoDeleteMinutes  *int   `json:"defaultAutoDeleteMinutes"`
 	// DefaultPauseMemory is "keep" or "release", the memory mode of a

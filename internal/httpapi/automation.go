@@ -150,7 +150,7 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	ints := map[string]**int{"defaultAutoStopMinutes": &o.AutoStopMinutes,
+	ints := map[string]**int{"defaultAutoStopMinutes": &o.AutoStopMinutes, "defaultAutoPauseMinutes": &o.AutoPauseMinutes,
 		"defaultAutoArchiveMinutes": &o.AutoArchiveMinutes, "defaultAutoDeleteMinutes": &o.AutoDeleteMinutes}
 	for k, raw := range patch {
 		var err error
@@ -189,8 +189,9 @@ func (s *Server) patchOrgSettings(w http.ResponseWriter, r *http.Request) error 
 
 func orgSettingsToAPI(o *sandbox.OrgSettings) api.OrganizationSettings {
 	out := api.OrganizationSettings{DefaultTimeoutSeconds: o.TimeoutSeconds, DefaultAutoStopMinutes: o.AutoStopMinutes,
-		DefaultAutoArchiveMinutes: o.AutoArchiveMinutes, DefaultAutoDeleteMinutes: o.AutoDeleteMinutes,
-		PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds, DefaultRuntime: o.DefaultRuntime, UsePools: o.UsePools}
+		DefaultAutoPauseMinutes: o.AutoPauseMinutes, DefaultAutoArchiveMinutes: o.AutoArchiveMinutes,
+		DefaultAutoDeleteMinutes: o.AutoDeleteMinutes, PauseReleaseAfterSeconds: o.PauseReleaseAfterSeconds,
+		DefaultRuntime: o.DefaultRuntime, UsePools: o.UsePools}
 	if o.PauseMemory != nil {
 		m := string(*o.PauseMemory)
 		out.DefaultPauseMemory = &m

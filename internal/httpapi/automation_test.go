@@ -139,15 +139,15 @@ func TestOrganizationDefaults(t *testing.T) {
 	e := newEnv(t)
 	var got api.OrganizationSettings
 	e.must(200, "GET", "/v1/organization/settings", nil).decode(t, &got)
-	if got.DefaultAutoStopMinutes != nil || got.DefaultTimeoutSeconds != nil {
+	if got.DefaultAutoStopMinutes != nil || got.DefaultAutoPauseMinutes != nil || got.DefaultTimeoutSeconds != nil {
 		t.Fatalf("fresh settings: %+v", got)
 	}
-	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultAutoStopMinutes": 15, "defaultTimeoutSeconds": 600}`).decode(t, &got)
-	if *got.DefaultAutoStopMinutes != 15 || *got.DefaultTimeoutSeconds != 600 {
+	e.must(200, "PATCH", "/v1/organization/settings", `{"defaultAutoStopMinutes": 15, "defaultAutoPauseMinutes": 7, "defaultTimeoutSeconds": 600}`).decode(t, &got)
+	if *got.DefaultAutoStopMinutes != 15 || got.DefaultAutoPauseMinutes == nil || *got.DefaultAutoPauseMinutes != 7 || *got.DefaultTimeoutSeconds != 600 {
 		t.Fatalf("patched: %+v", got)
 	}
 	sb := e.create("defaults")
-	if sb.AutoStopMinutes != 15 || sb.TimeoutSeconds == nil || *sb.TimeoutSeconds != 600 || sb.ExpiresAt == nil {
+	if sb.AutoStopMinutes != 15 || sb.AutoPauseMinutes != 7 || sb.TimeoutSeconds == nil || *sb.TimeoutSeconds != 600 || sb.ExpiresAt == nil {
 		t.Fatalf("sandbox did not take the defaults: %+v", sb)
 	}
 	own := e.must(201, "POST", "/v1/sandboxes", `{"name": "own", "autoStopMinutes": 0}`).sandbox(t)
@@ -159,6 +159,9 @@ func TestOrganizationDefaults(t *testing.T) {
 		t.Fatalf("after clearing one: %+v", got)
 	}
 	e.must(400, "PATCH", "/v1/organization/settings", `{"defaultAutoDeleteMinutes": -2}`)
+	if eb := e.must(400, "PATCH", "/v1/organization/settings", `{"defaultAutoPauseMinutes": -1}`).errBody(t); !strings.Contains(eb.Message, "defaultAutoPauseMinutes") {
+		t.Fatalf("a negative auto-pause default: %+v, want the field named", eb)
+	}
 	e.must(400, "PATCH", "/v1/organization/settings", `{"bogus": 1}`)
 }
 
