@@ -26,10 +26,7 @@ const (
 	containerSandbox = "sandbox"
 )
 
-const (
-	volumeBin   = "hutch-bin"
-	volumeClaim = "files"
-)
+const volumeClaim = "files"
 
 // minDiskMB is the claim's size when the spec asks for none.
 const minDiskMB = 64
@@ -63,7 +60,7 @@ func (d *Driver) meta(k, id string) metav1.ObjectMeta {
 }
 
 // podFor is the sandbox's pod: the agent image's init container copies
-// the hutch binary to an emptyDir, the user's image's init container
+// the hutch binary onto the claim, the user's image's init container
 // copies that image's root onto the claim (first boot only), and the
 // sandbox container boots from the claim's copy (podinit).
 func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
@@ -73,8 +70,11 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 	if pull == "" {
 		pull = corev1.PullIfNotPresent
 	}
-	bin := corev1.VolumeMount{Name: volumeBin, MountPath: podinit.BinDir}
-	binRO := corev1.VolumeMount{Name: volumeBin, MountPath: podinit.BinDir, ReadOnly: true}
+	// The binary is kept on the claim beside the root (out of the
+	// sandbox's reach) rather than on an emptyDir: under load the
+	// kubelet's housekeeping removed a new pod's still empty emptyDir
+	// before the copy, which then failed with ENOENT.
+	binRO := corev1.VolumeMount{Name: volumeClaim, MountPath: podinit.BinDir, SubPath: podinit.BinSubPath, ReadOnly: true}
 	claim := corev1.VolumeMount{Name: volumeClaim, MountPath: podinit.ClaimDir}
 	hutch := podinit.BinDir + "/hutch"
 
@@ -103,8 +103,8 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 			InitContainers: []corev1.Container{
 				{
 					Name: containerInstall, Image: d.cfg.AgentImage, ImagePullPolicy: pull,
-					Command:                  []string{"/hutch", "kube", "install", hutch},
-					VolumeMounts:             []corev1.VolumeMount{bin},
+					Command:                  []string{"/hutch", "kube", "install", podinit.ClaimDir + "/" + podinit.BinSubPath + "/hutch"},
+					VolumeMounts:             []corev1.VolumeMount{claim},
 					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				},
 				{
@@ -127,7 +127,6 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 				},
 			}},
 			Volumes: []corev1.Volume{
-				{Name: volumeBin, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: objectName(k)}}},
 			},
 		},

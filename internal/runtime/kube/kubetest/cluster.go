@@ -191,6 +191,11 @@ func (c *Cluster) k3sArgs() []string {
 		"--disable-helm-controller",
 		"--disable", "traefik,servicelb,metrics-server,local-storage,coredns",
 		"--egress-selector-mode", "disabled",
+		// Each kubelet its own root: with the default /var/lib/kubelet, two
+		// clusters on one machine (two test binaries) each took the other's
+		// pod directories for orphans and removed them (a new pod's
+		// etc-hosts, its emptyDirs) while its containers were starting.
+		"--kubelet-arg", "root-dir=" + filepath.Join(c.Dir, "kubelet"),
 		// Without kube-proxy k3s still applies kube-proxy's conntrack
 		// defaults to the host's sysctls; zero leaves them alone.
 		"--kube-proxy-arg", "conntrack-max-per-core=0",

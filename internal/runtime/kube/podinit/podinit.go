@@ -2,8 +2,9 @@
 // before the sandbox's own init (see the kube driver):
 //
 //   - install DEST, in the first init container (the agent image): copies
-//     the hutch binary to DEST, on an emptyDir the other containers mount
-//     at /.hutch, so that the user's image stays as it is;
+//     the hutch binary to DEST, on the claim beside the root (BinSubPath),
+//     which the other containers mount read-only at /.hutch, so that the
+//     user's image stays as it is;
 //   - seed CLAIM, in the second init container (the user's image): copies
 //     the image's root filesystem onto the claim once, so that everything
 //     the sandbox writes anywhere persists across a stop and a start;
@@ -23,12 +24,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // Mount points inside the pod's containers.
 const (
-	// BinDir is the emptyDir holding the hutch binary (BinDir/hutch).
-	BinDir = "/.hutch"
+	// BinDir holds the hutch binary (BinDir/hutch): the claim's
+	// BinSubPath, read-only.
+	BinDir     = "/.hutch"
+	BinSubPath = "bin"
 	// ClaimDir is where the sandbox's claim is mounted; the root
 	// filesystem is ClaimDir/root.
 	ClaimDir = "/.hutch-claim"
@@ -78,6 +82,9 @@ func install(dest string) error {
 		return err
 	}
 	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
 	tmp := dest + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o555)
 	if err != nil {

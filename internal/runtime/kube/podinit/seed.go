@@ -15,7 +15,7 @@ import (
 // claim/root, once: a claim that holds the marker already has the
 // sandbox's files, which a later boot must keep. A copy cut short is
 // started over. Other filesystems mounted in the container (/proc, /dev,
-// /sys, the claim, the binary's emptyDir, the files the kubelet binds
+// /sys, the claim, the binary's directory, the files the kubelet binds
 // such as /etc/hosts) are not copied: their mount points are made empty,
 // and boot binds the container's own over them.
 func seed(claim string) error {
