@@ -61,7 +61,7 @@ export interface WebhookDelivery {
   time: string; statusCode: number; error?: string; latencyMs: number; outcome: "delivered" | "retrying" | "failed";
 }
 export interface OrgSettings {
-  defaultTimeoutSeconds?: number | null; defaultAutoStopMinutes?: number | null;
+  defaultTimeoutSeconds?: number | null; defaultAutoStopMinutes?: number | null; defaultAutoPauseMinutes?: number | null;
   defaultAutoArchiveMinutes?: number | null; defaultAutoDeleteMinutes?: number | null; updatedAt?: string;
 }
 export interface QuotaLimits {

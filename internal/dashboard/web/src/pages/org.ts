@@ -11,6 +11,7 @@ import { quotasCard } from "./quotas";
 const KEYS: [keyof OrgSettings, string, string][] = [
   ["defaultTimeoutSeconds", "Timeout (seconds)", "a new sandbox is deleted this long after it is made"],
   ["defaultAutoStopMinutes", "Auto-stop when idle (minutes)", "0: off"],
+  ["defaultAutoPauseMinutes", "Auto-pause when idle (minutes)", "0: off"],
   ["defaultAutoArchiveMinutes", "Auto-archive when stopped (minutes)", "0: off"],
   ["defaultAutoDeleteMinutes", "Auto-delete when stopped (minutes)", "-1: never"],
 ];
