@@ -1,6 +1,7 @@
 package daytona_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/compat/daytona"
 	"github.com/hutchdev/hutch/internal/gateway"
+	"github.com/hutchdev/hutch/internal/sandbox"
 )
 
 // seedFields are the fields of the seed page's sandbox body (POST
@@ -410,6 +412,18 @@ func TestSetters(t *testing.T) {
 	}
 	if got := e.create(map[string]any{"autoPauseInterval": 7}); got.AutoPauseInterval != 7 {
 		t.Fatalf("create with autoPauseInterval 7: %+v", got)
+	}
+	// A create that names none takes the organisation's default, as for
+	// autoStopInterval; 0 still turns it off.
+	twelve := 12
+	if err := e.svc.SetOrgSettings(context.Background(), &sandbox.OrgSettings{OrganizationID: e.org, AutoPauseMinutes: &twelve}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.create(map[string]any{}); got.AutoPauseInterval != 12 {
+		t.Fatalf("create without autoPauseInterval under an organisation default of 12: %+v", got)
+	}
+	if got := e.create(map[string]any{"autoPauseInterval": 0}); got.AutoPauseInterval != 0 {
+		t.Fatalf("create with autoPauseInterval 0 under an organisation default of 12: %+v", got)
 	}
 	if got := e.must(200, "POST", p+"/ttl/30", nil).sandbox(t); got.AutoDestroyAt == "" {
 		t.Fatalf("ttl 30: %+v", got)

@@ -21,6 +21,7 @@ type env struct {
 	t        *testing.T
 	url      string
 	key      string // admin key of the default organisation
+	org      string // the default organisation
 	otherKey string // key of a second organisation
 	otherOrg string
 	svc      *sandbox.Service
@@ -30,7 +31,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	st := compattest.NewStack(t)
-	return &env{t: t, url: st.Serve(daytona.Handler(st.Deps)), key: st.Key, otherKey: st.OtherKey, otherOrg: st.OtherOrg,
+	return &env{t: t, url: st.Serve(daytona.Handler(st.Deps)), key: st.Key, org: st.OrgID, otherKey: st.OtherKey, otherOrg: st.OtherOrg,
 		svc: st.Svc, deps: st.Deps}
 }
 

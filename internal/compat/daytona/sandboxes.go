@@ -82,7 +82,7 @@ type createRequest struct {
 	Memory              *float64          `json:"memory"`
 	Disk                *float64          `json:"disk"`
 	AutoStopInterval    *int              `json:"autoStopInterval"`
-	AutoPauseInterval   int               `json:"autoPauseInterval"`
+	AutoPauseInterval   *int              `json:"autoPauseInterval"`
 	AutoArchiveInterval *int              `json:"autoArchiveInterval"`
 	AutoDeleteInterval  *int              `json:"autoDeleteInterval"`
 	TTLMinutes          *int64            `json:"ttlMinutes"`
@@ -165,7 +165,7 @@ func (c createRequest) imageOf() (string, error) {
 // cannot honour rather than dropping it.
 func (c createRequest) request(org string) (sandbox.CreateRequest, error) {
 	req := sandbox.CreateRequest{OrganizationID: org, Name: c.Name, Env: c.Env, Metadata: c.Labels,
-		CPU: c.CPU, AutoStopMinutes: c.AutoStopInterval, AutoPauseMinutes: &c.AutoPauseInterval,
+		CPU: c.CPU, AutoStopMinutes: c.AutoStopInterval, AutoPauseMinutes: c.AutoPauseInterval,
 		AutoArchiveMinutes: c.AutoArchiveInterval, AutoDeleteMinutes: c.AutoDeleteInterval}
 	img, err := c.imageOf()
 	if err != nil {
