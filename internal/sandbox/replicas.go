@@ -2,8 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
 )
 
 // SharedLocker extends the service's per-sandbox locks to every replica
@@ -78,6 +81,39 @@ func both(shared, local func()) func() {
 			local()
 		})
 	}
+}
+
+// Remote takes in a change another replica made (the store tells of it):
+// this replica's subscribers hear of it, and a pause there ends this
+// replica's agent calls to the sandbox, as a pause here does, rather than
+// leave them hanging on a frozen agent.
+func (s *Service) Remote(n Notice) {
+	if n.Event.Type == EventState && n.Event.To == StatePausing {
+		s.interruptAgentCalls(n.Event.SandboxID)
+	}
+	s.bus.Deliver(n)
+}
+
+// TouchHeld records activity now on every sandbox with a connection open
+// to this replica. The leader's idle timers see only the connections of
+// their own replica (held); replicas call this about once a reconciler
+// interval so that a terminal or a followed log open through any replica
+// keeps its sandbox from auto-stop and auto-pause, as on a server alone.
+func (s *Service) TouchHeld(ctx context.Context) error {
+	s.conns.mu.Lock()
+	ids := make([]string, 0, len(s.conns.n))
+	for id := range s.conns.n {
+		ids = append(ids, id)
+	}
+	s.conns.mu.Unlock()
+	now := s.now().UTC()
+	var errs []error
+	for _, id := range ids {
+		if err := s.store.TouchSandbox(ctx, id, now); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("touch %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Deliver hands subscribers a notice of a change another replica made

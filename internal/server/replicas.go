@@ -57,13 +57,29 @@ func (r *replicas) serviceOptions() []sandbox.Option {
 	return []sandbox.Option{sandbox.WithSharedLocker(r.locks)}
 }
 
-// follow feeds svc's event bus with the other replicas' events until ctx
-// ends, so that an SSE stream on this replica shows every change.
-func (r *replicas) follow(ctx context.Context, svc *sandbox.Service) {
+// follow, until ctx ends, feeds svc with the other replicas' events (an
+// SSE stream on this replica shows every change; their pauses end this
+// replica's agent calls), and every interval records activity on the
+// sandboxes this replica has connections to, which the leader cannot see.
+func (r *replicas) follow(ctx context.Context, svc *sandbox.Service, every time.Duration, log *slog.Logger) {
 	if r == nil {
 		return
 	}
-	go r.st.Listen(ctx, svc.Bus().Deliver)
+	go r.st.Listen(ctx, svc.Remote)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := svc.TouchHeld(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("record the activity of connected sandboxes", "err", err)
+			}
+		}
+	}()
 }
 
 // lead runs fn until ctx ends: at once on a server alone, and on a

@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer svc.Close()
-	rep.follow(ctx, svc)
+	rep.follow(ctx, svc, cfg.Sandbox.Automation.Interval, log)
 	obs.watch(st, svc, host)
 
 	var isReady atomic.Bool

@@ -6,15 +6,18 @@ package replicatest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hutchdev/hutch/internal/auth"
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/fakeruntime"
 	"github.com/hutchdev/hutch/internal/sandbox"
@@ -43,6 +46,27 @@ type cluster struct {
 	t   *testing.T
 	url string
 	rt  *fakeruntime.Fake
+	// clk, when set, is every replica's clock, and a minute of the
+	// automation's lasts a second.
+	clk *clock
+}
+
+// clock is a fake clock the replicas share.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -76,8 +100,12 @@ func (c *cluster) replica() *replica {
 	cfg := sandbox.DefaultConfig()
 	cfg.Automation.Interval = time.Second
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.svc, err = sandbox.NewService(cfg, r.st, c.rt, sandbox.WithLogger(log),
-		sandbox.WithSharedLocker(&watched{SharedLocker: r.locks, refused: r.refused}))
+	opts := []sandbox.Option{sandbox.WithLogger(log), sandbox.WithSharedLocker(&watched{SharedLocker: r.locks, refused: r.refused})}
+	if c.clk != nil {
+		cfg.Automation.Minute = time.Second
+		opts = append(opts, sandbox.WithClock(c.clk.Now))
+	}
+	r.svc, err = sandbox.NewService(cfg, r.st, c.rt, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +334,7 @@ func TestBusHearsOtherReplicas(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, r := range []*replica{a, b} {
-		go r.st.Listen(ctx, r.svc.Bus().Deliver)
+		go r.st.Listen(ctx, r.svc.Remote)
 	}
 	for !a.st.Listening() || !b.st.Listening() {
 		time.Sleep(10 * time.Millisecond)
@@ -383,5 +411,72 @@ func until(t *testing.T, ch <-chan sandbox.Notice, id string, state sandbox.Stat
 		case <-time.After(30 * time.Second):
 			t.Fatalf("never heard %s move to %s; heard %+v", id, state, out)
 		}
+	}
+}
+
+// TestConnectionOnAnotherReplicaSparesSandbox: a terminal open through
+// replica B keeps an idle sandbox from the auto-stop of the leader A,
+// which sees only its own connections, as long as B records the
+// activity (TouchHeld, every interval in the server); once B's
+// connection closes, A stops the sandbox.
+func TestConnectionOnAnotherReplicaSparesSandbox(t *testing.T) {
+	c := newCluster(t)
+	c.clk = &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a, b := c.replica(), c.replica()
+	ctx := context.Background()
+	three := 3
+	sb, err := a.svc.Create(ctx, sandbox.CreateRequest{OrganizationID: org, Name: "terminal", Wait: true, AutoStopMinutes: &three})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := a.svc.NewReconciler()
+	passes := func() {
+		for range 8 {
+			rec.Pass(ctx)
+			rec.Wait()
+			if err := b.svc.TouchHeld(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c.clk.Advance(time.Second)
+			c.rt.AddCPU(sb.ID, time.Millisecond)
+		}
+	}
+	release := b.svc.Hold(sb.ID)
+	passes()
+	if got := a.get(t, sb.ID).State; got != sandbox.StateRunning {
+		t.Fatalf("sandbox with a connection open on another replica is %s", got)
+	}
+	release()
+	passes()
+	if got := a.get(t, sb.ID).State; got != sandbox.StateStopped {
+		t.Fatalf("sandbox idle after its connection closed is %s", got)
+	}
+}
+
+// TestPauseElsewhereEndsAgentCalls: an agent call in flight through
+// replica B ends, with the paused error, when replica A pauses the
+// sandbox, instead of hanging on the frozen agent.
+func TestPauseElsewhereEndsAgentCalls(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.replica(), c.replica()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go b.st.Listen(ctx, b.svc.Remote)
+	for !b.st.Listening() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	sb := a.create(t, "web", true)
+	call, done := b.svc.HoldAgentCall(ctx, sb.ID)
+	defer done()
+	if _, err := a.svc.Act(ctx, org, sb.ID, sandbox.ActionPause, sandbox.ActOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("B's agent call still runs after A paused the sandbox")
+	}
+	if err := context.Cause(call); !errors.Is(err, errdefs.ErrPaused) {
+		t.Fatalf("the call ended with %v, want the paused error", err)
 	}
 }
