@@ -203,9 +203,7 @@ func TestPauseReleaseResume(t *testing.T) {
 	}
 
 	// Another holder goes to disk, the server is killed and comes back:
-	// the sandbox is still on disk and resumes as it was. (A sandbox
-	// restored once cannot be checkpointed again yet: see the oci
-	// driver's TestCheckpointRestore.)
+	// the sandbox is still on disk and resumes as it was.
 	other := newHolder(t, s, "holder2")
 	before = waitHolding(t, s, other.ID)
 	if _, err := s.c.Pause(ctx(t), other.ID, client.ReleaseMemory()); err != nil {
@@ -239,6 +237,46 @@ func TestPauseReleaseResume(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestPauseReleaseAgain takes one holder of 256 MiB through three
+// pause(release)/resume cycles, the second across a SIGKILL of the
+// server: a sandbox restored from disk goes to disk again, and each
+// resume brings back the same process with the same memory, which the
+// agent still reaches.
+func TestPauseReleaseAgain(t *testing.T) {
+	s := startServer(t, "")
+	requireCheckpoint(t, s)
+	sb := newHolder(t, s, "again")
+	before := waitHolding(t, s, sb.ID)
+	for cycle := 1; cycle <= 3; cycle++ {
+		paused, err := s.c.Pause(ctx(t), sb.ID, client.ReleaseMemory())
+		if err != nil {
+			t.Fatalf("pause(release) %d: %v", cycle, err)
+		}
+		if paused.State != "paused" || paused.Pause == nil || paused.Pause.Memory != "on-disk" {
+			t.Fatalf("after pause(release) %d: %+v %+v", cycle, paused, paused.Pause)
+		}
+		if n := len(cgroupProcs(sb.ID)); n != 0 {
+			t.Fatalf("%d processes left after release %d", n, cycle)
+		}
+		if cycle == 2 {
+			s.crash()
+			s = startServer(t, s.dataDir)
+		}
+		resumed, err := s.c.Resume(ctx(t), sb.ID)
+		if err != nil {
+			t.Fatalf("resume %d: %v", cycle, err)
+		}
+		if resumed.State != "running" || resumed.Pause != nil {
+			t.Fatalf("after resume %d: %+v", cycle, resumed)
+		}
+		checkSame(t, sb.ID, before)
+		if out := sh(t, s, sb.ID, "cat /dev/shm/count"); !strings.HasPrefix(out, strconv.Itoa(before.pid)+" ") {
+			t.Fatalf("after resume %d the agent reads %q", cycle, out)
+		}
+		before = readHolding(sb.ID)
+	}
 }
 
 func newHolder(t *testing.T, s *server, name string) *api.Sandbox {
