@@ -141,7 +141,23 @@ func TestReopenKeepsImagesAndLocks(t *testing.T) {
 	assertNoTmp(t, s2)
 }
 
+// TestUnpackRefusesEscapes: a layer or an OCI layout archive whose entry
+// names leave the dir, or reach out of it through a link, is refused as
+// invalid input, and nothing is written outside the dir.
 func TestUnpackRefusesEscapes(t *testing.T) {
+	unpackers := map[string]func(t *testing.T, dst string, archive []byte) error{
+		"layer": func(_ *testing.T, dst string, archive []byte) error {
+			_, err := unpackTar(bg(), dst, bytesReader(archive))
+			return err
+		},
+		"layout": func(t *testing.T, dst string, archive []byte) error {
+			file := filepath.Join(t.TempDir(), "layout.tar")
+			if err := os.WriteFile(file, archive, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return extractLayout(bg(), file, dst)
+		},
+	}
 	cases := []struct {
 		name    string
 		entries []entry
@@ -154,24 +170,26 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		{"hardlink outside", []entry{{name: "hl", link: "../escape", typ: tar.TypeLink}}},
 		{"whiteout outside", []entry{file("../.wh.escape", "")}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			base := t.TempDir()
-			dst := filepath.Join(base, "layer")
-			if err := os.Mkdir(dst, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			_, err := unpackTar(bg(), dst, bytesReader(tarBytes(t, c.entries...)))
-			if err == nil {
-				t.Fatal("unpacked without error")
-			}
-			if names, _ := readDirNames(base); len(names) != 1 {
-				t.Errorf("wrote outside the layer: %v", names)
-			}
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Errorf("err = %v, want ErrInvalidArgument", err)
-			}
-		})
+	for kind, unpack := range unpackers {
+		for _, c := range cases {
+			t.Run(kind+"/"+c.name, func(t *testing.T) {
+				base := t.TempDir()
+				dst := filepath.Join(base, "layer")
+				if err := os.Mkdir(dst, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				err := unpack(t, dst, tarBytes(t, c.entries...))
+				if err == nil {
+					t.Fatal("unpacked without error")
+				}
+				if names, _ := readDirNames(base); len(names) != 1 {
+					t.Errorf("wrote outside the dir: %v", names)
+				}
+				if !errors.Is(err, errdefs.ErrInvalidArgument) {
+					t.Errorf("err = %v, want ErrInvalidArgument", err)
+				}
+			})
+		}
 	}
 }
 
