@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# build-image.sh builds the Hutch control plane's container image with no
+# container engine and no registry: the static hutch binary (built as
+# scripts/setup.sh builds it), CA certificates, a passwd naming the
+# unprivileged user 65532, written as an OCI image layout tarball.
+# The same image is the kube runtime's agent image: its init container
+# copies /usr/local/bin/hutch into each sandbox pod.
+#
+#   scripts/build-image.sh [OUT.tar]     (default ./hutch-image.tar)
+#   HUTCH_IMAGE=registry.example/hutch:v1 scripts/build-image.sh
+#
+# Load it where your cluster's nodes find it (docs/kubernetes.md):
+#   ctr -n k8s.io images import hutch-image.tar     (containerd, k3s: k3s ctr ...)
+#   kind load image-archive hutch-image.tar
+#   skopeo copy oci-archive:hutch-image.tar docker://registry.example/hutch:v1
+# It prints the image's reference.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=$(realpath -m "${1:-hutch-image.tar}")
+export PATH=$PATH:/usr/local/go/bin
+version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
+ref=${HUTCH_IMAGE:-hutch.local/hutch:$version}
+arch=$(cd "$here" && go env GOARCH)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$here" && CGO_ENABLED=0 go build -trimpath \
+	-ldflags "-X main.version=$version" \
+	-o "$tmp/hutch" ./cmd/hutch)
+(cd "$here" && go run ./deploy/kubernetes/buildimage \
+	-binary "$tmp/hutch" -ref "$ref" -arch "$arch" -out "$out")
+printf '%s\n' "$ref"
