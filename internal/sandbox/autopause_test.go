@@ -131,6 +131,18 @@ func TestAutoPauseAndAutoStopShorterFirst(t *testing.T) {
 	}
 }
 
+// setOrg changes the organisation's settings with change and stores them
+// through the service, which validates them.
+func (r *pauseRig) setOrg(change func(*sandbox.OrgSettings)) error {
+	r.t.Helper()
+	o, err := r.svc.OrgSettings(context.Background(), org)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	change(o)
+	return r.svc.SetOrgSettings(context.Background(), o)
+}
+
 // TestAutoPauseDefaults: a create that names no autoPauseMinutes takes
 // its organisation's defaultAutoPauseMinutes, else the server's; its own
 // value wins, and an organisation's 0 turns the server's default off. A
@@ -138,15 +150,7 @@ func TestAutoPauseAndAutoStopShorterFirst(t *testing.T) {
 func TestAutoPauseDefaults(t *testing.T) {
 	rt := fakeruntime.NewCheckpointing()
 	r := newPauseRig(t, rt, func(c *sandbox.Config) { c.DefaultAutoPauseMinutes = 5 })
-	ctx := context.Background()
-	set := func(v *int) error {
-		o, err := r.svc.OrgSettings(ctx, org)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.AutoPauseMinutes = v
-		return r.svc.SetOrgSettings(ctx, o)
-	}
+	set := func(v *int) error { return r.setOrg(func(o *sandbox.OrgSettings) { o.AutoPauseMinutes = v }) }
 	for _, c := range []struct {
 		name     string
 		org, req *int

@@ -32,14 +32,7 @@ func TestOrgDefaultRuntime(t *testing.T) {
 	if sb := r.create(sandbox.CreateRequest{}); sb.Runtime != "oci" {
 		t.Fatalf("without an organisation default: %q, want the server's oci", sb.Runtime)
 	}
-	set := func(v *string) error {
-		o, err := r.svc.OrgSettings(ctx, org)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.DefaultRuntime = v
-		return r.svc.SetOrgSettings(ctx, o)
-	}
+	set := func(v *string) error { return r.setOrg(func(o *sandbox.OrgSettings) { o.DefaultRuntime = v }) }
 	kata := "kata"
 	var fe *errdefs.FieldError
 	if err := set(&kata); !errors.As(err, &fe) || fe.Field != "defaultRuntime" {
