@@ -202,4 +202,29 @@ func TestGvisorCheckpointRestore(t *testing.T) {
 	if out, err := g2.Exec(ctx, sp.ID, "echo", "back"); err != nil || string(out) != "back\n" {
 		t.Fatalf("exec after restore: %q %v", out, err)
 	}
+	// A restored sandbox goes to disk again, and again.
+	for cycle := 2; cycle <= 3; cycle++ {
+		if err := g2.Pause(ctx, sp.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g2.Checkpoint(ctx, sp.ID); err != nil {
+			t.Fatalf("checkpoint %d: %v", cycle, err)
+		}
+		at := read()
+		if alive, err := probe.Alive(ctx, g2, sp.ID); err != nil || alive {
+			t.Fatalf("processes alive after checkpoint %d: %v %v", cycle, alive, err)
+		}
+		if err := g2.Restore(ctx, sp.ID); err != nil {
+			t.Fatalf("restore %d: %v", cycle, err)
+		}
+		if err := g2.Resume(ctx, sp.ID); err != nil {
+			t.Fatalf("resume %d: %v", cycle, err)
+		}
+		if !poll.Wait(time.Minute, func() bool { return read() > at }) {
+			t.Fatalf("the counter does not go on after restore %d (at %d, now %d)", cycle, at, read())
+		}
+		if out, err := g2.Exec(ctx, sp.ID, "echo", "back"); err != nil || string(out) != "back\n" {
+			t.Fatalf("exec after restore %d: %q %v", cycle, out, err)
+		}
+	}
 }
