@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -186,7 +188,9 @@ func (d *Driver) runningPod(ctx context.Context, id, k string) (*corev1.Pod, err
 	return pod, nil
 }
 
-// Stats reads the sandbox container's cgroups on the node.
+// Stats reads the sandbox container's cgroups: on the node when the
+// driver sees it, through the agent otherwise (the container's cgroup
+// files as its /sys/fs/cgroup shows them, read-only to the sandbox).
 func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	k, err := key(id)
 	if err != nil {
@@ -195,6 +199,9 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	pod, err := d.runningPod(ctx, id, k)
 	if err != nil {
 		return runtime.Stats{}, err
+	}
+	if d.cfg.NodeCgroups == "" {
+		return d.agentStats(ctx, pod)
 	}
 	read := func(ctrl, file string) (int64, error) {
 		dir, err := d.cgroupDir(pod, ctrl)
@@ -239,4 +246,68 @@ func parseCounter(s, file string) (int64, error) {
 		return 0, nil // a kernel before 4.13 does not count
 	}
 	return strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+}
+
+// agentStats reads the container's cgroup v1 files (v2 where there are
+// none) through the agent's file API.
+func (d *Driver) agentStats(ctx context.Context, pod *corev1.Pod) (runtime.Stats, error) {
+	read := func(path string) (string, error) {
+		c, err := d.dialPod(ctx, pod)
+		if err != nil {
+			return "", err
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://agent/files?path="+url.QueryEscape(path), nil)
+		resp, body, err := roundTrip(ctx, c, req)
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("agent: %s: %s", path, resp.Status)
+		}
+		return string(body), nil
+	}
+	var st runtime.Stats
+	if _, err := read("/sys/fs/cgroup/memory/memory.usage_in_bytes"); err == nil {
+		var errs []error
+		get := func(dst *int64, path string) {
+			s, err := read(path)
+			if err == nil {
+				*dst, err = parseCounter(s, filepath.Base(path))
+			}
+			errs = append(errs, err)
+		}
+		var cpu int64
+		get(&cpu, "/sys/fs/cgroup/cpuacct/cpuacct.usage")
+		st.CPUUsage = time.Duration(cpu)
+		get(&st.MemoryBytes, "/sys/fs/cgroup/memory/memory.usage_in_bytes")
+		get(&st.MemoryLimit, "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+		get(&st.OOMKills, "/sys/fs/cgroup/memory/memory.oom_control")
+		get(&st.Pids, "/sys/fs/cgroup/pids/pids.current")
+		return st, errors.Join(errs...)
+	}
+	// cgroup v2: the container's own directory is /sys/fs/cgroup.
+	var errs []error
+	field := func(path, name string) int64 {
+		s, err := read(path)
+		errs = append(errs, err)
+		for _, line := range strings.Split(s, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	number := func(path string) int64 {
+		s, err := read(path)
+		errs = append(errs, err)
+		n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64) // "max": no limit
+		return n
+	}
+	st.CPUUsage = time.Duration(field("/sys/fs/cgroup/cpu.stat", "usage_usec")) * time.Microsecond
+	st.MemoryBytes = number("/sys/fs/cgroup/memory.current")
+	st.MemoryLimit = number("/sys/fs/cgroup/memory.max")
+	st.OOMKills = field("/sys/fs/cgroup/memory.events", "oom_kill")
+	st.Pids = number("/sys/fs/cgroup/pids.current")
+	return st, errors.Join(errs...)
 }

@@ -3,14 +3,20 @@ package kube_test
 import (
 	"archive/tar"
 	"context"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/runtime/kube"
 	"github.com/hutchdev/hutch/internal/runtime/kube/kubetest"
@@ -85,7 +91,7 @@ func config(c *kubetest.Cluster) kube.Config {
 		KubeletCgroupRoot: c.CgroupRoot(),
 		// The suite's sandboxes ask for more CPU than this machine has.
 		Overcommit: 100,
-		StopGrace:  2e9,
+		StopGrace:  2 * time.Second,
 	}
 }
 
@@ -119,4 +125,104 @@ func TestSuite(t *testing.T) {
 	c := cluster(t)
 	probe := &kubetest.Probe{Cluster: c, Namespace: namespace, Container: "sandbox"}
 	runtimetest.Run(t, harness(c), probe)
+	t.Run("AgentRefusesOtherCallers", func(t *testing.T) { testAgentToken(t, c, probe) })
+	t.Run("StatsAwayFromTheNode", func(t *testing.T) { testAgentStats(t, c, probe) })
+}
+
+// testAgentStats checks Stats of a driver that does not see the node's
+// cgroups (the control plane in its own pod): read through the agent,
+// they are the container's cgroup's, as the node has them.
+func testAgentStats(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := config(c)
+	cfg.NodeCgroups = ""
+	away, onNode := newDriver(t, cfg), newDriver(t, config(c))
+	if away.Capabilities().Pause {
+		t.Error("a driver away from the node declares Pause")
+	}
+	sp := runtime.Spec{ID: "st" + strconv.FormatInt(time.Now().UnixNano(), 36), Image: testImage, CPU: 0.5, MemoryMB: 32, DiskMB: 64, Pids: 40}
+	t.Cleanup(func() {
+		if err := away.Delete(context.Background(), sp.ID); err != nil {
+			t.Error(err)
+		}
+		if left, err := probe.Leftovers(context.Background(), away, sp.ID); err != nil || len(left) > 0 {
+			t.Errorf("left behind: %v %v", left, err)
+		}
+	})
+	if err := away.Create(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = away.Exec(ctx, sp.ID, "sh", "-c", "head -c 256m /dev/zero | tail")
+	got, err := away.Stats(ctx, sp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := onNode.Stats(ctx, sp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MemoryLimit != 32<<20 || got.OOMKills < 1 || got.OOMKills != want.OOMKills || got.Pids < 1 || got.CPUUsage <= 0 || got.MemoryBytes <= 0 {
+		t.Errorf("stats through the agent %+v; on the node %+v", got, want)
+	}
+}
+
+// testAgentToken checks that the agent, listening on the pod's address,
+// serves only connections that name the pod's token first (another pod,
+// or the host without it, gets the connection closed unanswered), and
+// that no process in the sandbox can read that token.
+func testAgentToken(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := newDriver(t, config(c))
+	sp := runtime.Spec{ID: "tok" + strconv.FormatInt(time.Now().UnixNano(), 36), Image: testImage, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+	t.Cleanup(func() {
+		if err := d.Delete(context.Background(), sp.ID); err != nil {
+			t.Error(err)
+		}
+		if left, err := probe.Leftovers(context.Background(), d, sp.ID); err != nil || len(left) > 0 {
+			t.Errorf("left behind: %v %v", left, err)
+		}
+	})
+	if err := d.Create(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := c.Client.CoreV1().Pods(namespace).Get(ctx, "hutch-"+sp.ID, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == protocol.TokenEnv {
+			token = e.Value
+		}
+	}
+	if len(token) < 32 {
+		t.Fatalf("pod's agent token %q", token)
+	}
+	addr := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(kube.DefaultAgentPort))
+	healthz := "GET /healthz HTTP/1.1\r\nHost: agent\r\n\r\n"
+	for name, first := range map[string]string{
+		"no token":    healthz,
+		"wrong token": string(protocol.TokenLine(strings.Repeat("0", len(token)))) + healthz,
+	} {
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s: dial %s: %v", name, addr, err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+		_, _ = conn.Write([]byte(first))
+		answer, _ := io.ReadAll(conn)
+		conn.Close()
+		if len(answer) > 0 {
+			t.Errorf("%s: the agent answered %q", name, answer)
+		}
+	}
+	out, err := d.Exec(ctx, sp.ID, "sh", "-c", "env; for f in /proc/[0-9]*/environ; do cat $f 2>/dev/null; done")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Contains(string(out), token) || strings.Contains(string(out), protocol.TokenEnv) {
+		t.Errorf("a process in the sandbox reads the agent's token:\n%s", out)
+	}
 }

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
@@ -78,7 +80,8 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 	claim := corev1.VolumeMount{Name: volumeClaim, MountPath: podinit.ClaimDir}
 	hutch := podinit.BinDir + "/hutch"
 
-	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort)}
+	base := strconv.Itoa(uidBase(k))
+	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort), "--uid-base", base}
 	if sp.Pids > 0 {
 		boot = append(boot, "--pids", strconv.FormatInt(sp.Pids, 10))
 	}
@@ -109,7 +112,7 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 				},
 				{
 					Name: containerSeed, Image: sp.Image, ImagePullPolicy: pull,
-					Command:                  []string{hutch, "kube", "seed", podinit.ClaimDir},
+					Command:                  []string{hutch, "kube", "seed", podinit.ClaimDir, "--uid-base", base},
 					VolumeMounts:             []corev1.VolumeMount{binRO, claim},
 					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				},
@@ -131,6 +134,15 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// uidBase is the host uid (and gid) of the sandbox's root: a range of
+// podinit.IDMapSize ids of its own, picked by the key's hash among 32000
+// ranges above the first million, so that sandboxes on one node rarely
+// share one (the claim's files are owned by it, so it never changes).
+func uidBase(k string) int {
+	sum := sha256.Sum256([]byte(k))
+	return podinit.IDMapSize * (16 + int(binary.BigEndian.Uint32(sum[:4])%32000))
 }
 
 // hostname is the pod's hostname: the key, at most a DNS label long.

@@ -252,11 +252,22 @@ func (p *Probe) Kill(ctx context.Context, _ runtime.Runtime, id string) error {
 	return nil
 }
 
-// HostUID is the uid the sandbox's init has on the node.
+// HostUID is the uid the sandbox's init (`hutch init`, below the pod's
+// boot process) has on the node.
 func (p *Probe) HostUID(ctx context.Context, _ runtime.Runtime, id string) (int, error) {
-	pid, err := p.init(ctx, id)
+	pids, err := p.procs(ctx, id)
 	if err != nil {
 		return 0, err
+	}
+	pid := 0
+	for _, q := range pids {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(q) + "/cmdline")
+		if strings.HasPrefix(string(b), "/.hutch/hutch\x00init\x00") {
+			pid = q
+		}
+	}
+	if pid == 0 {
+		return 0, fmt.Errorf("sandbox %s: no hutch init process on the node", id)
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -29,51 +31,153 @@ var BootCapabilities = []string{"SYS_ADMIN"}
 
 var bootCaps = []uintptr{unix.CAP_SYS_ADMIN}
 
-// boot turns the container into the sandbox and executes init; it
-// returns only on failure.
-func boot(args []string) error {
+// IDMapSize is how many uids (and gids) a sandbox's user namespace maps,
+// from its base up.
+const IDMapSize = 65536
+
+// boot turns the container into the sandbox and runs init in a user
+// namespace of its own (root inside is the uid base outside), staying as
+// the container's PID 1 to pass signals on and reap; it returns init's
+// exit status, or an error before init started.
+func boot(args []string) (int, error) {
 	if len(args) == 0 {
-		return errors.New("no claim directory")
+		return 0, errors.New("no claim directory")
 	}
 	claim := args[0]
 	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
 	pids := fs.Int64("pids", 0, "pids limit of the sandbox (0: the pod's)")
 	port := fs.Int("agent-port", 0, "TCP port the agent listens on (0: no agent)")
+	base := fs.Int("uid-base", 0, "host uid and gid of the sandbox's root (0: no user namespace)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		return 0, err
 	}
 	argv := fs.Args()
 
-	// Namespaces, capabilities and seccomp filters belong to the thread:
-	// all of it is done on this one, which then executes init.
-	goruntime.LockOSThread()
+	// The token in this process's environment is the agent's.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return 0, err
+	}
 	if *pids > 0 {
 		if err := setPids(*pids); err != nil {
-			return fmt.Errorf("pids limit: %w", err)
+			return 0, fmt.Errorf("pids limit: %w", err)
 		}
 	}
-	initArgs := []string{BinDir + "/hutch", "init"}
-	var agentSocket *os.File
+	initArgs := []string{"init"}
+	var files []*os.File
 	if *port > 0 {
-		var err error
-		if agentSocket, err = listenAgent(*port); err != nil {
-			return err
+		ln, err := listenAgent(*port)
+		if err != nil {
+			return 0, err
 		}
-		initArgs = append(initArgs, "--agent-fd", strconv.Itoa(int(agentSocket.Fd())))
+		files = append(files, ln)
+		initArgs = append(initArgs, "--agent-fd", "3")
 	}
 	if err := makeRoot(filepath.Join(claim, "root")); err != nil {
-		return err
-	}
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("cgroup namespace: %w", err)
+		return 0, err
 	}
 	if err := dropCapabilities(); err != nil {
+		return 0, err
+	}
+	// init runs through `hutch kube enter`, which installs the seccomp
+	// filter from inside the new namespaces (it forbids making them).
+	cmd := exec.Command(BinDir+"/hutch", append(append([]string{"kube", "enter"}, initArgs...), append([]string{"--"}, argv...)...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = files
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWCGROUP}
+	if *base > 0 {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: *base, Size: IDMapSize}}
+		cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = m, m
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root (host uid base): boot's own uid, the
+		// host's root, is not mapped in it.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	return supervise(cmd)
+}
+
+// supervise starts cmd, passes termination signals on to it and reaps
+// every process that ends (boot is the container's PID 1), until cmd
+// ends; it returns cmd's exit status.
+func supervise(cmd *exec.Cmd) (int, error) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start init: %w", err)
+	}
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	child := cmd.Process.Pid
+	for sig := range sigs {
+		if sig != syscall.SIGCHLD {
+			_ = syscall.Kill(child, sig.(syscall.Signal))
+			continue
+		}
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || pid <= 0 {
+				break
+			}
+			if pid == child {
+				if ws.Signaled() {
+					return 128 + int(ws.Signal()), nil
+				}
+				return ws.ExitStatus(), nil
+			}
+		}
+	}
+	return 0, nil // not reached
+}
+
+// enter is init's first step inside the sandbox's namespaces: the seccomp
+// filter, the capabilities cut to boot's bounding set (a new user
+// namespace starts with every capability in it, which would let the
+// sandbox's root trace init and the agent), then init itself.
+func enter(args []string) error {
+	goruntime.LockOSThread() // the filter and the set are the thread's, which executes init
+	if err := installSeccomp(); err != nil {
+		// Without a user namespace of its own (no --uid-base) enter has
+		// no CAP_SYS_ADMIN left: the filter then takes no_new_privs.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
+		if err := installSeccomp(); err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	keep, err := bootBounding()
+	if err != nil {
 		return err
 	}
-	initArgs = append(append(initArgs, "--"), argv...)
-	err := syscall.Exec(initArgs[0], initArgs, os.Environ())
-	goruntime.KeepAlive(agentSocket) // open for init, which inherits it
-	return err
+	for c := uintptr(0); c <= uintptr(unix.CAP_LAST_CAP); c++ {
+		if keep&(1<<c) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
+				return fmt.Errorf("drop capability %d: %w", c, err)
+			}
+		}
+	}
+	exe := BinDir + "/hutch"
+	return syscall.Exec(exe, append([]string{exe}, args...), os.Environ())
+}
+
+// bootBounding is the bounding set of boot, the pod's PID 1: the
+// container runtime's default set without what boot dropped.
+func bootBounding() (uint64, error) {
+	b, err := os.ReadFile("/proc/1/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("no CapBnd in /proc/1/status")
 }
 
 // setPids writes the container's pids.max, through its cgroup mount made
@@ -223,19 +327,15 @@ func bindFile(src, root string) error {
 	return nil
 }
 
-// dropCapabilities takes boot's own capabilities out of the bounding set
-// (so that no program executed after can have them), installs the
-// seccomp filter while CAP_SYS_ADMIN still allows it without
-// no_new_privs (set-uid programs of the image keep working), and clears
-// the inheritable and ambient sets.
+// dropCapabilities takes boot's own capabilities out of the bounding set,
+// so that no program executed after can have them (in the sandbox's user
+// namespace either: its init gets what the bounding set allows), and
+// clears the inheritable and ambient sets.
 func dropCapabilities() error {
 	for _, c := range bootCaps {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
 			return fmt.Errorf("drop capability %d: %w", c, err)
 		}
-	}
-	if err := installSeccomp(); err != nil {
-		return fmt.Errorf("seccomp: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)

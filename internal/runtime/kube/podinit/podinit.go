@@ -5,16 +5,22 @@
 //     the hutch binary to DEST, on the claim beside the root (BinSubPath),
 //     which the other containers mount read-only at /.hutch, so that the
 //     user's image stays as it is;
-//   - seed CLAIM, in the second init container (the user's image): copies
-//     the image's root filesystem onto the claim once, so that everything
-//     the sandbox writes anywhere persists across a stop and a start;
-//   - boot CLAIM [--pids N] [--agent-port P] -- ARGV, in the main
-//     container: makes the claim's copy the root (moved over /, with the
-//     container's /proc, /dev and /sys bound in), sets the pids limit,
-//     takes a cgroup namespace, drops the capabilities it needed for that
-//     (CAP_SYS_ADMIN, CAP_SYS_RESOURCE) from the bounding set, installs a
-//     seccomp filter refusing new namespaces and executes `hutch init`
-//     with the agent listening on TCP.
+//   - seed CLAIM [--uid-base N], in the second init container (the
+//     user's image): copies the image's root filesystem onto the claim
+//     once, owners shifted by N, so that everything the sandbox writes
+//     anywhere persists across a stop and a start;
+//   - boot CLAIM [--pids N] [--agent-port P] [--uid-base N] -- ARGV, in
+//     the main container: makes the claim's copy the root (moved over /,
+//     with the container's /proc, /dev and /sys bound in), sets the pids
+//     limit, binds the agent's TCP port, drops CAP_SYS_ADMIN (which it
+//     needed for that) from the bounding set, and runs `hutch kube enter
+//     init ...` in a new user namespace (root inside is uid N outside)
+//     and cgroup namespace, staying PID 1 of the container to pass
+//     signals on and reap;
+//   - enter ARGS, the first program in those namespaces: installs a
+//     seccomp filter refusing new namespaces (and the mount API, BPF,
+//     perf events, keyrings), cuts the capabilities to boot's bounding
+//     set and executes `hutch ARGS` (init, with the agent).
 //
 // It depends on nothing of client-go: it is linked into every binary that
 // runs as a sandbox's init.
@@ -25,6 +31,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // Mount points inside the pod's containers.
@@ -44,7 +51,7 @@ const seededMarker = ".seeded"
 // Main runs `hutch kube ARGS` and returns its exit status.
 func Main(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM | boot CLAIM [--pids N] [--agent-port P] -- ARGV")
+		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM [--uid-base N] | boot CLAIM [--pids N] [--agent-port P] [--uid-base N] -- ARGV | enter INIT-ARGS")
 		return 2
 	}
 	var err error
@@ -55,12 +62,22 @@ func Main(args []string) int {
 		}
 		err = install(args[1])
 	case "seed":
-		if len(args) != 2 {
+		base := 0
+		if len(args) == 4 && args[2] == "--uid-base" {
+			base, err = strconv.Atoi(args[3])
+		} else if len(args) != 2 {
 			return Main(nil)
 		}
-		err = seed(args[1])
+		if err == nil {
+			err = seed(args[1], base)
+		}
 	case "boot":
-		err = boot(args[1:]) // returns only on failure
+		var status int
+		if status, err = boot(args[1:]); err == nil {
+			return status
+		}
+	case "enter":
+		err = enter(args[1:]) // returns only on failure
 	default:
 		return Main(nil)
 	}

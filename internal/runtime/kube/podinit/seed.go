@@ -18,7 +18,10 @@ import (
 // /sys, the claim, the binary's directory, the files the kubelet binds
 // such as /etc/hosts) are not copied: their mount points are made empty,
 // and boot binds the container's own over them.
-func seed(claim string) error {
+//
+// Ownership is shifted by base, the host uid and gid of the sandbox's
+// root in its user namespace (boot --uid-base).
+func seed(claim string, base int) error {
 	if _, err := os.Stat(filepath.Join(claim, seededMarker)); err == nil {
 		return nil
 	}
@@ -30,8 +33,11 @@ func seed(claim string) error {
 	if err := unix.Lstat("/", &st); err != nil {
 		return err
 	}
-	c := copier{dev: st.Dev, links: map[uint64]string{}}
+	c := copier{dev: st.Dev, links: map[uint64]string{}, base: base}
 	if err := c.copyTree("/", root); err != nil {
+		return err
+	}
+	if err := unix.Lchown(root, int(st.Uid)+base, int(st.Gid)+base); err != nil {
 		return err
 	}
 	if err := unix.Chmod(root, uint32(st.Mode&0o7777)); err != nil {
@@ -44,6 +50,7 @@ func seed(claim string) error {
 type copier struct {
 	dev   uint64
 	links map[uint64]string // inode -> first copy, for files with several links
+	base  int               // added to every uid and gid
 }
 
 // copyTree copies the directory src to dst (dst made here).
@@ -92,7 +99,7 @@ func (c *copier) copyOne(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		return errors.Join(os.Symlink(target, dst), unix.Lchown(dst, int(st.Uid), int(st.Gid)))
+		return errors.Join(os.Symlink(target, dst), unix.Lchown(dst, int(st.Uid)+c.base, int(st.Gid)+c.base))
 	case st.Nlink > 1 && c.links[st.Ino] != "":
 		return os.Link(c.links[st.Ino], dst)
 	case mode == unix.S_IFREG:
@@ -107,7 +114,7 @@ func (c *copier) copyOne(src, dst string) error {
 			return err
 		}
 	}
-	if err := unix.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+	if err := unix.Lchown(dst, int(st.Uid)+c.base, int(st.Gid)+c.base); err != nil {
 		return err
 	}
 	// After the chown, which clears set-id bits.
