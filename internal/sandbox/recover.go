@@ -33,10 +33,23 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 	return changed, nil
 }
 
+// recoverOne settles one sandbox under its lock. On replicas, a sandbox
+// whose lock another replica holds is left to it: that replica is alive
+// and settles its own transition, or dies and the leader settles it
+// (settleStale); waiting for it would hold this replica's start behind a
+// transition of up to TransitionTimeout.
 func (s *Service) recoverOne(ctx context.Context, sb *Sandbox) (bool, error) {
-	unlock, err := s.lock(ctx, sb.ID)
-	if err != nil {
-		return false, err
+	var unlock func()
+	if s.shared != nil {
+		var ok bool
+		if unlock, ok = s.tryLock(ctx, sb.ID); !ok {
+			return false, nil
+		}
+	} else {
+		var err error
+		if unlock, err = s.lock(ctx, sb.ID); err != nil {
+			return false, err
+		}
 	}
 	defer unlock()
 	// Read again under the lock: another replica may have moved the
