@@ -15,6 +15,16 @@ type Kube struct {
 	Namespace    string // of the sandboxes' pods, claims and network policies
 	StorageClass string // of the sandboxes' claims; empty: the cluster's default
 	AgentImage   string // holds the static hutch binary at /hutch
+	// NodeCgroups is where the node's cgroup hierarchies are mounted, for
+	// a control plane running on the sandboxes' one node (it can then
+	// pause them by their freezer); empty elsewhere.
+	NodeCgroups string
+	// KubeletCgroupRoot is the kubelet's --cgroup-root, read with
+	// NodeCgroups ("/" when empty).
+	KubeletCgroupRoot string
+	// Overcommit divides the sandboxes' CPU and memory limits into the
+	// pods' requests, what the scheduler reserves (1: requests = limits).
+	Overcommit float64
 }
 
 // Defaults of the kube runtime (kube.DefaultNamespace and
@@ -35,5 +45,8 @@ func kubeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&k.Kubeconfig, "kube-kubeconfig", k.Kubeconfig, "with --runtime kube: kubeconfig file (empty: the in-cluster configuration)")
 	fs.StringVar(&k.Namespace, "kube-namespace", k.Namespace, "with --runtime kube: namespace of the sandboxes' pods, claims and network policies")
 	fs.StringVar(&k.StorageClass, "kube-storage-class", k.StorageClass, "with --runtime kube: storage class of the sandboxes' claims (empty: the cluster's default)")
+	fs.StringVar(&k.NodeCgroups, "kube-node-cgroups", k.NodeCgroups, "with --runtime kube: where the node's cgroups are mounted, when hutch serve runs on the sandboxes' one node (lets it pause them); empty: pause is refused")
+	fs.StringVar(&k.KubeletCgroupRoot, "kube-kubelet-cgroup-root", k.KubeletCgroupRoot, "with --runtime kube and --kube-node-cgroups: the kubelet's --cgroup-root (empty: /)")
+	fs.Float64Var(&k.Overcommit, "kube-overcommit", k.Overcommit, "with --runtime kube: the pods' CPU and memory requests are their limits divided by this (1 or less: requests equal limits)")
 	fs.StringVar(&k.AgentImage, "kube-agent-image", k.AgentImage, "with --runtime kube: image holding the static hutch binary at /hutch, copied into every sandbox's pod")
 }

@@ -11,9 +11,9 @@ import (
 
 // newKube builds the kube driver (--runtime kube): every sandbox a pod
 // of the cluster --kube-kubeconfig names (the in-cluster configuration
-// when empty). The control plane runs away from the sandboxes' nodes, so
-// the driver does not see their cgroups: it cannot pause (see
-// internal/runtime/kube).
+// when empty). A control plane away from the sandboxes' node does not see
+// their cgroups and cannot pause them (see internal/runtime/kube); one on
+// that node is told where they are (--kube-node-cgroups).
 func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 	client, _, err := kube.Client(cfg.Kube.Kubeconfig)
 	if err != nil {
@@ -25,6 +25,11 @@ func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 		StorageClass: cfg.Kube.StorageClass,
 		AgentImage:   cfg.Kube.AgentImage,
 		StopGrace:    cfg.Sandbox.StopGrace,
+		// A control plane on the sandboxes' node (--kube-node-cgroups)
+		// pauses through their freezer; elsewhere the driver cannot.
+		NodeCgroups:       cfg.Kube.NodeCgroups,
+		KubeletCgroupRoot: cfg.Kube.KubeletCgroupRoot,
+		Overcommit:        cfg.Kube.Overcommit,
 	})
 	if err != nil {
 		return nil, err
