@@ -94,8 +94,14 @@ func TestReplicasOnPostgres(t *testing.T) {
 	if logged(a, "elected leader") {
 		t.Fatal("A leads while B, elected first, still does")
 	}
+	if ra, rb := role(t, a), role(t, b); ra != "follower" || rb != "leader" {
+		t.Fatalf("/readyz: A is %s and B %s, want follower and leader", ra, rb)
+	}
 	b.crash()
 	waitLogged(t, a, "elected leader")
+	if r := role(t, a); r != "leader" {
+		t.Fatalf("/readyz of A after B died: %s", r)
+	}
 	if got, err := a.c.Pause(ctx(t), sb.ID); err != nil || got.State != "paused" {
 		t.Fatalf("pause on A after B died: %+v %v", got, err)
 	}
@@ -143,4 +149,17 @@ func flip(v string) string {
 		return v[:len(v)-1] + "B"
 	}
 	return v[:len(v)-1] + "A"
+}
+
+// role is what /readyz says this replica is: leader or follower.
+func role(t *testing.T, s *server) string {
+	t.Helper()
+	_, r := readyz(t, s)
+	for _, c := range r.Checks {
+		if c.Name == "replica" {
+			role, _, _ := strings.Cut(c.Message, ":")
+			return role
+		}
+	}
+	return "no replica check"
 }

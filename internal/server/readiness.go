@@ -23,6 +23,8 @@ type readiness struct {
 	runtime    string // the driver's name; "" when there is none
 	runtimeErr error  // why there is no driver
 	seeds      *seeder
+	// leading, on replicas, reports whether this one is the leader.
+	leading func() bool
 }
 
 func newReadiness(dataDir, defaultImage string) *readiness {
@@ -33,6 +35,13 @@ func (r *readiness) setPhase(p string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.phase = p
+}
+
+// setLeading makes /readyz say whether this replica leads.
+func (r *readiness) setLeading(leading func() bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.leading = leading
 }
 
 func (r *readiness) setRuntime(name string, err error) {
@@ -52,7 +61,7 @@ func (r *readiness) setSeeds(s *seeder) {
 // (starting).
 func (r *readiness) report(ctx context.Context) api.Readiness {
 	r.mu.Lock()
-	phase, rtName, rtErr, seeds := r.phase, r.runtime, r.runtimeErr, r.seeds
+	phase, rtName, rtErr, seeds, leading := r.phase, r.runtime, r.runtimeErr, r.seeds, r.leading
 	r.mu.Unlock()
 	out := api.Readiness{Status: api.ReadinessReady, Ready: true}
 	add := func(c api.ReadinessCheck, transient bool) {
@@ -98,6 +107,14 @@ func (r *readiness) report(ctx context.Context) api.Readiness {
 	if seeds != nil {
 		c, transient := seeds.check(ctx, r.defaultImage)
 		add(c, transient)
+	}
+	if leading != nil {
+		c := api.ReadinessCheck{Name: "replica", OK: true,
+			Message: "follower: the reconciler and the webhook dispatcher run on the leader, another replica"}
+		if leading() {
+			c.Message = "leader: the reconciler and the webhook dispatcher run here"
+		}
+		add(c, false)
 	}
 	return out
 }

@@ -76,6 +76,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer rep.close()
+	if rep != nil {
+		rd.setLeading(rep.elector.Leading)
+	}
 
 	if err := rep.exclusive(ctx, "bootstrap", func(ctx context.Context) error {
 		return bootstrapKey(ctx, st, cfg, stdout, log)
@@ -95,7 +98,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer images.Close()
 	seeds := startSeeding(ctx, images, cfg.SeedImages, cfg.Sandbox.DefaultImage, log)
 	defer seeds.close()
-	rd.setSeeds(seeds)
+	if cfg.Runtime != config.RuntimeKube { // the kubelet pulls a pod's images, not this store
+		rd.setSeeds(seeds)
+	}
 	rd.setPhase("starting the sandbox runtime")
 	rt, err := newRuntime(cfg, images, seeds, log)
 	if err == nil {
