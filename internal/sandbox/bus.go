@@ -16,7 +16,8 @@ type Notice struct {
 
 // Bus fans stored events out to in-process subscribers (the SSE stream).
 // It is fed after each store write, so a subscriber never sees a change
-// the store does not hold. Delivery is best effort: a subscriber that
+// the store does not hold; on replicas, also with the other replicas'
+// writes as the store tells of them (Service.Remote). Delivery is best effort: a subscriber that
 // falls behind by a whole buffer is dropped (its channel closed) rather
 // than slowing every transition down; it reconnects and reads the log.
 type Bus struct {
