@@ -16,6 +16,14 @@
 //	--kube-agent-image REF      image holding the static hutch binary at
 //	                            /hutch, copied into every pod by an init
 //	                            container (default "ghcr.io/hutchdev/hutch-agent:latest")
+//	--kube-node-cgroups DIR     where the node's cgroup hierarchies are
+//	                            mounted, for a control plane running on
+//	                            the sandboxes' one node: it can then pause
+//	                            them (empty: pause is refused)
+//	--kube-kubelet-cgroup-root  the kubelet's --cgroup-root, read with
+//	                            --kube-node-cgroups (empty: /)
+//	--kube-overcommit N         the pods' CPU and memory requests are their
+//	                            limits divided by N (1 or less: equal)
 //
 // The agent image needs nothing but /hutch, a CGO_ENABLED=0 build of
 // cmd/hutch (scripts/setup.sh builds it so). The agent listens on TCP
@@ -107,9 +115,9 @@
 // processes keep their memory, the pod stays Running in the API, the
 // agent and any TCP connection to the sandbox stop answering until the
 // resume (connections time out if the pause outlasts them). This needs
-// the driver to see the node's cgroups (Config.NodeCgroups, set by the
-// tests, where the driver runs on the node). `hutch serve` in its own
-// pod does not: there the driver declares no Pause (the API refuses
+// the driver to see the node's cgroups (Config.NodeCgroups,
+// --kube-node-cgroups; the tests set it, as the driver runs on the node).
+// `hutch serve` in its own pod does not: there the driver declares no Pause (the API refuses
 // pause), and a control plane that must pause would need a node-local
 // helper (a DaemonSet writing the freezer) that this package does not
 // have. Stats read the same cgroup files on the node, or the
