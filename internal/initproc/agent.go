@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -89,10 +90,7 @@ func (a *agentProc) control(sig os.Signal) bool {
 // startAgent starts the agent when opts carry AgentFDFlag or
 // AgentSocketFlag; nil otherwise.
 func startAgent(opts []string) *agentProc {
-	// The agent's token (a driver whose agent listens on a network) is
-	// the agent's alone: no process init starts but the agent gets it.
-	token, hasToken := os.LookupEnv(protocol.TokenEnv)
-	os.Unsetenv(protocol.TokenEnv)
+	env := agentEnv()
 	var ln *os.File
 	var path string
 	for i := 0; i+1 < len(opts); i++ {
@@ -116,12 +114,32 @@ func startAgent(opts []string) *agentProc {
 		fmt.Fprintf(os.Stderr, "hutch-init: agent: %v\n", err)
 		return nil
 	}
-	a := &agentProc{exe: exe, ln: ln, path: path}
-	if hasToken {
-		a.env = append(os.Environ(), protocol.TokenEnv+"="+token)
-	}
+	a := &agentProc{exe: exe, ln: ln, path: path, env: env}
 	a.start()
 	return a
+}
+
+// agentEnv takes the agent's token (a driver whose agent listens on a
+// network) out of init's environment, as it is the agent's alone: no
+// process init starts but the agent gets it. It returns the agent's
+// environment, nil without a token.
+func agentEnv() []string {
+	token, ok := os.LookupEnv(protocol.TokenEnv)
+	os.Unsetenv(protocol.TokenEnv)
+	if !ok {
+		return nil
+	}
+	return append(os.Environ(), protocol.TokenEnv+"="+token)
+}
+
+// agentToken is the token entry of the agent's environment, or "".
+func (a *agentProc) agentToken() string {
+	for _, kv := range a.env {
+		if strings.HasPrefix(kv, protocol.TokenEnv+"=") {
+			return kv
+		}
+	}
+	return ""
 }
 
 // listenAgent binds the agent's socket at path and returns it as a file

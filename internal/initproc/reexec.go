@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -62,6 +63,10 @@ type heldState struct {
 	// ConsoleFD is the read end of the console's pipe, whose write end is
 	// fds 1 and 2 already; 0 without a console.
 	ConsoleFD int `json:"consoleFD,omitempty"`
+	// Traceback is GOTRACEBACK before the execve, "" when unset: Go's
+	// runtime forces it to "none" in a program executed with real and
+	// effective uids that differ (its secure mode).
+	Traceback string `json:"traceback,omitempty"`
 }
 
 // takeHeld removes heldFlag and ExecCountFlag from opts and returns the
@@ -112,13 +117,19 @@ func (in *initProc) reexec() error {
 	if err != nil {
 		return err
 	}
-	h := heldState{UID: os.Getuid(), Child: in.child}
+	h := heldState{UID: os.Getuid(), Child: in.child, Traceback: os.Getenv("GOTRACEBACK")}
+	env := os.Environ()
 	var inherit []int
 	if a := in.ag; a != nil {
 		// Held until the execve: no restart of the agent slips in between.
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		h.Agent, h.Suspended = a.pid, a.suspended
+		// The next init takes the token out of its environment again
+		// (agentEnv); its memory is as untraceable as this one's.
+		if kv := a.agentToken(); kv != "" {
+			env = append(env, kv)
+		}
 		if !a.suspended && a.ln != nil {
 			h.AgentFD = int(a.ln.Fd())
 			inherit = append(inherit, h.AgentFD)
@@ -154,7 +165,7 @@ func (in *initProc) reexec() error {
 	if err := syscall.Setresuid(reexecUID, -1, -1); err != nil {
 		return fmt.Errorf("real uid %d for the execve: %w", reexecUID, err)
 	}
-	err = syscall.Exec(exe, argv, os.Environ())
+	err = syscall.Exec(exe, argv, env)
 	if rerr := syscall.Setresuid(h.UID, -1, -1); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
@@ -166,6 +177,15 @@ func (in *initProc) reexec() error {
 // made itself untraceable first.
 func resumeHeld(h *heldState, opts []string) (*Console, *agentProc, error) {
 	var errs []error
+	// Init's children (a restarted agent, and through it the user's
+	// commands) get the environment as it was, and init its tracebacks.
+	if h.Traceback == "" {
+		os.Unsetenv("GOTRACEBACK")
+		debug.SetTraceback("single")
+	} else {
+		os.Setenv("GOTRACEBACK", h.Traceback)
+		debug.SetTraceback(h.Traceback)
+	}
 	if os.Getuid() != h.UID {
 		if err := syscall.Setresuid(h.UID, -1, -1); err != nil {
 			errs = append(errs, fmt.Errorf("real uid %d: %w", h.UID, err))
@@ -231,6 +251,7 @@ func (c *Console) handOver() (int, func(), error) {
 // listener (fd h.AgentFD) and, when it runs, its process, which stays
 // init's child. One that was waiting to be restarted is started now.
 func adoptAgent(opts []string, h *heldState) *agentProc {
+	env := agentEnv()
 	var path string
 	for i := 0; i+1 < len(opts); i++ {
 		if opts[i] == AgentSocketFlag {
@@ -245,7 +266,7 @@ func adoptAgent(opts []string, h *heldState) *agentProc {
 		fmt.Fprintf(os.Stderr, "hutch-init: agent: %v\n", err)
 		return nil
 	}
-	a := &agentProc{exe: exe, path: path, pid: h.Agent, suspended: h.Suspended}
+	a := &agentProc{exe: exe, path: path, pid: h.Agent, suspended: h.Suspended, env: env}
 	if h.AgentFD > 0 {
 		syscall.CloseOnExec(h.AgentFD)
 		a.ln = os.NewFile(uintptr(h.AgentFD), "agent.sock")

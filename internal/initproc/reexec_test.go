@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/poll"
 )
 
@@ -156,4 +158,99 @@ func statusLine(t *testing.T, pid int, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestReexecKeepsAgentToken: the agent's token (protocol.TokenEnv)
+// reaches the agent init restarts after it executed itself, and still no
+// other process, nor init's command line.
+func TestReexecKeepsAgentToken(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("init takes another real uid for its execve, which needs root")
+	}
+	bin := buildInit(t)
+	work := t.TempDir()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(work, "agent.sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lnf, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lnf.Close()
+	const token = "s3cret-token"
+	// The test binary's "agent" is another idling init: it shows the
+	// environment init gives the agent.
+	cmd := exec.Command(bin, "init", AgentFDFlag, "3", "--", "sh", "-c",
+		`echo "[$`+protocol.TokenEnv+`]" > `+work+`/env; echo $$ > `+work+`/pid; exec sleep 600`)
+	cmd.Env = append(os.Environ(), protocol.TokenEnv+"="+token)
+	cmd.ExtraFiles = []*os.File{lnf}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	init := cmd.Process.Pid
+	var child int
+	poll.Until(t, "the workload to start", func() bool {
+		b, _ := os.ReadFile(filepath.Join(work, "pid"))
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return child > 0
+	})
+	if b, _ := os.ReadFile(filepath.Join(work, "env")); string(b) != "[]\n" {
+		t.Fatalf("the workload sees the token: %q", b)
+	}
+	var agent int
+	poll.Until(t, "the agent to start", func() bool { agent = otherChild(t, init, child); return agent > 0 })
+	if err := syscall.Kill(init, ReexecSignal); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "init to execute itself", func() bool { return execCount(init) == "1" })
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", init)); strings.Contains(string(b), token) {
+		t.Fatalf("the token is on init's command line: %q", b)
+	}
+	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var again int
+	poll.Until(t, "init to restart the agent", func() bool {
+		again = otherChild(t, init, child)
+		return again != 0 && again != agent
+	})
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", again))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains("\x00"+string(env), "\x00"+protocol.TokenEnv+"="+token+"\x00") {
+		t.Fatalf("the agent init restarted has no token: %q", env)
+	}
+	// Go's secure mode, in which init executed itself, set GOTRACEBACK.
+	if _, set := os.LookupEnv("GOTRACEBACK"); !set && strings.Contains("\x00"+string(env), "\x00GOTRACEBACK=") {
+		t.Fatalf("the agent init restarted gets GOTRACEBACK: %q", env)
+	}
+}
+
+// otherChild is init's child that is not child (the agent), or 0.
+func otherChild(t *testing.T, init, child int) int {
+	t.Helper()
+	// Each thread lists the children it forked.
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", init))
+	var all []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all = append(all, strings.Fields(string(b))...)
+	}
+	for _, f := range all {
+		if pid, _ := strconv.Atoi(f); pid != child && pid > 0 {
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(st), ") Z ") {
+				return pid
+			}
+		}
+	}
+	return 0
 }
