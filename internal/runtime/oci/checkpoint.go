@@ -261,7 +261,21 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	if err := unix.MountSetattr(unix.AT_FDCWD, p.rootfs, 0, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_NOSUID}); err != nil {
 		return fmt.Errorf("restore %s: root options: %w", id, err)
 	}
-	err = d.criuRun(ctx, rec.Net.Netns, filepath.Join(p.checkpointDir(), "restore.log"), extra, args...)
+	bound := d.restoreBound(meta.SizeBytes)
+	rctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	err = d.criuRun(rctx, rec.Net.Netns, filepath.Join(p.checkpointDir(), "restore.log"), extra, args...)
+	if err != nil && rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = fmt.Errorf("CRIU did not finish within %s (a damaged image?): %w", bound, err)
+	}
+	if err != nil {
+		// What CRIU had restored when it failed or was killed goes, and
+		// so do the mounts a killed CRIU leaves in the image directory.
+		d.terminate(rec.key(), 0, 0)
+		if uerr := unmountUnder(p.checkpointDir()); uerr != nil {
+			d.log.Warn("unmount what CRIU left", "id", id, "err", uerr)
+		}
+	}
 	if herr := hideRootfs(p); err == nil {
 		err = herr
 	}
@@ -303,6 +317,17 @@ func (d *Driver) restoreLocked(ctx context.Context, id string, rec *record) erro
 	}
 	d.log.Info("sandbox restored", "id", id, "pid", pid, "took", time.Since(start))
 	return nil
+}
+
+// restoreTimeout is the base of a restore's bound: CRIU restores a GiB in
+// about a second here, but one reading a damaged image can wait forever
+// (a pages image cut short hung it), holding the sandbox's lock.
+const restoreTimeout = 2 * time.Minute
+
+// restoreBound bounds the restore of an image of size bytes: the base
+// and a second for every 32 MiB, for a slow disk.
+func (d *Driver) restoreBound(size int64) time.Duration {
+	return d.restoreTimeout + time.Duration(size/(32<<20))*time.Second
 }
 
 // waitInitExec waits until the sandbox's first process runs the init
@@ -440,6 +465,10 @@ func isNetnsFile(path string) bool {
 // discardCheckpoint removes a sandbox's checkpoint, if any: a stop or a
 // fresh start ends what it held.
 func discardCheckpoint(p paths) error {
+	// Never remove through a mount a killed CRIU left (its cgroup yard).
+	if err := unmountUnder(p.checkpointDir()); err != nil {
+		return err
+	}
 	return errors.Join(os.RemoveAll(p.checkpointDir()), os.RemoveAll(p.checkpointDir()+".new"))
 }
 

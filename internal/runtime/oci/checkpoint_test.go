@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hutchdev/hutch/internal/poll"
 	"github.com/hutchdev/hutch/internal/runtime"
@@ -305,5 +306,51 @@ func agentAnswers(t *testing.T, d *Driver, id string) {
 	b, err := io.ReadAll(conn)
 	if !strings.HasPrefix(string(b), "HTTP/1.1 2") {
 		t.Fatalf("the agent answered %q, %v", b, err)
+	}
+}
+
+// TestRestoreOfTruncatedImage cuts the memory image of a checkpointed
+// sandbox in half: the restore fails within the driver's bound instead
+// of hanging, leaves no process behind and the sandbox's files as they
+// were, and a start boots it fresh.
+func TestRestoreOfTruncatedImage(t *testing.T) {
+	d := checkpointDriver(t)
+	d.restoreTimeout = 20 * time.Second
+	ctx := context.Background()
+	s, _ := startCounter(t, d, "cktrunc")
+	if _, err := d.Exec(ctx, s.ID, "sh", "-c", "echo kept > /kept"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Checkpoint(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(d.paths(s.ID).checkpointDir(), "pages-*.img"))
+	var largest string
+	var size int64
+	for _, p := range pages {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > size {
+			largest, size = p, fi.Size()
+		}
+	}
+	if largest == "" {
+		t.Fatalf("no pages image in %v", pages)
+	}
+	if err := os.Truncate(largest, size/2); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Resume(ctx, s.ID)
+	if err == nil {
+		t.Fatal("resume of a truncated image succeeded")
+	}
+	t.Logf("resume: %v", err)
+	if procs := d.cg.procs(s.ID); len(procs) != 0 {
+		t.Fatalf("processes %v left by the failed restore", procs)
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Exec(ctx, s.ID, "cat", "/kept")
+	if err != nil || string(out) != "kept\n" {
+		t.Fatalf("the file after a fresh start: %q %v", out, err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +22,9 @@ import (
 // and 4.1 dumps no TCP or UDP socket on kernels from 6.16 on (it asks
 // them for SO_PASSCRED, which only unix and netlink sockets answer now).
 var minCRIU = [2]int{4, 2}
+
+// criuWaitDelay bounds the wait for a killed CRIU's output.
+const criuWaitDelay = 5 * time.Second
 
 // criuCache is where scripts/build-criu.sh leaves the CRIU it builds,
 // one directory per version.
@@ -87,10 +92,20 @@ func criuVersion(bin string) ([2]int, error) {
 // new one on restore (which would hold only lo), and the sandbox's
 // sockets, the agent's listener included, are found where they live.
 // extra become fds 3 and up of CRIU.
+//
+// CRIU runs in a process group of its own, which its helpers share, so
+// that one the context ends is killed with its helpers (none is left in
+// this process's group, where the reaper would not collect it). Tasks a
+// restore had made live in the sandbox's cgroup, for the caller to end;
+// as they may hold CRIU's output open, the wait for it stops after
+// criuWaitDelay.
 func (d *Driver) criuRun(ctx context.Context, netns, logPath string, extra []*os.File, args ...string) error {
 	return inNetns(netns, func() error {
 		cmd := exec.CommandContext(ctx, d.criu, args...)
 		cmd.ExtraFiles = extra
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = criuWaitDelay
 		if out, err := d.reaper.combinedOutput(cmd); err != nil {
 			return fmt.Errorf("criu %s: %w: %s%s", args[0], err, strings.TrimSpace(string(out)), criuErrors(logPath))
 		}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/network"
@@ -42,6 +43,8 @@ type Driver struct {
 	// says why there is none.
 	criu, criuMissing string
 	agentConns        agentConnSet // closed before a checkpoint
+	// restoreTimeout is the base of a CRIU restore's bound (restoreBound).
+	restoreTimeout time.Duration
 }
 
 // New checks the host, prepares cfg.StateDir and returns a driver. It may
@@ -62,7 +65,8 @@ func New(cfg Config) (*Driver, error) {
 	if _, err := os.Stat(cfg.InitBinary); err != nil {
 		return nil, fmt.Errorf("oci: init binary: %w", err)
 	}
-	d := &Driver{cfg: cfg, log: slog.Default().With("component", "runtime/oci"), watch: newInitWatches()}
+	d := &Driver{cfg: cfg, log: slog.Default().With("component", "runtime/oci"), watch: newInitWatches(),
+		restoreTimeout: restoreTimeout}
 	cg, err := loadCgroupFS()
 	if err != nil {
 		return nil, err
