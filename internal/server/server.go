@@ -123,8 +123,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, append(rep.serviceOptions(), sandbox.WithLogger(log), sandbox.WithArchive(archives),
-		sandbox.WithImages(images), sandbox.WithHost(host))...)
+	opts := append(rep.serviceOptions(), sandbox.WithLogger(log), sandbox.WithArchive(archives), sandbox.WithHost(host))
+	if cfg.Runtime != config.RuntimeKube { // a pod's image goes to the kubelet by its reference
+		opts = append(opts, sandbox.WithImages(images))
+	}
+	svc, err := sandbox.NewService(cfg.Sandbox, st, rt, opts...)
 	if err != nil {
 		return err
 	}
