@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -121,13 +122,26 @@ func TestDeployOnCluster(t *testing.T) {
 // sandboxLifecycle creates a sandbox through a, execs in it through b and
 // deletes it through a, then waits until its pod and claim are gone.
 func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, a, b *client.Client, image string) {
-	sb, err := a.CreateSandbox(ctx, api.CreateSandboxRequest{Image: image})
+	sb, err := a.CreateSandbox(ctx, api.CreateSandboxRequest{Image: image}, client.NoWait())
 	if err != nil {
-		t.Fatalf("create sandbox: %v", err)
+		t.Fatalf("create sandbox: %v\n%s", err, sandboxReport(ctx, c))
+	}
+	for sb.State != "running" {
+		if sb.State != "creating" && sb.State != "starting" {
+			t.Fatalf("sandbox %s is %s (%s), not running\n%s", sb.ID, sb.State, sb.StateReason, sandboxReport(ctx, c))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sandbox %s still %s\n%s", sb.ID, sb.State, sandboxReport(ctx, c))
+		case <-time.After(250 * time.Millisecond):
+		}
+		if sb, err = b.GetSandbox(ctx, sb.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, err := b.Exec(ctx, sb.ID, api.ExecRequest{Command: []string{"echo", "hi"}})
 	if err != nil {
-		t.Fatalf("exec through the other replica: %v", err)
+		t.Fatalf("exec through the other replica: %v\n%s", err, sandboxReport(ctx, c))
 	}
 	if res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "hi" {
 		t.Fatalf("echo hi: exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
@@ -436,11 +450,49 @@ func podReport(ctx context.Context, c *kubetest.Cluster) string {
 		for _, s := range p.Status.ContainerStatuses {
 			fmt.Fprintf(&b, "  %s ready=%v restarts=%d state=%+v last=%+v\n", s.Name, s.Ready, s.RestartCount, s.State, s.LastTerminationState)
 		}
-		tail := int64(30)
+		if p.Status.PodIP != "" {
+			if resp, err := http.Get("http://" + net.JoinHostPort(p.Status.PodIP, "7420") + "/readyz"); err == nil {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				resp.Body.Close()
+				fmt.Fprintf(&b, "  /readyz %d %s\n", resp.StatusCode, body)
+			}
+		}
+		tail := int64(200)
 		logs, err := c.Client.CoreV1().Pods("hutch").GetLogs(p.Name, &corev1.PodLogOptions{Container: "hutch", TailLines: &tail}).DoRaw(ctx)
-		fmt.Fprintf(&b, "  log (%v):\n%s\n", err, logs)
+		fmt.Fprintf(&b, "  log, requests left out (%v):\n", err)
+		for _, l := range strings.Split(string(logs), "\n") {
+			if !strings.Contains(l, `"msg":"request"`) && l != "" {
+				fmt.Fprintf(&b, "  %s\n", l)
+			}
+		}
 	}
 	return b.String()
+}
+
+// sandboxReport is the state of every pod in the sandboxes' namespace,
+// its init containers' too, and the control plane's report.
+func sandboxReport(ctx context.Context, c *kubetest.Cluster) string {
+	var b strings.Builder
+	pods, err := c.Client.CoreV1().Pods("hutch-sandboxes").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "sandbox pod %s %s ip %s: %s\n", p.Name, p.Status.Phase, p.Status.PodIP, p.Status.Message)
+		for _, s := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			fmt.Fprintf(&b, "  %s ready=%v state=%+v\n", s.Name, s.Ready, s.State)
+		}
+		for _, cond := range p.Status.Conditions {
+			fmt.Fprintf(&b, "  %s=%s %s\n", cond.Type, cond.Status, cond.Message)
+		}
+	}
+	claims, err := c.Client.CoreV1().PersistentVolumeClaims("hutch-sandboxes").List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, cl := range claims.Items {
+			fmt.Fprintf(&b, "claim %s %s volume %q\n", cl.Name, cl.Status.Phase, cl.Spec.VolumeName)
+		}
+	}
+	return b.String() + podReport(ctx, c)
 }
 
 // checkEndpoints: the Service's endpoints are exactly the Ready pods.
