@@ -33,12 +33,12 @@
 //
 // In its namespace (and nowhere else) the driver needs these verbs:
 //
-//	pods                                create, get, delete
+//	pods                                create, get, list, watch, delete
 //	persistentvolumeclaims              create, get, delete
 //	networking.k8s.io networkpolicies   create, get, update, delete
 //
-// It reads pod status through get and lists or watches nothing. The
-// control plane must reach the pods' addresses (port 7311). Every object
+// It reads pod status through get; list and watch are Watch's (below).
+// The control plane must reach the pods' addresses (port 7311). Every object
 // is named hutch-<key> (the sandbox id when it is a DNS label, else a
 // cleaned prefix and a hash) and carries the labels
 // app.kubernetes.io/managed-by=hutch and hutch.dev/sandbox=<key> and the
@@ -106,7 +106,10 @@
 // NetworkPolicy and claim (waiting for the claim to go). Recover reads
 // the pod: no pod but a claim is stopped, a pod whose sandbox container
 // ended is stopped with its exit status as the reason, a pod whose
-// container's freezer is FROZEN is paused.
+// container's freezer is FROZEN is paused. Watch (runtime.Watcher) lists
+// and watches the namespace's sandbox pods and reports each whose sandbox
+// container ended while the pod was not being deleted (a stop deletes it
+// first): its command done, the OOM killer, a kill from outside.
 //
 // # Pause and Stats: the node's cgroups
 //

@@ -69,6 +69,7 @@ type Driver struct {
 
 var _ runtime.Runtime = (*Driver)(nil)
 var _ runtime.AgentDialer = (*Driver)(nil)
+var _ runtime.Watcher = (*Driver)(nil)
 
 // New returns a driver on cfg.
 func New(cfg Config) (*Driver, error) {
@@ -120,10 +121,10 @@ func Client(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 // Name identifies the driver.
 func (d *Driver) Name() string { return "kube" }
 
-// Capabilities: the agent always; pause only where the node's freezer
-// is in reach.
+// Capabilities: the agent and the watch always; pause only where the
+// node's freezer is in reach.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Agent: true, Pause: d.cfg.NodeCgroups != ""}
+	return runtime.Capabilities{Agent: true, Watch: true, Pause: d.cfg.NodeCgroups != ""}
 }
 
 // Labels and annotations of every object the driver makes.

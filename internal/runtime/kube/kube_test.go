@@ -127,6 +127,48 @@ func TestSuite(t *testing.T) {
 	runtimetest.Run(t, harness(c), probe)
 	t.Run("AgentRefusesOtherCallers", func(t *testing.T) { testAgentToken(t, c, probe) })
 	t.Run("StatsAwayFromTheNode", func(t *testing.T) { testAgentStats(t, c, probe) })
+	t.Run("WatchReportsKilledNotStopped", func(t *testing.T) { testWatch(t, c, probe) })
+}
+
+// testWatch checks that Watch reports a sandbox killed from outside, and
+// not one the driver stopped before.
+func testWatch(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := newDriver(t, config(c))
+	var stopped, killed runtime.Spec
+	for i, sp := range []*runtime.Spec{&stopped, &killed} {
+		*sp = runtime.Spec{ID: "w" + strconv.Itoa(i) + strconv.FormatInt(time.Now().UnixNano(), 36), Image: testImage, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+		id := sp.ID
+		t.Cleanup(func() {
+			if err := d.Delete(context.Background(), id); err != nil {
+				t.Error(err)
+			}
+		})
+		if err := d.Create(ctx, *sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exits := d.Watch(ctx)
+	if err := d.Stop(ctx, stopped.ID, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.Kill(ctx, d, killed.ID); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case e := <-exits:
+			if e.ID == stopped.ID {
+				t.Fatalf("Watch reported %s, which the driver stopped", e.ID)
+			}
+			if e.ID == killed.ID {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("Watch did not report %s, killed from outside", killed.ID)
+		}
+	}
 }
 
 // testAgentStats checks Stats of a driver that does not see the node's
