@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/poll"
@@ -97,8 +98,10 @@ func TestReplicasOnPostgres(t *testing.T) {
 	if ra, rb := role(t, a), role(t, b); ra != "follower" || rb != "leader" {
 		t.Fatalf("/readyz: A is %s and B %s, want follower and leader", ra, rb)
 	}
+	killed := time.Now()
 	b.crash()
 	waitLogged(t, a, "elected leader")
+	t.Logf("A was elected %v after B's SIGKILL", time.Since(killed).Round(10*time.Millisecond))
 	if r := role(t, a); r != "leader" {
 		t.Fatalf("/readyz of A after B died: %s", r)
 	}

@@ -84,7 +84,7 @@ func TestLocksExcludeAcrossSessions(t *testing.T) {
 	}
 }
 
-func newLocks(t *testing.T, url string) *Locks {
+func newLocks(t testing.TB, url string) *Locks {
 	t.Helper()
 	l, err := NewLocks(url)
 	if err != nil {
@@ -252,5 +252,19 @@ func TestTwoDispatchersSendEachDeliveryOnce(t *testing.T) {
 		if times != 1 {
 			t.Fatalf("delivery %s sent %d times", id, times)
 		}
+	}
+}
+
+// BenchmarkLocksLockUnlock is what the replicas' sandbox lock adds to
+// each transition: a lock and its release on the process's connection.
+func BenchmarkLocksLockUnlock(b *testing.B) {
+	l := newLocks(b, server.Database(b))
+	ctx := context.Background()
+	for b.Loop() {
+		unlock, err := l.Lock(ctx, "sbx_bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
 	}
 }
