@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -357,4 +358,56 @@ func TestTieredPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSame(t, sb.ID, before)
+}
+
+// TestPauseReleaseDamagedImage cuts the memory image of a holder paused
+// on disk in half: resume ends, within the driver's bound, in error with
+// the reason, the holder's files are intact, and start boots it fresh.
+func TestPauseReleaseDamagedImage(t *testing.T) {
+	s := startServer(t, "")
+	requireCheckpoint(t, s)
+	sb := newHolder(t, s, "damaged")
+	old := waitHolding(t, s, sb.ID)
+	sh(t, s, sb.ID, "echo kept > /root/kept")
+	if _, err := s.c.Pause(ctx(t), sb.ID, client.ReleaseMemory()); err != nil {
+		t.Fatal(err)
+	}
+	var largest string
+	var size int64
+	filepath.WalkDir(s.dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.Contains(path, sb.ID) || !strings.Contains(path, "/checkpoint/pages-") {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Size() > size {
+			largest, size = path, fi.Size()
+		}
+		return nil
+	})
+	if largest == "" {
+		t.Fatal("no pages image of the paused holder in the data dir")
+	}
+	if err := os.Truncate(largest, size/2); err != nil {
+		t.Fatal(err)
+	}
+	// CRIU hangs on this image; the driver's bound (two minutes and a
+	// second per 32 MiB) ends it, so the call may outlast ctx's.
+	long, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := s.c.Resume(long, sb.ID); err == nil {
+		t.Fatal("resume of a damaged image succeeded")
+	}
+	got, err := s.c.GetSandbox(ctx(t), sb.ID)
+	if err != nil || got.State != "error" || !strings.Contains(got.StateReason, "restore") {
+		t.Fatalf("after the failed resume: %+v %v", got, err)
+	}
+	started, err := s.c.Start(ctx(t), sb.ID)
+	if err != nil || started.State != "running" {
+		t.Fatalf("start after the failed resume: %+v %v", started, err)
+	}
+	if now := waitHolding(t, s, sb.ID); now.digest == old.digest {
+		t.Fatalf("start restored the memory (%+v) instead of booting fresh", now)
+	}
+	if out := sh(t, s, sb.ID, "cat /root/kept"); out != "kept\n" {
+		t.Fatalf("the file after start: %q", out)
+	}
 }
