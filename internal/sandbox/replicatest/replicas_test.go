@@ -49,6 +49,8 @@ type cluster struct {
 	// clk, when set, is every replica's clock, and a minute of the
 	// automation's lasts a second.
 	clk *clock
+	// quota, when set, is every organisation's quota.
+	quota *sandbox.Quota
 }
 
 // clock is a fake clock the replicas share.
@@ -101,6 +103,9 @@ func (c *cluster) replica() *replica {
 	cfg.Automation.Interval = time.Second
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := []sandbox.Option{sandbox.WithLogger(log), sandbox.WithSharedLocker(&watched{SharedLocker: r.locks, refused: r.refused})}
+	if c.quota != nil {
+		cfg.DefaultQuota = *c.quota
+	}
 	if c.clk != nil {
 		cfg.Automation.Minute = time.Second
 		opts = append(opts, sandbox.WithClock(c.clk.Now))
@@ -475,5 +480,47 @@ func TestPauseElsewhereEndsAgentCalls(t *testing.T) {
 	}
 	if err := context.Cause(call); !errors.Is(err, errdefs.ErrPaused) {
 		t.Fatalf("the call ended with %v, want the paused error", err)
+	}
+}
+
+// TestQuotaHoldsAcrossReplicas: with a quota of one sandbox, a create
+// through replica B waits while replica A's create is between its usage
+// check and its insert, and then finds the quota used. Without the
+// shared quota lock both would pass the check.
+func TestQuotaHoldsAcrossReplicas(t *testing.T) {
+	c := newCluster(t)
+	c.quota = &sandbox.Quota{Sandboxes: 1, CPU: -1, MemoryMB: -1, DiskMB: -1}
+	a, b := c.replica(), c.replica()
+	ctx := context.Background()
+
+	// A's create has checked the quota and holds it until its insert.
+	unlock, err := a.locks.Lock(ctx, "quota "+org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	created := make(chan error, 1)
+	go func() {
+		_, err := b.svc.Create(ctx, sandbox.CreateRequest{OrganizationID: org, Name: "second", Wait: true})
+		created <- err
+	}()
+	select {
+	case key := <-b.refused:
+		if key != "quota "+org {
+			t.Fatalf("B waited for %q, want the organisation's quota", key)
+		}
+	case err := <-created:
+		t.Fatalf("B's create passed the quota check while A's held it (err %v)", err)
+	}
+	sb := &sandbox.Sandbox{ID: "sbx_first", Name: "first", OrganizationID: org, Image: "base",
+		State: sandbox.StateCreating, DesiredState: sandbox.StateRunning,
+		Resources: sandbox.Resources{CPU: 1, MemoryMB: 1024, DiskMB: 10240, Pids: 256}}
+	if err := a.st.CreateSandbox(ctx, sb, sandbox.Event{Type: sandbox.EventState, To: sandbox.StateCreating, Cause: sandbox.CauseUser}); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	var limit *sandbox.LimitError
+	if err := <-created; !errors.As(err, &limit) || limit.Field != "quota.sandboxes" {
+		t.Fatalf("B's create after A's: %v, want the sandboxes quota refused", err)
 	}
 }
