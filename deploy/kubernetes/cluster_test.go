@@ -97,8 +97,8 @@ func TestDeployOnCluster(t *testing.T) {
 	pods := waitReady(ctx, t, c, 2)
 	checkEndpoints(ctx, t, c, pods)
 
-	a, b := replica(t, pods[0], key), replica(t, pods[1], key)
-	for _, r := range []*client.Client{a, b} {
+	a := replica(t, pods[0], key)
+	for _, r := range []*client.Client{a, replica(t, pods[1], key)} {
 		if _, err := r.Info(ctx); err != nil {
 			t.Fatalf("info with the Secret's key: %v", err)
 		}
@@ -116,12 +116,16 @@ func TestDeployOnCluster(t *testing.T) {
 		t.Log("hutch serve has no kube runtime in this tree: the sandbox part is not run")
 		return
 	}
-	sandboxLifecycle(ctx, t, c, a, b, sandboxImage)
+	sandboxLifecycle(ctx, t, c, pods, key, sandboxImage)
 }
 
-// sandboxLifecycle creates a sandbox through a, execs in it through b and
-// deletes it through a, then waits until its pod and claim are gone.
-func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, a, b *client.Client, image string) {
+// sandboxLifecycle creates a sandbox through the first replica and execs
+// in it through the second; kills the first replica's pod at once (no
+// grace) and execs through the second again; waits for the Deployment to
+// replace the killed replica and deletes the sandbox through the new one,
+// then waits until the sandbox's pod and claim are gone.
+func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, replicas []*corev1.Pod, key, image string) {
+	a, b := replica(t, replicas[0], key), replica(t, replicas[1], key)
 	sb, err := a.CreateSandbox(ctx, api.CreateSandboxRequest{Image: image}, client.NoWait())
 	if err != nil {
 		t.Fatalf("create sandbox: %v\n%s", err, sandboxReport(ctx, c))
@@ -146,9 +150,31 @@ func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, a,
 	if res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "hi" {
 		t.Fatalf("echo hi: exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 	}
-	if _, err := a.DeleteSandbox(ctx, sb.ID); err != nil {
-		t.Fatalf("delete: %v", err)
+
+	zero := int64(0)
+	if err := c.Client.CoreV1().Pods("hutch").Delete(ctx, replicas[0].Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
 	}
+	res, err = b.Exec(ctx, sb.ID, api.ExecRequest{Command: []string{"echo", "still"}})
+	if err != nil || strings.TrimSpace(res.Stdout) != "still" {
+		t.Fatalf("exec through the surviving replica after the other's kill: %v %+v\n%s", err, res, sandboxReport(ctx, c))
+	}
+	var fresh *corev1.Pod
+	for fresh == nil {
+		for _, p := range waitReady(ctx, t, c, 2) {
+			if p.UID != replicas[0].UID && p.UID != replicas[1].UID {
+				fresh = p
+			}
+		}
+		if fresh == nil {
+			time.Sleep(250 * time.Millisecond) // the Deployment's status still counts the killed pod
+		}
+	}
+	if _, err := replica(t, fresh, key).DeleteSandbox(ctx, sb.ID); err != nil {
+		t.Fatalf("delete through the replacement replica: %v\n%s", err, sandboxReport(ctx, c))
+	}
+	t.Logf("sandbox %s: created through %s, exec through %s before and after %s was killed, deleted through its replacement %s",
+		sb.ID, replicas[0].Name, replicas[1].Name, replicas[0].Name, fresh.Name)
 	for {
 		pods, perr := c.Client.CoreV1().Pods("hutch-sandboxes").List(ctx, metav1.ListOptions{})
 		claims, cerr := c.Client.CoreV1().PersistentVolumeClaims("hutch-sandboxes").List(ctx, metav1.ListOptions{})
