@@ -175,6 +175,7 @@ func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, re
 	}
 	t.Logf("sandbox %s: created through %s, exec through %s before and after %s was killed, deleted through its replacement %s",
 		sb.ID, replicas[0].Name, replicas[1].Name, replicas[0].Name, fresh.Name)
+	noneForbidden(ctx, t, c)
 	for {
 		pods, perr := c.Client.CoreV1().Pods("hutch-sandboxes").List(ctx, metav1.ListOptions{})
 		claims, cerr := c.Client.CoreV1().PersistentVolumeClaims("hutch-sandboxes").List(ctx, metav1.ListOptions{})
@@ -493,6 +494,27 @@ func podReport(ctx context.Context, c *kubetest.Cluster) string {
 		}
 	}
 	return b.String()
+}
+
+// noneForbidden fails when a replica's log holds an API server refusal:
+// the Role lacks something the driver did.
+func noneForbidden(ctx context.Context, t *testing.T, c *kubetest.Cluster) {
+	t.Helper()
+	pods, err := c.Client.CoreV1().Pods("hutch").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		logs, err := c.Client.CoreV1().Pods("hutch").GetLogs(p.Name, &corev1.PodLogOptions{Container: "hutch"}).DoRaw(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(logs), "\n") {
+			if strings.Contains(l, "forbidden") && strings.Contains(l, "system:serviceaccount:") {
+				t.Errorf("replica %s was refused by the API server: %s", p.Name, l)
+			}
+		}
+	}
 }
 
 // sandboxReport is the state of every pod in the sandboxes' namespace,
