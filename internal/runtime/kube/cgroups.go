@@ -125,17 +125,22 @@ func (d *Driver) setFreezer(ctx context.Context, pod *corev1.Pod, state string) 
 	if err := os.WriteFile(f, []byte(state), 0o644); err != nil {
 		return err
 	}
-	return d.wait(ctx, "the freezer to be "+state, func() (bool, error) {
+	// FREEZING lasts milliseconds: poll at that pace, not pollEvery's.
+	for {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return false, err
+			return err
 		}
-		if got := strings.TrimSpace(string(b)); got != state {
-			_ = os.WriteFile(f, []byte(state), 0o644) // FREEZING: ask again
-			return false, nil
+		if strings.TrimSpace(string(b)) == state {
+			return nil
 		}
-		return true, nil
-	})
+		_ = os.WriteFile(f, []byte(state), 0o644) // ask again
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the freezer to be %s: %w", state, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // thaw thaws the pod's container when it is frozen (nothing where the
