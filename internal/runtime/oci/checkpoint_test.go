@@ -1,9 +1,13 @@
 package oci
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -266,8 +270,9 @@ func TestRestoreAfterHostReboot(t *testing.T) {
 }
 
 // TestCheckpointAgain takes a sandbox through pause(release) and resume
-// three times: each restore leaves a sandbox that checkpoints again, and
-// the same process counts on with its memory every time.
+// three times: each restore leaves a sandbox that checkpoints again, the
+// same process counts on with its memory every time, and init, which
+// executes itself after each restore, stays closed to the sandbox.
 func TestCheckpointAgain(t *testing.T) {
 	d := checkpointDriver(t)
 	ctx := context.Background()
@@ -286,27 +291,57 @@ func TestCheckpointAgain(t *testing.T) {
 			t.Fatalf("resume %d: %v", cycle, err)
 		}
 		checkCounting(t, d, s.ID, before)
-		agentAnswers(t, d, s.ID)
+		if out, code := agentExec(t, d, s.ID, "echo", "back"); code != 0 || out != "back\n" {
+			t.Fatalf("agent exec after restore %d: %q, exit %d", cycle, out, code)
+		}
+		// Init executes itself once thawed, and is as untraceable after.
+		rec, err := d.load(s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		poll.Until(t, "the restored init to execute itself", func() bool { return execCount(rec.InitPID) == cycle })
+		// (The runtime's exec does not know a restored container: through
+		// the agent.)
+		if out, code := agentExec(t, d, s.ID, "cat", "/proc/1/environ"); code == 0 {
+			t.Fatalf("a sandbox process reads init's environment after restore %d: %q", cycle, out)
+		}
 		before = readCounter(d, s.ID)
 	}
 }
 
-// agentAnswers asks the sandbox's agent for its health over a connection
-// of its own: a dial alone succeeds on the listener's backlog.
-func agentAnswers(t *testing.T, d *Driver, id string) {
+// agentExec runs argv through the sandbox's agent, over a connection
+// of its own, and returns its stdout and exit code.
+func agentExec(t *testing.T, d *Driver, id string, argv ...string) (string, int) {
 	t.Helper()
 	conn, err := d.DialAgent(context.Background(), id)
 	if err != nil {
 		t.Fatalf("dial the agent: %v", err)
 	}
 	defer conn.Close()
-	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")); err != nil {
+	body, _ := json.Marshal(map[string]any{"command": argv})
+	req, _ := http.NewRequest("POST", "http://agent/exec", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Close = true
+	if err := req.Write(conn); err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(conn)
-	if !strings.HasPrefix(string(b), "HTTP/1.1 2") {
-		t.Fatalf("the agent answered %q, %v", b, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("agent exec %v: %v", argv, err)
 	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent exec %v: %s: %s", argv, resp.Status, b)
+	}
+	var res struct {
+		Stdout   string `json:"stdout"`
+		ExitCode int    `json:"exitCode"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("agent exec %v: %v", argv, err)
+	}
+	return res.Stdout, res.ExitCode
 }
 
 // TestRestoreOfTruncatedImage cuts the memory image of a checkpointed
