@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,14 +63,16 @@ func notifyEvent(ctx context.Context, tx pgx.Tx, origin string, id int64, sb *sa
 // Listen feeds deliver, until ctx ends, with the events other processes
 // write to the database (the replicas' transitions), on a dedicated
 // connection that LISTENs; events this store wrote are left out. A
-// broken connection is opened again after a short wait: notifications
-// sent meanwhile are lost, as a bus subscriber that falls behind loses
-// them (it reads the event log to catch up).
+// broken connection is opened again after a second, and the events
+// logged meanwhile are read from the event log and delivered first
+// (catchUp), so that a subscriber misses none but one whose transaction
+// took a smaller id and committed only after the gap.
 func (s *Store) Listen(ctx context.Context, deliver func(sandbox.Notice)) {
 	cfg := s.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "hutch events"
+	var last int64 // the newest event id heard of; 0 before the first LISTEN
 	for ctx.Err() == nil {
-		s.listen(ctx, cfg, deliver)
+		s.listen(ctx, cfg, deliver, &last)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -77,13 +80,24 @@ func (s *Store) Listen(ctx context.Context, deliver func(sandbox.Notice)) {
 	}
 }
 
-func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, deliver func(sandbox.Notice)) {
+func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, deliver func(sandbox.Notice), last *int64) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, `LISTEN `+eventsChannel); err != nil {
+		return
+	}
+	// From here on every commit is notified; what committed before is in
+	// the log.
+	var caught map[int64]bool
+	if *last == 0 {
+		err = conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(last)
+	} else {
+		caught, err = s.catchUp(ctx, conn, last, deliver)
+	}
+	if err != nil {
 		return
 	}
 	s.listening.Store(true)
@@ -94,7 +108,11 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, deliver func(sa
 			return
 		}
 		var p notice
-		if json.Unmarshal([]byte(n.Payload), &p) != nil || p.Origin == s.origin {
+		if json.Unmarshal([]byte(n.Payload), &p) != nil {
+			continue
+		}
+		*last = max(*last, p.ID)
+		if p.Origin == s.origin || caught[p.ID] {
 			continue
 		}
 		deliver(sandbox.Notice{
@@ -103,6 +121,72 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, deliver func(sa
 			OrganizationID: p.Org, SandboxName: p.Name, State: p.State,
 		})
 	}
+}
+
+// catchUpLimit bounds the events one catch-up delivers; a listener away
+// longer than that many events has subscribers that read the log anyway.
+const catchUpLimit = 10000
+
+// catchUp delivers the events logged after *last by other processes,
+// with their sandboxes as they now are, and returns their ids: their
+// notifications may still arrive on the new connection.
+func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn, last *int64, deliver func(sandbox.Notice)) (map[int64]bool, error) {
+	rows, _ := conn.Query(ctx, `SELECT e.id, e.sandbox_id, e.time, e.type, e.from_state, e.to_state, e.cause,
+		e.message, s.organization_id, s.name, s.state FROM events e JOIN sandboxes s ON s.id = e.sandbox_id
+		WHERE e.id > $1 ORDER BY e.id LIMIT $2`, *last, catchUpLimit)
+	missed, err := collect(rows, func(row pgx.CollectableRow) (sandbox.Notice, error) {
+		var n sandbox.Notice
+		err := row.Scan(&n.Event.ID, &n.Event.SandboxID, &n.Event.Time, &n.Event.Type, &n.Event.From, &n.Event.To,
+			&n.Event.Cause, &n.Event.Message, &n.OrganizationID, &n.SandboxName, &n.State)
+		n.Event.Time = n.Event.Time.UTC()
+		return n, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	caught := make(map[int64]bool, len(missed))
+	for _, n := range missed {
+		caught[n.Event.ID] = true
+		*last = max(*last, n.Event.ID)
+		if !s.wrote(n.Event.ID) {
+			deliver(n)
+		}
+	}
+	return caught, nil
+}
+
+// ownEventsKept bounds the ids of its own events a store remembers, for
+// catchUp to leave out: far more than one reconnect's second holds.
+const ownEventsKept = 4096
+
+// ownEvents are the ids of the events this store logged lately.
+type ownEvents struct {
+	mu    sync.Mutex
+	order []int64
+	ids   map[int64]bool
+}
+
+// remember notes that this store logged event id.
+func (s *Store) remember(id int64) {
+	o := &s.own
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ids == nil {
+		o.ids = map[int64]bool{}
+	}
+	o.ids[id] = true
+	o.order = append(o.order, id)
+	if len(o.order) > ownEventsKept {
+		delete(o.ids, o.order[0])
+		o.order = o.order[1:]
+	}
+}
+
+// wrote reports whether this store logged event id lately.
+func (s *Store) wrote(id int64) bool {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	return s.own.ids[id]
 }
 
 // Listening reports whether Listen has its connection up, for tests

@@ -40,6 +40,7 @@ type Store struct {
 	// (notify.go), so that its own Listen leaves them out.
 	origin    string
 	listening atomic.Bool
+	own       ownEvents // the events it logged lately, for Listen's catch-up
 	// observer, when set, times every transaction and point read.
 	observer func(op string, d time.Duration, err error)
 }

@@ -166,6 +166,7 @@ func (s *Store) insertEvent(ctx context.Context, tx pgx.Tx, sb *sandbox.Sandbox,
 	var id int64
 	err := tx.QueryRow(ctx, insertEventSQL, sb.ID, when, ev.Type, string(ev.From), string(ev.To), ev.Cause, ev.Message).Scan(&id)
 	if err == nil {
+		s.remember(id)
 		err = notifyEvent(ctx, tx, s.origin, id, sb, ev)
 	}
 	if err != nil || !ev.Announced() {
