@@ -86,9 +86,11 @@ func both(shared, local func()) func() {
 // Remote takes in a change another replica made (the store tells of it):
 // this replica's subscribers hear of it, and a pause there ends this
 // replica's agent calls to the sandbox, as a pause here does, rather than
-// leave them hanging on a frozen agent.
+// leave them hanging on a frozen agent: while the sandbox is still
+// pausing or paused (a notice read late from the log may tell of a pause
+// a resume has undone since).
 func (s *Service) Remote(n Notice) {
-	if n.Event.Type == EventState && n.Event.To == StatePausing {
+	if n.Event.Type == EventState && n.Event.To == StatePausing && (n.State == StatePausing || n.State == StatePaused) {
 		s.interruptAgentCalls(n.Event.SandboxID)
 	}
 	s.bus.Deliver(n)
