@@ -39,7 +39,8 @@ import (
 // sets the image (k3s's embedded kubectl). Two replicas become Ready,
 // both answer with the one key the Secret bootstrapped, a key made
 // through one works on the other, and a sandbox made through one runs
-// `echo hi` through the other and leaves no pod or claim once deleted.
+// `echo hi` through the other, before and after the first is killed, and
+// leaves no pod or claim once deleted through the first's replacement.
 //
 // The test cluster has no kube-proxy and no DNS, so the Service's
 // address does not route: the Service is checked through its endpoints
@@ -54,8 +55,6 @@ func TestDeployOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeRuntime := serveFlags(t)["kube-namespace"]
-
 	tag := fmt.Sprintf("e2e-%d", time.Now().UnixNano())
 	layout := filepath.Join(t.TempDir(), "hutch-image.tar")
 	build := exec.CommandContext(ctx, "../../scripts/build-image.sh", layout)
@@ -72,15 +71,13 @@ func TestDeployOnCluster(t *testing.T) {
 	// The sandboxes' image, found on the node (IfNotPresent) as no
 	// registry is reachable here.
 	const sandboxImage = "hutch.local/busybox:e2e"
-	if kubeRuntime {
-		if err := c.ImportBusybox(sandboxImage); err != nil {
-			t.Fatal(err)
-		}
+	if err := c.ImportBusybox(sandboxImage); err != nil {
+		t.Fatal(err)
 	}
 
 	storeURL := database(t, c)
 	apiHost, apiPort := apiServer(ctx, t, c)
-	overlay := writeOverlay(t, tag, kubeRuntime, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort})
+	overlay := writeOverlay(t, tag, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort})
 	kubectl(ctx, t, k3s, c.Kubeconfig, "apply", "-k", overlay)
 	// Before PostgreSQL and its relay go: the replicas shut down while
 	// their database still answers.
@@ -112,10 +109,6 @@ func TestDeployOnCluster(t *testing.T) {
 		t.Fatalf("replica B refuses the key replica A made: %v", err)
 	}
 	t.Logf("2 replicas Ready; replica B answers /v1/info (runtime %s) with the key replica A made", info.Runtime)
-	if !kubeRuntime {
-		t.Log("hutch serve has no kube runtime in this tree: the sandbox part is not run")
-		return
-	}
 	sandboxLifecycle(ctx, t, c, pods, key, sandboxImage)
 }
 
@@ -330,10 +323,9 @@ func apiServer(ctx context.Context, t *testing.T, c *kubetest.Cluster) (string, 
 
 // writeOverlay writes a kustomization over deploy/kubernetes that sets
 // the image tag (repeating the base's replacements, as docs/kubernetes.md
-// tells an overlay to), pulls never, and sets env in the control plane.
-// Without the kube runtime in the tree, the replicas run without a driver
-// and are Ready when they answer.
-func writeOverlay(t *testing.T, tag string, kubeRuntime bool, env map[string]string) string {
+// tells an overlay to), pulls never, gives the sandboxes kubetest's
+// storage class, and sets env in the control plane.
+func writeOverlay(t *testing.T, tag string, env map[string]string) string {
 	base, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
@@ -352,13 +344,7 @@ func writeOverlay(t *testing.T, tag string, kubeRuntime bool, env map[string]str
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		ops = append(ops, map[string]any{"op": "add", "path": container + "/env/-", "value": map[string]string{"name": name, "value": env[name]}})
 	}
-	if kubeRuntime {
-		ops = append(ops, map[string]any{"op": "add", "path": container + "/args/-", "value": "--kube-storage-class=" + kubetest.StorageClass})
-	} else {
-		ops = append(ops,
-			map[string]any{"op": "replace", "path": container + "/args", "value": []string{"serve", "--listen=0.0.0.0:7420", "--data-dir=/var/lib/hutch/data", "--image-cache=", "--seed-images=", "--log-format=json"}},
-			map[string]any{"op": "replace", "path": container + "/readinessProbe/httpGet/path", "value": "/healthz"})
-	}
+	ops = append(ops, map[string]any{"op": "add", "path": container + "/args/-", "value": "--kube-storage-class=" + kubetest.StorageClass})
 	patch, err := yaml.Marshal(ops)
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -208,37 +207,28 @@ func TestServeFlagsExist(t *testing.T) {
 		t.Fatalf("args %q, want serve first", c.Args)
 	}
 	known := serveFlags(t)
-	// Until the kube runtime is wired into hutch serve, its flags are
-	// checked against its doc.go only (the cluster test then runs the
-	// replicas without a driver).
-	kube := known["kube-namespace"]
-	if !kube {
-		t.Log("hutch serve has no kube runtime flags yet: --kube-* checked against internal/runtime/kube/doc.go")
-		doc, err := os.ReadFile(filepath.Join(driverDir, "doc.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range []string{"runtime kube", "kube-namespace", "kube-agent-image"} {
-			if !strings.Contains(string(doc), "--"+f) {
-				t.Errorf("the kube driver's doc.go names no --%s", f)
-			}
-		}
-	}
 	for _, a := range c.Args[1:] {
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !kube && (strings.HasPrefix(name, "kube-") || a == "--runtime=kube") {
-			continue
-		}
 		if !strings.HasPrefix(a, "--") || !known[name] {
 			t.Errorf("hutch serve has no flag %q", a)
 		}
 	}
+	args := append([]string{"--config=/dev/null"}, c.Args[1:]...)
 	for _, e := range c.Env {
 		name, ok := strings.CutPrefix(e.Name, "HUTCH_")
 		flag := strings.ReplaceAll(strings.ToLower(name), "_", "-")
-		if ok && !known[flag] && (kube || !strings.HasPrefix(flag, "kube-")) {
+		if ok && !known[flag] {
 			t.Errorf("hutch serve has no setting for %s", e.Name)
 		}
+		if ok && e.ValueFrom != nil { // the Secret's: a value of the right form
+			args = append(args, "--"+flag+"="+map[string]string{"store": "postgres://hutch@db.example/hutch"}[flag])
+		} else if ok {
+			args = append(args, "--"+flag+"="+e.Value)
+		}
+	}
+	// Together, the settings are valid ones (LoadServe validates them).
+	if _, err := config.LoadServe(args, io.Discard); err != nil {
+		t.Fatalf("hutch serve %q: %v", args, err)
 	}
 }
 
