@@ -3,6 +3,7 @@ package kube_test
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -128,6 +129,24 @@ func TestSuite(t *testing.T) {
 	t.Run("AgentRefusesOtherCallers", func(t *testing.T) { testAgentToken(t, c, probe) })
 	t.Run("StatsAwayFromTheNode", func(t *testing.T) { testAgentStats(t, c, probe) })
 	t.Run("WatchReportsKilledNotStopped", func(t *testing.T) { testWatch(t, c, probe) })
+	t.Run("CreateWithoutTheImageFails", func(t *testing.T) { testMissingImage(t, c, probe) })
+}
+
+// testMissingImage checks that a create whose image the node cannot have
+// fails naming why, instead of waiting for the pod, and leaves nothing.
+func testMissingImage(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := newDriver(t, config(c))
+	sp := runtime.Spec{ID: "img" + strconv.FormatInt(time.Now().UnixNano(), 36), Image: "hutch.local/absent:1", CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+	err := d.Create(ctx, sp)
+	if err == nil || !strings.Contains(err.Error(), "ErrImageNeverPull") || !strings.Contains(err.Error(), "hutch.local/absent:1") ||
+		errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("create of an image the node lacks: %v (want the reason, not a wait cut short)", err)
+	}
+	if left, err := probe.Leftovers(ctx, d, sp.ID); err != nil || len(left) > 0 {
+		t.Errorf("left behind: %v %v", left, err)
+	}
 }
 
 // testWatch checks that Watch reports a sandbox killed from outside, and

@@ -235,6 +235,9 @@ func (d *Driver) waitReady(ctx context.Context, k string) error {
 		if reason := ended(pod); reason != "" {
 			return false, fmt.Errorf("the sandbox did not boot: %s%s", reason, message(pod))
 		}
+		if reason := stuck(pod); reason != "" {
+			return false, fmt.Errorf("the sandbox cannot boot: %s", reason)
+		}
 		if !podRunning(pod) {
 			last = fmt.Errorf("pod %s%s", pod.Status.Phase, waiting(pod))
 			return false, nil
@@ -246,6 +249,27 @@ func (d *Driver) waitReady(ctx context.Context, k string) error {
 		err = fmt.Errorf("%w (last: %v)", err, last)
 	}
 	return err
+}
+
+// stuckReasons are the reasons a container waits for something only a
+// new spec (or an operator) changes: its image cannot be had (a pull
+// failed and backs off, a pull is forbidden, the name is wrong) or its
+// container cannot be made.
+var stuckReasons = map[string]bool{
+	"ErrImageNeverPull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// stuck says why the pod will not boot without help; "" while it may.
+func stuck(pod *corev1.Pod) string {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+				return fmt.Sprintf("%s (%s): %s: %s", cs.Name, cs.Image, w.Reason, w.Message)
+			}
+		}
+	}
+	return ""
 }
 
 // waiting says what a pending pod waits for (unscheduled, a container
