@@ -171,7 +171,7 @@ func (d *Driver) freeze(ctx context.Context, id, state string) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(k)()
+	defer d.locks.Lock(k)()
 	pod, err := d.runningPod(ctx, id, k)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/keyed"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -64,7 +64,7 @@ type Config struct {
 // replica of the control plane finds the sandboxes in the API server.
 type Driver struct {
 	cfg   Config
-	locks keyedMutex
+	locks keyed.Mutex
 }
 
 var _ runtime.Runtime = (*Driver)(nil)
@@ -95,7 +95,7 @@ func New(cfg Config) (*Driver, error) {
 		var d net.Dialer
 		cfg.Dial = d.DialContext
 	}
-	return &Driver{cfg: cfg, locks: keyedMutex{m: map[string]*keyedEntry{}}}, nil
+	return &Driver{cfg: cfg}, nil
 }
 
 // Client builds a client from a kubeconfig file, or from the pod's
@@ -180,35 +180,4 @@ func newToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// keyedMutex is one mutex per key, dropped when nobody holds or waits for it.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.refs--; e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }

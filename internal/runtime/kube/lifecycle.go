@@ -27,7 +27,7 @@ func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(k)()
+	defer d.locks.Lock(k)()
 	if err := d.remove(ctx, k); err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (d *Driver) Start(ctx context.Context, sp runtime.Spec) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(k)()
+	defer d.locks.Lock(k)()
 	if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("sandbox %s has no claim: %w", sp.ID, errdefs.ErrNotFound)
@@ -98,7 +98,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(k)()
+	defer d.locks.Lock(k)()
 	return d.stop(ctx, k, grace)
 }
 
@@ -128,7 +128,7 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(k)()
+	defer d.locks.Lock(k)()
 	return d.remove(ctx, k)
 }
 

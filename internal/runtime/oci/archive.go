@@ -34,7 +34,7 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err
@@ -75,7 +75,7 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	if err := d.unmountDisk(p); err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err

@@ -109,7 +109,7 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 	if why := d.checkpointUnsupported(); why != "" {
 		return 0, fmt.Errorf("checkpoint %s: %s: %w", id, why, errdefs.ErrNotImplemented)
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	p := d.paths(id)
 	rec, err := d.load(id)
 	if err != nil {
@@ -200,7 +200,7 @@ func (d *Driver) Restore(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/keyed"
 	"github.com/hutchdev/hutch/internal/network"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
@@ -29,12 +30,12 @@ var _ runtime.Runtime = (*Driver)(nil)
 // Driver is the OCI runtime driver.
 type Driver struct {
 	cfg    Config
-	binary string     // absolute path of crun or runc
-	cg     *cgroupFS  // the host's cgroup hierarchies
-	ranges *idRanges  // the sandboxes' host uid/gid ranges, and user namespaces onto them
-	loopMu sync.Mutex // serialises loop device allocation
-	diskMu sync.Mutex // serialises making disk templates
-	locks  keyedMutex // serialises calls per sandbox ID
+	binary string      // absolute path of crun or runc
+	cg     *cgroupFS   // the host's cgroup hierarchies
+	ranges *idRanges   // the sandboxes' host uid/gid ranges, and user namespaces onto them
+	loopMu sync.Mutex  // serialises loop device allocation
+	diskMu sync.Mutex  // serialises making disk templates
+	locks  keyed.Mutex // serialises calls per sandbox ID
 	net    *network.Manager
 	log    *slog.Logger
 	reaper *reaper // waits for what the server inherits as a subreaper
@@ -132,40 +133,6 @@ func checkID(id string) error {
 		return errdefs.InvalidField("id", "%q is not a valid sandbox id", id)
 	}
 	return nil
-}
-
-// keyedMutex is one mutex per key, dropped when nobody holds or waits for it.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
-	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.refs--; e.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // errNotFound wraps the sandbox not-found class with the ID.

@@ -31,7 +31,7 @@ func (d *Driver) create(ctx context.Context, s runtime.Spec, pool *runtime.PoolS
 	if err := checkID(s.ID); err != nil {
 		return err
 	}
-	defer d.locks.lock(s.ID)()
+	defer d.locks.Lock(s.ID)()
 	p := d.paths(s.ID)
 	mkErr := os.Mkdir(p.dir, 0o711)
 	if os.IsExist(mkErr) {
@@ -88,7 +88,7 @@ func (d *Driver) Start(ctx context.Context, s runtime.Spec) error {
 	if err := checkID(s.ID); err != nil {
 		return err
 	}
-	defer d.locks.lock(s.ID)()
+	defer d.locks.Lock(s.ID)()
 	p := d.paths(s.ID)
 	rec, err := d.load(s.ID)
 	if err != nil {
@@ -212,7 +212,7 @@ func (d *Driver) freeze(ctx context.Context, id, state string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if grace < 0 {
 		grace = d.cfg.StopGrace
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err
@@ -382,7 +382,7 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		rec = nil // unreadable record: clean up by name

@@ -134,7 +134,7 @@ func (d *Driver) SetNetwork(ctx context.Context, id string, pol runtime.NetworkP
 	if err := checkID(id); err != nil {
 		return err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	rec, err := d.load(id)
 	if err != nil {
 		return err

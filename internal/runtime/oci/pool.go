@@ -65,7 +65,7 @@ func (d *Driver) DropPrepared(ctx context.Context, ps runtime.PoolSpec) error {
 	if err := checkID(ps.ID); err != nil {
 		return err
 	}
-	defer d.locks.lock(ps.ID)()
+	defer d.locks.Lock(ps.ID)()
 	if _, err := os.Lstat(d.paths(ps.ID).dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -109,7 +109,7 @@ func (d *Driver) preparedAt(ctx context.Context, name string) (runtime.PoolSpec,
 	if checkID(name) != nil {
 		return runtime.PoolSpec{}, false
 	}
-	defer d.locks.lock(name)()
+	defer d.locks.Lock(name)()
 	rec, err := loadRecord(d.paths(name).record)
 	if err != nil {
 		return runtime.PoolSpec{}, false

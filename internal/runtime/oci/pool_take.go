@@ -40,7 +40,7 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, s runtime.Spec) 
 	if err := checkID(ps.ID); err != nil {
 		return err
 	}
-	defer d.locks.lock(ps.ID)()
+	defer d.locks.Lock(ps.ID)()
 	from := d.paths(ps.ID)
 	rec, err := d.load(ps.ID)
 	if err != nil {
@@ -73,7 +73,7 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, s runtime.Spec) 
 		return errdefs.InvalidField("image", "sandbox %s (%s, %d MB) cannot take %s, prepared with %s and %d MB",
 			s.ID, s.Image, s.DiskMB, ps.ID, rec.Pool.Image, rec.DiskMB)
 	}
-	defer d.locks.lock(s.ID)()
+	defer d.locks.Lock(s.ID)()
 	to := d.paths(s.ID)
 	if !rec.initAlive() {
 		return fmt.Errorf("take %s: the prepared sandbox's init is gone: %w", ps.ID, errdefs.ErrConflict)

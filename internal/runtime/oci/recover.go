@@ -21,7 +21,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	if err := checkID(id); err != nil {
 		return runtime.Status{}, err
 	}
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	p := d.paths(id)
 	rec, err := d.load(id)
 	if errors.Is(err, errdefs.ErrNotFound) {

@@ -133,7 +133,7 @@ func (g *Gvisor) Checkpoint(ctx context.Context, id string) (int64, error) {
 	if err := checkID(id); err != nil {
 		return 0, err
 	}
-	defer g.locks.lock(id)()
+	defer g.locks.Lock(id)()
 	p := g.paths(id)
 	rec, err := g.load(id)
 	if err != nil {
@@ -188,7 +188,7 @@ func (g *Gvisor) Restore(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	defer g.locks.lock(id)()
+	defer g.locks.Lock(id)()
 	p := g.paths(id)
 	rec, err := g.load(id)
 	if err != nil {
@@ -326,7 +326,7 @@ func (g *Gvisor) runscRestore(ctx context.Context, p paths, id string) (int, err
 // its memory on disk.
 func (g *Gvisor) Recover(ctx context.Context, id string) (runtime.Status, error) {
 	if err := checkID(id); err == nil && g.paths(id).checkpointed() {
-		unlock := g.locks.lock(id)
+		unlock := g.locks.Lock(id)
 		rec, err := g.load(id)
 		unlock()
 		if err == nil && !rec.initAlive() {

@@ -107,7 +107,7 @@ func (d *Driver) unfollow(id string) {
 // initEnded queues sandbox id for Watch when w is still its followed init
 // and its record still names it as running.
 func (d *Driver) initEnded(id string, w *initWatch) {
-	defer d.locks.lock(id)()
+	defer d.locks.Lock(id)()
 	d.watch.mu.Lock()
 	current := d.watch.byID[id] == w
 	if current {
