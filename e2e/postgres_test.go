@@ -18,19 +18,7 @@ import (
 // HUTCH_SKIP_POSTGRES=1.
 func startPostgres(t *testing.T) string {
 	t.Helper()
-	pg, err := pgtest.Start()
-	if err != nil {
-		if os.Getenv(pgtest.SkipEnv) == "1" {
-			t.Skipf("%v (%s=1)", err, pgtest.SkipEnv)
-		}
-		t.Fatalf("%v: run scripts/setup.sh, or set %s=1 to skip", err, pgtest.SkipEnv)
-	}
-	t.Cleanup(func() {
-		if err := pg.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return pg.Database(t)
+	return pgtest.StartT(t).Database(t)
 }
 
 // TestServeOnPostgres runs hutch serve with --store postgres://...: a

@@ -253,6 +253,26 @@ func (s *Server) url(db string) string {
 	return "postgres://" + superuser + "@/" + db + "?" + q.Encode()
 }
 
+// StartT starts a server for one test, stopped when the test ends.
+// Without the server binaries the test fails (scripts/setup.sh installs
+// them), or is skipped where SkipEnv is 1.
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		if os.Getenv(SkipEnv) == "1" {
+			t.Skipf("%v (%s=1)", err, SkipEnv)
+		}
+		t.Fatalf("%v: run scripts/setup.sh, or set %s=1 to skip", err, SkipEnv)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
 // TCPURL returns the URL of database db over the loopback port.
 func (s *Server) TCPURL(db string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, s.port, db)
