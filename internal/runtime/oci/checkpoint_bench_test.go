@@ -34,8 +34,9 @@ func benchCheckpoint(b *testing.B, mib int) {
 	var size int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		// A sandbox restored once cannot be checkpointed again (see
-		// TestCheckpointRestore): each round has a fresh one.
+		// Each round has a fresh sandbox, so that every round dumps
+		// memory the shell has just written (TestCheckpointAgain covers
+		// checkpointing a restored one).
 		b.StopTimer()
 		s := runtime.Spec{ID: fmt.Sprintf("ckbench%d-%d-%d", mib, os.Getpid(), i), DiskMB: 256, MemoryMB: int64(mib*2 + 256),
 			Entrypoint: []string{"/bin/sh", "-c", hold}}
