@@ -107,6 +107,7 @@ func Main(args []string) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fd := fs.Int("fd", 0, "inherited listening socket")
 	sock := fs.String("socket", "", "unix socket path to listen on (instead of --fd)")
+	execState := fs.String(initproc.AgentExecFlag, "", "what init's execve of the agent changed, to put back (JSON)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -115,6 +116,14 @@ func Main(args []string) int {
 	// socket through /proc; what it starts is traceable again.
 	if err := initproc.Untraceable(); err != nil {
 		log.Warn("agent stays dumpable", "err", err)
+	}
+	// Init executed the agent with another real gid, so that it is not
+	// dumpable from its first instruction; what it runs gets init's.
+	if *execState != "" {
+		if err := initproc.RestoreAgentExec(*execState); err != nil {
+			fmt.Fprintln(os.Stderr, "hutch agent:", err)
+			return 1
+		}
 	}
 	var ln net.Listener
 	var err error

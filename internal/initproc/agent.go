@@ -1,10 +1,14 @@
 package initproc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
+	"golang.org/x/sys/unix"
 )
 
 // AgentFDFlag passes init the descriptor of the agent's listening socket,
@@ -174,15 +179,19 @@ func (a *agentProc) start() {
 }
 
 func (a *agentProc) startLocked() {
-	cmd := exec.Command(a.exe, "agent", "--fd", "3")
+	st, err := a.execState()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hutch-init: start agent: %v\n", err)
+		return
+	}
+	cmd := exec.Command(a.exe, "agent", "--fd", "3", "--"+AgentExecFlag, st)
 	cmd.ExtraFiles = []*os.File{a.ln}
 	cmd.Env = a.env
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Its own session: signals init forwards to the workload's group
 	// must not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	// At init's own OOM score: the agent raises what it starts.
-	if err := startAtOwn(cmd); err != nil {
+	if err := startUndumpable(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "hutch-init: start agent: %v\n", err)
 		return
 	}
@@ -224,4 +233,115 @@ func (a *agentProc) exited(pid int, ws syscall.WaitStatus) {
 		return
 	}
 	time.AfterFunc(wait, a.start)
+}
+
+// AgentExecFlag (a flag of `hutch agent`) carries what the agent's
+// execve changed, as it was before (agentExec, JSON): the agent puts it
+// back (RestoreAgentExec) before it serves anything.
+const AgentExecFlag = "exec-state"
+
+// agentExecGID is the real gid of init's thread that starts the agent
+// (its effective gid stays). An execve by a process whose real and
+// effective ids differ yields one that is not dumpable from its first
+// instruction, so nothing in the sandbox can attach to the agent, or
+// take its listening socket (pidfd_getfd), before it calls Untraceable:
+// the sandbox's root shares the agent's uid and can kill it to have init
+// start it again. A gid, not a uid as for init's own execve (reexecUID):
+// init's uids decide who may signal it. 65534 (nogroup) is mapped in
+// every sandbox.
+const agentExecGID = 65534
+
+// agentExec is what the agent's execve with agentExecGID changes.
+type agentExec struct {
+	// GID and EGID are init's real and effective gids, the agent's
+	// without agentExecGID (no_new_privs also has the execve lower the
+	// effective gid to the real one).
+	GID  int `json:"gid"`
+	EGID int `json:"egid"`
+	// Traceback is the agent's GOTRACEBACK, nil when unset: Go's runtime
+	// forces it to "none" in a program executed with real and effective
+	// ids that differ (its secure mode).
+	Traceback *string `json:"traceback,omitempty"`
+	// Stack is the soft RLIMIT_STACK, which the kernel lowers to 8 MiB in
+	// such an execve.
+	Stack uint64 `json:"stack"`
+}
+
+// execState is the agent's AgentExecFlag.
+func (a *agentProc) execState() (string, error) {
+	st := agentExec{GID: os.Getgid(), EGID: os.Getegid()}
+	env := a.env
+	if env == nil {
+		env = os.Environ()
+	}
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOTRACEBACK="); ok {
+			st.Traceback = &v
+		}
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &lim); err != nil {
+		return "", err
+	}
+	st.Stack = lim.Cur
+	b, err := json.Marshal(st)
+	return string(b), err
+}
+
+// startUndumpable starts cmd at init's own OOM score (startAtOwn: the
+// agent raises what it starts) from a thread whose real gid is
+// agentExecGID for the moment. Only that thread's gid changes, so
+// nothing else init runs sees it. When that gid cannot be had, the agent
+// starts dumpable until its Untraceable.
+func startUndumpable(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	gid := os.Getgid()
+	// The raw call changes the calling thread's gids only; the runtime
+	// starts no thread from a locked one.
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, agentExecGID, ^uintptr(0), ^uintptr(0)); errno != 0 {
+		runtime.UnlockOSThread()
+		fmt.Fprintf(os.Stderr, "hutch-init: agent: real gid %d: %v; it starts dumpable\n", agentExecGID, errno)
+		return startAtOwn(cmd)
+	}
+	err := startAtOwn(cmd)
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), ^uintptr(0), ^uintptr(0)); errno != 0 {
+		// The thread stays locked, so that no other goroutine runs with
+		// that gid.
+		return errors.Join(err, fmt.Errorf("real gid %d back: %w", gid, errno))
+	}
+	runtime.UnlockOSThread()
+	return err
+}
+
+// RestoreAgentExec puts back, in the agent, what its execve changed
+// (state is its AgentExecFlag): its gids, GOTRACEBACK and RLIMIT_STACK,
+// so that the user's commands get the credentials and environment the
+// agent would have had without agentExecGID.
+func RestoreAgentExec(state string) error {
+	var st agentExec
+	if err := json.Unmarshal([]byte(state), &st); err != nil {
+		return fmt.Errorf("--%s: %w", AgentExecFlag, err)
+	}
+	// syscall's Setresgid changes every thread's gids.
+	if err := syscall.Setresgid(st.GID, st.EGID, st.EGID); err != nil {
+		return fmt.Errorf("gids %d %d: %w", st.GID, st.EGID, err)
+	}
+	if st.Traceback == nil {
+		os.Unsetenv("GOTRACEBACK")
+		debug.SetTraceback("single")
+	} else {
+		os.Setenv("GOTRACEBACK", *st.Traceback)
+		debug.SetTraceback(*st.Traceback)
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &lim); err != nil {
+		return err
+	}
+	if lim.Cur != st.Stack {
+		lim.Cur = st.Stack
+		if err := unix.Setrlimit(unix.RLIMIT_STACK, &lim); err != nil {
+			return fmt.Errorf("RLIMIT_STACK %d: %w", st.Stack, err)
+		}
+	}
+	return nil
 }

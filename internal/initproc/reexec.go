@@ -67,6 +67,9 @@ type heldState struct {
 	// runtime forces it to "none" in a program executed with real and
 	// effective uids that differ (its secure mode).
 	Traceback string `json:"traceback,omitempty"`
+	// Stack is the soft RLIMIT_STACK, which the kernel lowers to 8 MiB in
+	// an execve with real and effective uids that differ (0: unknown).
+	Stack uint64 `json:"stack,omitempty"`
 }
 
 // takeHeld removes heldFlag and ExecCountFlag from opts and returns the
@@ -118,6 +121,10 @@ func (in *initProc) reexec() error {
 		return err
 	}
 	h := heldState{UID: os.Getuid(), Child: in.child, Traceback: os.Getenv("GOTRACEBACK")}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_STACK, &lim) == nil {
+		h.Stack = lim.Cur
+	}
 	env := os.Environ()
 	var inherit []int
 	if a := in.ag; a != nil {
@@ -185,6 +192,13 @@ func resumeHeld(h *heldState, opts []string) (*Console, *agentProc, error) {
 	} else {
 		os.Setenv("GOTRACEBACK", h.Traceback)
 		debug.SetTraceback(h.Traceback)
+	}
+	var lim unix.Rlimit
+	if h.Stack != 0 && unix.Getrlimit(unix.RLIMIT_STACK, &lim) == nil && lim.Cur != h.Stack {
+		lim.Cur = h.Stack
+		if err := unix.Setrlimit(unix.RLIMIT_STACK, &lim); err != nil {
+			errs = append(errs, fmt.Errorf("RLIMIT_STACK %d: %w", h.Stack, err))
+		}
 	}
 	if os.Getuid() != h.UID {
 		if err := syscall.Setresuid(h.UID, -1, -1); err != nil {
