@@ -85,6 +85,14 @@ func testAgentConfinement(t *testing.T, s *suite) {
 			t.Errorf("a process the agent started reached the agent or init: %q succeeded: %q", line, res.Stdout)
 		}
 	}
+	// Init executes the agent with another real gid, so that it is not
+	// dumpable from its first instruction, and the agent puts back what
+	// that execve changed: the user's processes have init's ids, stack
+	// limit and no GOTRACEBACK (Go's secure mode sets it).
+	res = agentSh(`for f in /proc/1 /proc/self; do grep -E '^(Uid|Gid):' $f/status | tr -s '\t ' ' '; grep 'Max stack size' $f/limits | tr -s ' ' ' '; done; echo "GOTRACEBACK=${GOTRACEBACK-unset}"`)
+	if lines := strings.Split(strings.TrimSpace(res.Stdout), "\n"); len(lines) != 7 || strings.Join(lines[:3], "|") != strings.Join(lines[3:6], "|") || lines[6] != "GOTRACEBACK=unset" {
+		t.Errorf("a process the agent started differs from init (ids, stack limit) or has GOTRACEBACK: %q %q", res.Stdout, res.Stderr)
+	}
 	// The agent raises its own value while it forks a user's process (the
 	// child inherits it at fork) and lowers it once the start returns, so
 	// the shell it started for this line may look before it has: look
