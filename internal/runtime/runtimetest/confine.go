@@ -88,8 +88,9 @@ func testAgentConfinement(t *testing.T, s *suite) {
 	// Init executes the agent with another real gid, so that it is not
 	// dumpable from its first instruction, and the agent puts back what
 	// that execve changed: the user's processes have init's ids, stack
-	// limit and no GOTRACEBACK (Go's secure mode sets it).
-	res = agentSh(`for f in /proc/1 /proc/self; do grep -E '^(Uid|Gid):' $f/status | tr -s '\t ' ' '; grep 'Max stack size' $f/limits | tr -s ' ' ' '; done; echo "GOTRACEBACK=${GOTRACEBACK-unset}"`)
+	// limit and no GOTRACEBACK (Go's secure mode sets it). Init is the
+	// agent's parent (PID 1 is not init on every runtime).
+	res = agentSh(`init=$(awk '/^PPid:/ {print $2}' /proc/` + agent + `/status); for f in /proc/$init /proc/self; do grep -E '^(Uid|Gid):' $f/status | tr -s '\t ' ' '; grep 'Max stack size' $f/limits | tr -s ' ' ' '; done; echo "GOTRACEBACK=${GOTRACEBACK-unset}"`)
 	if lines := strings.Split(strings.TrimSpace(res.Stdout), "\n"); len(lines) != 7 || strings.Join(lines[:3], "|") != strings.Join(lines[3:6], "|") || lines[6] != "GOTRACEBACK=unset" {
 		t.Errorf("a process the agent started differs from init (ids, stack limit) or has GOTRACEBACK: %q %q", res.Stdout, res.Stderr)
 	}
