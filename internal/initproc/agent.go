@@ -2,7 +2,6 @@ package initproc
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -306,8 +305,9 @@ func startUndumpable(cmd *exec.Cmd) error {
 	err := startAtOwn(cmd)
 	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), ^uintptr(0), ^uintptr(0)); errno != 0 {
 		// The thread stays locked, so that no other goroutine runs with
-		// that gid.
-		return errors.Join(err, fmt.Errorf("real gid %d back: %w", gid, errno))
+		// that gid; the agent, when it started, is init's all the same.
+		fmt.Fprintf(os.Stderr, "hutch-init: real gid %d back: %v\n", gid, errno)
+		return err
 	}
 	runtime.UnlockOSThread()
 	return err
