@@ -222,6 +222,8 @@ func TestReexecKeepsAgentToken(t *testing.T) {
 		again = otherChild(t, init, child)
 		return again != 0 && again != agent
 	})
+	// In a session of its own, the agent outlives init's kill.
+	t.Cleanup(func() { _ = syscall.Kill(again, syscall.SIGKILL) })
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", again))
 	if err != nil {
 		t.Fatal(err)
