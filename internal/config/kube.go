@@ -45,7 +45,7 @@ func kubeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&k.Kubeconfig, "kube-kubeconfig", k.Kubeconfig, "with --runtime kube: kubeconfig file (empty: the in-cluster configuration)")
 	fs.StringVar(&k.Namespace, "kube-namespace", k.Namespace, "with --runtime kube: namespace of the sandboxes' pods, claims and network policies")
 	fs.StringVar(&k.StorageClass, "kube-storage-class", k.StorageClass, "with --runtime kube: storage class of the sandboxes' claims (empty: the cluster's default)")
-	fs.StringVar(&k.NodeCgroups, "kube-node-cgroups", k.NodeCgroups, "with --runtime kube: where the node's cgroups are mounted, when hutch serve runs on the sandboxes' one node (lets it pause them); empty: pause is refused")
+	fs.StringVar(&k.NodeCgroups, "kube-node-cgroups", k.NodeCgroups, "with --runtime kube: where the node's cgroups are mounted, when hutch serve runs on the sandboxes' one node (Stats read them there); empty: Stats are asked of the pod")
 	fs.StringVar(&k.KubeletCgroupRoot, "kube-kubelet-cgroup-root", k.KubeletCgroupRoot, "with --runtime kube and --kube-node-cgroups: the kubelet's --cgroup-root (empty: /)")
 	fs.Float64Var(&k.Overcommit, "kube-overcommit", k.Overcommit, "with --runtime kube: the pods' CPU and memory requests are their limits divided by this (1 or less: requests equal limits)")
 	fs.StringVar(&k.AgentImage, "kube-agent-image", k.AgentImage, "with --runtime kube: image holding the static hutch binary at /hutch, copied into every sandbox's pod")

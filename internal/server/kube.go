@@ -11,9 +11,9 @@ import (
 
 // newKube builds the kube driver (--runtime kube): every sandbox a pod
 // of the cluster --kube-kubeconfig names (the in-cluster configuration
-// when empty). A control plane away from the sandboxes' node does not see
-// their cgroups and cannot pause them (see internal/runtime/kube); one on
-// that node is told where they are (--kube-node-cgroups).
+// when empty). Pause goes through each pod's boot, wherever the control
+// plane runs (see internal/runtime/kube); one on the sandboxes' node may
+// be told where their cgroups are (--kube-node-cgroups) to read Stats there.
 func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 	client, _, err := kube.Client(cfg.Kube.Kubeconfig)
 	if err != nil {
@@ -26,7 +26,7 @@ func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 		AgentImage:   cfg.Kube.AgentImage,
 		StopGrace:    cfg.Sandbox.StopGrace,
 		// A control plane on the sandboxes' node (--kube-node-cgroups)
-		// pauses through their freezer; elsewhere the driver cannot.
+		// reads Stats there; elsewhere it asks the pods.
 		NodeCgroups:       cfg.Kube.NodeCgroups,
 		KubeletCgroupRoot: cfg.Kube.KubeletCgroupRoot,
 		Overcommit:        cfg.Kube.Overcommit,

@@ -1,22 +1,25 @@
 package kube
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"net/url"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
 )
 
 // The node's view of a pod: the sandbox container's cgroup, found under
@@ -94,79 +97,90 @@ func findContainerCgroup(base, podUID, cid string) (string, error) {
 	return "", nil
 }
 
-// frozen reports whether the pod's sandbox container is frozen (false
-// where the driver cannot pause).
-func (d *Driver) frozen(pod *corev1.Pod) (bool, error) {
-	if d.cfg.NodeCgroups == "" {
+// frozen reports whether the pod's sandbox is frozen, asking its boot
+// (false for a pod booted without a control port).
+func (d *Driver) frozen(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	if controlPort(pod) == 0 || containerID(pod) == "" {
 		return false, nil
 	}
-	dir, err := d.cgroupDir(pod, "freezer")
-	if err != nil || dir == "" {
-		return false, err
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
-	if errors.Is(err, fs.ErrNotExist) {
+	state, err := d.control(ctx, pod, podinit.ControlState)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Boot listens before init starts: nothing of the sandbox runs
+		// yet (or any more).
 		return false, nil
 	}
-	return strings.TrimSpace(string(b)) == "FROZEN", err
+	return state == podinit.StateFrozen, err
 }
 
-// setFreezer writes state to the pod's sandbox container's freezer and
-// waits until the kernel has it.
-func (d *Driver) setFreezer(ctx context.Context, pod *corev1.Pod, state string) error {
-	dir, err := d.cgroupDir(pod, "freezer")
-	if err != nil {
-		return err
-	}
-	if dir == "" {
-		return fmt.Errorf("sandbox's container has no cgroup on this node: %w", errdefs.ErrConflict)
-	}
-	f := filepath.Join(dir, "freezer.state")
-	if err := os.WriteFile(f, []byte(state), 0o644); err != nil {
-		return err
-	}
-	// FREEZING lasts milliseconds: poll at that pace, not pollEvery's.
-	for {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
+// controlPort is the port of the pod's boot's freeze control, 0 when it
+// has none (a pod made by an older driver).
+func controlPort(pod *corev1.Pod) int {
+	for _, c := range pod.Spec.Containers {
+		if c.Name != containerSandbox {
+			continue
 		}
-		if strings.TrimSpace(string(b)) == state {
-			return nil
-		}
-		_ = os.WriteFile(f, []byte(state), 0o644) // ask again
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the freezer to be %s: %w", state, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		for i, a := range c.Command {
+			if a == "--" {
+				break
+			}
+			if a == "--control-port" && i+1 < len(c.Command) {
+				n, _ := strconv.Atoi(c.Command[i+1])
+				return n
+			}
 		}
 	}
+	return 0
 }
 
-// thaw thaws the pod's container when it is frozen (nothing where the
-// driver cannot pause).
-func (d *Driver) thaw(pod *corev1.Pod) error {
-	frozen, err := d.frozen(pod)
-	if err != nil || !frozen {
-		return err
+// control sends one command to the pod's boot, after the pod's token,
+// and returns the state it answers once the command is done.
+func (d *Driver) control(ctx context.Context, pod *corev1.Pod, cmd string) (string, error) {
+	port, token := controlPort(pod), podToken(pod)
+	if port == 0 {
+		return "", fmt.Errorf("pod %s was booted without a freeze control: %w", pod.Name, errors.ErrUnsupported)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if pod.Status.PodIP == "" || token == "" {
+		return "", fmt.Errorf("pod %s has no address or token yet: %w", pod.Name, errdefs.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return d.setFreezer(ctx, pod, "THAWED")
+	c, err := d.cfg.Dial(ctx, "tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)))
+	if err != nil {
+		return "", fmt.Errorf("dial the freeze control of %s: %w", pod.Name, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := c.Write(append(protocol.TokenLine(token), cmd+"\n"...)); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("freeze control of %s: %w", pod.Name, err)
+	}
+	line = strings.TrimSpace(line)
+	if msg, ok := strings.CutPrefix(line, "error: "); ok {
+		return "", fmt.Errorf("freeze control of %s: %s", pod.Name, msg)
+	}
+	return line, nil
 }
 
-// Pause freezes the sandbox container's processes (the node's cgroup v1
-// freezer): they keep their memory and the pod stays Running in the API.
+// Pause freezes the sandbox's processes (a child cgroup of the pod's
+// container, frozen by its boot): they keep their memory and the pod
+// stays Running in the API.
 func (d *Driver) Pause(ctx context.Context, id string) error {
-	return d.freeze(ctx, id, "FROZEN")
+	return d.freeze(ctx, id, podinit.ControlFreeze, podinit.StateFrozen)
 }
 
 // Resume thaws a paused sandbox.
 func (d *Driver) Resume(ctx context.Context, id string) error {
-	return d.freeze(ctx, id, "THAWED")
+	return d.freeze(ctx, id, podinit.ControlThaw, podinit.StateThawed)
 }
 
-func (d *Driver) freeze(ctx context.Context, id, state string) error {
+func (d *Driver) freeze(ctx context.Context, id, cmd, want string) error {
 	k, err := key(id)
 	if err != nil {
 		return err
@@ -176,7 +190,11 @@ func (d *Driver) freeze(ctx context.Context, id, state string) error {
 	if err != nil {
 		return err
 	}
-	return d.setFreezer(ctx, pod, state)
+	got, err := d.control(ctx, pod, cmd)
+	if err == nil && got != want {
+		err = fmt.Errorf("sandbox %s is %s, not %s", id, got, want)
+	}
+	return err
 }
 
 func (d *Driver) runningPod(ctx context.Context, id, k string) (*corev1.Pod, error) {
@@ -193,9 +211,10 @@ func (d *Driver) runningPod(ctx context.Context, id, k string) (*corev1.Pod, err
 	return pod, nil
 }
 
-// Stats reads the sandbox container's cgroups: on the node when the
-// driver sees it, through the agent otherwise (the container's cgroup
-// files as its /sys/fs/cgroup shows them, read-only to the sandbox).
+// Stats reads the sandbox container's cgroups (the CPU time of the
+// sandbox's child cgroup, where boot runs the sandbox): on the node when
+// the driver sees it, through the pod's boot otherwise (which answers
+// while the sandbox is paused).
 func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	k, err := key(id)
 	if err != nil {
@@ -206,7 +225,7 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		return runtime.Stats{}, err
 	}
 	if d.cfg.NodeCgroups == "" {
-		return d.agentStats(ctx, pod)
+		return d.bootStats(ctx, pod)
 	}
 	read := func(ctrl, file string) (int64, error) {
 		dir, err := d.cgroupDir(pod, ctrl)
@@ -230,7 +249,9 @@ func (d *Driver) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		errs = append(errs, err)
 	}
 	var cpu int64
-	get(&cpu, "cpuacct", "cpuacct.usage")
+	if cpu, err = read("cpuacct", podinit.FreezeChild+"/cpuacct.usage"); err != nil {
+		get(&cpu, "cpuacct", "cpuacct.usage") // a pod booted without the child
+	}
 	st.CPUUsage = time.Duration(cpu)
 	get(&st.MemoryBytes, "memory", "memory.usage_in_bytes")
 	get(&st.MemoryLimit, "memory", "memory.limit_in_bytes")
@@ -253,66 +274,24 @@ func parseCounter(s, file string) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 }
 
-// agentStats reads the container's cgroup v1 files (v2 where there are
-// none) through the agent's file API.
-func (d *Driver) agentStats(ctx context.Context, pod *corev1.Pod) (runtime.Stats, error) {
-	read := func(path string) (string, error) {
-		c, err := d.dialPod(ctx, pod)
-		if err != nil {
-			return "", err
-		}
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://agent/files?path="+url.QueryEscape(path), nil)
-		resp, body, err := roundTrip(ctx, c, req)
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("agent: %s: %s", path, resp.Status)
-		}
-		return string(body), nil
+// bootStats asks the pod's boot for the sandbox's counters, which it
+// answers while the sandbox (the agent too) is paused.
+func (d *Driver) bootStats(ctx context.Context, pod *corev1.Pod) (runtime.Stats, error) {
+	line, err := d.control(ctx, pod, podinit.ControlStats)
+	if err != nil {
+		return runtime.Stats{}, err
 	}
 	var st runtime.Stats
-	if _, err := read("/sys/fs/cgroup/memory/memory.usage_in_bytes"); err == nil {
-		var errs []error
-		get := func(dst *int64, path string) {
-			s, err := read(path)
-			if err == nil {
-				*dst, err = parseCounter(s, filepath.Base(path))
-			}
-			errs = append(errs, err)
-		}
-		var cpu int64
-		get(&cpu, "/sys/fs/cgroup/cpuacct/cpuacct.usage")
-		st.CPUUsage = time.Duration(cpu)
-		get(&st.MemoryBytes, "/sys/fs/cgroup/memory/memory.usage_in_bytes")
-		get(&st.MemoryLimit, "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-		get(&st.OOMKills, "/sys/fs/cgroup/memory/memory.oom_control")
-		get(&st.Pids, "/sys/fs/cgroup/pids/pids.current")
-		return st, errors.Join(errs...)
-	}
-	// cgroup v2: the container's own directory is /sys/fs/cgroup.
-	var errs []error
-	field := func(path, name string) int64 {
-		s, err := read(path)
-		errs = append(errs, err)
-		for _, line := range strings.Split(s, "\n") {
-			if v, ok := strings.CutPrefix(line, name+" "); ok {
-				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				return n
+	var cpu int64
+	fields := map[string]*int64{"cpu": &cpu, "memory": &st.MemoryBytes, "limit": &st.MemoryLimit, "oom": &st.OOMKills, "pids": &st.Pids}
+	for _, f := range strings.Fields(line) {
+		name, v, _ := strings.Cut(f, "=")
+		if dst := fields[name]; dst != nil {
+			if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return runtime.Stats{}, fmt.Errorf("stats of %s: %q", pod.Name, line)
 			}
 		}
-		return 0
 	}
-	number := func(path string) int64 {
-		s, err := read(path)
-		errs = append(errs, err)
-		n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64) // "max": no limit
-		return n
-	}
-	st.CPUUsage = time.Duration(field("/sys/fs/cgroup/cpu.stat", "usage_usec")) * time.Microsecond
-	st.MemoryBytes = number("/sys/fs/cgroup/memory.current")
-	st.MemoryLimit = number("/sys/fs/cgroup/memory.max")
-	st.OOMKills = field("/sys/fs/cgroup/memory.events", "oom_kill")
-	st.Pids = number("/sys/fs/cgroup/pids.current")
-	return st, errors.Join(errs...)
+	st.CPUUsage = time.Duration(cpu)
+	return st, nil
 }

@@ -18,8 +18,8 @@
 //	                            container (default "ghcr.io/hutchdev/hutch-agent:latest")
 //	--kube-node-cgroups DIR     where the node's cgroup hierarchies are
 //	                            mounted, for a control plane running on
-//	                            the sandboxes' one node: it can then pause
-//	                            them (empty: pause is refused)
+//	                            the sandboxes' one node: Stats read them
+//	                            there (empty: asked of the pod's boot)
 //	--kube-kubelet-cgroup-root  the kubelet's --cgroup-root, read with
 //	                            --kube-node-cgroups (empty: /)
 //	--kube-overcommit N         the pods' CPU and memory requests are their
@@ -27,7 +27,8 @@
 //
 // The agent image needs nothing but /hutch, a CGO_ENABLED=0 build of
 // cmd/hutch (scripts/setup.sh builds it so). The agent listens on TCP
-// port 7311 of the pod (DefaultAgentPort).
+// port 7311 of the pod (DefaultAgentPort); the pod's boot answers pause
+// and resume on port 7312 (DefaultControlPort).
 //
 // # Objects, and the RBAC they need
 //
@@ -38,7 +39,7 @@
 //	networking.k8s.io networkpolicies   create, get, update, delete
 //
 // It reads pod status through get; list and watch are Watch's (below).
-// The control plane must reach the pods' addresses (port 7311). Every object
+// The control plane must reach the pods' addresses (ports 7311 and 7312). Every object
 // is named hutch-<key> (the sandbox id when it is a DNS label, else a
 // cleaned prefix and a hash) and carries the labels
 // app.kubernetes.io/managed-by=hutch and hutch.dev/sandbox=<key> and the
@@ -59,7 +60,9 @@
 //     binds the container's /proc, /dev, /sys, /etc/hosts, /etc/hostname,
 //     /etc/resolv.conf and the binary (read-only, at /.hutch) into the
 //     claim's root, moves that root over / and chroots into it, writes
-//     the pids limit into its cgroup, binds the agent's port, drops
+//     the pids limit into its cgroup, binds the agent's port, makes the
+//     child freezer cgroup the sandbox will run in and binds the control
+//     port (below), drops
 //     CAP_SYS_ADMIN from the bounding set and starts `hutch init` in a
 //     new user namespace (root inside is a host uid of its own: 65536 ids
 //     picked by a hash of the key, above 1048576) and cgroup namespace.
@@ -106,32 +109,55 @@
 // NetworkPolicy and claim (waiting for the claim to go). Recover reads
 // the pod: no pod but a claim is stopped, a pod whose sandbox container
 // ended is stopped with its exit status as the reason, a pod whose
-// container's freezer is FROZEN is paused. Watch (runtime.Watcher) lists
+// boot reports the sandbox FROZEN is paused. Watch (runtime.Watcher) lists
 // and watches the namespace's sandbox pods and reports each whose sandbox
 // container ended while the pod was not being deleted (a stop deletes it
 // first): its command done, the OOM killer, a kill from outside.
 //
-// # Pause and Stats: the node's cgroups
+// # Pause: the pod's boot
 //
-// Pause and Resume write the cgroup v1 freezer of the pod's sandbox
-// container on the node (the pause container and the claim stay): the
-// processes keep their memory, the pod stays Running in the API, the
-// agent and any TCP connection to the sandbox stop answering until the
-// resume (connections time out if the pause outlasts them). This needs
-// the driver to see the node's cgroups (Config.NodeCgroups,
-// --kube-node-cgroups; the tests set it, as the driver runs on the node).
-// `hutch serve` in its own pod does not: there the driver declares no Pause (the API refuses
-// pause), and a control plane that must pause would need a node-local
-// helper (a DaemonSet writing the freezer) that this package does not
-// have. Stats read the same cgroup files on the node, or the
-// container's own through the agent's file API when the driver is away
-// from the node.
+// Pause and Resume ask the pod's boot (PID 1, outside the sandbox's user
+// namespace) on the control port, with the agent's token (a connection
+// without it is closed unanswered): freeze, thaw or state, answered
+// FROZEN or THAWED once the kernel has it. Before dropping CAP_SYS_ADMIN,
+// boot mounts the container's freezer hierarchy (cgroup v1's freezer, or
+// cgroup2 where v1 has none) at a private mount point, makes a child
+// cgroup of its own container cgroup, opens its freezer.state
+// (cgroup.freeze and cgroup.events on v2) and both cgroup.procs, and
+// detaches the mount: no path leads to it afterwards. It starts init
+// inside the child (moving itself in for the clone and back out), so
+// init's cgroup namespace is rooted there and everything the sandbox
+// runs is in it; boot stays in the parent, unfrozen, to answer. Nothing
+// inside can thaw itself: the open files are boot's (not dumpable, host
+// root), and the sandbox's /sys/fs/cgroup is the container's read-only
+// mount, owned by the host's root. Boot thaws the sandbox before passing
+// a termination signal on, so a paused pod's deletion (Stop, or kubectl)
+// does not wait on frozen processes. A pod made before the control port
+// existed (no --control-port in its boot command) is never reported
+// paused and cannot be paused.
+//
+// What a user observes: the processes keep their memory, the pod stays
+// Running in the API, the agent and any TCP connection to the sandbox
+// stop answering until the resume (connections time out if the pause
+// outlasts them). This works wherever the driver runs: the node's
+// cgroups are not needed.
+//
+// # Stats
+//
+// Stats read the sandbox container's cgroup files on the node when the
+// driver sees them (Config.NodeCgroups, --kube-node-cgroups), otherwise
+// boot answers them on the control port (the container's cgroup as its
+// read-only /sys/fs/cgroup shows it), also while the sandbox, agent
+// included, is paused. The CPU time is the sandbox's child cgroup's
+// (boot places the sandbox in a child of the cpuacct hierarchy too, or of
+// the one unified hierarchy on v2), so a paused sandbox uses none while
+// boot answers.
 //
 // # Network policy
 //
 // Each sandbox has a NetworkPolicy selecting its pod: ingress only to the
-// agent's port; egress everything but DenyCIDRs with internet access,
-// only AllowCIDRs without. Whether it is enforced is the network plugin's
+// agent's and the control ports; egress everything but DenyCIDRs with
+// internet access, only AllowCIDRs without. Whether it is enforced is the network plugin's
 // business: a cluster without a policy controller (flannel alone, or the
 // test cluster, which runs k3s with --disable-network-policy) creates the
 // objects and ignores them, and its sandboxes reach everything. The

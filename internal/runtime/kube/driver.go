@@ -26,7 +26,9 @@ const (
 	DefaultNamespace  = "hutch-sandboxes"
 	DefaultAgentImage = "ghcr.io/hutchdev/hutch-agent:latest"
 	DefaultAgentPort  = 7311
-	defaultStopGrace  = 10 * time.Second
+	// DefaultControlPort is boot's freeze control (pause and resume).
+	DefaultControlPort = 7312
+	defaultStopGrace   = 10 * time.Second
 	// readyTimeout bounds a create's or start's wait for the pod's agent
 	// when the caller's context has no deadline.
 	readyTimeout = 3 * time.Minute
@@ -43,11 +45,14 @@ type Config struct {
 	AgentImage string
 	PullPolicy string
 	AgentPort  int // DefaultAgentPort when zero
+	// ControlPort is where boot, the pod's PID 1, freezes and thaws the
+	// sandbox (DefaultControlPort when zero).
+	ControlPort int
 	// NodeCgroups is where the node's cgroup hierarchies are mounted when
 	// the driver runs on the sandboxes' node and sees them (a test, or a
-	// node-local deployment): Pause and Resume freeze the pod's container
-	// there, and Stats read it. Empty elsewhere: the driver then cannot
-	// pause (Capabilities.Pause is false) and asks the agent for Stats.
+	// node-local deployment): Stats read the pod's container there. Empty
+	// elsewhere: the driver asks the pod's boot for Stats. Pause does not
+	// need it (the pod's boot freezes).
 	NodeCgroups string
 	// KubeletCgroupRoot is the kubelet's --cgroup-root ("/" when empty),
 	// below which the driver looks for the pods' cgroups.
@@ -81,6 +86,9 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.AgentImage == "" {
 		cfg.AgentImage = DefaultAgentImage
+	}
+	if cfg.ControlPort == 0 {
+		cfg.ControlPort = DefaultControlPort
 	}
 	if cfg.AgentPort == 0 {
 		cfg.AgentPort = DefaultAgentPort
@@ -121,10 +129,10 @@ func Client(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 // Name identifies the driver.
 func (d *Driver) Name() string { return "kube" }
 
-// Capabilities: the agent and the watch always; pause only where the
-// node's freezer is in reach.
+// Capabilities: the agent, the watch and pause (through the pod's boot,
+// wherever the driver runs).
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Agent: true, Watch: true, Pause: d.cfg.NodeCgroups != ""}
+	return runtime.Capabilities{Agent: true, Watch: true, Pause: true}
 }
 
 // Labels and annotations of every object the driver makes.

@@ -43,7 +43,7 @@ func TestPolicy(t *testing.T) {
 	if d != nil {
 		t.Fatal("New without a client")
 	}
-	d = &Driver{cfg: Config{Namespace: "ns", AgentPort: 7311}}
+	d = &Driver{cfg: Config{Namespace: "ns", AgentPort: 7311, ControlPort: 7312}}
 	off, err := d.policyFor("k", "id", runtime.NetworkPolicy{})
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +54,8 @@ func TestPolicy(t *testing.T) {
 	if off.Spec.PodSelector.MatchLabels[labelSandbox] != "k" || off.Annotations[annotationID] != "id" {
 		t.Errorf("selector %v, annotations %v", off.Spec.PodSelector, off.Annotations)
 	}
-	if in := off.Spec.Ingress; len(in) != 1 || len(in[0].Ports) != 1 || in[0].Ports[0].Port.IntValue() != 7311 {
-		t.Errorf("ingress %+v: want the agent's port only", in)
+	if in := off.Spec.Ingress; len(in) != 1 || len(in[0].Ports) != 2 || in[0].Ports[0].Port.IntValue() != 7311 || in[0].Ports[1].Port.IntValue() != 7312 {
+		t.Errorf("ingress %+v: want the agent's and the control port only", in)
 	}
 	allow, _ := d.policyFor("k", "id", runtime.NetworkPolicy{AllowCIDRs: []string{"10.1.0.0/16"}})
 	if peers := peers(allow); len(peers) != 1 || peers[0].IPBlock.CIDR != "10.1.0.0/16" {
@@ -74,4 +74,22 @@ func peers(np *networkingv1.NetworkPolicy) []networkingv1.NetworkPolicyPeer {
 		return nil
 	}
 	return np.Spec.Egress[0].To
+}
+
+// TestControlPort checks that the driver finds the control port in the
+// pod it makes, and none in a pod booted without one.
+func TestControlPort(t *testing.T) {
+	d := &Driver{cfg: Config{Namespace: "ns", AgentPort: 7311, ControlPort: 7399}}
+	pod := d.podFor("k", runtime.Spec{ID: "id", Image: "img", Entrypoint: []string{"sh", "--control-port", "1"}}, "t")
+	if got := controlPort(pod); got != 7399 {
+		t.Errorf("control port %d, want 7399", got)
+	}
+	for i, c := range pod.Spec.Containers {
+		if c.Name == containerSandbox {
+			pod.Spec.Containers[i].Command = []string{"/.hutch/hutch", "kube", "boot", "/c", "--", "--control-port", "1"}
+		}
+	}
+	if got := controlPort(pod); got != 0 {
+		t.Errorf("control port of an older pod %d, want 0", got)
+	}
 }

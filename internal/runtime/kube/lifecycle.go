@@ -107,10 +107,8 @@ func (d *Driver) stop(ctx context.Context, k string, grace time.Duration) error 
 	if err != nil || pod == nil {
 		return err
 	}
-	// Frozen processes cannot die.
-	if err := d.thaw(pod); err != nil {
-		return err
-	}
+	// Frozen processes cannot die: boot thaws the sandbox when the
+	// kubelet's termination signal comes, before passing it on.
 	// A grace of 0 would be a forced deletion: the API object goes at
 	// once, before the kubelet has killed anything.
 	secs := max(1, int64(math.Ceil(grace.Seconds())))
@@ -179,7 +177,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	if pod.DeletionTimestamp != nil {
 		return runtime.Status{State: runtime.StateStopped, Reason: "pod being deleted"}, nil
 	}
-	if frozen, err := d.frozen(pod); err != nil {
+	if frozen, err := d.frozen(ctx, pod); err != nil {
 		return runtime.Status{}, err
 	} else if frozen {
 		return runtime.Status{State: runtime.StatePaused}, nil

@@ -81,7 +81,7 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 	hutch := podinit.BinDir + "/hutch"
 
 	base := strconv.Itoa(uidBase(k))
-	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort), "--uid-base", base}
+	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort), "--control-port", strconv.Itoa(d.cfg.ControlPort), "--uid-base", base}
 	if sp.Pids > 0 {
 		boot = append(boot, "--pids", strconv.FormatInt(sp.Pids, 10))
 	}
@@ -199,13 +199,13 @@ func (d *Driver) policyFor(k, id string, p runtime.NetworkPolicy) (*networkingv1
 		}
 	}
 	tcp := corev1.ProtocolTCP
-	port := intstr.FromInt32(int32(d.cfg.AgentPort))
+	port, control := intstr.FromInt32(int32(d.cfg.AgentPort)), intstr.FromInt32(int32(d.cfg.ControlPort))
 	np := &networkingv1.NetworkPolicy{
 		ObjectMeta: d.meta(k, id),
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labelSandbox: k}},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}}}},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}, {Protocol: &tcp, Port: &control}}}},
 		},
 	}
 	if len(egress) > 0 {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +225,9 @@ func (p *Probe) Alive(ctx context.Context, _ runtime.Runtime, id string) (bool, 
 	return len(pids) > 0, err
 }
 
-// Frozen reads the container's freezer on the node.
+// Frozen reads the node's freezer cgroups: whether every process of the
+// container but its first (boot, which freezes the sandbox from the
+// container's cgroup through a child one) sits in a FROZEN one.
 func (p *Probe) Frozen(ctx context.Context, _ runtime.Runtime, id string) (bool, error) {
 	dir, err := p.containerCgroup(ctx, id, "freezer")
 	if err != nil {
@@ -233,8 +236,39 @@ func (p *Probe) Frozen(ctx context.Context, _ runtime.Runtime, id string) (bool,
 	if dir == "" {
 		return false, fmt.Errorf("sandbox %s has no freezer cgroup", id)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
-	return strings.TrimSpace(string(b)) == "FROZEN", err
+	boot, err := p.init(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	pids, err := p.procs(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	seen := 0
+	for _, pid := range pids {
+		if pid == boot {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		cg := ""
+		for _, line := range strings.Split(string(b), "\n") {
+			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "freezer") {
+				cg = parts[2]
+			}
+		}
+		state, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", cg, "freezer.state"))
+		if err != nil {
+			return false, err
+		}
+		if strings.TrimSpace(string(state)) != "FROZEN" {
+			return false, nil
+		}
+		seen++
+	}
+	return seen > 0, nil
 }
 
 // Kill SIGKILLs every process of the sandbox's container from the node.

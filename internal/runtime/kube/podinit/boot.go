@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchdev/hutch/internal/agent/protocol"
 )
 
 // BootCapabilities are what the main container is given beyond the
@@ -47,14 +49,17 @@ func boot(args []string) (int, error) {
 	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
 	pids := fs.Int64("pids", 0, "pids limit of the sandbox (0: the pod's)")
 	port := fs.Int("agent-port", 0, "TCP port the agent listens on (0: no agent)")
+	control := fs.Int("control-port", 0, "TCP port of boot's freeze control (0: none)")
 	base := fs.Int("uid-base", 0, "host uid and gid of the sandbox's root (0: no user namespace)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 0, err
 	}
 	argv := fs.Args()
 
-	// The token in this process's environment is the agent's.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+	// The token in this process's environment is the agent's (and the
+	// control port's), the freezer's files are open in it.
+	err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
 		return 0, err
 	}
 	if *pids > 0 {
@@ -71,6 +76,23 @@ func boot(args []string) (int, error) {
 		}
 		files = append(files, ln)
 		initArgs = append(initArgs, "--agent-fd", "3")
+	}
+	// The freezer hierarchy is mounted (and let go) in the image's root,
+	// before the claim's replaces it.
+	var fz *freezer
+	if *control > 0 {
+		token := os.Getenv(protocol.TokenEnv)
+		if token == "" {
+			return 0, errors.New("a control port needs the pod's token")
+		}
+		if fz, err = openFreezer(); err != nil {
+			return 0, err
+		}
+		ln, err := listenControl(*control)
+		if err != nil {
+			return 0, err
+		}
+		go serveControl(ln, token, fz)
 	}
 	if err := makeRoot(filepath.Join(claim, "root")); err != nil {
 		return 0, err
@@ -93,16 +115,22 @@ func boot(args []string) (int, error) {
 		// host's root, is not mapped in it.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	return supervise(cmd)
+	return supervise(cmd, fz)
 }
 
-// supervise starts cmd, passes termination signals on to it and reaps
-// every process that ends (boot is the container's PID 1), until cmd
-// ends; it returns cmd's exit status.
-func supervise(cmd *exec.Cmd) (int, error) {
+// supervise starts cmd (in fz's cgroup, when there is one), passes
+// termination signals on to it and reaps every process that ends (boot
+// is the container's PID 1), until cmd ends; it returns cmd's exit
+// status. A termination signal thaws fz first: frozen processes cannot
+// end, and the pod's deletion would wait for them.
+func supervise(cmd *exec.Cmd, fz *freezer) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if fz != nil {
+		start = func() error { return fz.start(cmd.Start) }
+	}
+	if err := start(); err != nil {
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	for _, f := range cmd.ExtraFiles {
@@ -111,6 +139,9 @@ func supervise(cmd *exec.Cmd) (int, error) {
 	child := cmd.Process.Pid
 	for sig := range sigs {
 		if sig != syscall.SIGCHLD {
+			if fz != nil {
+				_, _ = fz.set(false)
+			}
 			_ = syscall.Kill(child, sig.(syscall.Signal))
 			continue
 		}

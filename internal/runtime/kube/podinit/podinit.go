@@ -9,10 +9,12 @@
 //     user's image): copies the image's root filesystem onto the claim
 //     once, owners shifted by N, so that everything the sandbox writes
 //     anywhere persists across a stop and a start;
-//   - boot CLAIM [--pids N] [--agent-port P] [--uid-base N] -- ARGV, in
-//     the main container: makes the claim's copy the root (moved over /,
-//     with the container's /proc, /dev and /sys bound in), sets the pids
-//     limit, binds the agent's TCP port, drops CAP_SYS_ADMIN (which it
+//   - boot CLAIM [--pids N] [--agent-port P] [--control-port C]
+//     [--uid-base N] -- ARGV, in the main container: makes the claim's
+//     copy the root (moved over /, with the container's /proc, /dev and
+//     /sys bound in), sets the pids limit, binds the agent's TCP port,
+//     makes the child freezer cgroup init is started in and serves
+//     freeze, thaw and state on port C (control.go), drops CAP_SYS_ADMIN (which it
 //     needed for that) from the bounding set, and runs `hutch kube enter
 //     init ...` in a new user namespace (root inside is uid N outside)
 //     and cgroup namespace, staying PID 1 of the container to pass
@@ -51,7 +53,7 @@ const seededMarker = ".seeded"
 // Main runs `hutch kube ARGS` and returns its exit status.
 func Main(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM [--uid-base N] | boot CLAIM [--pids N] [--agent-port P] [--uid-base N] -- ARGV | enter INIT-ARGS")
+		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM [--uid-base N] | boot CLAIM [--pids N] [--agent-port P] [--control-port C] [--uid-base N] -- ARGV | enter INIT-ARGS")
 		return 2
 	}
 	var err error
