@@ -17,7 +17,7 @@ import (
 	"github.com/hutchdev/hutch/internal/cli"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/initproc"
-	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
+	"github.com/hutchdev/hutch/internal/podinit"
 	"github.com/hutchdev/hutch/internal/server"
 )
 

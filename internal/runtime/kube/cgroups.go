@@ -19,7 +19,7 @@ import (
 	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
+	"github.com/hutchdev/hutch/internal/podinit"
 )
 
 // The node's view of a pod: the sandbox container's cgroup, found under

@@ -18,7 +18,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/runtime"
-	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
+	"github.com/hutchdev/hutch/internal/podinit"
 )
 
 // Container names in a sandbox's pod.

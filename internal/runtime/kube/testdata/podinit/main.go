@@ -9,7 +9,7 @@ import (
 
 	"github.com/hutchdev/hutch/internal/agent"
 	"github.com/hutchdev/hutch/internal/initproc"
-	"github.com/hutchdev/hutch/internal/runtime/kube/podinit"
+	"github.com/hutchdev/hutch/internal/podinit"
 )
 
 func main() {
