@@ -18,8 +18,8 @@ import (
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/errdefs"
-	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/podinit"
+	"github.com/hutchdev/hutch/internal/runtime"
 )
 
 // The node's view of a pod: the sandbox container's cgroup, found under

@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
-	"github.com/hutchdev/hutch/internal/runtime"
 	"github.com/hutchdev/hutch/internal/podinit"
+	"github.com/hutchdev/hutch/internal/runtime"
 )
 
 // Container names in a sandbox's pod.
