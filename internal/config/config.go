@@ -160,6 +160,11 @@ func LoadServe(args []string, stderr io.Writer) (Config, error) {
 		return c, fmt.Errorf("--log-level: %w", err)
 	}
 	c.Sandbox.NetworkSubnet, _ = netip.ParsePrefix(c.NetworkSubnet) // Validate refuses a bad one
+	if c.Runtime == RuntimeKube {
+		for _, r := range c.Kube.ProtectedCIDRs {
+			c.Sandbox.ProtectedCIDRs = append(c.Sandbox.ProtectedCIDRs, netip.MustParsePrefix(r)) // parsed by the flag
+		}
+	}
 	return c, c.Validate()
 }
 

@@ -1,6 +1,11 @@
 package config
 
-import "flag"
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+)
 
 // RuntimeKube runs every sandbox as a pod of a Kubernetes cluster
 // (internal/runtime/kube), instead of oci and gvisor on this machine.
@@ -25,6 +30,10 @@ type Kube struct {
 	// Overcommit divides the sandboxes' CPU and memory limits into the
 	// pods' requests, what the scheduler reserves (1: requests = limits).
 	Overcommit float64
+	// ProtectedCIDRs are ranges no sandbox reaches whatever its policy
+	// (the cluster's pod and service ranges, the nodes' addresses);
+	// link-local is protected without being named.
+	ProtectedCIDRs []string
 }
 
 // Defaults of the kube runtime (kube.DefaultNamespace and
@@ -48,5 +57,20 @@ func kubeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&k.NodeCgroups, "kube-node-cgroups", k.NodeCgroups, "with --runtime kube: where the node's cgroups are mounted, when hutch serve runs on the sandboxes' one node (Stats read them there); empty: Stats are asked of the pod")
 	fs.StringVar(&k.KubeletCgroupRoot, "kube-kubelet-cgroup-root", k.KubeletCgroupRoot, "with --runtime kube and --kube-node-cgroups: the kubelet's --cgroup-root (empty: /)")
 	fs.Float64Var(&k.Overcommit, "kube-overcommit", k.Overcommit, "with --runtime kube: the pods' CPU and memory requests are their limits divided by this (1 or less: requests equal limits)")
+	fs.Func("kube-protected-cidrs", "with --runtime kube: comma-separated ranges no sandbox reaches whatever its network policy (name the cluster's pod and service ranges and the nodes' addresses; link-local is always protected)", func(v string) error {
+		k.ProtectedCIDRs = nil
+		for _, c := range strings.Split(v, ",") {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR", c)
+			}
+			k.ProtectedCIDRs = append(k.ProtectedCIDRs, p.Masked().String())
+		}
+		return nil
+	})
 	fs.StringVar(&k.AgentImage, "kube-agent-image", k.AgentImage, "with --runtime kube: image holding the static hutch binary at /hutch, copied into every sandbox's pod")
 }

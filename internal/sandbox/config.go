@@ -40,6 +40,9 @@ type Config struct {
 	// (zero: network.DefaultSubnet): one of the ranges no network policy
 	// may open (see network.Protected).
 	NetworkSubnet netip.Prefix
+	// ProtectedCIDRs are more ranges no network policy may open: a
+	// cluster's own ranges under the kube runtime (--kube-protected-cidrs).
+	ProtectedCIDRs []netip.Prefix
 	// Runtimes are the drivers a sandbox may choose at create
 	// ("oci", "gvisor"), DefaultRuntime the one it gets otherwise. Empty:
 	// the one driver there is, recorded as DefaultRuntime.

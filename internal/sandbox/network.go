@@ -37,7 +37,11 @@ func (c Config) checkAllowed(allow []string) error {
 	if !subnet.IsValid() {
 		subnet = netip.MustParsePrefix(network.DefaultSubnet)
 	}
-	return network.CheckAllow("network.allowCIDRs", allow, network.Protected(subnet))
+	protected := network.Protected(subnet)
+	for _, p := range c.ProtectedCIDRs {
+		protected = append(protected, network.Range{Prefix: p, What: "a range the server protects (--kube-protected-cidrs)"})
+	}
+	return network.CheckAllow("network.allowCIDRs", allow, protected)
 }
 
 // ValidatePort checks a port number from a path or body.

@@ -30,6 +30,7 @@ func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 		NodeCgroups:       cfg.Kube.NodeCgroups,
 		KubeletCgroupRoot: cfg.Kube.KubeletCgroupRoot,
 		Overcommit:        cfg.Kube.Overcommit,
+		ProtectedCIDRs:    cfg.Kube.ProtectedCIDRs,
 	})
 	if err != nil {
 		return nil, err

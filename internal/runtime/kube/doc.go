@@ -24,6 +24,9 @@
 //	                            --kube-node-cgroups (empty: /)
 //	--kube-overcommit N         the pods' CPU and memory requests are their
 //	                            limits divided by N (1 or less: equal)
+//	--kube-protected-cidrs LIST ranges no sandbox reaches whatever its
+//	                            policy: the cluster's pod and service
+//	                            ranges, the nodes (link-local always is)
 //
 // The agent image needs nothing but /hutch, a CGO_ENABLED=0 build of
 // cmd/hutch (scripts/setup.sh builds it so). The agent listens on TCP
@@ -156,8 +159,11 @@
 // # Network policy
 //
 // Each sandbox has a NetworkPolicy selecting its pod: ingress only to the
-// agent's and the control ports; egress everything but DenyCIDRs with
-// internet access, only AllowCIDRs without. Whether it is enforced is the network plugin's
+// agent's and the control ports; egress to the cluster's DNS pods, and to
+// everything but DenyCIDRs and the protected ranges (link-local always,
+// and Config.ProtectedCIDRs, --kube-protected-cidrs) with internet
+// access, only AllowCIDRs less the protected ranges without (an entry
+// inside one is refused). Whether it is enforced is the network plugin's
 // business: a cluster without a policy controller (flannel alone, or the
 // test cluster, which runs k3s with --disable-network-policy) creates the
 // objects and ignores them, and its sandboxes reach everything. The

@@ -60,7 +60,12 @@ type Config struct {
 	// Overcommit divides the pods' CPU and memory limits into their
 	// requests (what the scheduler reserves); below 1 counts as 1.
 	Overcommit float64
-	StopGrace  time.Duration // the pod's termination grace; 10 s when zero
+	// ProtectedCIDRs are ranges no sandbox reaches, whatever its policy
+	// says (the cluster's pod and service ranges, the nodes' addresses),
+	// beside link-local (the cloud metadata service), which is always
+	// protected. An allowCIDRs entry inside one is refused.
+	ProtectedCIDRs []string
+	StopGrace      time.Duration // the pod's termination grace; 10 s when zero
 	// Dial reaches the pods' addresses (a net.Dialer when nil).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -96,6 +101,11 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = defaultStopGrace
 	}
+	protected, err := protectedRanges(cfg.ProtectedCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ProtectedCIDRs = protected
 	if cfg.Overcommit < 1 {
 		cfg.Overcommit = 1
 	}

@@ -1,11 +1,14 @@
 package kube
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -48,8 +51,8 @@ func TestPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(off.Spec.Egress) != 0 || len(off.Spec.PolicyTypes) != 2 {
-		t.Errorf("no internet: egress %v, types %v; want no egress rule under both types", off.Spec.Egress, off.Spec.PolicyTypes)
+	if len(off.Spec.Egress) != 1 || len(off.Spec.Egress[0].Ports) != 2 || off.Spec.Egress[0].Ports[0].Port.IntValue() != 53 || len(off.Spec.PolicyTypes) != 2 {
+		t.Errorf("no internet: egress %v, types %v; want only DNS under both types", off.Spec.Egress, off.Spec.PolicyTypes)
 	}
 	if off.Spec.PodSelector.MatchLabels[labelSandbox] != "k" || off.Annotations[annotationID] != "id" {
 		t.Errorf("selector %v, annotations %v", off.Spec.PodSelector, off.Annotations)
@@ -58,22 +61,57 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("ingress %+v: want the agent's and the control port only", in)
 	}
 	allow, _ := d.policyFor("k", "id", runtime.NetworkPolicy{AllowCIDRs: []string{"10.1.0.0/16"}})
-	if peers := peers(allow); len(peers) != 1 || peers[0].IPBlock.CIDR != "10.1.0.0/16" {
+	if peers := peers(allow); len(peers) != 1 || peers[0].IPBlock.CIDR != "10.1.0.0/16" || len(peers[0].IPBlock.Except) != 0 {
 		t.Errorf("allow list: %+v", peers)
 	}
-	deny, _ := d.policyFor("k", "id", runtime.NetworkPolicy{Internet: true, DenyCIDRs: []string{"169.254.0.0/16", "fd00::/8"}})
+	deny, _ := d.policyFor("k", "id", runtime.NetworkPolicy{Internet: true, DenyCIDRs: []string{"10.9.0.0/16", "fd00::/8"}})
 	got := peers(deny)
-	if len(got) != 2 || got[0].IPBlock.CIDR != "0.0.0.0/0" || got[0].IPBlock.Except[0] != "169.254.0.0/16" ||
-		got[1].IPBlock.CIDR != "::/0" || got[1].IPBlock.Except[0] != "fd00::/8" {
+	if len(got) != 2 || got[0].IPBlock.CIDR != "0.0.0.0/0" || !slices.Equal(got[0].IPBlock.Except, []string{"10.9.0.0/16", "169.254.0.0/16"}) ||
+		got[1].IPBlock.CIDR != "::/0" || !slices.Equal(got[1].IPBlock.Except, []string{"fd00::/8", "fe80::/10"}) {
 		t.Errorf("internet with a deny list: %+v", got)
 	}
 }
 
+// TestPolicyProtectedRanges checks that no policy opens a protected
+// range: link-local always, and the operator's (the cluster's own
+// ranges): internet access excepts them, an allowed range wider than one
+// excepts it, and one inside is refused as a bad field.
+func TestPolicyProtectedRanges(t *testing.T) {
+	protected, err := protectedRanges([]string{"10.42.0.0/16", "10.43.7.1/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protectedRanges([]string{"10.42.0.0"}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("a protected range that is no CIDR: %v", err)
+	}
+	d := &Driver{cfg: Config{Namespace: "ns", AgentPort: 7311, ControlPort: 7312, ProtectedCIDRs: protected}}
+	open, err := d.policyFor("k", "id", runtime.NetworkPolicy{Internet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := peers(open); !slices.Equal(got[0].IPBlock.Except, []string{"169.254.0.0/16", "10.42.0.0/16", "10.43.0.0/16"}) {
+		t.Errorf("internet access excepts %v", got[0].IPBlock.Except)
+	}
+	wide, err := d.policyFor("k", "id", runtime.NetworkPolicy{AllowCIDRs: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := peers(wide); len(got) != 1 || !slices.Equal(got[0].IPBlock.Except, []string{"10.42.0.0/16", "10.43.0.0/16"}) {
+		t.Errorf("10.0.0.0/8 allowed as %+v", got)
+	}
+	for _, inside := range []string{"10.42.3.0/24", "169.254.169.254/32", "10.43.0.0/16"} {
+		if _, err := d.policyFor("k", "id", runtime.NetworkPolicy{AllowCIDRs: []string{inside}}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("allow %s: %v, want a bad field", inside, err)
+		}
+	}
+}
+
+// peers are the policy's egress peers after its DNS rule.
 func peers(np *networkingv1.NetworkPolicy) []networkingv1.NetworkPolicyPeer {
-	if len(np.Spec.Egress) == 0 {
+	if len(np.Spec.Egress) < 2 {
 		return nil
 	}
-	return np.Spec.Egress[0].To
+	return np.Spec.Egress[1].To
 }
 
 // TestControlPort checks that the driver finds the control port in the

@@ -3,7 +3,6 @@ package kube
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -11,10 +10,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/hutchdev/hutch/internal/agent/protocol"
 	"github.com/hutchdev/hutch/internal/podinit"
@@ -168,48 +165,4 @@ func (d *Driver) resources(sp runtime.Spec) corev1.ResourceRequirements {
 		r.Requests[corev1.ResourceMemory] = *resource.NewQuantity(max(1<<20, int64(float64(b)/d.cfg.Overcommit)), resource.BinarySI)
 	}
 	return r
-}
-
-// policyFor is the sandbox's NetworkPolicy: egress as the spec says
-// (everything but DenyCIDRs with internet access, only AllowCIDRs
-// without), ingress only to the agent's port. Whether it is enforced is
-// the cluster's network plugin's business.
-func (d *Driver) policyFor(k, id string, p runtime.NetworkPolicy) (*networkingv1.NetworkPolicy, error) {
-	var egress []networkingv1.NetworkPolicyPeer
-	if p.Internet {
-		var v4, v6 []string
-		for _, c := range p.DenyCIDRs {
-			if strings.Contains(c, ":") {
-				v6 = append(v6, c)
-			} else {
-				v4 = append(v4, c)
-			}
-		}
-		egress = append(egress,
-			networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: v4}},
-			networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: v6}})
-	} else {
-		for _, c := range p.AllowCIDRs {
-			egress = append(egress, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
-		}
-	}
-	for _, peer := range egress {
-		if peer.IPBlock.CIDR == "" {
-			return nil, fmt.Errorf("empty CIDR in the network policy")
-		}
-	}
-	tcp := corev1.ProtocolTCP
-	port, control := intstr.FromInt32(int32(d.cfg.AgentPort)), intstr.FromInt32(int32(d.cfg.ControlPort))
-	np := &networkingv1.NetworkPolicy{
-		ObjectMeta: d.meta(k, id),
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labelSandbox: k}},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}, {Protocol: &tcp, Port: &control}}}},
-		},
-	}
-	if len(egress) > 0 {
-		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: egress}}
-	}
-	return np, nil
 }
