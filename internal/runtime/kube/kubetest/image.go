@@ -3,9 +3,6 @@ package kubetest
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/hutchdev/hutch/internal/ocilayout"
 )
 
 // No registry is reachable here, so images reach the cluster's containerd
@@ -98,129 +97,22 @@ func busyboxLayer() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *platform         `json:"platform,omitempty"`
-}
-
-type platform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
-}
-
 // importLayer streams an OCI image layout (one layer, its config, the
 // manifest and an index naming ref) into `ctr images import -`.
 func (c *Cluster) importLayer(ref string, open func() (io.ReadCloser, error), entrypoint []string) error {
-	layer, err := digestOf(open)
-	if err != nil {
-		return err
-	}
-	config, err := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"config": map[string]any{
-			"Entrypoint": entrypoint,
-			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layer.Digest}},
-	})
-	if err != nil {
-		return err
-	}
-	layer.MediaType = "application/vnd.oci.image.layer.v1.tar"
-	configDesc := blobDescriptor("application/vnd.oci.image.config.v1+json", config)
-	manifest, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        configDesc,
-		"layers":        []descriptor{layer},
-	})
-	if err != nil {
-		return err
-	}
-	manifestDesc := blobDescriptor("application/vnd.oci.image.manifest.v1+json", manifest)
-	manifestDesc.Annotations = map[string]string{
-		"io.containerd.image.name":          ref,
-		"org.opencontainers.image.ref.name": ref,
-	}
-	manifestDesc.Platform = &platform{Architecture: runtime.GOARCH, OS: "linux"}
-	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []descriptor{manifestDesc}})
-	if err != nil {
-		return err
-	}
-
+	img := ocilayout.Image{Ref: ref, Layer: open, Arch: runtime.GOARCH, Config: ocilayout.Config{
+		Entrypoint: entrypoint,
+		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	}}
 	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(writeLayout(pw, index, config, configDesc, manifest, manifestDesc, layer, open))
-	}()
+	go func() { pw.CloseWithError(ocilayout.Write(pw, img)) }()
 	var errb bytes.Buffer
 	cmd := exec.Command("ctr", "--address", c.ctrSock, "--namespace", "k8s.io", "images", "import", "-")
 	cmd.Stdin, cmd.Stderr = pr, &errb
-	err = cmd.Run()
+	err := cmd.Run()
 	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer when ctr stopped reading early
 	if err != nil {
 		return fmt.Errorf("import %s: %w: %s", ref, err, strings.TrimSpace(errb.String()))
 	}
 	return nil
-}
-
-func writeLayout(w io.Writer, index, config []byte, configDesc descriptor, manifest []byte, manifestDesc, layer descriptor, open func() (io.ReadCloser, error)) error {
-	tw := tar.NewWriter(w)
-	file := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	blob := func(d descriptor) string { return "blobs/sha256/" + strings.TrimPrefix(d.Digest, "sha256:") }
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{"index.json", index},
-		{blob(configDesc), config},
-		{blob(manifestDesc), manifest},
-	} {
-		if err := file(f.name, f.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: blob(layer), Mode: 0o644, Size: layer.Size}); err != nil {
-		return err
-	}
-	r, err := open()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if n, err := io.Copy(tw, r); err != nil {
-		return err
-	} else if n != layer.Size {
-		return fmt.Errorf("layer changed while importing (%d bytes, then %d)", layer.Size, n)
-	}
-	return tw.Close()
-}
-
-func digestOf(open func() (io.ReadCloser, error)) (descriptor, error) {
-	r, err := open()
-	if err != nil {
-		return descriptor{}, err
-	}
-	defer r.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return descriptor{}, err
-	}
-	return descriptor{Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Size: n}, nil
-}
-
-func blobDescriptor(mediaType string, data []byte) descriptor {
-	sum := sha256.Sum256(data)
-	return descriptor{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(data))}
 }
