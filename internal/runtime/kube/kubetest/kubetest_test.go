@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchdev/hutch/internal/procscan"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -177,12 +178,12 @@ func assertGone(t *testing.T, c *Cluster, dir, bridge, cgroupRoot string) {
 			t.Errorf("cgroup %s still there (%v)", filepath.Join(m, cgroupRoot), err)
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), c.ctrSock) || strings.Contains(string(b), dir+"/") {
-			t.Errorf("process left: %s %q", p, strings.ReplaceAll(string(b), "\x00", " "))
-		}
+	left, _ := procscan.Find(func(argv []string) bool {
+		cmd := strings.Join(argv, " ")
+		return strings.Contains(cmd, c.ctrSock) || strings.Contains(cmd, dir+"/")
+	})
+	for _, p := range left {
+		t.Errorf("process left: %d %q", p.PID, strings.Join(p.Argv, " "))
 	}
 	for chain := range iptablesChains() {
 		if !c.before.chains[chain] && strings.Contains(chain, "/KUBE-") {
