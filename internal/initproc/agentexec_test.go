@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,28 +25,12 @@ func TestAgentStartsUndumpable(t *testing.T) {
 	}
 	bin := buildInit(t)
 	work, probes := t.TempDir(), t.TempDir()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(work, "agent.sock"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	lnf, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnf.Close()
+	lnf := agentListener(t, work)
 	// A stack limit above the 8 MiB an execve with differing ids sets.
 	cmd := exec.Command("sh", "-c", `ulimit -s 65536 && exec "$0" init `+AgentFDFlag+` 3 -- sleep 600`, bin)
 	cmd.Env = append(os.Environ(), "HUTCHINIT_AGENT_PROBE="+probes, "GOTRACEBACK=crash")
 	cmd.ExtraFiles = []*os.File{lnf}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+	init, _ := startInit(t, cmd, func() {
 		// The agents are in sessions of their own: init's kill misses them.
 		files, _ := filepath.Glob(filepath.Join(probes, "agent-*"))
 		for _, f := range files {
@@ -56,7 +39,6 @@ func TestAgentStartsUndumpable(t *testing.T) {
 			}
 		}
 	})
-	init := cmd.Process.Pid
 	want := "dumpable=0|Uid: 0 0 0 0|Gid: 0 0 0 0|GOTRACEBACK=crash|stack=67108864"
 
 	agent, seen := 0, map[int]bool{}
@@ -68,6 +50,7 @@ func TestAgentStartsUndumpable(t *testing.T) {
 			for _, f := range files {
 				pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "agent-"))
 				if !seen[pid] && pid > 0 {
+					var err error
 					if b, err = os.ReadFile(f); err == nil {
 						agent, seen[pid] = pid, true
 						return true

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,22 +42,8 @@ func TestReexecKeepsWorkload(t *testing.T) {
 	con, work := t.TempDir(), t.TempDir()
 	script := `echo $$ > ` + work + `/pid; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.02; done`
 	cmd := exec.Command(bin, "init", ConsoleDirFlag, con, ConsoleMaxFlag, "1048576", "--", "sh", "-c", script)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	init := cmd.Process.Pid
-	var child int
-	poll.Until(t, "the workload to start", func() bool {
-		b, _ := os.ReadFile(filepath.Join(work, "pid"))
-		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		return child > 0
-	})
+	init, wait := startInit(t, cmd, nil)
+	child := readPID(t, "the workload to start", filepath.Join(work, "pid"))
 	for round := 1; round <= 2; round++ {
 		ticks := lastTick(t, con)
 		if err := syscall.Kill(init, ReexecSignal); err != nil {
@@ -77,8 +62,7 @@ func TestReexecKeepsWorkload(t *testing.T) {
 	if err := syscall.Kill(init, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err := <-exited
-	exited <- err // for the cleanup
+	err := wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 		t.Fatalf("init exit = %v, want status %d", err, 128+int(syscall.SIGTERM))
@@ -169,16 +153,7 @@ func TestReexecKeepsAgentToken(t *testing.T) {
 	}
 	bin := buildInit(t)
 	work := t.TempDir()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(work, "agent.sock"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	lnf, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnf.Close()
+	lnf := agentListener(t, work)
 	const token = "s3cret-token"
 	// The test binary's "agent" is another idling init: it shows the
 	// environment init gives the agent.
@@ -186,22 +161,8 @@ func TestReexecKeepsAgentToken(t *testing.T) {
 		`echo "[$`+protocol.TokenEnv+`]" > `+work+`/env; echo $$ > `+work+`/pid; exec sleep 600`)
 	cmd.Env = append(os.Environ(), protocol.TokenEnv+"="+token)
 	cmd.ExtraFiles = []*os.File{lnf}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	init := cmd.Process.Pid
-	var child int
-	poll.Until(t, "the workload to start", func() bool {
-		b, _ := os.ReadFile(filepath.Join(work, "pid"))
-		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		return child > 0
-	})
+	init, _ := startInit(t, cmd, nil)
+	child := readPID(t, "the workload to start", filepath.Join(work, "pid"))
 	if b, _ := os.ReadFile(filepath.Join(work, "env")); string(b) != "[]\n" {
 		t.Fatalf("the workload sees the token: %q", b)
 	}
