@@ -196,9 +196,13 @@ type RuntimeInfo struct {
 
 // Capabilities mirrors the runtime's optional features.
 type Capabilities struct {
-	Pause     bool `json:"pause"`
-	Archive   bool `json:"archive"`
-	Network   bool `json:"network"`
+	Pause   bool `json:"pause"`
+	Archive bool `json:"archive"`
+	// Network says each sandbox's reach is enforced (without internet
+	// access it has only its loopback) and can change while it runs.
+	Network bool `json:"network"`
+	// Ports says the port proxy reaches servers in the sandboxes.
+	Ports     bool `json:"ports"`
 	DiskLimit bool `json:"diskLimit"`
 	// Agent says the sandboxes run the agent (exec, files, terminals,
 	// code contexts); without it those routes answer 501.

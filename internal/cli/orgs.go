@@ -180,6 +180,7 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 	row(tw, "pause:", fmt.Sprint(caps.Pause))
 	row(tw, "archive:", fmt.Sprint(caps.Archive))
 	row(tw, "network:", fmt.Sprint(caps.Network))
+	row(tw, "ports:", fmt.Sprint(caps.Ports))
 	row(tw, "disk limit:", fmt.Sprint(caps.DiskLimit))
 	row(tw, "agent:", fmt.Sprint(caps.Agent))
 	if rl := info.RateLimits; rl != nil {

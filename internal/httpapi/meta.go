@@ -44,13 +44,13 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	out := api.Info{Version: s.Version, Runtime: "none"}
 	if name, c, ok := s.Sandboxes.RuntimeInfo(); ok {
 		out.Runtime = name
-		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent,
+		out.Capabilities = api.Capabilities{Pause: c.Pause, Archive: c.Archive, Network: c.Network, Ports: c.Ports, DiskLimit: c.DiskLimit, Agent: c.Agent,
 			Checkpoint: c.Checkpoint}
 	}
 	for _, rd := range s.Sandboxes.Runtimes() {
 		c := rd.Capabilities
 		out.Runtimes = append(out.Runtimes, api.RuntimeInfo{Name: rd.Name, Driver: rd.Driver, Capabilities: api.Capabilities{
-			Pause: c.Pause, Archive: c.Archive, Network: c.Network, DiskLimit: c.DiskLimit, Agent: c.Agent, Checkpoint: c.Checkpoint}})
+			Pause: c.Pause, Archive: c.Archive, Network: c.Network, Ports: c.Ports, DiskLimit: c.DiskLimit, Agent: c.Agent, Checkpoint: c.Checkpoint}})
 		if rd.Default {
 			out.DefaultRuntime = rd.Name
 		}

@@ -37,7 +37,7 @@ func (f netFake) SetNetwork(context.Context, string, runtime.NetworkPolicy) erro
 // the service's doors take it.
 func (f netFake) Capabilities() runtime.Capabilities {
 	c := f.Fake.Capabilities()
-	c.Network = true
+	c.Network, c.Ports = true, true
 	return c
 }
 

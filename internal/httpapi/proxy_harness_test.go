@@ -33,7 +33,7 @@ type portFake struct {
 
 func (f portFake) Capabilities() runtime.Capabilities {
 	c := f.Fake.Capabilities()
-	c.Network = true
+	c.Network, c.Ports = true, true
 	return c
 }
 

@@ -34,6 +34,7 @@ var (
 	_ Runtime      = (*Multi)(nil)
 	_ AgentDialer  = (*Multi)(nil)
 	_ Networker    = (*Multi)(nil)
+	_ PortDialer   = (*Multi)(nil)
 	_ Archiver     = (*Multi)(nil)
 	_ Checkpointer = (*Multi)(nil)
 	_ Watcher      = (*Multi)(nil)
@@ -87,6 +88,7 @@ func (m *Multi) Capabilities() Capabilities {
 		c.DiskLimit = c.DiskLimit || d.DiskLimit
 		c.Archive = c.Archive || d.Archive
 		c.Network = c.Network || d.Network
+		c.Ports = c.Ports || d.Ports
 		c.Agent = c.Agent || d.Agent
 		c.Checkpoint = c.Checkpoint || d.Checkpoint
 		c.Watch = c.Watch || d.Watch
@@ -219,13 +221,13 @@ func (m *Multi) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 	return d.DialAgent(ctx, id)
 }
 
-// DialPort implements Networker.
+// DialPort implements PortDialer.
 func (m *Multi) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
 	name, rt, err := m.driverOf(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	n, ok := AsNetworker(rt)
+	n, ok := AsPortDialer(rt)
 	if !ok {
 		return nil, m.lacks(name, "dial a sandbox's ports")
 	}

@@ -47,7 +47,7 @@ func (r *recorder) Prepared(context.Context) ([]runtime.PoolSpec, error) {
 }
 
 func TestMultiRoutesBySandboxRecord(t *testing.T) {
-	all := runtime.Capabilities{Pause: true, DiskLimit: true, Archive: true, Network: true, Agent: true, Checkpoint: true, Watch: true, Pool: true}
+	all := runtime.Capabilities{Pause: true, DiskLimit: true, Archive: true, Network: true, Ports: true, Agent: true, Checkpoint: true, Watch: true, Pool: true}
 	noCkpt := all
 	noCkpt.Checkpoint, noCkpt.Pause, noCkpt.Pool = false, false, false
 	oci := &recorder{bare: bare{caps: noCkpt}}

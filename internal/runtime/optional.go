@@ -58,6 +58,9 @@ func AsAgentDialer(rt Runtime) (AgentDialer, bool) { return as[AgentDialer](rt, 
 // AsNetworker returns rt's networker when it declares and has one.
 func AsNetworker(rt Runtime) (Networker, bool) { return as[Networker](rt, Capabilities.hasNetwork) }
 
+// AsPortDialer returns rt's port dialer when it declares and has one.
+func AsPortDialer(rt Runtime) (PortDialer, bool) { return as[PortDialer](rt, Capabilities.hasPorts) }
+
 // AsArchiver returns rt's archiver when it declares and has one.
 func AsArchiver(rt Runtime) (Archiver, bool) { return as[Archiver](rt, Capabilities.hasArchive) }
 
@@ -71,6 +74,7 @@ func AsWatcher(rt Runtime) (Watcher, bool) { return as[Watcher](rt, Capabilities
 
 func (c Capabilities) hasAgent() bool      { return c.Agent }
 func (c Capabilities) hasNetwork() bool    { return c.Network }
+func (c Capabilities) hasPorts() bool      { return c.Ports }
 func (c Capabilities) hasArchive() bool    { return c.Archive }
 func (c Capabilities) hasCheckpoint() bool { return c.Checkpoint }
 func (c Capabilities) hasWatch() bool      { return c.Watch }
@@ -94,6 +98,7 @@ func Check(rt Runtime) error {
 	c := rt.Capabilities()
 	_, agent := rt.(AgentDialer)
 	_, network := rt.(Networker)
+	_, ports := rt.(PortDialer)
 	_, archive := rt.(Archiver)
 	_, checkpoint := rt.(Checkpointer)
 	_, watch := rt.(Watcher)
@@ -104,6 +109,7 @@ func Check(rt Runtime) error {
 	}{
 		{"Agent/AgentDialer", c.Agent, agent},
 		{"Network/Networker", c.Network, network},
+		{"Ports/PortDialer", c.Ports, ports},
 		{"Archive/Archiver", c.Archive, archive},
 		{"Checkpoint/Checkpointer", c.Checkpoint, checkpoint},
 		{"Watch/Watcher", c.Watch, watch},

@@ -32,7 +32,10 @@ func (agent) DialAgent(context.Context, string) (net.Conn, error) { return nil, 
 
 type networker struct{ bare }
 
-func (networker) DialPort(context.Context, string, int) (net.Conn, error)         { return nil, nil }
+type portDialer struct{ bare }
+
+func (portDialer) DialPort(context.Context, string, int) (net.Conn, error) { return nil, nil }
+
 func (networker) SetNetwork(context.Context, string, runtime.NetworkPolicy) error { return nil }
 
 type archiver struct{ bare }
@@ -67,6 +70,9 @@ func TestCheckAndAs(t *testing.T) {
 		{"Network/Networker", func(c *runtime.Capabilities) { c.Network = true },
 			func(c runtime.Capabilities) runtime.Runtime { return networker{bare{c}} },
 			func(rt runtime.Runtime) bool { _, ok := runtime.AsNetworker(rt); return ok }},
+		{"Ports/PortDialer", func(c *runtime.Capabilities) { c.Ports = true },
+			func(c runtime.Capabilities) runtime.Runtime { return portDialer{bare{c}} },
+			func(rt runtime.Runtime) bool { _, ok := runtime.AsPortDialer(rt); return ok }},
 		{"Archive/Archiver", func(c *runtime.Capabilities) { c.Archive = true },
 			func(c runtime.Capabilities) runtime.Runtime { return archiver{bare{c}} },
 			func(rt runtime.Runtime) bool { _, ok := runtime.AsArchiver(rt); return ok }},

@@ -57,6 +57,7 @@ type Capabilities struct {
 	DiskLimit  bool // Spec.DiskMB is enforced
 	Archive    bool // Archiver
 	Network    bool // Networker
+	Ports      bool // PortDialer
 	Agent      bool // AgentDialer
 	Checkpoint bool // Checkpointer
 	Watch      bool // Watcher
@@ -136,13 +137,19 @@ type NetworkPolicy struct {
 }
 
 // Networker is implemented by drivers that give each sandbox a network
-// namespace of its own (Capabilities.Network): the port proxy dials
-// through it, and a running sandbox's policy can change.
+// namespace of its own whose reach they enforce (Capabilities.Network):
+// without internet access it holds nothing but its loopback, and a
+// running sandbox's policy can change.
 type Networker interface {
-	// DialPort connects to port on the sandbox's own loopback, which
-	// works with or without internet access.
-	DialPort(ctx context.Context, id string, port int) (net.Conn, error)
 	// SetNetwork applies p to a sandbox at once; a stopped sandbox keeps
 	// it for its next start.
 	SetNetwork(ctx context.Context, id string, p NetworkPolicy) error
+}
+
+// PortDialer is implemented by drivers through which the port proxy
+// reaches a sandbox's servers (Capabilities.Ports).
+type PortDialer interface {
+	// DialPort connects to port on the sandbox's own loopback, which
+	// works with or without internet access.
+	DialPort(ctx context.Context, id string, port int) (net.Conn, error)
 }

@@ -71,7 +71,7 @@ func (s *Service) OpenAgent(ctx context.Context, orgID, idOrName string) (*Agent
 // proxy, which has checked the caller's access and made the sandbox ready
 // (ProxyReady) first.
 func (s *Service) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
-	nw, ok := runtime.AsNetworker(s.rt)
+	nw, ok := runtime.AsPortDialer(s.rt)
 	if !ok {
 		return nil, fmt.Errorf("this server's runtime cannot reach sandbox ports: %w", errdefs.ErrNotImplemented)
 	}

@@ -26,12 +26,13 @@ type Runtime struct {
 var (
 	_ runtime.AgentDialer = (*Runtime)(nil)
 	_ runtime.Networker   = (*Runtime)(nil)
+	_ runtime.PortDialer  = (*Runtime)(nil)
 )
 
 // Capabilities declares the agent and the network besides the fake's own.
 func (r *Runtime) Capabilities() runtime.Capabilities {
 	c := r.Fake.Capabilities()
-	c.Agent, c.Network = true, true
+	c.Agent, c.Network, c.Ports = true, true, true
 	return c
 }
 

@@ -118,7 +118,7 @@ func (d *Driver) Name() string { return "oci/" + d.cfg.Runtime }
 
 // Capabilities implements runtime.Runtime.
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true, Watch: true,
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Ports: true, Archive: true, Agent: true, Watch: true,
 		Checkpoint: d.checkpointUnsupported() == "", Pool: !d.runsc()}
 }
 

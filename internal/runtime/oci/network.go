@@ -14,7 +14,10 @@ import (
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
-var _ runtime.Networker = (*Driver)(nil)
+var (
+	_ runtime.Networker  = (*Driver)(nil)
+	_ runtime.PortDialer = (*Driver)(nil)
+)
 
 func policyOf(s runtime.Spec) network.Policy {
 	return network.Policy{Internet: s.Internet, AllowCIDRs: s.AllowCIDRs, DenyCIDRs: s.DenyCIDRs}
@@ -109,7 +112,7 @@ func (d *Driver) netRecover(ctx context.Context, id string, rec *record) {
 	}
 }
 
-// DialPort implements runtime.Networker: the connection is made from
+// DialPort implements runtime.PortDialer: the connection is made from
 // inside the sandbox's namespace to its loopback.
 func (d *Driver) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
 	if err := checkID(id); err != nil {

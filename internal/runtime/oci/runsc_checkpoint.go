@@ -60,7 +60,7 @@ func (c *portConn) Close() error {
 	return c.Conn.Close()
 }
 
-// DialPort implements runtime.Networker, keeping the connection for
+// DialPort implements runtime.PortDialer, keeping the connection for
 // closeAll.
 func (g *Gvisor) DialPort(ctx context.Context, id string, port int) (net.Conn, error) {
 	c, err := g.Driver.DialPort(ctx, id, port)
@@ -96,6 +96,7 @@ var (
 	_ runtime.Checkpointer = (*Gvisor)(nil)
 	_ runtime.AgentDialer  = (*Gvisor)(nil)
 	_ runtime.Networker    = (*Gvisor)(nil)
+	_ runtime.PortDialer   = (*Gvisor)(nil)
 	_ runtime.Archiver     = (*Gvisor)(nil)
 	_ runtime.Watcher      = (*Gvisor)(nil)
 )
@@ -116,7 +117,7 @@ func (g *Gvisor) Name() string { return "gvisor" }
 
 // Capabilities implements runtime.Runtime.
 func (g *Gvisor) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Archive: true, Agent: true,
+	return runtime.Capabilities{Pause: true, DiskLimit: true, Network: true, Ports: true, Archive: true, Agent: true,
 		Watch: true, Checkpoint: true}
 }
 

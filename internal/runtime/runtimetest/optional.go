@@ -35,12 +35,12 @@ func testOnlyLoopback(t *testing.T, s *suite) {
 }
 
 // testDialPort reaches a server on the sandbox's own loopback through the
-// Networker, with internet access off.
+// PortDialer, with internet access off.
 func testDialPort(t *testing.T, s *suite) {
 	rt := s.New(t, s.StateDir(t))
-	nw, ok := runtime.AsNetworker(rt)
+	nw, ok := runtime.AsPortDialer(rt)
 	if !ok {
-		t.Fatal("Network declared, no Networker")
+		t.Fatal("Ports declared, no PortDialer")
 	}
 	sp := s.spec("sh", "-c", "mkdir -p /tmp/www && echo inside > /tmp/www/index.html && httpd -f -p 127.0.0.1:8080 -h /tmp/www")
 	s.create(t, rt, sp)

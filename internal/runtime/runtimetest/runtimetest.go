@@ -79,6 +79,7 @@ var (
 	pause     = capability{"Pause", func(c runtime.Capabilities) bool { return c.Pause }}
 	diskLimit = capability{"DiskLimit", func(c runtime.Capabilities) bool { return c.DiskLimit }}
 	network   = capability{"Network", func(c runtime.Capabilities) bool { return c.Network }}
+	ports     = capability{"Ports", func(c runtime.Capabilities) bool { return c.Ports }}
 	agent     = capability{"Agent", func(c runtime.Capabilities) bool { return c.Agent }}
 	archive   = capability{"Archive", func(c runtime.Capabilities) bool { return c.Archive }}
 	pool      = capability{"Pool", func(c runtime.Capabilities) bool { return c.Pool }}
@@ -116,7 +117,7 @@ func Run(t *testing.T, h Harness, probe Probe) {
 		{"KilledFromOutsideRecoversStopped", always, testKilledOutside},
 		{"ConcurrentCreates", always, testConcurrent},
 		{"NetworkOffHasOnlyLoopback", network, testOnlyLoopback},
-		{"NetworkDialPortWithoutInternet", network, testDialPort},
+		{"DialPortWithoutInternet", ports, testDialPort},
 		{"AgentWithoutNetwork", agent, testAgent},
 		{"AgentConfinement", agent, testAgentConfinement},
 		{"ArchiveRoundTrip", archive, testArchiveRoundTrip},

@@ -74,7 +74,7 @@ export interface Organization { id: string; name: string; apiKey?: string }
 
 export interface Info {
   version: string; runtime: string;
-  capabilities: { pause: boolean; archive: boolean; network: boolean; diskLimit: boolean; agent: boolean };
+  capabilities: { pause: boolean; archive: boolean; network: boolean; ports: boolean; diskLimit: boolean; agent: boolean };
 }
 
 // Session is the dashboard's own call (internal/dashboard); Stats is the
