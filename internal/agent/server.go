@@ -60,6 +60,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /processes/{pid}/stdin", s.processStdin)
 
 	s.mux.HandleFunc("GET /pty", s.pty)
+	s.mux.HandleFunc("GET /tcp", s.tunnel)
 
 	s.mux.HandleFunc("GET /files", s.download)
 	s.mux.HandleFunc("PUT /files", s.upload)

@@ -9,6 +9,7 @@
 //
 // Protocol 1 is every agent before the version existed (no header).
 // Protocol 2 added the tar routes (GET and PUT /files/archive).
+// Protocol 3 added the port tunnel (GET /tcp, see TunnelUpgrade).
 package protocol
 
 import (
@@ -27,7 +28,7 @@ const (
 // -ldflags "-X github.com/hutchdev/hutch/internal/agent/protocol.version=N",
 // which is how the upgrade tests make an older and a newer binary.
 var (
-	version    = "2"
+	version    = "3"
 	minVersion = "1"
 )
 
@@ -59,7 +60,12 @@ func Parse(h string) int {
 var routes = map[string]int{
 	"GET /files/archive": 2,
 	"PUT /files/archive": 2,
+	"GET /tcp":           3,
 }
+
+// TunnelUpgrade is the Upgrade token of GET /tcp?port=N, which turns the
+// connection into one to port N on the sandbox's loopback.
+const TunnelUpgrade = "hutch-tcp"
 
 // Needs is the protocol an agent must speak to serve method and path (an
 // agent route such as /exec).

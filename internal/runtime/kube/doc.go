@@ -101,6 +101,12 @@
 // and removes it from its own environment, and boot, init and the agent
 // are not dumpable, so no process of the sandbox can read it.
 //
+// The port proxy reaches a sandbox's servers through the same port
+// (runtime.PortDialer): DialPort asks the agent for GET /tcp upgraded to
+// a tunnel (agent/protocol.OpenTunnel), and the agent connects to the
+// port on the pod's loopback, so a server listening on 127.0.0.1 only is
+// reached and the NetworkPolicy's ingress rule needs no other port.
+//
 // # Lifecycle
 //
 // Create makes the claim, the NetworkPolicy and the pod and waits until
