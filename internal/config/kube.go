@@ -34,6 +34,23 @@ type Kube struct {
 	// (the cluster's pod and service ranges, the nodes' addresses);
 	// link-local is protected without being named.
 	ProtectedCIDRs []string
+	// Images maps the image names sandboxes ask for to references the
+	// cluster's nodes pull (DefaultKubeImages, then --kube-images).
+	Images map[string]string
+}
+
+// DefaultKubeImages are the references of the image names Hutch and its
+// compat APIs use (the default image and the templates' base, python
+// and node) on a cluster that reaches Docker Hub: public images with
+// what those names promise (a shell; python3 with pip; node with npm).
+// scripts/build-image.sh --sandbox-images writes Hutch's own, for a
+// cluster without a registry (docs/kubernetes.md).
+func DefaultKubeImages() map[string]string {
+	return map[string]string{
+		"base":   "docker.io/library/debian:bookworm-slim",
+		"python": "docker.io/library/python:3.12-slim-bookworm",
+		"node":   "docker.io/library/node:22-bookworm-slim",
+	}
 }
 
 // Defaults of the kube runtime (kube.DefaultNamespace and
@@ -50,6 +67,9 @@ func kubeFlags(fs *flag.FlagSet, c *Config) {
 	}
 	if k.AgentImage == "" {
 		k.AgentImage = defaultKubeAgentImage
+	}
+	if k.Images == nil {
+		k.Images = DefaultKubeImages()
 	}
 	fs.StringVar(&k.Kubeconfig, "kube-kubeconfig", k.Kubeconfig, "with --runtime kube: kubeconfig file (empty: the in-cluster configuration)")
 	fs.StringVar(&k.Namespace, "kube-namespace", k.Namespace, "with --runtime kube: namespace of the sandboxes' pods, claims and network policies")
@@ -69,6 +89,21 @@ func kubeFlags(fs *flag.FlagSet, c *Config) {
 				return fmt.Errorf("%q is not a CIDR", c)
 			}
 			k.ProtectedCIDRs = append(k.ProtectedCIDRs, p.Masked().String())
+		}
+		return nil
+	})
+	fs.Func("kube-images", "with --runtime kube: comma-separated name=reference pairs, the image a sandbox asking for name runs (over the defaults base, python and node from Docker Hub)", func(v string) error {
+		for _, pair := range strings.Split(v, ",") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			name, ref, ok := strings.Cut(pair, "=")
+			name, ref = strings.TrimSpace(name), strings.TrimSpace(ref)
+			if !ok || name == "" || ref == "" || strings.ContainsAny(ref, " \t") {
+				return fmt.Errorf("%q is not name=reference", pair)
+			}
+			k.Images[name] = ref
 		}
 		return nil
 	})

@@ -24,6 +24,7 @@ func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 		Namespace:    cfg.Kube.Namespace,
 		StorageClass: cfg.Kube.StorageClass,
 		AgentImage:   cfg.Kube.AgentImage,
+		Images:       cfg.Kube.Images,
 		StopGrace:    cfg.Sandbox.StopGrace,
 		// A control plane on the sandboxes' node (--kube-node-cgroups)
 		// reads Stats there; elsewhere it asks the pods.
@@ -35,6 +36,6 @@ func newKube(cfg config.Config, log *slog.Logger) (runtime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("sandbox runtime ready", "runtime", d.Name(), "namespace", cfg.Kube.Namespace, "agentImage", cfg.Kube.AgentImage)
+	log.Info("sandbox runtime ready", "runtime", d.Name(), "namespace", cfg.Kube.Namespace, "agentImage", cfg.Kube.AgentImage, "images", cfg.Kube.Images)
 	return d, nil
 }

@@ -44,7 +44,12 @@ type Config struct {
 	// (IfNotPresent when empty).
 	AgentImage string
 	PullPolicy string
-	AgentPort  int // DefaultAgentPort when zero
+	// Images maps the image names sandboxes ask for (base, python and
+	// node: the default image, and what the compat APIs' templates
+	// become) to references the nodes can pull; a name not in it is used
+	// as a reference as it is.
+	Images    map[string]string
+	AgentPort int // DefaultAgentPort when zero
 	// ControlPort is where boot, the pod's PID 1, freezes and thaws the
 	// sandbox (DefaultControlPort when zero).
 	ControlPort int
@@ -114,6 +119,14 @@ func New(cfg Config) (*Driver, error) {
 		cfg.Dial = d.DialContext
 	}
 	return &Driver{cfg: cfg}, nil
+}
+
+// imageOf is the reference of the image a sandbox asks for by name.
+func (d *Driver) imageOf(name string) string {
+	if ref, ok := d.cfg.Images[name]; ok {
+		return ref
+	}
+	return name
 }
 
 // Client builds a client from a kubeconfig file, or from the pod's

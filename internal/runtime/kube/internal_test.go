@@ -131,3 +131,20 @@ func TestControlPort(t *testing.T) {
 		t.Errorf("control port of an older pod %d, want 0", got)
 	}
 }
+
+// TestPodImage: a sandbox asking for a named image runs the reference
+// the configuration gives it, in its seed and sandbox containers; any
+// other name is a reference as it is.
+func TestPodImage(t *testing.T) {
+	d := &Driver{cfg: Config{Namespace: "ns", AgentImage: "agent:1", Images: map[string]string{"python": "reg/py:3"}}}
+	for name, want := range map[string]string{"python": "reg/py:3", "reg/other:2": "reg/other:2"} {
+		pod := d.podFor("k", runtime.Spec{ID: "id", Image: name}, "t")
+		got := map[string]string{}
+		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+			got[c.Name] = c.Image
+		}
+		if got[containerSeed] != want || got[containerSandbox] != want || got[containerInstall] != "agent:1" {
+			t.Errorf("image %q: containers run %v, want %q (and the agent image)", name, got, want)
+		}
+	}
+}

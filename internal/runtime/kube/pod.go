@@ -88,6 +88,7 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 	for _, name := range slices.Sorted(maps.Keys(sp.Env)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: sp.Env[name]})
 	}
+	img := d.imageOf(sp.Image)
 	add := make([]corev1.Capability, 0, len(podinit.BootCapabilities))
 	for _, c := range podinit.BootCapabilities {
 		add = append(add, corev1.Capability(c))
@@ -108,14 +109,14 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				},
 				{
-					Name: containerSeed, Image: sp.Image, ImagePullPolicy: pull,
+					Name: containerSeed, Image: img, ImagePullPolicy: pull,
 					Command:                  []string{hutch, "kube", "seed", podinit.ClaimDir, "--uid-base", base},
 					VolumeMounts:             []corev1.VolumeMount{binRO, claim},
 					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				},
 			},
 			Containers: []corev1.Container{{
-				Name: containerSandbox, Image: sp.Image, ImagePullPolicy: pull,
+				Name: containerSandbox, Image: img, ImagePullPolicy: pull,
 				Command:                  boot,
 				Env:                      env,
 				Resources:                d.resources(sp),
