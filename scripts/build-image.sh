@@ -9,6 +9,12 @@
 #   scripts/build-image.sh [OUT.tar]     (default ./hutch-image.tar)
 #   HUTCH_IMAGE=registry.example/hutch:v1 scripts/build-image.sh
 #
+# With --sandbox NAME it writes instead the sandbox image NAME (base,
+# python or node) that scripts/setup.sh built on this machine, as
+# hutch.local/hutch-NAME:<version> (or HUTCH_IMAGE), for a cluster that
+# cannot pull the defaults; name it with --kube-images NAME=<reference>.
+#   scripts/build-image.sh --sandbox python [OUT.tar]   (default ./hutch-python.tar)
+#
 # Load it where your cluster's nodes find it (docs/kubernetes.md):
 #   ctr -n k8s.io images import hutch-image.tar     (containerd, k3s: k3s ctr ...)
 #   kind load image-archive hutch-image.tar
@@ -17,11 +23,22 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-out=$(realpath -m "${1:-hutch-image.tar}")
 export PATH=$PATH:/usr/local/go/bin
 version=$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)
-ref=${HUTCH_IMAGE:-hutch.local/hutch:$version}
 arch=$(cd "$here" && go env GOARCH)
+
+if [ "${1:-}" = --sandbox ]; then
+	name=${2:?--sandbox needs an image name: base, python or node}
+	rootfs=${HUTCH_IMAGE_CACHE:-/var/cache/hutch/images}/$name.tar
+	[ -f "$rootfs" ] || { echo "build-image: $rootfs is missing (scripts/setup.sh builds it)" >&2; exit 1; }
+	out=$(realpath -m "${3:-hutch-$name.tar}")
+	ref=${HUTCH_IMAGE:-hutch.local/hutch-$name:$version}
+	(cd "$here" && go run ./deploy/kubernetes/buildimage -rootfs "$rootfs" -ref "$ref" -arch "$arch" -out "$out")
+	printf '%s\n' "$ref"
+	exit 0
+fi
+out=$(realpath -m "${1:-hutch-image.tar}")
+ref=${HUTCH_IMAGE:-hutch.local/hutch:$version}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
