@@ -108,6 +108,7 @@ func Main(args []string) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fd := fs.Int("fd", 0, "inherited listening socket")
 	sock := fs.String("socket", "", "unix socket path to listen on (instead of --fd)")
+	listen := fs.String("listen", "", "TCP address to listen on (instead of --fd), for a pod that serves a claim's files; needs the token in "+protocol.TokenEnv)
 	execState := fs.String(initproc.AgentExecFlag, "", "what init's execve of the agent changed, to put back (JSON)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -135,8 +136,16 @@ func Main(args []string) int {
 		f.Close()
 	case *sock != "":
 		ln, err = net.Listen("unix", *sock)
+	case *listen != "":
+		// Anyone who reaches the address may connect: the token is what
+		// keeps them out.
+		if os.Getenv(protocol.TokenEnv) == "" {
+			err = errors.New("--listen needs a token in " + protocol.TokenEnv)
+		} else {
+			ln, err = net.Listen("tcp", *listen)
+		}
 	default:
-		err = errors.New("--fd or --socket is required")
+		err = errors.New("--fd, --socket or --listen is required")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hutch agent:", err)

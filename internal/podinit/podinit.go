@@ -47,8 +47,9 @@ const (
 	ClaimDir = "/.hutch-claim"
 )
 
-// seededMarker, beside root on the claim, says the copy is whole.
-const seededMarker = ".seeded"
+// SeededMarker, beside root on the claim, says the copy is whole (the
+// kube runtime writes it too, after an import from the archive store).
+const SeededMarker = ".seeded"
 
 // Main runs `hutch kube ARGS` and returns its exit status.
 func Main(args []string) int {

@@ -22,7 +22,7 @@ import (
 // Ownership is shifted by base, the host uid and gid of the sandbox's
 // root in its user namespace (boot --uid-base).
 func seed(claim string, base int) error {
-	if _, err := os.Stat(filepath.Join(claim, seededMarker)); err == nil {
+	if _, err := os.Stat(filepath.Join(claim, SeededMarker)); err == nil {
 		return nil
 	}
 	root := filepath.Join(claim, "root")
@@ -43,7 +43,7 @@ func seed(claim string, base int) error {
 	if err := unix.Chmod(root, uint32(st.Mode&0o7777)); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(claim, seededMarker), nil, 0o600)
+	return os.WriteFile(filepath.Join(claim, SeededMarker), nil, 0o600)
 }
 
 // copier copies one filesystem's tree, keeping hard links as links.

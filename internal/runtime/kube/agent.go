@@ -55,10 +55,11 @@ func (d *Driver) dialPod(ctx context.Context, pod *corev1.Pod) (net.Conn, error)
 	return c, nil
 }
 
-// podToken is the agent token the pod's sandbox container was given.
+// podToken is the agent token the pod's sandbox (or files) container
+// was given.
 func podToken(pod *corev1.Pod) string {
 	for _, c := range pod.Spec.Containers {
-		if c.Name != containerSandbox {
+		if c.Name != containerSandbox && c.Name != containerFiles {
 			continue
 		}
 		for _, e := range c.Env {

@@ -153,11 +153,12 @@ func Client(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 func (d *Driver) Name() string { return "kube" }
 
 // Capabilities: the agent, the watch, pause (through the pod's boot,
-// wherever the driver runs) and ports (through the agent). Not Network:
+// wherever the driver runs), ports (through the agent) and archive (a
+// files pod on the claim). Not Network:
 // a pod always has its interface, and its reach is the cluster's network
 // plugin's to enforce (doc.go).
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Agent: true, Watch: true, Pause: true, Ports: true}
+	return runtime.Capabilities{Agent: true, Watch: true, Pause: true, Ports: true, Archive: true}
 }
 
 // Labels and annotations of every object the driver makes.

@@ -57,7 +57,7 @@ func (d *Driver) boot(ctx context.Context, k string, sp runtime.Spec) error {
 	if _, err := d.pods().Create(ctx, d.podFor(k, sp, newToken()), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create pod: %w", err)
 	}
-	return d.waitReady(ctx, k)
+	return d.waitReady(ctx, objectName(k))
 }
 
 // Start boots a stopped sandbox again on its claim, which must exist. A
@@ -134,6 +134,9 @@ func (d *Driver) remove(ctx context.Context, k string) error {
 	if err := d.stop(ctx, k, 0); err != nil {
 		return err
 	}
+	if err := d.dropFilesPod(ctx, k); err != nil {
+		return err
+	}
 	name := objectName(k)
 	if err := d.policies().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete network policy: %w", err)
@@ -164,10 +167,14 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	}
 	if pod == nil {
 		if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
-			if apierrors.IsNotFound(err) {
-				return runtime.Status{State: runtime.StateMissing}, nil
+			if !apierrors.IsNotFound(err) {
+				return runtime.Status{}, err
 			}
-			return runtime.Status{}, err
+			// Without its claim a sandbox is stopped only when Discard
+			// sent the claim to the archive store.
+			if gone, err := d.discarded(ctx, k); err != nil || !gone {
+				return runtime.Status{State: runtime.StateMissing}, err
+			}
 		}
 		return runtime.Status{State: runtime.StateStopped}, nil
 	}
@@ -190,7 +197,7 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 func ended(pod *corev1.Pod) string {
 	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
 		for _, cs := range list {
-			if t := cs.State.Terminated; t != nil && (cs.Name == containerSandbox || t.ExitCode != 0) {
+			if t := cs.State.Terminated; t != nil && (cs.Name == containerSandbox || cs.Name == containerFiles || t.ExitCode != 0) {
 				return fmt.Sprintf("%s exited with status %d (%s)", cs.Name, t.ExitCode, t.Reason)
 			}
 		}
@@ -206,24 +213,24 @@ func podRunning(pod *corev1.Pod) bool {
 		return false
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == containerSandbox {
+		if cs.Name == containerSandbox || cs.Name == containerFiles {
 			return cs.State.Running != nil
 		}
 	}
 	return false
 }
 
-// waitReady waits until the pod runs and its agent answers, failing at
+// waitReady waits until pod name runs and its agent answers, failing at
 // once when the pod ends.
-func (d *Driver) waitReady(ctx context.Context, k string) error {
+func (d *Driver) waitReady(ctx context.Context, name string) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
 		defer cancel()
 	}
 	var last error
-	err := d.wait(ctx, "the sandbox's agent", func() (bool, error) {
-		pod, err := d.pod(ctx, k)
+	err := d.wait(ctx, "the agent of pod "+name, func() (bool, error) {
+		pod, err := d.podNamed(ctx, name)
 		if err != nil {
 			return false, err
 		}
@@ -331,7 +338,12 @@ func (d *Driver) wait(ctx context.Context, what string, cond func() (bool, error
 
 // pod returns the sandbox's pod, nil when there is none.
 func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
-	pod, err := d.pods().Get(ctx, objectName(k), metav1.GetOptions{})
+	return d.podNamed(ctx, objectName(k))
+}
+
+// podNamed returns pod name, nil when there is none.
+func (d *Driver) podNamed(ctx context.Context, name string) (*corev1.Pod, error) {
+	pod, err := d.pods().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
