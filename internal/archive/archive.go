@@ -1,6 +1,8 @@
 // Package archive keeps the packed files of archived sandboxes. The store
-// is an interface so that an S3-compatible object store can stand in for
-// the local directory when sandboxes outgrow one machine's disk.
+// is an interface because there is more than one place to keep them: a
+// directory of the server's (Local) for a server alone, the PostgreSQL
+// database (store/postgres.Archives) that replicas share, and an
+// S3-compatible object store could stand in for either.
 package archive
 
 import (
@@ -48,9 +50,19 @@ func OpenLocal(dir string) (*Local, error) {
 // validKey keeps keys usable as file names.
 var validKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$`)
 
-func (l *Local) path(key string) (string, error) {
+// CheckKey refuses a key that is not usable as a file name (a path, a dot
+// file, more than 201 bytes) with a field error naming key. Every Store
+// takes the same keys, so that archives move between stores unrenamed.
+func CheckKey(key string) error {
 	if !validKey.MatchString(key) {
-		return "", errdefs.InvalidField("key", "%q is not a valid archive key", key)
+		return errdefs.InvalidField("key", "%q is not a valid archive key", key)
+	}
+	return nil
+}
+
+func (l *Local) path(key string) (string, error) {
+	if err := CheckKey(key); err != nil {
+		return "", err
 	}
 	return filepath.Join(l.dir, key), nil
 }

@@ -1,4 +1,4 @@
-package archive
+package archive_test
 
 import (
 	"context"
@@ -8,47 +8,28 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/archive"
+	"github.com/hutchdev/hutch/internal/archive/archivetest"
 )
 
-func TestLocalPutGetDelete(t *testing.T) {
-	ctx := context.Background()
-	l, err := OpenLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.Get(ctx, "sbx_1.tar.zst"); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Fatalf("get missing: %v", err)
-	}
-	n, err := l.Put(ctx, "sbx_1.tar.zst", strings.NewReader("hello"))
-	if err != nil || n != 5 {
-		t.Fatalf("put: %d %v", n, err)
-	}
-	rc, size, err := l.Get(ctx, "sbx_1.tar.zst")
-	if err != nil || size != 5 {
-		t.Fatalf("get: %d %v", size, err)
-	}
-	b, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(b) != "hello" {
-		t.Fatalf("read back %q", b)
-	}
-	if err := l.Delete(ctx, "sbx_1.tar.zst"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Delete(ctx, "sbx_1.tar.zst"); err != nil {
-		t.Fatalf("delete twice: %v", err)
-	}
-	if _, err := l.Put(ctx, "../escape", strings.NewReader("x")); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Fatalf("key with a path: %v", err)
-	}
+func TestLocal(t *testing.T) {
+	archivetest.Run(t, func(t *testing.T) archive.Store {
+		l, err := archive.OpenLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	})
 }
 
 // TestLocalPutFailureLeavesNothing checks that a Put whose reader fails
 // leaves neither a blob nor a temporary file behind.
 func TestLocalPutFailureLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := OpenLocal(dir)
+	l, err := archive.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := io.MultiReader(strings.NewReader("partial"), errReader{})
 	if _, err := l.Put(context.Background(), "k", r); err == nil {
 		t.Fatal("put with a failing reader succeeded")
