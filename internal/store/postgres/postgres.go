@@ -36,6 +36,9 @@ var _ store.Store = (*Store)(nil)
 // instead of overwriting (no lost update, and no in-process lock to share).
 type Store struct {
 	pool *pgxpool.Pool
+	// archivePool carries the archive store's streams (archives.go), as
+	// many at once as pool takes, apart from the records' queries.
+	archivePool *pgxpool.Pool
 	// origin names this store in the event notifications it sends
 	// (notify.go), so that its own Listen leaves them out.
 	origin    string
@@ -68,7 +71,14 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", shown, err)
 	}
-	return &Store{pool: pool, origin: ids.New("st_")}, nil
+	// A pool connects when first used: a server that archives nothing
+	// opens no connection for archives.
+	archivePool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store %s: %w", shown, err)
+	}
+	return &Store{pool: pool, archivePool: archivePool, origin: ids.New("st_")}, nil
 }
 
 // Redact returns rawURL with its password, if any, replaced by xxxxx, for
@@ -81,9 +91,10 @@ func Redact(rawURL string) string {
 	return u.Redacted()
 }
 
-// Close closes the pool.
+// Close closes the pools.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.archivePool.Close()
 	return nil
 }
 
