@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/client"
 	"github.com/hutchdev/hutch/internal/store/postgres/pgtest"
@@ -57,6 +59,50 @@ func TestServeOnPostgres(t *testing.T) {
 	if err != nil || !hasEvent(evs.Items, "paused", "resuming", "user") {
 		t.Fatalf("events after restart: %+v %v", evs, err)
 	}
+
+	// An archive goes into the database, not the data dir, and a server
+	// started again restores from it.
+	if res, err := s2.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"sh", "-c", "echo kept > /root/kept"}}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("write a file: %+v %v", res, err)
+	}
+	if _, err := s2.c.Stop(ctx(t), sb.ID, client.StopOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.c.Archive(ctx(t), sb.ID); err != nil || got.State != "archived" {
+		t.Fatalf("archive: %+v %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(s2.dataDir, "archives", sb.ID+".tar.zst")); !os.IsNotExist(err) {
+		t.Fatalf("the archive is in the data dir: %v", err)
+	}
+	if n := archiveRows(t, url, sb.ID); n != 1 {
+		t.Fatalf("%d archives of %s in the database, want 1", n, sb.ID)
+	}
+	s2.crash()
+	s3 := startServer(t, s.dataDir, "--store", url)
+	if got, err := s3.c.Start(ctx(t), sb.ID); err != nil || got.State != "running" {
+		t.Fatalf("start of the archived sandbox: %+v %v", got, err)
+	}
+	if res, err := s3.c.Exec(ctx(t), sb.ID, api.ExecRequest{Command: []string{"cat", "/root/kept"}}); err != nil || strings.TrimSpace(res.Stdout) != "kept" {
+		t.Fatalf("the file after the restore: %+v %v", res, err)
+	}
+	if n := archiveRows(t, url, sb.ID); n != 0 {
+		t.Fatalf("%d archives of %s in the database after the restore, want 0", n, sb.ID)
+	}
+}
+
+// archiveRows counts the archives of sandbox id in the database at url.
+func archiveRows(t *testing.T, url, id string) int {
+	t.Helper()
+	conn, err := pgx.Connect(ctx(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx(t))
+	var n int
+	if err := conn.QueryRow(ctx(t), `SELECT count(*) FROM archives WHERE key = $1`, id+".tar.zst").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestServeRejectsBadPostgresURL checks that a URL that does not parse

@@ -129,6 +129,10 @@ func (s *Service) restore(ctx context.Context, sb *Sandbox, cause string) error 
 	if err := ar.Import(ctx, sb.ID, zr); err != nil {
 		return fmt.Errorf("restore %s: %w", sb.ID, err)
 	}
+	// The reader goes before the archive does: the PostgreSQL store reads
+	// through a connection of a bounded pool, which the Delete needs too
+	// when every other one is held by a restore.
+	rc.Close()
 	s.progress(ctx, sb, cause, fmt.Sprintf("restored the filesystem (%s)", time.Since(start).Round(time.Millisecond)))
 	return s.dropArchive(ctx, sb.ID)
 }

@@ -2,27 +2,14 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 
-	"github.com/hutchdev/hutch/internal/archive"
 	"github.com/hutchdev/hutch/internal/config"
 	"github.com/hutchdev/hutch/internal/egress"
 	"github.com/hutchdev/hutch/internal/sandbox"
 	"github.com/hutchdev/hutch/internal/webhook"
 )
-
-// openArchives opens the archive store under the data dir, where archived
-// sandboxes' files live while their working copies are gone.
-func openArchives(dataDir string) (*archive.Local, error) {
-	a, err := archive.OpenLocal(filepath.Join(dataDir, "archives"))
-	if err != nil {
-		return nil, fmt.Errorf("open archive store: %w", err)
-	}
-	return a, nil
-}
 
 // startAutomation runs the reconciler (expiry, auto-actions, stuck
 // transitions, purge of deleted records) and the webhook dispatcher until

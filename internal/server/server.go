@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	} else {
 		rd.setRuntime(rt.Name(), nil)
 	}
-	archives, err := openArchives(cfg.DataDir)
+	archives, err := openArchives(ctx, cfg.DataDir, st, log)
 	if err != nil {
 		return err
 	}
