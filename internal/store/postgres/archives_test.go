@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,3 +147,36 @@ func TestArchiveReaderLeavesStoreConnections(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+// BenchmarkArchives times a 32 MiB archive written and read back through
+// the database.
+func BenchmarkArchives(b *testing.B) {
+	ctx := context.Background()
+	a := openTemp(b).Archives()
+	blob := make([]byte, 32<<20)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	b.Run("Put", func(b *testing.B) {
+		b.SetBytes(int64(len(blob)))
+		for b.Loop() {
+			if _, err := a.Put(ctx, "bench", struct{ io.Reader }{bytes.NewReader(blob)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Get", func(b *testing.B) {
+		b.SetBytes(int64(len(blob)))
+		for b.Loop() {
+			rc, _, err := a.Get(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil || n != int64(len(blob)) {
+				b.Fatalf("read %d bytes: %v", n, err)
+			}
+		}
+	})
+}
