@@ -20,11 +20,13 @@ import (
 // serve share one PostgreSQL database and run every sandbox as a pod of a
 // k3s cluster. Twenty sandboxes are made through replica A (the leader),
 // each gets a file through A, and replica B runs a command in each and
-// reads that file. A is killed with SIGKILL while stops it was asked for
-// are under way; B settles each of those transitions, takes over the
+// reads that file. One is archived through A (its files go to the
+// archive store in the database). A is killed with SIGKILL while stops
+// it was asked for are under way; B settles each of those transitions, takes over the
 // reconciler (two sandboxes whose timeout runs out after the kill are
-// deleted by B), and manages all twenty: pause, resume, stop, start (the
-// file survives) and delete. Nothing is lost: every sandbox ends deleted,
+// deleted by B), and manages all twenty: start (the archived one from the
+// archive store A filled), pause, resume, stop, start (the file survives)
+// and delete. Nothing is lost: every sandbox ends deleted,
 // and no pod or claim is left in the namespace.
 func TestReplicasOnKube(t *testing.T) {
 	k := startKube(t)
@@ -68,6 +70,16 @@ func TestReplicasOnKube(t *testing.T) {
 		expiring = append(expiring, sb.ID)
 	}
 
+	// One sandbox archived through A: its files leave the cluster for
+	// the archive store in the database, where B finds them after A dies.
+	archived := ids[n-1]
+	if _, err := a.c.Stop(c, archived, client.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if sb, err := a.c.Archive(c, archived); err != nil || sb.State != "archived" {
+		t.Fatalf("archive %s through A: %+v, %v", archived, sb, err)
+	}
+
 	// Stops through A, and A killed while they are under way.
 	stopping := ids[:5]
 	for _, id := range stopping {
@@ -96,14 +108,15 @@ func TestReplicasOnKube(t *testing.T) {
 }
 
 // manage drives one sandbox through replica r from whatever settled state
-// it is in: running, paused, resumed, stopped, started again with its
-// file, and a command run in it.
+// it is in (an archived one is started from the archive store): running,
+// paused, resumed, stopped, started again with its file, and a command
+// run in it.
 func manage(c context.Context, r *client.Client, id string) error {
 	sb, err := r.GetSandbox(c, id)
 	if err != nil {
 		return err
 	}
-	if sb.State == "stopped" {
+	if sb.State == "stopped" || sb.State == "archived" {
 		if sb, err = r.Start(c, id); err != nil {
 			return fmt.Errorf("start %s: %w", id, err)
 		}
