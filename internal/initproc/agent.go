@@ -77,7 +77,10 @@ func (a *agentProc) control(sig os.Signal) bool {
 	if sig == AgentSuspendSignal && !a.suspended {
 		a.suspended = true
 		if a.pid > 0 {
-			_ = syscall.Kill(a.pid, syscall.SIGKILL) // its connections are host sockets too
+			// Its connections are host sockets too. Its exit is then an
+			// orphan's, not a crash to restart from (as kill has it).
+			_ = syscall.Kill(a.pid, syscall.SIGKILL)
+			a.pid = 0
 		}
 		a.ln.Close()
 		_ = os.Remove(a.path)
@@ -85,7 +88,9 @@ func (a *agentProc) control(sig os.Signal) bool {
 	if sig == AgentResumeSignal && a.suspended {
 		if a.ln = listenAgent(a.path); a.ln != nil {
 			a.suspended = false
-			a.startLocked()
+			if a.pid == 0 {
+				a.startLocked()
+			}
 		}
 	}
 	return true
@@ -166,13 +171,14 @@ func listenAgent(path string) *os.File {
 	return f
 }
 
+// start starts the agent unless one runs or it is suspended.
 func (a *agentProc) start() {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.suspended {
+	if !a.suspended && a.pid == 0 {
 		a.startLocked()
 	}
 }
@@ -214,13 +220,18 @@ func (a *agentProc) kill() {
 	}
 }
 
-// exited restarts the agent when pid was it.
+// exited restarts the agent when pid was it. Until the restart, no agent
+// runs (pid 0): a restart that comes due after another start (a resume
+// from AgentResumeSignal, a take) finds one running and starts no second.
 func (a *agentProc) exited(pid int, ws syscall.WaitStatus) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	mine := pid == a.pid
+	if mine {
+		a.pid = 0
+	}
 	wait := agentRestartDelay - time.Since(a.started)
 	a.mu.Unlock()
 	if !mine {
