@@ -50,6 +50,9 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 		d.follow(id, procID{rec.InitPID, rec.InitStart})
 		d.netRecover(ctx, id, rec)
 		d.guardRunning(id, p, rec)
+		if d.runsc() {
+			d.thawRunscFreezer(id)
+		}
 		if d.paused(ctx, rec.key()) {
 			return runtime.Status{State: runtime.StatePaused}, nil
 		}

@@ -40,8 +40,8 @@ import (
 //     host dials it without following links (the sandbox owns that
 //     directory's entries).
 //   - Pause and resume go through runsc, which stops the tasks inside its
-//     kernel; the cgroup freezer would stop the sentry under runsc's feet
-//     and block its checkpoint.
+//     kernel; the cgroup freezer would stop the sentry under runsc's feet,
+//     block its checkpoint and break systrap (see runscPause).
 //   - DialPort asks runsc to connect to the sandbox's loopback, which is
 //     gVisor's, not the namespace's.
 
@@ -206,58 +206,66 @@ func dialRunscAgent(ctx context.Context, p paths) (net.Conn, error) {
 	return dialer.DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d", fd))
 }
 
-// runscPause pauses or resumes the sandbox. runsc stops the tasks inside
-// its kernel, but its sentry goes on spending host CPU (measured here:
-// about 60 ms a second per paused sandbox on systrap), so a paused
-// sandbox's cgroup is frozen too, after runsc's pause and before its
-// resume: nothing of it runs, and gVisor's kernel knows it was paused.
+// runscPause pauses or resumes the sandbox with runsc alone, which stops
+// the tasks inside gVisor's kernel. Its cgroup is never frozen: the host
+// freezer interrupts systrap's syscall threads where they wait for the
+// sentry in a seccomp user notification, the kernel drops that
+// notification, and the sentry's next receive fails with ENOENT, which
+// gVisor takes for a dead stub: it kills the stub and the sandbox dies
+// with it, at some resume after the thaw.
+//
+// A runsc-paused sentry still spends some host CPU of its own (measured
+// here: tens of ms a second on systrap), which runsc counts as the
+// sandbox's: the pause keeps the sandbox's CPU time as it was when its
+// tasks stopped, for Stats to report until the resume.
 func (d *Driver) runscPause(ctx context.Context, id, state string) error {
 	paused, err := d.runscPaused(ctx, id)
 	if err != nil {
 		return err
 	}
-	if state == "FROZEN" {
-		if !paused {
-			// The task count is gVisor's to tell, and it cannot while
-			// frozen: Stats reads it from here meanwhile.
-			if _, pids, err := d.runscStats(ctx, id); err == nil {
-				_ = os.WriteFile(d.paths(id).runscPausedPids(), []byte(strconv.FormatInt(pids, 10)), 0o600)
-			}
-			if _, err := d.runscCommand(ctx, "pause", id); err != nil {
-				return err
-			}
-		}
-		return d.cg.setFreezer(id, "FROZEN")
-	}
-	if d.cg.frozen(id) {
-		if err := d.cg.setFreezer(id, "THAWED"); err != nil {
+	p := d.paths(id)
+	switch {
+	case state == "FROZEN" && !paused:
+		if _, err := d.runscCommand(ctx, "pause", id); err != nil {
 			return err
 		}
-	}
-	if paused {
-		if _, err := d.runscCommand(ctx, "resume", id); err != nil {
-			return err
+		if cpu, _, err := d.runscStats(ctx, id); err == nil {
+			_ = os.WriteFile(p.runscPausedCPU(), []byte(strconv.FormatInt(int64(cpu), 10)), 0o600)
 		}
+	case state == "THAWED" && paused:
+		_ = os.Remove(p.runscPausedCPU())
+		_, err = d.runscCommand(ctx, "resume", id)
 	}
-	_ = os.Remove(d.paths(id).runscPausedPids())
-	return nil
+	return err
 }
 
-func (p paths) runscPausedPids() string { return filepath.Join(p.dir, "runsc-paused-pids") }
+func (p paths) runscPausedCPU() string { return filepath.Join(p.dir, "runsc-paused-cpu") }
 
-// runscUsage is runscStats, or what a frozen sandbox's cgroup and its
-// count at pause tell.
+// runscUsage is runscStats, with the CPU time kept at the pause while the
+// sandbox is paused.
 func (d *Driver) runscUsage(ctx context.Context, id string) (cpu time.Duration, pids int64, err error) {
-	if !d.cg.frozen(id) {
-		return d.runscStats(ctx, id)
-	}
-	ns, err := d.cg.readInt("cpuacct", id, "cpuacct.usage")
+	cpu, pids, err = d.runscStats(ctx, id)
 	if err != nil {
 		return 0, 0, err
 	}
-	b, _ := os.ReadFile(d.paths(id).runscPausedPids())
-	pids, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return time.Duration(ns), pids, nil
+	if b, rerr := os.ReadFile(d.paths(id).runscPausedCPU()); rerr == nil {
+		if ns, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); perr == nil {
+			cpu = time.Duration(ns)
+		}
+	}
+	return cpu, pids, nil
+}
+
+// thawRunscFreezer thaws the cgroup of a gVisor sandbox that an earlier
+// version of the driver paused with the freezer as well as runsc (see
+// runscPause): runsc cannot reach a frozen sentry. It stays paused by
+// runsc, as it was.
+func (d *Driver) thawRunscFreezer(id string) {
+	if d.cg.frozen(id) {
+		if err := d.cg.setFreezer(id, "THAWED"); err != nil {
+			d.log.Warn("thaw a frozen gVisor sandbox", "id", id, "err", err)
+		}
+	}
 }
 
 // runscPaused asks runsc whether the sandbox is paused.

@@ -158,16 +158,15 @@ func (g *Gvisor) Checkpoint(ctx context.Context, id string) (int64, error) {
 	}
 	g.ports.closeAll(id)
 	if err := g.suspendAgent(ctx, id, p); err != nil {
-		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+		return 0, g.checkpointFailed(ctx, id, p, rec, err)
 	}
 	g.unfollow(id) // its sentry ends now, on purpose
 	if _, err := g.runscCommand(ctx, "checkpoint", "--image-path", p.runscImage(), id); err != nil {
 		_ = os.RemoveAll(p.runscImage())
 		if rec.initAlive() {
 			g.follow(id, procID{rec.InitPID, rec.InitStart})
-			_ = g.resumeAgent(ctx, id, p, rec.InitPID)
 		}
-		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+		return 0, g.checkpointFailed(ctx, id, p, rec, err)
 	}
 	// The saved sentry lingers: it and its gofer go, and runsc's record.
 	g.terminate(id, 0, 0)
@@ -230,11 +229,28 @@ func (g *Gvisor) Restore(ctx context.Context, id string) error {
 	return os.RemoveAll(p.runscImage())
 }
 
+// checkpointFailed puts a sandbox whose checkpoint failed with err back
+// as it was, paused in memory with its agent, and returns the error. A
+// sandbox whose sentry died meanwhile is not touched: the error says so,
+// and its end is reported as any other (its exit status, its OOM kill),
+// not as one the driver caused.
+func (g *Gvisor) checkpointFailed(ctx context.Context, id string, p paths, rec *record, err error) error {
+	if !rec.initAlive() {
+		return fmt.Errorf("checkpoint %s: the sandbox ended during it: %w", id, err)
+	}
+	// The checkpoint's own context may be what ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rerr := g.resumeAgent(ctx, id, p, rec.InitPID); rerr != nil {
+		return fmt.Errorf("checkpoint %s: %w; and restarting its agent failed: %v", id, err, rerr)
+	}
+	return fmt.Errorf("checkpoint %s: %w", id, err)
+}
+
 // suspendAgent has init end the agent and close its socket, a host
-// socket that gVisor cannot save, and leaves the sandbox paused (runsc's
-// pause, its cgroup thawed: the sentry must run to save itself). Init
-// acts on a signal only while its tasks run, so the sandbox runs for the
-// moment it takes.
+// socket that gVisor cannot save, and leaves the sandbox paused by runsc
+// (see runscPause). Init acts on a signal only while its tasks run, so
+// the sandbox runs for the moment it takes.
 func (g *Gvisor) suspendAgent(ctx context.Context, id string, p paths) error {
 	if err := g.runscPause(ctx, id, "THAWED"); err != nil {
 		return err
@@ -264,7 +280,7 @@ func (g *Gvisor) suspendAgent(ctx context.Context, id string, p paths) error {
 }
 
 // resumeAgent has init bind the agent's socket and start the agent again,
-// waits for it and pauses the sandbox (runsc's pause and the freezer).
+// waits for it and pauses the sandbox.
 func (g *Gvisor) resumeAgent(ctx context.Context, id string, p paths, pid int) error {
 	if err := g.runscPause(ctx, id, "THAWED"); err != nil {
 		return err
