@@ -47,14 +47,11 @@ func filesPodName(k string) string { return objectName(k) + "-files" }
 // stream, its entries under "root", owners as they are on the claim.
 // A files pod mounts the claim meanwhile and is removed afterwards.
 func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
-	k, err := key(id)
+	k, unlock, err := d.lockStopped(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer d.locks.Lock(k)()
-	if err := d.mustBeStopped(ctx, id, k); err != nil {
-		return err
-	}
+	defer unlock()
 	if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("sandbox %s has no claim to export: %w", id, errdefs.ErrNotFound)
@@ -78,14 +75,11 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 // Discard implements runtime.Archiver: the claim goes, and the network
 // policy, which stays until Delete, records its size for Import.
 func (d *Driver) Discard(ctx context.Context, id string) error {
-	k, err := key(id)
+	k, unlock, err := d.lockStopped(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer d.locks.Lock(k)()
-	if err := d.mustBeStopped(ctx, id, k); err != nil {
-		return err
-	}
+	defer unlock()
 	name := objectName(k)
 	claim, err := d.claims().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -115,14 +109,11 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 // fails removes its claim, so that a start cannot boot a half-filled one
 // (nor seed it afresh from the image over the user's files).
 func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
-	k, err := key(id)
+	k, unlock, err := d.lockStopped(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer d.locks.Lock(k)()
-	if err := d.mustBeStopped(ctx, id, k); err != nil {
-		return err
-	}
+	defer unlock()
 	name := objectName(k)
 	size := resource.MustParse(strconv.Itoa(minDiskMB) + "Mi")
 	if old, err := d.claims().Get(ctx, name, metav1.GetOptions{}); err == nil {
@@ -161,16 +152,22 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	return nil
 }
 
-// mustBeStopped refuses a sandbox whose pod is there.
-func (d *Driver) mustBeStopped(ctx context.Context, id, k string) error {
+// lockStopped locks sandbox id's key and returns it, refusing a sandbox
+// whose pod is there.
+func (d *Driver) lockStopped(ctx context.Context, id string) (k string, unlock func(), err error) {
+	if k, err = key(id); err != nil {
+		return "", nil, err
+	}
+	unlock = d.locks.Lock(k)
 	pod, err := d.pod(ctx, k)
+	if err == nil && pod != nil {
+		err = fmt.Errorf("sandbox %s is not stopped: %w", id, errdefs.ErrConflict)
+	}
 	if err != nil {
-		return err
+		unlock()
+		return "", nil, err
 	}
-	if pod != nil {
-		return fmt.Errorf("sandbox %s is not stopped: %w", id, errdefs.ErrConflict)
-	}
-	return nil
+	return k, unlock, nil
 }
 
 // discarded says whether the sandbox's claim went to the archive store

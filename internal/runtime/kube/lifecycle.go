@@ -137,20 +137,10 @@ func (d *Driver) remove(ctx context.Context, k string) error {
 	if err := d.dropFilesPod(ctx, k); err != nil {
 		return err
 	}
-	name := objectName(k)
-	if err := d.policies().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := d.policies().Delete(ctx, objectName(k), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete network policy: %w", err)
 	}
-	if err := d.claims().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete claim: %w", err)
-	}
-	return d.wait(ctx, "the claim to go", func() (bool, error) {
-		_, err := d.claims().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, err
-	})
+	return d.deleteClaim(ctx, k)
 }
 
 // Recover reads the pod: running (or paused, by its freezer), stopped
