@@ -123,6 +123,23 @@
 // container ended while the pod was not being deleted (a stop deletes it
 // first): its command done, the OOM killer, a kill from outside.
 //
+// # Archive
+//
+// A stopped sandbox's files leave the cluster through a files pod
+// (runtime.Archiver, archive.go): the agent image's hutch run as
+// `hutch agent --listen` on the agent's port behind a token of its own,
+// as root with only the capabilities that keep owners and modes, the
+// claim mounted. Export packs the claim's root through the agent's tar
+// route; Discard deletes the claim and writes its size on the sandbox's
+// NetworkPolicy (annotation hutch.dev/discarded-claim-size), which
+// Recover reads to report the sandbox stopped rather than missing;
+// Import makes a fresh claim of that size, unpacks the stream into it and
+// writes the seed marker, so that the next boot keeps the files (a failed
+// import removes its claim). The files pod has no hutch.dev/id, so Watch
+// never reports it; Delete removes one a dead replica left. Where the
+// packed files go is the server's archive store: on PostgreSQL, the
+// database, which every replica reads.
+//
 // # Pause: the pod's boot
 //
 // Pause and Resume ask the pod's boot (PID 1, outside the sandbox's user
