@@ -215,7 +215,7 @@ func dialRunscAgent(ctx context.Context, p paths) (net.Conn, error) {
 // with it, at some resume after the thaw.
 //
 // A runsc-paused sentry still spends some host CPU of its own (measured
-// here: tens of ms a second on systrap), which runsc counts as the
+// here: about 35 ms a second on systrap), which runsc counts as the
 // sandbox's: the pause keeps the sandbox's CPU time as it was when its
 // tasks stopped, for Stats to report until the resume.
 func (d *Driver) runscPause(ctx context.Context, id, state string) error {
