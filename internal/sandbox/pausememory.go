@@ -169,7 +169,7 @@ func (s *Service) checkpointerOf(rt runtime.Runtime) (runtime.Checkpointer, erro
 // pauseOp is the runtime half of a pause: freeze, then checkpoint when
 // the memory is to be released. A checkpoint that fails leaves the
 // sandbox paused in memory, with the reason in its events: a pause never
-// loses a sandbox.
+// loses a sandbox (one whose processes died under it settles in error).
 func (s *Service) pauseOp(ctx context.Context, sb *Sandbox, mem PauseMemory, cause string) error {
 	// A frozen agent cannot answer: calls in flight end now, before the
 	// freeze, rather than hang until a resume that may never come.
@@ -193,6 +193,7 @@ func (s *Service) pauseOp(ctx context.Context, sb *Sandbox, mem PauseMemory, cau
 // as a memory event and the sandbox stays paused in memory; the tiered
 // pause does not try again (ReleaseAt is cleared), a pause asked for by
 // a client is answered with the error (strict) but still settles paused.
+// A failure that ended the sandbox is an error either way.
 func (s *Service) releaseOp(ctx context.Context, sb *Sandbox, cause string, strict bool) error {
 	if sb.Pause == nil {
 		sb.Pause = &PauseInfo{Memory: MemoryResident, Since: s.now().UTC()}
@@ -209,6 +210,13 @@ func (s *Service) releaseOp(ctx context.Context, sb *Sandbox, cause string, stri
 			sb.Pause = &PauseInfo{Memory: MemoryOnDisk, Since: s.now().UTC(), SizeBytes: size}
 			s.memoryEvent(ctx, sb.ID, cause, fmt.Sprintf("memory moved to disk: %d bytes in %s", size, took.Round(time.Millisecond)))
 			return nil
+		}
+		// A sandbox whose processes died under the checkpoint keeps no
+		// memory: it settles as recovery finds it, with the runtime's
+		// reason, not paused.
+		if obs, rerr := s.rt.Recover(ctx, sb.ID); rerr == nil && obs.State == runtime.StateStopped {
+			s.memoryEvent(ctx, sb.ID, cause, "checkpoint failed and the sandbox ended: "+err.Error())
+			return fmt.Errorf("%s: %w", died(obs), err)
 		}
 	}
 	sb.Pause.ReleaseAt = nil

@@ -230,6 +230,38 @@ func TestReleaseFailureKeepsPaused(t *testing.T) {
 	}
 }
 
+// dyingCheckpoint is a checkpointing fake whose next checkpoint fails
+// because the sandbox's processes died under it.
+type dyingCheckpoint struct{ *fakeruntime.Checkpointing }
+
+func (d dyingCheckpoint) Checkpoint(ctx context.Context, id string) (int64, error) {
+	d.Set(id, runtime.StateStopped)
+	return 0, errors.New("connecting to control server: connection refused")
+}
+
+// TestReleaseThatEndsTheSandbox: a checkpoint that fails because the
+// sandbox died under it is not a sandbox paused in memory: the pause is
+// answered with the error and the sandbox settles in error with the
+// runtime's reason, as recovery would find it.
+func TestReleaseThatEndsTheSandbox(t *testing.T) {
+	rt := dyingCheckpoint{fakeruntime.NewCheckpointing()}
+	r := newPauseRig(t, rt, nil)
+	sb := r.create(sandbox.CreateRequest{})
+	got, err := r.pause(sb.ID, sandbox.PauseRelease)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("release that ended the sandbox answered %v", err)
+	}
+	if strings.Contains(err.Error(), "memory stays resident") {
+		t.Fatalf("the answer claims memory is kept: %v", err)
+	}
+	if got == nil || got.State != sandbox.StateError || !strings.Contains(got.StateReason, "exited with status 137") {
+		t.Fatalf("after a release that ended the sandbox: %+v", got)
+	}
+	if msgs := r.memoryEvents(sb.ID, sandbox.CauseUser); len(msgs) != 1 || !strings.Contains(msgs[0], "the sandbox ended") {
+		t.Fatalf("memory events %q", msgs)
+	}
+}
+
 // TestReleaseWithoutCheckpointer: asking a runtime that cannot
 // checkpoint to release memory is a 400 on the memory field that says
 // why, and nothing changes; a server default of release falls back to
