@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -104,9 +105,10 @@ func (d *Driver) frozen(ctx context.Context, pod *corev1.Pod) (bool, error) {
 		return false, nil
 	}
 	state, err := d.control(ctx, pod, podinit.ControlState)
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		// Boot listens before init starts: nothing of the sandbox runs
-		// yet (or any more).
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
+		// Boot listens before init starts, and a boot that is ending
+		// (killed, the pod deleted) closes or resets the connection:
+		// nothing of the sandbox runs yet (or any more).
 		return false, nil
 	}
 	return state == podinit.StateFrozen, err
