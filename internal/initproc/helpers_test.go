@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hutchdev/hutch/internal/poll"
 )
@@ -42,8 +44,16 @@ func startInit(t *testing.T, cmd *exec.Cmd, cleanup func()) (int, func() error) 
 	go func() { exit = cmd.Wait(); close(done) }()
 	wait := func() error { <-done; return exit }
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = wait()
+		// SIGTERM first: init passes it on to its command's process group
+		// and ends with it, where a SIGKILL would leave the command behind,
+		// orphaned (init is no namespace's PID 1 here).
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 		if cleanup != nil {
 			cleanup()
 		}
