@@ -27,6 +27,9 @@
 //	--kube-protected-cidrs LIST ranges no sandbox reaches whatever its
 //	                            policy: the cluster's pod and service
 //	                            ranges, the nodes (link-local always is)
+//	--kube-images LIST          name=reference pairs: the image a sandbox
+//	                            asking for name runs (over the defaults for
+//	                            base, python and node, from Docker Hub)
 //
 // The agent image needs nothing but /hutch, a CGO_ENABLED=0 build of
 // cmd/hutch (scripts/setup.sh builds it so). The agent listens on TCP
