@@ -19,33 +19,19 @@ const compatDir = "compat"
 // environment and appends its vendor's prefix itself.
 func runSDK(t *testing.T, script string, extra ...string) {
 	t.Helper()
-	needSDKs(t)
-	runScript(t, startServer(t, "", extra...), script)
-}
-
-// needSDKs fails the test when node or the SDKs are missing.
-func needSDKs(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
+	node, err := exec.LookPath("node")
+	if err != nil {
 		t.Fatalf("node is not installed (scripts/setup.sh installs it): %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(compatDir, "node_modules")); err != nil {
 		t.Fatalf("the SDKs are not installed in e2e/compat (scripts/setup.sh runs npm ci there): %v", err)
 	}
-}
-
-// runScript runs one vendor's script against server s.
-func runScript(t *testing.T, s *server, script string, env ...string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startServer(t, "", extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", script)
 	cmd.Dir = compatDir
-	cmd.Env = append(append(os.Environ(), "HUTCH_COMPAT_URL="+s.url, "HUTCH_API_KEY="+s.key), env...)
+	cmd.Env = append(os.Environ(), "HUTCH_COMPAT_URL="+s.url, "HUTCH_API_KEY="+s.key)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = startOwned(cmd)

@@ -31,5 +31,5 @@ fi
 echo "== go test"
 # -p 1 keeps packages that start real sandboxes from competing for the two
 # cores of the CI machine; -count=1 never trusts a cached result.
-# -timeout is per package: e2e, with two k3s clusters, takes 12-17 minutes.
+# -timeout is per package: e2e takes 10-15 minutes.
 go test -count=1 -p 1 -timeout 30m ./... 2>&1 | tee /tmp/hutch-test.log

@@ -38,7 +38,8 @@ import (
 // pod bridge's gateway, the Secret, `kubectl apply -k` of an overlay that
 // sets the image (k3s's embedded kubectl). Two replicas become Ready,
 // both answer with the one key the Secret bootstrapped, a key made
-// through one works on the other, and a sandbox made through one runs
+// through one works on the other, the four vendors' SDK suites (e2e/compat,
+// unpatched) pass against the second, and a sandbox made through one runs
 // `echo hi` through the other, before and after the first is killed, and
 // leaves no pod or claim once deleted through the first's replacement.
 //
@@ -49,7 +50,7 @@ import (
 // Service.
 func TestDeployOnCluster(t *testing.T) {
 	c := kubetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	k3s, err := kubetest.Binary()
 	if err != nil {
@@ -68,16 +69,26 @@ func TestDeployOnCluster(t *testing.T) {
 		t.Fatalf("ctr images import: %v\n%s", err, out)
 	}
 
-	// The sandboxes' image, found on the node (IfNotPresent) as no
-	// registry is reachable here.
+	// The sandboxes' images, found on the node (IfNotPresent) as no
+	// registry is reachable here: busybox, and setup's base and python
+	// for the SDK suites, named with --kube-images.
 	const sandboxImage = "hutch.local/busybox:e2e"
 	if err := c.ImportBusybox(sandboxImage); err != nil {
 		t.Fatal(err)
 	}
+	var names []string
+	for _, name := range []string{"base", "python"} {
+		ref := "hutch.local/" + name + ":e2e"
+		if err := c.ImportRootfs(ref, filepath.Join(imageCache(), name+".tar")); err != nil {
+			t.Fatalf("%v (scripts/setup.sh builds the image)", err)
+		}
+		names = append(names, name+"="+ref)
+	}
 
 	storeURL := database(t, c)
 	apiHost, apiPort := apiServer(ctx, t, c)
-	overlay := writeOverlay(t, tag, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort})
+	overlay := writeOverlay(t, tag, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort},
+		"--kube-images="+strings.Join(names, ","), "--default-image=base")
 	kubectl(ctx, t, k3s, c.Kubeconfig, "apply", "-k", overlay)
 	// Before PostgreSQL and its relay go: the replicas shut down while
 	// their database still answers.
@@ -109,6 +120,9 @@ func TestDeployOnCluster(t *testing.T) {
 		t.Fatalf("replica B refuses the key replica A made: %v", err)
 	}
 	t.Logf("2 replicas Ready; replica B answers /v1/info (runtime %s) with the key replica A made", info.Runtime)
+	for _, script := range []string{"hopx.test.mjs", "e2b.test.mjs", "daytona.test.mjs", "opensandbox.test.mjs"} {
+		t.Run(script, func(t *testing.T) { runSDK(ctx, t, pods[1], key, script) })
+	}
 	sandboxLifecycle(ctx, t, c, pods, key, sandboxImage)
 }
 
@@ -321,11 +335,44 @@ func apiServer(ctx context.Context, t *testing.T, c *kubetest.Cluster) (string, 
 	return "", ""
 }
 
+// sdkDir holds the vendors' SDKs and the scripts e2e runs with them
+// against one server (e2e/compat, linked to its packages by setup.sh).
+const sdkDir = "../../e2e/compat"
+
+// runSDK runs one vendor's SDK script, unpatched, against the replica in
+// pod, as e2e does against a server on this machine.
+func runSDK(ctx context.Context, t *testing.T, pod *corev1.Pod, key, script string) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed (scripts/setup.sh installs it): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules")); err != nil {
+		t.Fatalf("the SDKs are not installed in e2e/compat (scripts/setup.sh links them): %v", err)
+	}
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", script)
+	cmd.Dir = sdkDir
+	cmd.Env = append(os.Environ(), "HUTCH_COMPAT_URL=http://"+net.JoinHostPort(pod.Status.PodIP, "7420"), "HUTCH_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s against replica %s:\n%s", script, pod.Name, out)
+	if err != nil {
+		t.Fatalf("%s failed: %v", script, err)
+	}
+}
+
+// imageCache is where scripts/setup.sh keeps the base images.
+func imageCache() string {
+	if dir := os.Getenv("HUTCH_IMAGE_CACHE"); dir != "" {
+		return dir
+	}
+	return "/var/cache/hutch/images"
+}
+
 // writeOverlay writes a kustomization over deploy/kubernetes that sets
 // the image tag (repeating the base's replacements, as docs/kubernetes.md
 // tells an overlay to), pulls never, gives the sandboxes kubetest's
-// storage class, and sets env in the control plane.
-func writeOverlay(t *testing.T, tag string, env map[string]string) string {
+// storage class, sets env in the control plane and adds args to its
+// hutch serve.
+func writeOverlay(t *testing.T, tag string, env map[string]string, args ...string) string {
 	base, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +391,9 @@ func writeOverlay(t *testing.T, tag string, env map[string]string) string {
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		ops = append(ops, map[string]any{"op": "add", "path": container + "/env/-", "value": map[string]string{"name": name, "value": env[name]}})
 	}
-	ops = append(ops, map[string]any{"op": "add", "path": container + "/args/-", "value": "--kube-storage-class=" + kubetest.StorageClass})
+	for _, a := range append([]string{"--kube-storage-class=" + kubetest.StorageClass}, args...) {
+		ops = append(ops, map[string]any{"op": "add", "path": container + "/args/-", "value": a})
+	}
 	patch, err := yaml.Marshal(ops)
 	if err != nil {
 		t.Fatal(err)
