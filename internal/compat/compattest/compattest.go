@@ -112,9 +112,15 @@ func NewStack(t *testing.T, opts ...Option) *Stack {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	agentSrv := &http.Server{Handler: agent.NewServer(log)}
+	ag := agent.NewServer(log)
+	agentSrv := &http.Server{Handler: ag}
 	go agentSrv.Serve(ln)
-	t.Cleanup(func() { agentSrv.Close() })
+	// The agent's background processes are the test's: ag.Close ends
+	// them, which closing its HTTP server does not.
+	t.Cleanup(func() {
+		agentSrv.Close()
+		ag.Close()
+	})
 	rt := &Runtime{Fake: fakeruntime.New(), sock: sock}
 	var driver runtime.Runtime = rt
 	if o.checkpoints {
