@@ -30,15 +30,7 @@ func TestAgentStartsUndumpable(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `ulimit -s 65536 && exec "$0" init `+AgentFDFlag+` 3 -- sleep 600`, bin)
 	cmd.Env = append(os.Environ(), "HUTCHINIT_AGENT_PROBE="+probes, "GOTRACEBACK=crash")
 	cmd.ExtraFiles = []*os.File{lnf}
-	init, _ := startInit(t, cmd, func() {
-		// The agents are in sessions of their own: init's kill misses them.
-		files, _ := filepath.Glob(filepath.Join(probes, "agent-*"))
-		for _, f := range files {
-			if pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "agent-")); pid > 0 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
+	init, _ := startInit(t, cmd, func() { killAgents(probes) })
 	want := "dumpable=0|Uid: 0 0 0 0|Gid: 0 0 0 0|GOTRACEBACK=crash|stack=67108864"
 
 	agent, seen := 0, map[int]bool{}
@@ -46,12 +38,10 @@ func TestAgentStartsUndumpable(t *testing.T) {
 		t.Helper()
 		var b []byte
 		poll.Until(t, what, func() bool {
-			files, _ := filepath.Glob(filepath.Join(probes, "agent-*"))
-			for _, f := range files {
-				pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "agent-"))
-				if !seen[pid] && pid > 0 {
+			for _, pid := range probedAgents(probes) {
+				if !seen[pid] {
 					var err error
-					if b, err = os.ReadFile(f); err == nil {
+					if b, err = os.ReadFile(filepath.Join(probes, "agent-"+strconv.Itoa(pid))); err == nil {
 						agent, seen[pid] = pid, true
 						return true
 					}

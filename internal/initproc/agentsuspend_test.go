@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,23 +30,12 @@ func TestAgentSuspendResumeStartsOneAgent(t *testing.T) {
 	sock := filepath.Join(work, "agent.sock")
 	cmd := exec.Command(bin, "init", AgentSocketFlag, sock, "--", "sh", "-c", "echo $$ > "+work+"/pid; exec sleep 600")
 	cmd.Env = append(os.Environ(), "HUTCHINIT_AGENT_PROBE="+probes)
-	agents := func() []int {
-		files, _ := filepath.Glob(filepath.Join(probes, "agent-*"))
-		var pids []int
-		for _, f := range files {
-			if pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "agent-")); pid > 0 {
-				pids = append(pids, pid)
-			}
-		}
-		return pids
-	}
+	agents := func() []int { return probedAgents(probes) }
 	var workload int
 	init, _ := startInit(t, cmd, func() {
-		// The agents are in sessions of their own, and the workload
-		// outlives init outside a pid namespace: init's kill misses them.
-		for _, pid := range agents() {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		// The workload outlives an init that had to be killed, outside a
+		// pid namespace.
+		killAgents(probes)
 		if workload > 0 {
 			_ = syscall.Kill(workload, syscall.SIGKILL)
 		}

@@ -72,3 +72,25 @@ func readPID(t *testing.T, what, path string) int {
 	})
 	return pid
 }
+
+// probedAgents lists the pids of the agents the test binary's agent
+// (testdata/hutchinit) reported in dir (HUTCHINIT_AGENT_PROBE), one file
+// agent-<pid> each.
+func probedAgents(dir string) []int {
+	files, _ := filepath.Glob(filepath.Join(dir, "agent-*"))
+	var pids []int
+	for _, f := range files {
+		if pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "agent-")); pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killAgents kills the agents probedAgents finds: they run in sessions of
+// their own, which init's end misses.
+func killAgents(dir string) {
+	for _, pid := range probedAgents(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
