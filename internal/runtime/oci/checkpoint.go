@@ -170,6 +170,13 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 			err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
 		}
 	}
+	if err != nil && stuckTask(dumpLog) {
+		// A task stayed in uninterruptible sleep past CRIU's wait (its
+		// I/O stalled: seen once under a CI run's disk load). The failed
+		// dump left everything as it was; one more try.
+		d.log.Warn("checkpoint: a task was unseizable, dumping again", "id", id)
+		err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
+	}
 	if err != nil {
 		// A failed dump leaves the processes as they were: still frozen.
 		d.follow(id, procID{rec.InitPID, rec.InitStart})
@@ -406,6 +413,13 @@ func execCount(pid int) int {
 func inFlight(dumpLog string) bool {
 	b, _ := os.ReadFile(dumpLog)
 	return strings.Contains(string(b), "closed in-flight socket")
+}
+
+// stuckTask reports whether a dump failed because a task stayed in
+// uninterruptible sleep (state D) while CRIU waited to seize it.
+func stuckTask(dumpLog string) bool {
+	b, _ := os.ReadFile(dumpLog)
+	return strings.Contains(string(b), "Unseizable non-zombie")
 }
 
 // thawBriefly lets a frozen sandbox run for a moment and freezes it again.
