@@ -103,12 +103,13 @@ func (s *Server) Close() {
 // Main is `hutch agent --fd N`: serve on the inherited listener until
 // SIGTERM. The listener comes from the host through init (see
 // initproc.AgentFDFlag); --socket instead binds a path, for running the
-// agent by hand.
+// agent by hand, and --listen a TCP address, for the kube runtime's files
+// pod (see listen).
 func Main(args []string) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fd := fs.Int("fd", 0, "inherited listening socket")
 	sock := fs.String("socket", "", "unix socket path to listen on (instead of --fd)")
-	listen := fs.String("listen", "", "TCP address to listen on (instead of --fd), for a pod that serves a claim's files; needs the token in "+protocol.TokenEnv)
+	listenAddr := fs.String("listen", "", "TCP address to listen on (instead of --fd), for a pod that serves a claim's files; needs the token in "+protocol.TokenEnv)
 	execState := fs.String(initproc.AgentExecFlag, "", "what init's execve of the agent changed, to put back (JSON)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -127,26 +128,7 @@ func Main(args []string) int {
 			return 1
 		}
 	}
-	var ln net.Listener
-	var err error
-	switch {
-	case *fd >= 3:
-		f := os.NewFile(uintptr(*fd), "agent.sock")
-		ln, err = net.FileListener(f)
-		f.Close()
-	case *sock != "":
-		ln, err = net.Listen("unix", *sock)
-	case *listen != "":
-		// Anyone who reaches the address may connect: the token is what
-		// keeps them out.
-		if os.Getenv(protocol.TokenEnv) == "" {
-			err = errors.New("--listen needs a token in " + protocol.TokenEnv)
-		} else {
-			ln, err = net.Listen("tcp", *listen)
-		}
-	default:
-		err = errors.New("--fd, --socket or --listen is required")
-	}
+	ln, err := listen(*fd, *sock, *listenAddr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hutch agent:", err)
 		return 1
@@ -166,4 +148,24 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// listen is the agent's listener: the inherited descriptor fd (from 3),
+// a unix socket at sock, or TCP on addr, which only a token keeps others
+// out of, so it is refused without one in protocol.TokenEnv.
+func listen(fd int, sock, addr string) (net.Listener, error) {
+	switch {
+	case fd >= 3:
+		f := os.NewFile(uintptr(fd), "agent.sock")
+		defer f.Close()
+		return net.FileListener(f)
+	case sock != "":
+		return net.Listen("unix", sock)
+	case addr != "":
+		if os.Getenv(protocol.TokenEnv) == "" {
+			return nil, errors.New("--listen needs a token in " + protocol.TokenEnv)
+		}
+		return net.Listen("tcp", addr)
+	}
+	return nil, errors.New("--fd, --socket or --listen is required")
 }

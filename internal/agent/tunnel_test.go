@@ -105,3 +105,28 @@ func TestTunnelRefusals(t *testing.T) {
 	}
 	wantError(t, ts, "GET", "/tcp?port=80", nil, 400, "INVALID_ARGUMENT", "Upgrade: "+protocol.TunnelUpgrade)
 }
+
+// TestListenTCPNeedsToken: the agent listens on TCP (a files pod) only
+// with a token to check, since anyone who reaches the address may
+// connect; with one it listens there.
+func TestListenTCPNeedsToken(t *testing.T) {
+	t.Setenv(protocol.TokenEnv, "")
+	if ln, err := listen(0, "", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), protocol.TokenEnv) {
+		if ln != nil {
+			ln.Close()
+		}
+		t.Fatalf("--listen without a token: %v", err)
+	}
+	t.Setenv(protocol.TokenEnv, "secret")
+	ln, err := listen(0, "", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().Network() != "tcp" {
+		t.Fatalf("listening on %s", ln.Addr())
+	}
+	if _, err := listen(0, "", ""); err == nil {
+		t.Fatal("no listener named, and no error")
+	}
+}
