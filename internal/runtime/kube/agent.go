@@ -92,22 +92,47 @@ func (d *Driver) healthz(ctx context.Context, pod *corev1.Pod) error {
 
 // roundTrip sends req on c, reads the whole answer and closes c.
 func roundTrip(ctx context.Context, c net.Conn, req *http.Request) (*http.Response, []byte, error) {
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := req.Write(c); err != nil {
-		return nil, nil, err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	resp, err := send(ctx, c, req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("agent answer: %w", err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp, body, err
+}
+
+// send writes req on c (its body streamed) and returns the answer, whose
+// body's Close closes c; c is closed on error. ctx bounds the whole
+// exchange, the body's reading included.
+func send(ctx context.Context, c net.Conn, req *http.Request) (*http.Response, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	done := func() { stop(); c.Close() }
+	if err := req.Write(c); err != nil {
+		done()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		done()
+		return nil, fmt.Errorf("agent answer: %w", err)
+	}
+	resp.Body = closeBoth{resp.Body, done}
+	return resp, nil
+}
+
+// closeBoth closes a body and then what carries it.
+type closeBoth struct {
+	io.ReadCloser
+	after func()
+}
+
+func (c closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	c.after()
+	return err
 }
 
 // Exec runs argv in the sandbox through its agent and returns its

@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,19 +113,17 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	}
 	defer unlock()
 	name := objectName(k)
-	size := resource.MustParse(strconv.Itoa(minDiskMB) + "Mi")
+	claim := d.claimFor(k, id, 0) // the smallest, unless a size is known
 	if old, err := d.claims().Get(ctx, name, metav1.GetOptions{}); err == nil {
-		size = old.Spec.Resources.Requests[corev1.ResourceStorage]
-	} else if np, err := d.policies().Get(ctx, name, metav1.GetOptions{}); err == nil && np.Annotations[annotationDiscarded] != "" {
+		claim.Spec.Resources = old.Spec.Resources
+	} else if np, err := d.policies().Get(ctx, name, metav1.GetOptions{}); err == nil {
 		if q, err := resource.ParseQuantity(np.Annotations[annotationDiscarded]); err == nil {
-			size = q
+			claim.Spec.Resources.Requests[corev1.ResourceStorage] = q
 		}
 	}
 	if err := d.deleteClaim(ctx, k); err != nil {
 		return err
 	}
-	claim := d.claimFor(k, id, 0)
-	claim.Spec.Resources.Requests[corev1.ResourceStorage] = size
 	if _, err := d.claims().Create(ctx, claim, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("import %s: create claim: %w", id, err)
 	}
@@ -285,40 +281,19 @@ func (d *Driver) filesCall(ctx context.Context, pod *corev1.Pod, method, path st
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	req, _ := http.NewRequestWithContext(ctx, method, "http://agent"+path, body)
 	req.Header.Set(protocol.HeaderVersion, strconv.Itoa(protocol.Version()))
 	if body != nil && body != http.NoBody {
 		req.ContentLength = -1 // streamed, chunked
 	}
-	if err := req.Write(c); err != nil {
-		stop()
-		c.Close()
-		return nil, fmt.Errorf("%s %s on the files pod: %w", method, req.URL.Path, err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	resp, err := send(ctx, c, req)
 	if err != nil {
-		stop()
-		c.Close()
 		return nil, fmt.Errorf("%s %s on the files pod: %w", method, req.URL.Path, err)
 	}
-	resp.Body = closeBoth{resp.Body, func() { stop(); c.Close() }}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("%s %s on the files pod: %s: %s", method, req.URL.Path, resp.Status, msg)
 	}
 	return resp, nil
-}
-
-// closeBoth closes a body and then what carries it.
-type closeBoth struct {
-	io.ReadCloser
-	after func()
-}
-
-func (c closeBoth) Close() error {
-	err := c.ReadCloser.Close()
-	c.after()
-	return err
 }
