@@ -88,7 +88,7 @@ func TestDeployOnCluster(t *testing.T) {
 	storeURL := database(t, c)
 	apiHost, apiPort := apiServer(ctx, t, c)
 	overlay := writeOverlay(t, tag, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort},
-		"--kube-images="+strings.Join(names, ","), "--default-image=base")
+		"--kube-images="+strings.Join(names, ","))
 	kubectl(ctx, t, k3s, c.Kubeconfig, "apply", "-k", overlay)
 	// Before PostgreSQL and its relay go: the replicas shut down while
 	// their database still answers.
