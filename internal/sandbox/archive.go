@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -21,7 +22,14 @@ func WithArchive(st archive.Store) Option { return func(s *Service) { s.archives
 // EventArchive is the event type of archive and restore progress.
 const EventArchive = "archive"
 
-func archiveKey(id string) string { return id + ".tar.zst" }
+// archiveSuffix ends every archive's key: the sandbox's id, then this.
+const archiveSuffix = ".tar.zst"
+
+func archiveKey(id string) string { return id + archiveSuffix }
+
+// ArchiveOf is the sandbox whose archive is stored under key, false for a
+// key that is none of a sandbox's archives.
+func ArchiveOf(key string) (id string, ok bool) { return strings.CutSuffix(key, archiveSuffix) }
 
 // archiver returns the runtime's archive side, or an error saying there is
 // none.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hutchdev/hutch/internal/archive"
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -59,10 +58,11 @@ func moveLocalArchives(ctx context.Context, dir string, st sandbox.Store, to arc
 	var left []string
 	for _, e := range entries {
 		key := e.Name()
-		if !e.Type().IsRegular() || archive.CheckKey(key) != nil || !strings.HasSuffix(key, ".tar.zst") {
+		id, isArchive := sandbox.ArchiveOf(key)
+		if !e.Type().IsRegular() || archive.CheckKey(key) != nil || !isArchive {
 			continue // a Put's temporary file, or nothing of the store's
 		}
-		move, err := wantsMove(ctx, st, to, key)
+		move, err := wantsMove(ctx, st, to, id, key)
 		if err != nil {
 			return fmt.Errorf("move archive %s into the database: %w", key, err)
 		}
@@ -84,9 +84,9 @@ func moveLocalArchives(ctx context.Context, dir string, st sandbox.Store, to arc
 }
 
 // wantsMove reports whether the archive key, in the data dir, is the one
-// its sandbox restores from.
-func wantsMove(ctx context.Context, st sandbox.Store, to archive.Store, key string) (bool, error) {
-	sb, err := st.GetSandboxByID(ctx, strings.TrimSuffix(key, ".tar.zst"))
+// sandbox id restores from.
+func wantsMove(ctx context.Context, st sandbox.Store, to archive.Store, id, key string) (bool, error) {
+	sb, err := st.GetSandboxByID(ctx, id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return false, nil
 	}
