@@ -93,6 +93,7 @@ func (m *Multi) Capabilities() Capabilities {
 		c.Checkpoint = c.Checkpoint || d.Checkpoint
 		c.Watch = c.Watch || d.Watch
 		c.Pool = c.Pool || d.Pool
+		c.PoolLimits = c.PoolLimits || d.PoolLimits
 	}
 	return c
 }

@@ -4,7 +4,8 @@ import "context"
 
 // PoolSpec names one sandbox prepared ahead of demand: booted on its image
 // with its disk, network and agent up, but nothing of a user's yet (no
-// entrypoint, env, limits or policy).
+// entrypoint, env, limits or policy; a driver that declares
+// Capabilities.PoolLimits applies the limits here at prepare).
 type PoolSpec struct {
 	// ID is the prepared sandbox's own id, never a user's sandbox id.
 	ID string
@@ -13,6 +14,12 @@ type PoolSpec struct {
 	Runtime string
 	Image   string
 	DiskMB  int64
+	// CPU, MemoryMB and Pids are the limits a PoolLimits driver prepares
+	// with; zero (and ignored) for the others, which apply a spec's
+	// limits at Take.
+	CPU      float64
+	MemoryMB int64
+	Pids     int64
 }
 
 // Pooler is implemented by drivers that can prepare sandboxes ahead of
@@ -27,7 +34,8 @@ type Pooler interface {
 	// is from then on the same as one Create made from spec: its
 	// entrypoint runs with spec.Env, its limits and network policy are
 	// spec's, and every other method knows it by spec.ID only. The caller
-	// takes only p whose Image and DiskMB equal spec's. A failed Take
+	// takes only p whose Image and DiskMB equal spec's (and, under
+	// Capabilities.PoolLimits, whose CPU, MemoryMB and Pids). A failed Take
 	// leaves neither p nor spec.ID behind, so that the caller can Create
 	// spec.ID instead.
 	Take(ctx context.Context, p PoolSpec, spec Spec) error

@@ -62,6 +62,10 @@ type Capabilities struct {
 	Checkpoint bool // Checkpointer
 	Watch      bool // Watcher
 	Pool       bool // Pooler
+	// PoolLimits: a prepared sandbox's CPU, memory and pids limits are
+	// fixed when it is prepared (PoolSpec's), so that only a spec with
+	// the same limits can take it (a pod's resources, for one).
+	PoolLimits bool
 }
 
 // Spec is everything a driver needs to boot a sandbox.
