@@ -51,6 +51,7 @@ func boot(args []string) (int, error) {
 	port := fs.Int("agent-port", 0, "TCP port the agent listens on (0: no agent)")
 	control := fs.Int("control-port", 0, "TCP port of boot's freeze control (0: none)")
 	base := fs.Int("uid-base", 0, "host uid and gid of the sandbox's root (0: no user namespace)")
+	held := fs.Bool("held", false, "wait for the take on the control port before starting init (a prepared sandbox of a warm pool)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 0, err
 	}
@@ -80,6 +81,13 @@ func boot(args []string) (int, error) {
 	// The freezer hierarchy is mounted (and let go) in the image's root,
 	// before the claim's replaces it.
 	var fz *freezer
+	var h *holder
+	if *held {
+		if *control == 0 {
+			return 0, errors.New("a held boot needs a control port")
+		}
+		h = newHolder()
+	}
 	if *control > 0 {
 		token := os.Getenv(protocol.TokenEnv)
 		if token == "" {
@@ -92,18 +100,35 @@ func boot(args []string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		go serveControl(ln, token, fz)
+		go serveControl(ln, token, fz, h)
 	}
 	if err := makeRoot(filepath.Join(claim, "root")); err != nil {
 		return 0, err
 	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
+	env, started := os.Environ(), func(error) {}
+	if h != nil {
+		t, status, ok := h.wait(sigs)
+		if !ok {
+			return status, nil // deleted before it was taken
+		}
+		if err := t.req.apply(); err != nil {
+			t.done <- err
+			return 0, err
+		}
+		argv, env = t.req.Args, t.req.env()
+		started = func(err error) { t.done <- err }
+	}
 	if err := dropCapabilities(); err != nil {
+		started(err)
 		return 0, err
 	}
 	// init runs through `hutch kube enter`, which installs the seccomp
 	// filter from inside the new namespaces (it forbids making them).
 	cmd := exec.Command(BinDir+"/hutch", append(append([]string{"kube", "enter"}, initArgs...), append([]string{"--"}, argv...)...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = env
 	cmd.ExtraFiles = files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWCGROUP}
 	if *base > 0 {
@@ -115,22 +140,23 @@ func boot(args []string) (int, error) {
 		// host's root, is not mapped in it.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	return supervise(cmd, fz)
+	return supervise(cmd, fz, sigs, started)
 }
 
-// supervise starts cmd (in fz's cgroup, when there is one), passes
-// termination signals on to it and reaps every process that ends (boot
-// is the container's PID 1), until cmd ends; it returns cmd's exit
-// status. A termination signal thaws fz first: frozen processes cannot
-// end, and the pod's deletion would wait for them.
-func supervise(cmd *exec.Cmd, fz *freezer) (int, error) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGCHLD)
+// supervise starts cmd (in fz's cgroup, when there is one), says how
+// that went to started, passes the termination signals sigs brings on to
+// it and reaps every process that ends (boot is the container's PID 1),
+// until cmd ends; it returns cmd's exit status. A termination signal
+// thaws fz first: frozen processes cannot end, and the pod's deletion
+// would wait for them.
+func supervise(cmd *exec.Cmd, fz *freezer, sigs chan os.Signal, started func(error)) (int, error) {
 	start := cmd.Start
 	if fz != nil {
 		start = func() error { return fz.start(cmd.Start) }
 	}
-	if err := start(); err != nil {
+	err := start()
+	started(err)
+	if err != nil {
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	for _, f := range cmd.ExtraFiles {

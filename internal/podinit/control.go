@@ -249,7 +249,7 @@ func (f *freezer) set(frozen bool) (string, error) {
 // line (protocol.TokenLine) and then ask one command; the answer is the
 // state, or "error: ...". A connection without the token is closed
 // unanswered.
-func serveControl(ln net.Listener, token string, f *freezer) {
+func serveControl(ln net.Listener, token string, f *freezer, h *holder) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -271,19 +271,26 @@ func serveControl(ln net.Listener, token string, f *freezer) {
 				return
 			}
 			var state string
-			switch strings.TrimSpace(line) {
+			cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+			switch cmd {
 			case ControlFreeze:
 				state, err = f.set(true)
 			case ControlThaw:
 				state, err = f.set(false)
 			case ControlState:
+				if h.held() {
+					state = StateHeld
+					break
+				}
 				f.mu.Lock()
 				state, err = f.read()
 				f.mu.Unlock()
+			case ControlTake:
+				state, err = h.take(arg)
 			case ControlStats:
 				state, err = f.stats()
 			default:
-				err = fmt.Errorf("unknown command %q", strings.TrimSpace(line))
+				err = fmt.Errorf("unknown command %q", cmd)
 			}
 			if err != nil {
 				fmt.Fprintf(c, "error: %v\n", err)

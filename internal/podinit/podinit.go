@@ -10,7 +10,7 @@
 //     once, owners shifted by N, so that everything the sandbox writes
 //     anywhere persists across a stop and a start;
 //   - boot CLAIM [--pids N] [--agent-port P] [--control-port C]
-//     [--uid-base N] -- ARGV, in the main container: makes the claim's
+//     [--uid-base N] [--held] -- ARGV, in the main container: makes the claim's
 //     copy the root (moved over /, with the container's /proc, /dev and
 //     /sys bound in), sets the pids limit, binds the agent's TCP port,
 //     makes the child freezer cgroup init is started in and serves
@@ -18,7 +18,9 @@
 //     needed for that) from the bounding set, and runs `hutch kube enter
 //     init ...` in a new user namespace (root inside is uid N outside)
 //     and cgroup namespace, staying PID 1 of the container to pass
-//     signals on and reap;
+//     signals on and reap; with --held (a prepared sandbox of a warm
+//     pool) it waits before dropping the capability until the control
+//     port brings the workload (take.go);
 //   - enter ARGS, the first program in those namespaces: installs a
 //     seccomp filter refusing new namespaces (and the mount API, BPF,
 //     perf events, keyrings), cuts the capabilities to boot's bounding
@@ -54,7 +56,7 @@ const SeededMarker = ".seeded"
 // Main runs `hutch kube ARGS` and returns its exit status.
 func Main(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM [--uid-base N] | boot CLAIM [--pids N] [--agent-port P] [--control-port C] [--uid-base N] -- ARGV | enter INIT-ARGS")
+		fmt.Fprintln(os.Stderr, "usage: hutch kube install DEST | seed CLAIM [--uid-base N] | boot CLAIM [--pids N] [--agent-port P] [--control-port C] [--uid-base N] [--held] -- ARGV | enter INIT-ARGS")
 		return 2
 	}
 	var err error
