@@ -25,8 +25,9 @@ import (
 // that pins whatever it took.
 //
 // With pool, a prepared sandbox of the same runtime, image digest and
-// disk size serves the create when there is one (takeFromPool). The path
-// that served it is returned: CreatePathPool or CreatePathCold.
+// disk size (and limits, on a driver that fixes them at prepare) serves
+// the create when there is one (takeFromPool). The path that served it
+// is returned: CreatePathPool or CreatePathCold.
 func (s *Service) createRuntime(ctx context.Context, sb *Sandbox, pool bool) (string, error) {
 	spec := specOf(sb)
 	st := s.Images().cache
@@ -74,10 +75,15 @@ func (s *Service) createRuntime(ctx context.Context, sb *Sandbox, pool bool) (st
 
 // takeFromPool turns a prepared sandbox that can serve spec into sb, and
 // reports whether it did. spec's image is resolved and pinned to sb
-// already, so the member's own pin goes. A failed take leaves nothing
-// (runtime.Pooler), and the caller boots sb cold instead.
+// already, so the member's own pin goes, and then the member itself
+// (pool_owner.go), whatever the take's outcome. A failed take leaves
+// nothing (runtime.Pooler), and the caller boots sb cold instead.
 func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Spec) bool {
-	m, ok := s.pool.take(poolKey{Runtime: RuntimeOf(sb), Image: spec.Image, DiskMB: spec.DiskMB})
+	if s.pool == nil {
+		return false
+	}
+	m, ok := s.pool.take(s.keyOf(runtime.PoolSpec{Runtime: RuntimeOf(sb), Image: spec.Image, DiskMB: spec.DiskMB,
+		CPU: spec.CPU, MemoryMB: spec.MemoryMB, Pids: spec.Pids}))
 	if !ok {
 		return false
 	}
@@ -86,6 +92,7 @@ func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Sp
 	err := s.pool.pl.Take(ctx, m, spec)
 	end()
 	s.releaseImages(context.WithoutCancel(ctx), m.ID)
+	s.pool.disown(m.ID)
 	if err != nil {
 		s.log.Warn("take a pooled sandbox; booting it cold", "sandbox", sb.ID, "pooled", m.ID, "err", err)
 		return false

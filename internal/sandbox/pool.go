@@ -19,12 +19,28 @@ import (
 // background, one prepare at a time and only once creates have gone quiet
 // (pool_fill.go).
 //
+// A driver that declares Capabilities.PoolLimits fixes a member's CPU,
+// memory and pids at prepare (a pod's QoS class cannot change): its
+// members are prepared with the configured default resources, and only a
+// create with exactly those limits takes one; a create with others boots
+// cold. For the other drivers the limits are no part of the key and are
+// zero in PoolSpec, since Take applies the create's own.
+//
 // Prepared sandboxes are no organisation's: they have no record, so no
 // list, get, event or quota sees them. Each pins its image under its pool
 // id (PoolIDPrefix), so an image removal cannot take its layers; a take
 // moves the pin to the sandbox, and a removal of the image drops its
 // members. Shutdown drops every member; a restart keeps the members the
 // driver still holds that match the configuration and drops the rest.
+//
+// Replicas that share a driver (kube: one cluster, one PostgreSQL) all
+// see every member. Each member is owned by exactly one live replica,
+// which holds its shared lock ("pool <id>", SharedLocker) from before
+// its prepare until it is taken or dropped; a replica adopts or drops
+// only members whose lock it can take, so the members of a replica that
+// died are taken in by another's next pass (pool_adopt.go), and a live
+// replica's are left alone. Without a SharedLocker the server is alone
+// and owns whatever its driver holds.
 
 // PoolIDPrefix starts the id of every prepared sandbox, so that no
 // sandbox id is ever one and the image pins of the pool are told apart.
@@ -40,11 +56,30 @@ const (
 func createPathMessage(path string) string { return "createPath: " + path }
 
 // poolKey is what a prepared sandbox can serve: creates on its runtime,
-// its image's digest (the reference when there is no image cache) and
-// its disk size.
+// its image's digest (the reference when there is no image cache), its
+// disk size and, when its driver declares PoolLimits, its CPU, memory
+// and pids limits (zero otherwise).
 type poolKey struct {
 	Runtime, Image string
 	DiskMB         int64
+	CPU            float64
+	MemoryMB, Pids int64
+}
+
+// keyOf is the key of a member with p's runtime, image, disk and limits:
+// the limits count only on a driver that fixes them at prepare.
+func (s *Service) keyOf(p runtime.PoolSpec) poolKey {
+	k := poolKey{Runtime: p.Runtime, Image: p.Image, DiskMB: p.DiskMB}
+	if s.poolLimits(p.Runtime) {
+		k.CPU, k.MemoryMB, k.Pids = p.CPU, p.MemoryMB, p.Pids
+	}
+	return k
+}
+
+// spec is the PoolSpec of a new member id of k.
+func (k poolKey) spec(id string) runtime.PoolSpec {
+	return runtime.PoolSpec{ID: id, Runtime: k.Runtime, Image: k.Image, DiskMB: k.DiskMB,
+		CPU: k.CPU, MemoryMB: k.MemoryMB, Pids: k.Pids}
 }
 
 // pool is the service's warm pools.
@@ -57,6 +92,9 @@ type pool struct {
 	creating   int       // creates in flight
 	lastCreate time.Time // when the last create began or ended
 	closed     bool
+	// owned holds, for every member this replica owns (preparing, ready
+	// or being taken), the release of its shared lock (pool_owner.go).
+	owned map[string]func()
 
 	kick     chan struct{} // wakes the filler: a take, a create's end
 	failures atomic.Int64  // prepares that failed, for /metrics
@@ -72,7 +110,8 @@ func newPool(s *Service) *pool {
 	if !ok {
 		return nil
 	}
-	return &pool{s: s, pl: pl, ready: map[poolKey][]runtime.PoolSpec{}, kick: make(chan struct{}, 1)}
+	return &pool{s: s, pl: pl, ready: map[poolKey][]runtime.PoolSpec{}, owned: map[string]func(){},
+		kick: make(chan struct{}, 1)}
 }
 
 func (p *pool) wake() {
@@ -191,17 +230,42 @@ func (s *Service) PoolFailures() int64 {
 
 // canPool says whether the driver called name prepares sandboxes.
 func (s *Service) canPool(name string) bool {
+	c, ok := s.capsOf(name)
+	return ok && c.Pool
+}
+
+// poolLimits says whether the driver called name fixes a prepared
+// sandbox's limits at prepare.
+func (s *Service) poolLimits(name string) bool {
+	c, ok := s.capsOf(name)
+	return ok && c.PoolLimits
+}
+
+// capsOf is what the driver called name can do; false when this server
+// has no such runtime.
+func (s *Service) capsOf(name string) (runtime.Capabilities, bool) {
 	if m, ok := s.rt.(*runtime.Multi); ok {
 		d, ok := m.Driver(name)
-		return ok && d.Capabilities().Pool
+		if !ok {
+			return runtime.Capabilities{}, false
+		}
+		return d.Capabilities(), true
 	}
-	return s.rt.Capabilities().Pool && slices.Contains(s.cfg.availableRuntimes(), name)
+	return s.rt.Capabilities(), slices.Contains(s.cfg.availableRuntimes(), name)
+}
+
+// defaultKey is the key of t's members with its reference as it is:
+// pools are filled with the configured default resources.
+func (s *Service) defaultKey(t PoolSize) poolKey {
+	d := s.cfg.DefaultResources
+	return s.keyOf(runtime.PoolSpec{Runtime: t.Runtime, Image: t.Image, DiskMB: d.DiskMB,
+		CPU: d.CPU, MemoryMB: d.MemoryMB, Pids: d.Pids})
 }
 
 // poolKeyOf is what t's members are now: its reference resolved in the
 // shared namespace.
 func (s *Service) poolKeyOf(ctx context.Context, t PoolSize) (poolKey, error) {
-	k := poolKey{Runtime: t.Runtime, Image: t.Image, DiskMB: s.cfg.DefaultResources.DiskMB}
+	k := s.defaultKey(t)
 	if st := s.Images().cache; st != nil {
 		img, err := st.In("").Resolve(ctx, t.Image)
 		if err != nil {

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -36,7 +35,8 @@ func (s *Service) StartPools(ctx context.Context) {
 	go p.run(ctx)
 }
 
-// closePools stops the filler and drops every member.
+// closePools stops the filler and drops every member, letting their
+// shared locks go.
 func (s *Service) closePools() {
 	p := s.pool
 	if p == nil {
@@ -120,15 +120,41 @@ func (p *pool) waitQuiet(ctx context.Context) bool {
 
 // fillOne drops the members no pool wants any more (an image replaced,
 // a size lowered) and prepares one member for the first pool short of
-// its size; it reports whether it prepared one. It holds the image gate
-// for reading, so that an image removal waits for it and then finds the
-// new member.
+// its size; it reports whether it prepared one. Among replicas it first
+// takes in what a replica gone left (adoptGone), so that it prepares only
+// what those do not give. It holds the image gate for reading, so that an
+// image removal waits for it and then finds the new member.
 func (p *pool) fillOne(ctx context.Context) (bool, error) {
 	s := p.s
 	s.imageGate.RLock()
 	defer s.imageGate.RUnlock()
+	pools, want, err := s.wanted(ctx)
+	if s.shared != nil {
+		p.adoptGone(ctx, want)
+	}
+	p.drop(ctx, p.trim(want), "no longer configured")
+	for _, w := range pools {
+		if p.count(w.k) < w.upTo {
+			return true, p.prepare(ctx, w.t)
+		}
+	}
+	return false, err
+}
+
+// poolWant is one configured pool: its target, its key now, and how many
+// members of that key the pools up to and with it want.
+type poolWant struct {
+	t    PoolSize
+	k    poolKey
+	upTo int
+}
+
+// wanted lists the configured pools of the runtimes that can prepare,
+// and how many members each key wants in all; err tells of the pools
+// whose image cannot be resolved now (left out).
+func (s *Service) wanted(ctx context.Context) ([]poolWant, map[poolKey]int, error) {
 	want := map[poolKey]int{}
-	var short *PoolSize
+	var out []poolWant
 	var errs []error
 	for _, t := range s.cfg.poolTargets() {
 		if t.Size == 0 || !s.canPool(t.Runtime) {
@@ -140,15 +166,9 @@ func (p *pool) fillOne(ctx context.Context) (bool, error) {
 			continue
 		}
 		want[k] += t.Size
-		if short == nil && p.count(k) < want[k] {
-			short = &t
-		}
+		out = append(out, poolWant{t: t, k: k, upTo: want[k]})
 	}
-	p.drop(ctx, p.trim(want), "no longer configured")
-	if short == nil {
-		return false, errors.Join(errs...)
-	}
-	return true, p.prepare(ctx, *short)
+	return out, want, errors.Join(errs...)
 }
 
 // trim takes out the members beyond what want keeps of each key.
@@ -165,25 +185,32 @@ func (p *pool) trim(want map[poolKey]int) []runtime.PoolSpec {
 	return out
 }
 
-// prepare boots one member of t: its image pinned under its pool id
-// first, so that the layers stay whatever happens to the name.
+// prepare boots one member of t with the default resources: owned (its
+// shared lock taken) before anything exists of it, so that no other
+// replica adopts or drops it, then its image pinned under its pool id, so
+// that the layers stay whatever happens to the name.
 func (p *pool) prepare(ctx context.Context, t PoolSize) error {
 	s := p.s
-	k := poolKey{Runtime: t.Runtime, Image: t.Image, DiskMB: s.cfg.DefaultResources.DiskMB}
-	m := runtime.PoolSpec{ID: ids.New(PoolIDPrefix), Runtime: t.Runtime, DiskMB: k.DiskMB}
+	k := s.defaultKey(t)
+	id := ids.New(PoolIDPrefix)
+	if err := p.own(ctx, id); err != nil {
+		return err
+	}
 	if st := s.Images().cache; st != nil {
-		img, err := st.In("").Pin(ctx, m.ID, t.Image)
+		img, err := st.In("").Pin(ctx, id, t.Image)
 		if err != nil {
+			p.disown(id)
 			return err
 		}
 		k.Image = img.Digest
 	}
-	m.Image = k.Image
+	m := k.spec(id)
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Automation.TransitionTimeout)
 	err := p.pl.Prepare(opCtx, m)
 	cancel()
 	if err != nil {
 		s.releaseImages(context.WithoutCancel(ctx), m.ID)
+		p.disown(m.ID)
 		return err
 	}
 	if !p.add(k, m) {
@@ -192,69 +219,18 @@ func (p *pool) prepare(ctx context.Context, t PoolSize) error {
 	return nil
 }
 
-// drop removes members that were never taken, with their image pins.
+// drop removes members that were never taken, with their image pins, and
+// lets them go: a member whose drop failed is left to whoever takes its
+// lock next (this replica's next pass among replicas, or a restart).
 func (p *pool) drop(ctx context.Context, ms []runtime.PoolSpec, why string) {
 	for _, m := range ms {
 		if err := p.pl.DropPrepared(ctx, m); err != nil {
 			p.s.log.Warn("drop a pooled sandbox", "id", m.ID, "why", why, "err", err)
-			continue
+		} else {
+			p.s.releaseImages(ctx, m.ID)
 		}
-		p.s.releaseImages(ctx, m.ID)
+		p.disown(m.ID)
 	}
-}
-
-// reconcile takes in what the driver still holds prepared from a previous
-// run: the members that match a configured pool (runtime, image digest,
-// disk) and still have their image pin are kept, up to the pool's size,
-// since they are as good as new ones; the rest are dropped. Image pins of
-// pool ids the driver no longer holds are released.
-func (p *pool) reconcile(ctx context.Context) {
-	s := p.s
-	held, err := p.pl.Prepared(ctx)
-	if err != nil {
-		s.log.Warn("list the sandboxes a previous run prepared", "err", err)
-		return
-	}
-	want := map[poolKey]int{}
-	for _, t := range s.cfg.poolTargets() {
-		if t.Size == 0 || !s.canPool(t.Runtime) {
-			continue
-		}
-		if k, err := s.poolKeyOf(ctx, t); err == nil {
-			want[k] += t.Size
-		}
-	}
-	var pins map[string][]string
-	if st := s.Images().cache; st != nil {
-		pins = st.Pins()
-	}
-	kept := map[string]bool{}
-	var stale []runtime.PoolSpec
-	for _, m := range held {
-		if m.Runtime == "" {
-			m.Runtime = s.defaultRuntime()
-		}
-		k := poolKey{Runtime: m.Runtime, Image: m.Image, DiskMB: m.DiskMB}
-		_, pinned := pins[m.ID]
-		if (pins == nil || pinned) && p.count(k) < want[k] && p.add(k, m) {
-			kept[m.ID] = true
-			continue
-		}
-		stale = append(stale, m)
-	}
-	p.drop(ctx, stale, "left by a previous run, no longer wanted")
-	var orphans []string
-	for owner := range pins {
-		if strings.HasPrefix(owner, PoolIDPrefix) && !kept[owner] {
-			orphans = append(orphans, owner)
-		}
-	}
-	if len(orphans) > 0 {
-		if err := s.Images().cache.Unpin(ctx, orphans...); err != nil {
-			s.log.Warn("release the image pins of pooled sandboxes gone", "err", err)
-		}
-	}
-	s.log.Info("warm pools reconciled", "kept", len(kept), "dropped", len(stale))
 }
 
 // dropPooledImage drops the members prepared on the image digest, which

@@ -37,10 +37,16 @@ type poolRig struct {
 
 func newPoolRig(t *testing.T, tweak func(*sandbox.Config)) *poolRig {
 	t.Helper()
+	return newPoolRigOn(t, fakeruntime.NewPooling(), tweak)
+}
+
+// newPoolRigOn is newPoolRig on the fake rt.
+func newPoolRigOn(t *testing.T, rt *fakeruntime.Pooling, tweak func(*sandbox.Config)) *poolRig {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("unpacking a rootfs keeps its owners: needs root")
 	}
-	r := &poolRig{t: t, dir: t.TempDir(), rt: fakeruntime.NewPooling(), cfg: sandbox.DefaultConfig()}
+	r := &poolRig{t: t, dir: t.TempDir(), rt: rt, cfg: sandbox.DefaultConfig()}
 	r.cfg.Pools = sandbox.PoolConfig{DefaultSize: 2}
 	if tweak != nil {
 		tweak(&r.cfg)
