@@ -50,13 +50,14 @@ func (d *Driver) Export(ctx context.Context, id string, w io.Writer) error {
 		return err
 	}
 	defer unlock()
-	if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("sandbox %s has no claim to export: %w", id, errdefs.ErrNotFound)
-		}
+	claim, err := d.claim(ctx, k)
+	if err != nil {
 		return err
 	}
-	return d.withFiles(ctx, k, func(pod *corev1.Pod) error {
+	if claim == nil {
+		return fmt.Errorf("sandbox %s has no claim to export: %w", id, errdefs.ErrNotFound)
+	}
+	return d.withFiles(ctx, k, claim.Name, func(pod *corev1.Pod) error {
 		q := url.Values{"path": {filesDir + "/root"}, "name": {"root"}}
 		resp, err := d.filesCall(ctx, pod, "GET", "/files/archive?"+q.Encode(), nil)
 		if err != nil {
@@ -78,15 +79,11 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 		return err
 	}
 	defer unlock()
-	name := objectName(k)
-	claim, err := d.claims().Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil // discarded already
+	claim, err := d.claim(ctx, k)
+	if err != nil || claim == nil {
+		return err // nil: discarded already
 	}
-	if err != nil {
-		return err
-	}
-	np, err := d.policies().Get(ctx, name, metav1.GetOptions{})
+	np, err := d.policies().Get(ctx, objectName(k), metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("discard %s: its network policy: %w", id, err)
 	}
@@ -95,6 +92,7 @@ func (d *Driver) Discard(ctx context.Context, id string) error {
 	}
 	size := claim.Spec.Resources.Requests[corev1.ResourceStorage]
 	np.Annotations[annotationDiscarded] = size.String()
+	np.Annotations[annotationUIDBase] = strconv.Itoa(claimOn(claim).base)
 	if _, err := d.policies().Update(ctx, np, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("discard %s: %w", id, err)
 	}
@@ -112,14 +110,25 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 		return err
 	}
 	defer unlock()
-	name := objectName(k)
-	claim := d.claimFor(k, id, 0) // the smallest, unless a size is known
-	if old, err := d.claims().Get(ctx, name, metav1.GetOptions{}); err == nil {
-		claim.Spec.Resources = old.Spec.Resources
-	} else if np, err := d.policies().Get(ctx, name, metav1.GetOptions{}); err == nil {
-		if q, err := resource.ParseQuantity(np.Annotations[annotationDiscarded]); err == nil {
-			claim.Spec.Resources.Requests[corev1.ResourceStorage] = q
+	// The claim's size and its files' uid base: the present claim's, or
+	// what Discard kept on the network policy; else the smallest and the
+	// key's.
+	old, err := d.claim(ctx, k)
+	if err != nil {
+		return err
+	}
+	on, size := newClaim(k), resource.Quantity{}
+	if old != nil {
+		on, size = claimOn(old), old.Spec.Resources.Requests[corev1.ResourceStorage]
+	} else if np, err := d.policies().Get(ctx, objectName(k), metav1.GetOptions{}); err == nil {
+		size, _ = resource.ParseQuantity(np.Annotations[annotationDiscarded])
+		if b, err := strconv.Atoi(np.Annotations[annotationUIDBase]); err == nil && b > 0 {
+			on.base = b
 		}
+	}
+	claim := d.claimFor(k, id, 0, on)
+	if !size.IsZero() {
+		claim.Spec.Resources.Requests[corev1.ResourceStorage] = size
 	}
 	if err := d.deleteClaim(ctx, k); err != nil {
 		return err
@@ -127,7 +136,7 @@ func (d *Driver) Import(ctx context.Context, id string, r io.Reader) error {
 	if _, err := d.claims().Create(ctx, claim, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("import %s: create claim: %w", id, err)
 	}
-	err = d.withFiles(ctx, k, func(pod *corev1.Pod) error {
+	err = d.withFiles(ctx, k, on.name, func(pod *corev1.Pod) error {
 		resp, err := d.filesCall(ctx, pod, "PUT", "/files/archive?"+url.Values{"path": {filesDir}}.Encode(), r)
 		if err != nil {
 			return err
@@ -181,7 +190,15 @@ func (d *Driver) discarded(ctx context.Context, k string) (bool, error) {
 
 // deleteClaim removes the sandbox's claim and waits until it is gone.
 func (d *Driver) deleteClaim(ctx context.Context, k string) error {
-	name := objectName(k)
+	c, err := d.claim(ctx, k)
+	if err != nil || c == nil {
+		return err
+	}
+	return d.deleteClaimNamed(ctx, c.Name)
+}
+
+// deleteClaimNamed removes claim name and waits until it is gone.
+func (d *Driver) deleteClaimNamed(ctx context.Context, name string) error {
 	if err := d.claims().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete claim: %w", err)
 	}
@@ -194,9 +211,10 @@ func (d *Driver) deleteClaim(ctx context.Context, k string) error {
 	})
 }
 
-// withFiles runs fn with a files pod on the sandbox's claim, made for it
-// (a stale one from a replica that died is replaced) and removed after.
-func (d *Driver) withFiles(ctx context.Context, k string, fn func(*corev1.Pod) error) error {
+// withFiles runs fn with a files pod on the sandbox's claim (named
+// claim), made for it (a stale one from a replica that died is replaced)
+// and removed after.
+func (d *Driver) withFiles(ctx context.Context, k, claim string, fn func(*corev1.Pod) error) error {
 	if err := d.dropFilesPod(ctx, k); err != nil {
 		return err
 	}
@@ -205,7 +223,7 @@ func (d *Driver) withFiles(ctx context.Context, k string, fn func(*corev1.Pod) e
 		defer cancel()
 		_ = d.dropFilesPod(cleanup, k)
 	}()
-	if _, err := d.pods().Create(ctx, d.filesPodFor(k, newToken()), metav1.CreateOptions{}); err != nil {
+	if _, err := d.pods().Create(ctx, d.filesPodFor(k, claim, newToken()), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create files pod: %w", err)
 	}
 	if err := d.waitReady(ctx, filesPodName(k)); err != nil {
@@ -239,7 +257,7 @@ func (d *Driver) dropFilesPod(ctx context.Context, k string) error {
 // agent image's hutch as the agent on the agent's port, behind a token
 // of its own, as root with only the capabilities that keep owners and
 // modes (the claim's files belong to the sandbox's shifted ids).
-func (d *Driver) filesPodFor(k, token string) *corev1.Pod {
+func (d *Driver) filesPodFor(k, claim, token string) *corev1.Pod {
 	no, root, grace := false, int64(0), int64(1)
 	pull := corev1.PullPolicy(d.cfg.PullPolicy)
 	if pull == "" {
@@ -267,7 +285,7 @@ func (d *Driver) filesPodFor(k, token string) *corev1.Pod {
 				},
 			}},
 			Volumes: []corev1.Volume{
-				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: objectName(k)}}},
+				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}},
 			},
 		},
 	}

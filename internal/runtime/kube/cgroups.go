@@ -98,20 +98,21 @@ func findContainerCgroup(base, podUID, cid string) (string, error) {
 	return "", nil
 }
 
-// frozen reports whether the pod's sandbox is frozen, asking its boot
-// (false for a pod booted without a control port).
-func (d *Driver) frozen(ctx context.Context, pod *corev1.Pod) (bool, error) {
+// bootState asks the pod's boot what state the sandbox is in: FROZEN,
+// THAWED, or HELD (a prepared pod not taken yet); THAWED for a pod booted
+// without a control port.
+func (d *Driver) bootState(ctx context.Context, pod *corev1.Pod) (string, error) {
 	if controlPort(pod) == 0 || containerID(pod) == "" {
-		return false, nil
+		return podinit.StateThawed, nil
 	}
 	state, err := d.control(ctx, pod, podinit.ControlState)
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
 		// Boot listens before init starts, and a boot that is ending
 		// (killed, the pod deleted) closes or resets the connection:
 		// nothing of the sandbox runs yet (or any more).
-		return false, nil
+		return podinit.StateThawed, nil
 	}
-	return state == podinit.StateFrozen, err
+	return state, err
 }
 
 // controlPort is the port of the pod's boot's freeze control, 0 when it

@@ -40,16 +40,20 @@
 //
 // In its namespace (and nowhere else) the driver needs these verbs:
 //
-//	pods                                create, get, list, watch, delete
-//	persistentvolumeclaims              create, get, delete
+//	pods                                create, get, list, watch, update, delete
+//	persistentvolumeclaims              create, get, list, update, delete
 //	networking.k8s.io networkpolicies   create, get, update, delete
 //
-// It reads pod status through get; list and watch are Watch's (below).
+// It finds a sandbox's pod and claim by listing its label, watches pods
+// for Watch (below) and updates pods and claims to relabel them at a
+// warm pool's take.
 // The control plane must reach the pods' addresses (ports 7311 and 7312). Every object
-// is named hutch-<key> (the sandbox id when it is a DNS label, else a
+// is made as hutch-<key> (the sandbox id when it is a DNS label, else a
 // cleaned prefix and a hash) and carries the labels
 // app.kubernetes.io/managed-by=hutch and hutch.dev/sandbox=<key> and the
-// annotation hutch.dev/id=<sandbox id>.
+// annotation hutch.dev/id=<sandbox id>; a claim also carries
+// hutch.dev/uid-base, the host uid its files' root is owned by. A pod
+// and claim taken from a warm pool keep their pool names (below).
 // The Spec carries no organisation, so no object names one. The driver
 // keeps no state of its own: any replica finds every sandbox in the API.
 //
@@ -142,6 +146,31 @@
 // never reports it; Delete removes one a dead replica left. Where the
 // packed files go is the server's archive store: on PostgreSQL, the
 // database, which every replica reads.
+//
+// # Warm pools
+//
+// Prepared sandboxes are held pods (runtime.Pooler, pool.go): a claim and
+// a pod under the pool id's key, labelled hutch.dev/pool=true with their
+// PoolSpec annotated, seeded, scheduled and started, both ports bound,
+// but with `hutch kube boot --held`, which waits on the control port
+// (still holding CAP_SYS_ADMIN) and runs nothing of a sandbox: no
+// network policy selects it. A pod's CPU and memory are its resources
+// from its creation, and in-place resize cannot change its QoS class
+// (nor, before Kubernetes 1.34, lower a memory limit), so a prepared pod
+// serves only creates with the CPU and memory it was made with
+// (Capabilities.PoolLimits; the lifecycle fills pools with the default
+// resources). Take makes the user's network policy, relabels the pod
+// (naming the resourceVersion it read, so that of two takes of one pod
+// one fails) and the claim to the user's key and id, and sends the held
+// boot the workload, the environment, the pids limit and the hostname
+// (the pod's UTS namespace and /etc/hostname: the pod keeps its pool
+// name and spec.hostname). What a user observes: the sandbox is the same
+// as a created one, but its pod's and claim's names are the pool's, and
+// /etc/hosts still names the pool's hostname. A take takes about as long
+// as init and the agent take to start; a create that boots cold waits
+// for the claim, the scheduler, the image's seed copy and the
+// containers. Every replica sees every prepared pod; the lifecycle keeps
+// each in one replica's pool by a lock across replicas.
 //
 // # Pause: the pod's boot
 //

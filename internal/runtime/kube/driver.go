@@ -85,6 +85,7 @@ type Driver struct {
 var _ runtime.Runtime = (*Driver)(nil)
 var _ runtime.AgentDialer = (*Driver)(nil)
 var _ runtime.Watcher = (*Driver)(nil)
+var _ runtime.Pooler = (*Driver)(nil)
 
 // New returns a driver on cfg.
 func New(cfg Config) (*Driver, error) {
@@ -153,12 +154,14 @@ func Client(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 func (d *Driver) Name() string { return "kube" }
 
 // Capabilities: the agent, the watch, pause (through the pod's boot,
-// wherever the driver runs), ports (through the agent) and archive (a
-// files pod on the claim). Not Network:
+// wherever the driver runs), ports (through the agent), archive (a
+// files pod on the claim) and warm pools of held pods, whose CPU and
+// memory are the pod's from its creation (PoolLimits: a pod's QoS class
+// cannot change, pool.go). Not Network:
 // a pod always has its interface, and its reach is the cluster's network
 // plugin's to enforce (doc.go).
 func (d *Driver) Capabilities() runtime.Capabilities {
-	return runtime.Capabilities{Agent: true, Watch: true, Pause: true, Ports: true, Archive: true}
+	return runtime.Capabilities{Agent: true, Watch: true, Pause: true, Ports: true, Archive: true, Pool: true, PoolLimits: true}
 }
 
 // Labels and annotations of every object the driver makes.
@@ -167,6 +170,10 @@ const (
 	labelSandbox = "hutch.dev/sandbox"
 	annotationID = "hutch.dev/id"
 	managedBy    = "hutch"
+	// annotationUIDBase, on a claim (and on the network policy, which
+	// outlives a discarded claim), is the host uid the claim's files'
+	// root is owned by: a taken prepared sandbox keeps its pool key's.
+	annotationUIDBase = "hutch.dev/uid-base"
 )
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
@@ -202,7 +209,9 @@ func key(id string) (string, error) {
 	return clean + "-" + hex.EncodeToString(sum[:6]), nil
 }
 
-// objectName names the pod, the claim and the network policy of a key.
+// objectName names the pod, the claim and the network policy a key's
+// sandbox is made with (a taken prepared sandbox keeps its pod's and
+// claim's: objects.go).
 func objectName(k string) string { return "hutch-" + k }
 
 func labels(k string) map[string]string {

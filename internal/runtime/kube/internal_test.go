@@ -118,7 +118,7 @@ func peers(np *networkingv1.NetworkPolicy) []networkingv1.NetworkPolicyPeer {
 // pod it makes, and none in a pod booted without one.
 func TestControlPort(t *testing.T) {
 	d := &Driver{cfg: Config{Namespace: "ns", AgentPort: 7311, ControlPort: 7399}}
-	pod := d.podFor("k", runtime.Spec{ID: "id", Image: "img", Entrypoint: []string{"sh", "--control-port", "1"}}, "t")
+	pod := d.podFor("k", runtime.Spec{ID: "id", Image: "img", Entrypoint: []string{"sh", "--control-port", "1"}}, "t", newClaim("k"), false)
 	if got := controlPort(pod); got != 7399 {
 		t.Errorf("control port %d, want 7399", got)
 	}
@@ -138,7 +138,7 @@ func TestControlPort(t *testing.T) {
 func TestPodImage(t *testing.T) {
 	d := &Driver{cfg: Config{Namespace: "ns", AgentImage: "agent:1", Images: map[string]string{"python": "reg/py:3"}}}
 	for name, want := range map[string]string{"python": "reg/py:3", "reg/other:2": "reg/other:2"} {
-		pod := d.podFor("k", runtime.Spec{ID: "id", Image: name}, "t")
+		pod := d.podFor("k", runtime.Spec{ID: "id", Image: name}, "t", newClaim("k"), false)
 		got := map[string]string{}
 		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
 			got[c.Name] = c.Image

@@ -139,6 +139,7 @@ func TestSuite(t *testing.T) {
 	t.Run("StatsAwayFromTheNode", func(t *testing.T) { testAgentStats(t, c, probe) })
 	t.Run("WatchReportsKilledNotStopped", func(t *testing.T) { testWatch(t, c, probe) })
 	t.Run("CreateWithoutTheImageFails", func(t *testing.T) { testMissingImage(t, c, probe) })
+	t.Run("TwoTakesOfOnePreparedPod", func(t *testing.T) { testTakeRace(t, c, probe) })
 }
 
 // testMissingImage checks that a create whose image the node cannot have

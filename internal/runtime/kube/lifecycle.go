@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/podinit"
 	"github.com/hutchdev/hutch/internal/runtime"
 )
 
@@ -43,21 +45,23 @@ func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
 }
 
 func (d *Driver) create(ctx context.Context, k string, sp runtime.Spec) error {
-	if _, err := d.claims().Create(ctx, d.claimFor(k, sp.ID, sp.DiskMB), metav1.CreateOptions{}); err != nil {
+	on := newClaim(k)
+	if _, err := d.claims().Create(ctx, d.claimFor(k, sp.ID, sp.DiskMB, on), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create claim: %w", err)
 	}
-	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp)); err != nil {
+	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp), on); err != nil {
 		return err
 	}
-	return d.boot(ctx, k, sp)
+	return d.boot(ctx, k, sp, on)
 }
 
-// boot creates the pod and waits until its agent answers.
-func (d *Driver) boot(ctx context.Context, k string, sp runtime.Spec) error {
-	if _, err := d.pods().Create(ctx, d.podFor(k, sp, newToken()), metav1.CreateOptions{}); err != nil {
+// boot creates the pod on claim on and waits until its agent answers.
+func (d *Driver) boot(ctx context.Context, k string, sp runtime.Spec, on onClaim) error {
+	pod, err := d.pods().Create(ctx, d.podFor(k, sp, newToken(), on, false), metav1.CreateOptions{})
+	if err != nil {
 		return fmt.Errorf("create pod: %w", err)
 	}
-	return d.waitReady(ctx, objectName(k))
+	return d.waitReady(ctx, pod.Name)
 }
 
 // Start boots a stopped sandbox again on its claim, which must exist. A
@@ -68,22 +72,26 @@ func (d *Driver) Start(ctx context.Context, sp runtime.Spec) error {
 		return err
 	}
 	defer d.locks.Lock(k)()
-	if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("sandbox %s has no claim: %w", sp.ID, errdefs.ErrNotFound)
-		}
+	claim, err := d.claim(ctx, k)
+	if err != nil {
 		return err
 	}
+	if claim == nil {
+		return fmt.Errorf("sandbox %s has no claim: %w", sp.ID, errdefs.ErrNotFound)
+	}
 	if pod, err := d.pod(ctx, k); err == nil && pod != nil && podRunning(pod) && pod.DeletionTimestamp == nil {
-		return nil // already running
+		if state, err := d.bootState(ctx, pod); err == nil && state != podinit.StateHeld {
+			return nil // already running
+		}
 	}
 	if err := d.stop(ctx, k, 0); err != nil {
 		return err
 	}
-	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp)); err != nil {
+	on := claimOn(claim)
+	if err := d.applyPolicy(ctx, k, sp.ID, policyOf(sp), on); err != nil {
 		return err
 	}
-	if err := d.boot(ctx, k, sp); err != nil {
+	if err := d.boot(ctx, k, sp, on); err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
 		defer cancel()
 		return errors.Join(err, d.stop(cleanup, k, 0))
@@ -130,7 +138,14 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	return d.remove(ctx, k)
 }
 
+// remove deletes everything of key k: pod, files pod, network policy
+// and claim, and the pool's claim its pod boots on when a take was cut
+// short before it relabelled the claim.
 func (d *Driver) remove(ctx context.Context, k string) error {
+	pod, err := d.pod(ctx, k)
+	if err != nil {
+		return err
+	}
 	if err := d.stop(ctx, k, 0); err != nil {
 		return err
 	}
@@ -140,7 +155,23 @@ func (d *Driver) remove(ctx context.Context, k string) error {
 	if err := d.policies().Delete(ctx, objectName(k), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete network policy: %w", err)
 	}
-	return d.deleteClaim(ctx, k)
+	if err := d.deleteClaim(ctx, k); err != nil {
+		return err
+	}
+	if pod == nil || pod.Labels[labelPool] != "" {
+		return nil
+	}
+	c, err := d.claims().Get(ctx, podClaim(pod), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.Labels[labelPool] == "" {
+		return nil // another sandbox's (never: a pod boots on its own claim)
+	}
+	return d.deleteClaimNamed(ctx, c.Name)
 }
 
 // Recover reads the pod: running (or paused, by its freezer), stopped
@@ -156,8 +187,8 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 		return runtime.Status{}, err
 	}
 	if pod == nil {
-		if _, err := d.claims().Get(ctx, objectName(k), metav1.GetOptions{}); err != nil {
-			if !apierrors.IsNotFound(err) {
+		if claim, err := d.claim(ctx, k); err != nil || claim == nil {
+			if err != nil {
 				return runtime.Status{}, err
 			}
 			// Without its claim a sandbox is stopped only when Discard
@@ -174,10 +205,15 @@ func (d *Driver) Recover(ctx context.Context, id string) (runtime.Status, error)
 	if pod.DeletionTimestamp != nil {
 		return runtime.Status{State: runtime.StateStopped, Reason: "pod being deleted"}, nil
 	}
-	if frozen, err := d.frozen(ctx, pod); err != nil {
+	switch state, err := d.bootState(ctx, pod); {
+	case err != nil:
 		return runtime.Status{}, err
-	} else if frozen {
+	case state == podinit.StateFrozen:
 		return runtime.Status{State: runtime.StatePaused}, nil
+	case state == podinit.StateHeld:
+		// A prepared pod relabelled by a take that was cut short
+		// before it sent the workload: nothing of the user's runs.
+		return runtime.Status{State: runtime.StateStopped, Reason: "its take from the warm pool was cut short"}, nil
 	}
 	return runtime.Status{State: runtime.StateRunning}, nil
 }
@@ -213,6 +249,12 @@ func podRunning(pod *corev1.Pod) bool {
 // waitReady waits until pod name runs and its agent answers, failing at
 // once when the pod ends.
 func (d *Driver) waitReady(ctx context.Context, name string) error {
+	return d.waitBoot(ctx, name, d.healthz)
+}
+
+// waitBoot waits until pod name runs and ready says it is, failing at
+// once when the pod ends.
+func (d *Driver) waitBoot(ctx context.Context, name string, ready func(context.Context, *corev1.Pod) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
@@ -237,7 +279,7 @@ func (d *Driver) waitReady(ctx context.Context, name string) error {
 			last = fmt.Errorf("pod %s%s", pod.Status.Phase, waiting(pod))
 			return false, nil
 		}
-		last = d.healthz(ctx, pod)
+		last = ready(ctx, pod)
 		return last == nil, nil
 	})
 	if err != nil && last != nil && ctx.Err() != nil {
@@ -326,11 +368,6 @@ func (d *Driver) wait(ctx context.Context, what string, cond func() (bool, error
 	}
 }
 
-// pod returns the sandbox's pod, nil when there is none.
-func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
-	return d.podNamed(ctx, objectName(k))
-}
-
 // podNamed returns pod name, nil when there is none.
 func (d *Driver) podNamed(ctx context.Context, name string) (*corev1.Pod, error) {
 	pod, err := d.pods().Get(ctx, name, metav1.GetOptions{})
@@ -347,12 +384,15 @@ func policyOf(sp runtime.Spec) runtime.NetworkPolicy {
 	return runtime.NetworkPolicy{Internet: sp.Internet, AllowCIDRs: sp.AllowCIDRs, DenyCIDRs: sp.DenyCIDRs}
 }
 
-// applyPolicy creates or replaces the sandbox's network policy.
-func (d *Driver) applyPolicy(ctx context.Context, k, id string, p runtime.NetworkPolicy) error {
+// applyPolicy creates or replaces the sandbox's network policy, which
+// also keeps the uid base of its claim's files (for an import after a
+// discard).
+func (d *Driver) applyPolicy(ctx context.Context, k, id string, p runtime.NetworkPolicy, on onClaim) error {
 	np, err := d.policyFor(k, id, p)
 	if err != nil {
 		return err
 	}
+	np.Annotations[annotationUIDBase] = strconv.Itoa(on.base)
 	_, err = d.policies().Create(ctx, np, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		old, gerr := d.policies().Get(ctx, np.Name, metav1.GetOptions{})

@@ -32,9 +32,12 @@ const minDiskMB = 64
 
 // claimFor is the sandbox's PersistentVolumeClaim: the copy of its
 // image's root and everything it writes.
-func (d *Driver) claimFor(k, id string, diskMB int64) *corev1.PersistentVolumeClaim {
+func (d *Driver) claimFor(k, id string, diskMB int64, on onClaim) *corev1.PersistentVolumeClaim {
+	meta := d.meta(k, id)
+	meta.Name = on.name
+	meta.Annotations[annotationUIDBase] = strconv.Itoa(on.base)
 	c := &corev1.PersistentVolumeClaim{
-		ObjectMeta: d.meta(k, id),
+		ObjectMeta: meta,
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources: corev1.VolumeResourceRequirements{
@@ -61,8 +64,9 @@ func (d *Driver) meta(k, id string) metav1.ObjectMeta {
 // podFor is the sandbox's pod: the agent image's init container copies
 // the hutch binary onto the claim, the user's image's init container
 // copies that image's root onto the claim (first boot only), and the
-// sandbox container boots from the claim's copy (podinit).
-func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
+// sandbox container boots from the claim's copy (podinit). A held pod's
+// boot waits for a take before it starts init (pool.go).
+func (d *Driver) podFor(k string, sp runtime.Spec, token string, on onClaim, held bool) *corev1.Pod {
 	no := false
 	grace := int64(math.Ceil(d.cfg.StopGrace.Seconds()))
 	pull := corev1.PullPolicy(d.cfg.PullPolicy)
@@ -77,10 +81,13 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 	claim := corev1.VolumeMount{Name: volumeClaim, MountPath: podinit.ClaimDir}
 	hutch := podinit.BinDir + "/hutch"
 
-	base := strconv.Itoa(uidBase(k))
+	base := strconv.Itoa(on.base)
 	boot := []string{hutch, "kube", "boot", podinit.ClaimDir, "--agent-port", strconv.Itoa(d.cfg.AgentPort), "--control-port", strconv.Itoa(d.cfg.ControlPort), "--uid-base", base}
-	if sp.Pids > 0 {
+	if sp.Pids > 0 && !held {
 		boot = append(boot, "--pids", strconv.FormatInt(sp.Pids, 10))
+	}
+	if held {
+		boot = append(boot, "--held")
 	}
 	boot = append(append(boot, "--"), sp.Entrypoint...)
 
@@ -128,7 +135,7 @@ func (d *Driver) podFor(k string, sp runtime.Spec, token string) *corev1.Pod {
 				},
 			}},
 			Volumes: []corev1.Volume{
-				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: objectName(k)}}},
+				{Name: volumeClaim, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: on.name}}},
 			},
 		},
 	}

@@ -28,7 +28,7 @@ func (d *Driver) Watch(ctx context.Context) <-chan runtime.Exit {
 		defer close(out)
 		reported := map[types.UID]bool{}
 		report := func(pod *corev1.Pod) bool {
-			if pod.DeletionTimestamp != nil || reported[pod.UID] || ended(pod) == "" || pod.Annotations[annotationID] == "" {
+			if pod.DeletionTimestamp != nil || reported[pod.UID] || ended(pod) == "" || pod.Annotations[annotationID] == "" || pod.Labels[labelPool] != "" {
 				return true
 			}
 			select {

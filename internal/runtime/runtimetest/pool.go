@@ -93,6 +93,10 @@ func (s *suite) prepare(t *testing.T, rt runtime.Runtime) runtime.PoolSpec {
 	t.Helper()
 	pl, _ := runtime.AsPooler(rt)
 	ps := runtime.PoolSpec{ID: "pool" + newID(), Image: s.Image, DiskMB: 64}
+	if s.caps.PoolLimits {
+		sp := s.spec()
+		ps.CPU, ps.MemoryMB, ps.Pids = sp.CPU, sp.MemoryMB, sp.Pids
+	}
 	s.deleteAtEnd(t, rt, ps.ID)
 	if err := pl.Prepare(ctxT(t), ps); err != nil {
 		t.Fatalf("prepare: %v", err)

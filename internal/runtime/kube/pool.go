@@ -1,0 +1,163 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hutchdev/hutch/internal/errdefs"
+	"github.com/hutchdev/hutch/internal/podinit"
+	"github.com/hutchdev/hutch/internal/runtime"
+)
+
+// Warm pools map to prepared pods. Prepare makes a claim and a pod under
+// the pool id's key, labelled labelPool, with the PoolSpec as an
+// annotation: the image seeded onto the claim, the pod scheduled, its
+// containers started, the agent's and the control ports bound and its
+// CPU and memory the pod's resources; but its boot is held (podinit's
+// --held) and runs nothing of a sandbox yet. A pod's QoS class cannot
+// change in place, so its CPU and memory are fixed at prepare and only a
+// spec with the same ones takes it (Capabilities.PoolLimits); the pids
+// limit and the hostname are boot's to set at the take.
+//
+// Take (pool_take.go) relabels the pod, then its claim, to the user's key
+// and id, and sends the workload to the held boot. The pod and claim keep
+// their names, so the driver finds every sandbox's objects by label
+// (objects.go). Every replica of the control plane sees every prepared
+// pod; which replica keeps which is the lifecycle's business (it holds a
+// lock per member across replicas), and the pod's relabelling names the
+// resourceVersion it read, so that two takes of one pod cannot both win.
+
+const (
+	// labelPool marks a prepared pod and its claim until a take.
+	labelPool = "hutch.dev/pool"
+	// annotationPool is the PoolSpec a prepared pod and claim were made
+	// for, as JSON.
+	annotationPool = "hutch.dev/pool-spec"
+)
+
+// markPool labels a prepared pod's or claim's metadata.
+func markPool(m *metav1.ObjectMeta, spec []byte) {
+	m.Labels[labelPool] = "true"
+	m.Annotations[annotationPool] = string(spec)
+}
+
+// poolSpecOf reads the PoolSpec of a prepared object; false when it is
+// not one.
+func poolSpecOf(m metav1.ObjectMeta) (runtime.PoolSpec, bool) {
+	var ps runtime.PoolSpec
+	if m.Labels[labelPool] == "" || json.Unmarshal([]byte(m.Annotations[annotationPool]), &ps) != nil || ps.ID == "" {
+		return runtime.PoolSpec{}, false
+	}
+	return ps, true
+}
+
+// Prepare implements runtime.Pooler: claim and held pod, and returns
+// once the pod's boot answers that it is held. A failed prepare removes
+// what it made.
+func (d *Driver) Prepare(ctx context.Context, ps runtime.PoolSpec) error {
+	pk, err := key(ps.ID)
+	if err != nil {
+		return err
+	}
+	defer d.locks.Lock(pk)()
+	if err := d.remove(ctx, pk); err != nil {
+		return err
+	}
+	if err = d.prepare(ctx, pk, ps); err != nil {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+		defer cancel()
+		if rerr := d.remove(cleanup, pk); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing what the prepare made: %w", rerr))
+		}
+	}
+	return err
+}
+
+func (d *Driver) prepare(ctx context.Context, pk string, ps runtime.PoolSpec) error {
+	ps.Runtime = ""
+	spec, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	on := newClaim(pk)
+	claim := d.claimFor(pk, ps.ID, ps.DiskMB, on)
+	markPool(&claim.ObjectMeta, spec)
+	if _, err := d.claims().Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create claim: %w", err)
+	}
+	sp := runtime.Spec{ID: ps.ID, Image: ps.Image, DiskMB: ps.DiskMB, CPU: ps.CPU, MemoryMB: ps.MemoryMB}
+	pod := d.podFor(pk, sp, newToken(), on, true)
+	markPool(&pod.ObjectMeta, spec)
+	if _, err := d.pods().Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create pod: %w", err)
+	}
+	return d.waitBoot(ctx, pod.Name, d.held)
+}
+
+// held says whether pod's boot waits for a take (nil) or why not.
+func (d *Driver) held(ctx context.Context, pod *corev1.Pod) error {
+	state, err := d.control(ctx, pod, podinit.ControlState)
+	if err == nil && state != podinit.StateHeld {
+		err = fmt.Errorf("pod %s is %s, not held for a take", pod.Name, state)
+	}
+	return err
+}
+
+// DropPrepared implements runtime.Pooler. A sandbox that is not a
+// prepared one (a user's, a taken one) is refused.
+func (d *Driver) DropPrepared(ctx context.Context, ps runtime.PoolSpec) error {
+	pk, err := key(ps.ID)
+	if err != nil {
+		return err
+	}
+	defer d.locks.Lock(pk)()
+	pod, err := d.pod(ctx, pk)
+	if err != nil {
+		return err
+	}
+	claim, err := d.claim(ctx, pk)
+	if err != nil {
+		return err
+	}
+	if (pod != nil && pod.Labels[labelPool] == "") || (claim != nil && claim.Labels[labelPool] == "") {
+		return fmt.Errorf("sandbox %s is not a prepared one: %w", ps.ID, errdefs.ErrConflict)
+	}
+	return d.remove(ctx, pk)
+}
+
+// Prepared implements runtime.Pooler: every prepared pod in the
+// namespace, whichever replica made it, and every prepared claim whose
+// pod a crash kept from being made (a take of it fails, and the caller
+// drops it). Nothing is removed here: which replica owns a prepared pod
+// is the caller's to know.
+func (d *Driver) Prepared(ctx context.Context) ([]runtime.PoolSpec, error) {
+	sel := metav1.ListOptions{LabelSelector: labelManaged + "=" + managedBy + "," + labelPool + "=true"}
+	pods, err := d.pods().List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("list prepared pods: %w", err)
+	}
+	claims, err := d.claims().List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("list prepared claims: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []runtime.PoolSpec
+	add := func(m metav1.ObjectMeta) {
+		if ps, ok := poolSpecOf(m); ok && !seen[ps.ID] {
+			seen[ps.ID] = true
+			out = append(out, ps)
+		}
+	}
+	for i := range pods.Items {
+		add(pods.Items[i].ObjectMeta)
+	}
+	for i := range claims.Items {
+		add(claims.Items[i].ObjectMeta)
+	}
+	return out, nil
+}
