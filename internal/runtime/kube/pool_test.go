@@ -1,6 +1,7 @@
 package kube_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -78,4 +79,67 @@ func testTakeRace(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
 	if got, err := b.Prepared(ctx); err != nil || len(got) != 0 {
 		t.Errorf("prepared after the take: %v %v", got, err)
 	}
+}
+
+// testTakenArchive checks that a sandbox taken from the pool keeps the
+// owners of its files through a stop, an archive (export, discard,
+// import) and a start: its claim was seeded for the pool key's uid
+// range, and the pod booted on the imported claim must use that range,
+// not the user's key's, or root inside would own nothing.
+func testTakenArchive(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d := newDriver(t, awayConfig(c))
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	ps := runtime.PoolSpec{ID: "pool-arch" + suffix, Image: testImage, DiskMB: 64, CPU: 0.5, MemoryMB: 64}
+	sp := runtime.Spec{ID: "ar" + suffix, Image: testImage, Entrypoint: []string{"sleep", "1000"}, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = d.DropPrepared(ctx, ps)
+		for _, id := range []string{ps.ID, sp.ID} {
+			if err := d.Delete(ctx, id); err != nil {
+				t.Error(err)
+			}
+			if left, err := probe.Leftovers(ctx, d, id); err != nil || len(left) > 0 {
+				t.Errorf("%s left behind: %v %v", id, left, err)
+			}
+		}
+	})
+	if err := d.Prepare(ctx, ps); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	if err := d.Take(ctx, ps, sp); err != nil {
+		t.Fatalf("take: %v", err)
+	}
+	owners := func(when string) {
+		t.Helper()
+		out, err := d.Exec(ctx, sp.ID, "sh", "-c", "stat -c %u:%g /bin /root/marker && cat /root/marker && touch /root/new")
+		if err != nil || string(out) != "0:0\n0:0\nkept\n" {
+			t.Fatalf("%s: owners and marker %q, %v (want root's)", when, out, err)
+		}
+	}
+	if out, err := d.Exec(ctx, sp.ID, "sh", "-c", "echo kept > /root/marker"); err != nil {
+		t.Fatalf("write the marker: %q %v", out, err)
+	}
+	owners("taken")
+	if err := d.Stop(ctx, sp.ID, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var packed bytes.Buffer
+	if err := d.Export(ctx, sp.ID, &packed); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	if err := d.Discard(ctx, sp.ID); err != nil {
+		t.Fatalf("discard: %v", err)
+	}
+	if st, err := d.Recover(ctx, sp.ID); err != nil || st.State != runtime.StateStopped {
+		t.Fatalf("recover after discard: %+v %v", st, err)
+	}
+	if err := d.Import(ctx, sp.ID, &packed); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if err := d.Start(ctx, sp); err != nil {
+		t.Fatalf("start after import: %v", err)
+	}
+	owners("started from the archive")
 }
