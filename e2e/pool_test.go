@@ -18,7 +18,7 @@ import (
 // of any prepared sandbox on the host.
 func TestWarmPool(t *testing.T) {
 	s := startServer(t, "", "--pool-size", "2")
-	waitPoolFull(t, s)
+	waitPoolFull(t, s, "base")
 	members := preparedIDs(t, s)
 	if len(members) != 2 {
 		t.Fatalf("prepared sandboxes on disk %v, want 2", members)
@@ -55,7 +55,7 @@ func TestWarmPool(t *testing.T) {
 	if got := createPath(t, s, cold.ID); got != "cold" {
 		t.Fatalf(`create with "pool": false: createPath %q, want cold`, got)
 	}
-	waitPoolFull(t, s)
+	waitPoolFull(t, s, "base")
 	members = append(members, preparedIDs(t, s)...)
 
 	s.stop()
@@ -67,9 +67,9 @@ func TestWarmPool(t *testing.T) {
 	}
 }
 
-// waitPoolFull waits until /v1/info says the server's pool of base has
-// all its members; a server without one fails the test.
-func waitPoolFull(t *testing.T, s *server) {
+// waitPoolFull waits until /v1/info says the server's one pool, of
+// image, has its two members; a server without one fails the test.
+func waitPoolFull(t *testing.T, s *server, image string) {
 	t.Helper()
 	var pools []api.PoolInfo
 	if !poll.Wait(2*time.Minute, func() bool {
@@ -78,9 +78,9 @@ func waitPoolFull(t *testing.T, s *server) {
 			return false
 		}
 		pools = info.Pools
-		return len(pools) == 1 && pools[0].Image == "base" && pools[0].Size == 2 && pools[0].Ready == 2
+		return len(pools) == 1 && pools[0].Image == image && pools[0].Size == 2 && pools[0].Ready == 2
 	}) {
-		t.Fatalf("the pool of base never filled: /v1/info pools %+v (empty: the runtime prepares no sandboxes)", pools)
+		t.Fatalf("the pool of %s never filled: /v1/info pools %+v (empty: the runtime prepares no sandboxes)", image, pools)
 	}
 }
 

@@ -33,7 +33,7 @@ const (
 // cluster starts the test cluster with the suite's images imported (the
 // busybox root filesystem and an agent image holding a static build of
 // testdata/podinit as /hutch) and the sandboxes' namespace.
-func cluster(t *testing.T) *kubetest.Cluster {
+func cluster(t testing.TB) *kubetest.Cluster {
 	t.Helper()
 	c := kubetest.Start(t)
 	dir := t.TempDir()

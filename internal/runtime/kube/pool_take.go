@@ -13,6 +13,7 @@ import (
 	"github.com/hutchdev/hutch/internal/errdefs"
 	"github.com/hutchdev/hutch/internal/podinit"
 	"github.com/hutchdev/hutch/internal/runtime"
+	"github.com/hutchdev/hutch/internal/trace"
 )
 
 // errTakenElsewhere is a take that lost the prepared pod to another
@@ -65,13 +66,16 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, sp runtime.Spec)
 			err = errors.Join(err, fmt.Errorf("removing what the take left: %w", rerr))
 		}
 	}()
+	mark := trace.Steps(ctx)
 	pod, err := d.takeable(ctx, ps.ID, pk, sp)
 	if err != nil {
 		return err
 	}
+	mark("take-check")
 	if err := d.remove(ctx, uk); err != nil {
 		return err
 	}
+	mark("take-clear")
 	claim, err := d.claims().Get(ctx, podClaim(pod), metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("take %s: its claim: %w", ps.ID, err)
@@ -79,13 +83,16 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, sp runtime.Spec)
 	if err := d.applyPolicy(ctx, uk, sp.ID, policyOf(sp), claimOn(claim)); err != nil {
 		return err
 	}
+	mark("take-policy")
 	if pod, err = d.relabelPod(ctx, pod, ps.ID, uk, sp.ID); err != nil {
 		return err
 	}
 	committed = true
+	mark("take-relabel-pod")
 	if err := d.relabelClaim(ctx, claim.Name, uk, sp.ID); err != nil {
 		return err
 	}
+	mark("take-relabel-claim")
 	req, _ := json.Marshal(podinit.TakeRequest{Args: sp.Entrypoint, Env: sp.Env, Pids: sp.Pids, Hostname: hostname(uk)})
 	state, err := d.control(ctx, pod, podinit.ControlTake+" "+string(req))
 	if err == nil && state != podinit.StateTaken {
@@ -94,7 +101,10 @@ func (d *Driver) Take(ctx context.Context, ps runtime.PoolSpec, sp runtime.Spec)
 	if err != nil {
 		return fmt.Errorf("take %s: %w", ps.ID, err)
 	}
-	return d.waitReady(ctx, pod.Name)
+	mark("take-boot")
+	err = d.waitReady(ctx, pod.Name)
+	mark("take-agent")
+	return err
 }
 
 // takeable returns the prepared pod of pool id, running and held, after
