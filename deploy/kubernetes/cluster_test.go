@@ -70,12 +70,9 @@ func TestDeployOnCluster(t *testing.T) {
 	}
 
 	// The sandboxes' images, found on the node (IfNotPresent) as no
-	// registry is reachable here: busybox, and setup's base and python
-	// for the SDK suites, named with --kube-images.
-	const sandboxImage = "hutch.local/busybox:e2e"
-	if err := c.ImportBusybox(sandboxImage); err != nil {
-		t.Fatal(err)
-	}
+	// registry is reachable here: setup's base (the default image, which
+	// the replicas' warm pools hold) and python for the SDK suites, named
+	// with --kube-images.
 	var names []string
 	for _, name := range []string{"base", "python"} {
 		ref := "hutch.local/" + name + ":e2e"
@@ -87,8 +84,11 @@ func TestDeployOnCluster(t *testing.T) {
 
 	storeURL := database(t, c)
 	apiHost, apiPort := apiServer(ctx, t, c)
+	// Each replica's warm pool holds two pods of the default resources
+	// (a CPU each): on this 2-core node their requests are overcommitted,
+	// as a small cluster's would have to be.
 	overlay := writeOverlay(t, tag, map[string]string{"KUBERNETES_SERVICE_HOST": apiHost, "KUBERNETES_SERVICE_PORT": apiPort},
-		"--kube-images="+strings.Join(names, ","))
+		"--kube-images="+strings.Join(names, ","), "--kube-overcommit=20")
 	kubectl(ctx, t, k3s, c.Kubeconfig, "apply", "-k", overlay)
 	// Before PostgreSQL and its relay go: the replicas shut down while
 	// their database still answers.
@@ -123,17 +123,21 @@ func TestDeployOnCluster(t *testing.T) {
 	for _, script := range []string{"hopx.test.mjs", "e2b.test.mjs", "daytona.test.mjs", "opensandbox.test.mjs"} {
 		t.Run(script, func(t *testing.T) { runSDK(ctx, t, pods[1], key, script) })
 	}
-	sandboxLifecycle(ctx, t, c, pods, key, sandboxImage)
+	sandboxLifecycle(ctx, t, c, pods, key)
 }
 
-// sandboxLifecycle creates a sandbox through the first replica and execs
-// in it through the second; kills the first replica's pod at once (no
-// grace) and execs through the second again; waits for the Deployment to
-// replace the killed replica and deletes the sandbox through the new one,
-// then waits until the sandbox's pod and claim are gone.
-func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, replicas []*corev1.Pod, key, image string) {
+// sandboxLifecycle creates a sandbox of the default image through the
+// first replica, once that replica's warm pool is full, so that it takes
+// a prepared pod, and execs in it through the second; kills the first
+// replica's pod at once (no grace) and execs through the second again;
+// waits for the Deployment to replace the killed replica and deletes the
+// sandbox through the new one, then waits until the sandbox's pod and
+// claim are gone and the prepared pods are the live replicas' pools
+// (those the killed one left adopted or removed).
+func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, replicas []*corev1.Pod, key string) {
 	a, b := replica(t, replicas[0], key), replica(t, replicas[1], key)
-	sb, err := a.CreateSandbox(ctx, api.CreateSandboxRequest{Image: image}, client.NoWait())
+	waitPoolFull(ctx, t, a)
+	sb, err := a.CreateSandbox(ctx, api.CreateSandboxRequest{}, client.NoWait())
 	if err != nil {
 		t.Fatalf("create sandbox: %v\n%s", err, sandboxReport(ctx, c))
 	}
@@ -149,6 +153,9 @@ func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, re
 		if sb, err = b.GetSandbox(ctx, sb.ID); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if evs, err := b.Events(ctx, sb.ID); err != nil || !slices.ContainsFunc(evs.Items, func(e api.Event) bool { return e.Message == "createPath: pool" }) {
+		t.Errorf("the create through a replica with a full pool did not take a prepared pod: %+v %v", evs, err)
 	}
 	res, err := b.Exec(ctx, sb.ID, api.ExecRequest{Command: []string{"echo", "hi"}})
 	if err != nil {
@@ -183,15 +190,45 @@ func sandboxLifecycle(ctx context.Context, t *testing.T, c *kubetest.Cluster, re
 	t.Logf("sandbox %s: created through %s, exec through %s before and after %s was killed, deleted through its replacement %s",
 		sb.ID, replicas[0].Name, replicas[1].Name, replicas[0].Name, fresh.Name)
 	noneForbidden(ctx, t, c)
+	// What is left is the two live replicas' pools: two prepared pods
+	// each, with their claims.
 	for {
 		pods, perr := c.Client.CoreV1().Pods("hutch-sandboxes").List(ctx, metav1.ListOptions{})
 		claims, cerr := c.Client.CoreV1().PersistentVolumeClaims("hutch-sandboxes").List(ctx, metav1.ListOptions{})
-		if perr == nil && cerr == nil && len(pods.Items) == 0 && len(claims.Items) == 0 {
+		if perr == nil && cerr == nil && prepared(pods.Items) == 4 && len(pods.Items) == 4 && len(claims.Items) == 4 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("after delete: pods %v, claims %v left in hutch-sandboxes (%v, %v)", names(pods), names(claims), perr, cerr)
+			t.Fatalf("after delete: pods %v, claims %v in hutch-sandboxes, want the two replicas' two prepared pods each (%v, %v)", names(pods), names(claims), perr, cerr)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// prepared counts the prepared pods of warm pools (not being deleted).
+func prepared(pods []corev1.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.Labels["hutch.dev/pool"] == "true" && p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// waitPoolFull waits until the replica's /v1/info says its pool of the
+// default image has all its members.
+func waitPoolFull(ctx context.Context, t *testing.T, r *client.Client) {
+	t.Helper()
+	for {
+		info, err := r.Info(ctx)
+		if err == nil && len(info.Pools) == 1 && info.Pools[0].Size > 0 && info.Pools[0].Ready == info.Pools[0].Size {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the replica's pool never filled: %+v %v", info, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
