@@ -17,15 +17,7 @@ import (
 // caller that names the pod's token, and freezes (here a plain file
 // stands for the child's freezer.state) only then.
 func TestControlNeedsToken(t *testing.T) {
-	dir := t.TempDir()
-	state, err := os.OpenFile(filepath.Join(dir, "freezer.state"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { state.Close() })
-	if _, err := state.WriteString("THAWED"); err != nil {
-		t.Fatal(err)
-	}
+	state := thawedState(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,15 +57,7 @@ func TestControlNeedsToken(t *testing.T) {
 // once boot says init started, a second take is refused, and a boot that
 // was not held refuses one.
 func TestControlTake(t *testing.T) {
-	dir := t.TempDir()
-	state, err := os.OpenFile(filepath.Join(dir, "freezer.state"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { state.Close() })
-	if _, err := state.WriteString("THAWED"); err != nil {
-		t.Fatal(err)
-	}
+	state := thawedState(t)
 	serve := func(h *holder) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -127,4 +111,19 @@ func TestControlTake(t *testing.T) {
 	if ans := ask(serve(nil), take); !strings.HasPrefix(ans, "error: ") {
 		t.Errorf("a boot that was not held answered a take with %q", ans)
 	}
+}
+
+// thawedState is a plain file standing for the child's freezer.state,
+// THAWED.
+func thawedState(t *testing.T) *os.File {
+	t.Helper()
+	state, err := os.OpenFile(filepath.Join(t.TempDir(), "freezer.state"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { state.Close() })
+	if _, err := state.WriteString("THAWED"); err != nil {
+		t.Fatal(err)
+	}
+	return state
 }

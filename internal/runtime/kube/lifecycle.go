@@ -33,13 +33,19 @@ func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
 	if err := d.remove(ctx, k); err != nil {
 		return err
 	}
-	err = d.create(ctx, k, sp)
-	if err != nil {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
-		defer cancel()
-		if rerr := d.remove(cleanup, k); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("removing what the create made: %w", rerr))
-		}
+	return d.undoFailed(ctx, k, "create", d.create(ctx, k, sp))
+}
+
+// undoFailed removes what the failed step (err) made under key k, even
+// when ctx has ended, and returns err with any failure to.
+func (d *Driver) undoFailed(ctx context.Context, k, step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
+	defer cancel()
+	if rerr := d.remove(cleanup, k); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("removing what the %s made: %w", step, rerr))
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,14 +67,7 @@ func (d *Driver) Prepare(ctx context.Context, ps runtime.PoolSpec) error {
 	if err := d.remove(ctx, pk); err != nil {
 		return err
 	}
-	if err = d.prepare(ctx, pk, ps); err != nil {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
-		defer cancel()
-		if rerr := d.remove(cleanup, pk); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("removing what the prepare made: %w", rerr))
-		}
-	}
-	return err
+	return d.undoFailed(ctx, pk, "prepare", d.prepare(ctx, pk, ps))
 }
 
 func (d *Driver) prepare(ctx context.Context, pk string, ps runtime.PoolSpec) error {

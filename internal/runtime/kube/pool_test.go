@@ -29,18 +29,7 @@ func testTakeRace(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
 		{ID: "ra" + suffix, Image: testImage, Entrypoint: []string{"sleep", "1000"}, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64},
 		{ID: "rb" + suffix, Image: testImage, Entrypoint: []string{"sleep", "1000"}, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64},
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = a.DropPrepared(ctx, ps)
-		for _, id := range []string{ps.ID, specs[0].ID, specs[1].ID} {
-			if err := a.Delete(ctx, id); err != nil {
-				t.Error(err)
-			}
-			if left, err := probe.Leftovers(ctx, a, id); err != nil || len(left) > 0 {
-				t.Errorf("%s left behind: %v %v", id, left, err)
-			}
-		}
-	})
+	removeAtEnd(t, a, probe, ps, specs[0].ID, specs[1].ID)
 	if err := a.Prepare(ctx, ps); err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
@@ -93,18 +82,7 @@ func testTakenArchive(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) 
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	ps := runtime.PoolSpec{ID: "pool-arch" + suffix, Image: testImage, DiskMB: 64, CPU: 0.5, MemoryMB: 64}
 	sp := runtime.Spec{ID: "ar" + suffix, Image: testImage, Entrypoint: []string{"sleep", "1000"}, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = d.DropPrepared(ctx, ps)
-		for _, id := range []string{ps.ID, sp.ID} {
-			if err := d.Delete(ctx, id); err != nil {
-				t.Error(err)
-			}
-			if left, err := probe.Leftovers(ctx, d, id); err != nil || len(left) > 0 {
-				t.Errorf("%s left behind: %v %v", id, left, err)
-			}
-		}
-	})
+	removeAtEnd(t, d, probe, ps, sp.ID)
 	if err := d.Prepare(ctx, ps); err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
@@ -142,4 +120,21 @@ func testTakenArchive(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) 
 		t.Fatalf("start after import: %v", err)
 	}
 	owners("started from the archive")
+}
+
+// removeAtEnd removes, at the end of the test, the prepared sandbox ps
+// and the sandboxes ids, and checks that nothing is left of any.
+func removeAtEnd(t *testing.T, d *kube.Driver, probe *kubetest.Probe, ps runtime.PoolSpec, ids ...string) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = d.DropPrepared(ctx, ps)
+		for _, id := range append([]string{ps.ID}, ids...) {
+			if err := d.Delete(ctx, id); err != nil {
+				t.Error(err)
+			}
+			if left, err := probe.Leftovers(ctx, d, id); err != nil || len(left) > 0 {
+				t.Errorf("%s left behind: %v %v", id, left, err)
+			}
+		}
+	})
 }
