@@ -140,6 +140,7 @@ func TestSuite(t *testing.T) {
 	t.Run("WatchReportsKilledNotStopped", func(t *testing.T) { testWatch(t, c, probe) })
 	t.Run("CreateWithoutTheImageFails", func(t *testing.T) { testMissingImage(t, c, probe) })
 	t.Run("TwoTakesOfOnePreparedPod", func(t *testing.T) { testTakeRace(t, c, probe) })
+	t.Run("DropRacingATake", func(t *testing.T) { testDropRacesTake(t, c, probe) })
 	t.Run("TakenSandboxKeepsOwnersThroughArchive", func(t *testing.T) { testTakenArchive(t, c, probe) })
 }
 

@@ -3,9 +3,11 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hutchdev/hutch/internal/errdefs"
@@ -101,25 +103,59 @@ func (d *Driver) held(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // DropPrepared implements runtime.Pooler. A sandbox that is not a
-// prepared one (a user's, a taken one) is refused.
+// prepared one (a user's, a taken one) is refused, and so is one a take
+// wins meanwhile, whatever the replicas' locks say: the pod is deleted
+// only at the version read while it was prepared (a take's relabel
+// changes it), and the claim only while no other pod boots on it (a
+// relabelled pod whose claim a take has not relabelled yet).
 func (d *Driver) DropPrepared(ctx context.Context, ps runtime.PoolSpec) error {
 	pk, err := key(ps.ID)
 	if err != nil {
 		return err
 	}
 	defer d.locks.Lock(pk)()
-	pod, err := d.pod(ctx, pk)
-	if err != nil {
+	notPrepared := fmt.Errorf("sandbox %s is not a prepared one: %w", ps.ID, errdefs.ErrConflict)
+	if err := d.deletePrepared(ctx, pk, notPrepared); err != nil {
 		return err
 	}
 	claim, err := d.claim(ctx, pk)
 	if err != nil {
 		return err
 	}
-	if (pod != nil && pod.Labels[labelPool] == "") || (claim != nil && claim.Labels[labelPool] == "") {
-		return fmt.Errorf("sandbox %s is not a prepared one: %w", ps.ID, errdefs.ErrConflict)
+	if claim != nil {
+		if claim.Labels[labelPool] == "" {
+			return notPrepared
+		}
+		if used, err := d.claimInUse(ctx, claim.Name); err != nil || used {
+			return errors.Join(notPrepared, err)
+		}
 	}
 	return d.remove(ctx, pk)
+}
+
+// deletePrepared deletes key pk's pod, if it has one, at the version
+// read while it is a prepared one (notPrepared when it is not), and
+// waits until it is gone.
+func (d *Driver) deletePrepared(ctx context.Context, pk string, notPrepared error) error {
+	for {
+		pod, err := d.pod(ctx, pk)
+		if err != nil || pod == nil {
+			return err
+		}
+		if pod.Labels[labelPool] == "" {
+			return notPrepared
+		}
+		grace, uid, version := int64(1), pod.UID, pod.ResourceVersion
+		err = d.pods().Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace,
+			Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &version}})
+		switch {
+		case err == nil || apierrors.IsNotFound(err):
+			return d.waitPodGone(ctx, pk)
+		case !apierrors.IsConflict(err):
+			return fmt.Errorf("delete pod: %w", err)
+		}
+		// Changed since it was read: the kubelet's status, or a take.
+	}
 }
 
 // Prepared implements runtime.Pooler: every prepared pod in the

@@ -17,7 +17,7 @@ import (
 )
 
 // errTakenElsewhere is a take that lost the prepared pod to another
-// (another replica's): the pod is left alone.
+// take or a drop (another replica's): the pod is left alone.
 var errTakenElsewhere = fmt.Errorf("the prepared pod was taken by another: %w", errdefs.ErrConflict)
 
 // Take implements runtime.Pooler. The steps, and what a crash between
@@ -161,8 +161,8 @@ func (d *Driver) relabelPod(ctx context.Context, pod *corev1.Pod, id, uk, userID
 		if pod, err = d.podNamed(ctx, pod.Name); err != nil {
 			return nil, err
 		}
-		if pod == nil || pod.Labels[labelPool] == "" || pod.Annotations[annotationID] != id {
-			return nil, errTakenElsewhere
+		if pod == nil || pod.Labels[labelPool] == "" || pod.Annotations[annotationID] != id || pod.DeletionTimestamp != nil {
+			return nil, errTakenElsewhere // or dropped meanwhile
 		}
 	}
 }

@@ -138,3 +138,54 @@ func removeAtEnd(t *testing.T, d *kube.Driver, probe *kubetest.Probe, ps runtime
 		}
 	})
 }
+
+// testDropRacesTake checks a drop by one replica racing a take by
+// another (as when a replica's locks were lost), over a few rounds that
+// start the drop later and later: one of them wins. A take that wins
+// keeps a working sandbox (the drop is refused, or finds nothing left
+// under the pool id); a drop that wins leaves nothing, and the take
+// fails without a trace of its id.
+func testDropRacesTake(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	a, b := newDriver(t, awayConfig(c)), newDriver(t, awayConfig(c))
+	for round := range 4 {
+		suffix := strconv.Itoa(round) + strconv.FormatInt(time.Now().UnixNano(), 36)
+		ps := runtime.PoolSpec{ID: "pool-drop" + suffix, Image: testImage, DiskMB: 64, CPU: 0.5, MemoryMB: 64}
+		sp := runtime.Spec{ID: "dr" + suffix, Image: testImage, Entrypoint: []string{"sleep", "1000"}, CPU: 0.5, MemoryMB: 64, DiskMB: 64, Pids: 64}
+		removeAtEnd(t, a, probe, ps, sp.ID)
+		if err := a.Prepare(ctx, ps); err != nil {
+			t.Fatalf("prepare: %v", err)
+		}
+		var dropErr, takeErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round) * 25 * time.Millisecond) // later rounds let the take get further
+			dropErr = a.DropPrepared(ctx, ps)
+		}()
+		go func() { defer wg.Done(); takeErr = b.Take(ctx, ps, sp) }()
+		wg.Wait()
+		switch {
+		case takeErr == nil:
+			// The drop is refused, or finds nothing left of the pool id
+			// (pod and claim both relabelled): either way the sandbox is
+			// the take's.
+			if out, err := a.Exec(ctx, sp.ID, "echo", "alive"); err != nil || string(out) != "alive\n" {
+				t.Fatalf("round %d: the take won (drop: %v) but its sandbox: %q %v", round, dropErr, out, err)
+			}
+			t.Logf("round %d: the take won; the drop: %v", round, dropErr)
+		case dropErr == nil:
+			if st, err := b.Recover(ctx, sp.ID); err != nil || st.State != runtime.StateMissing {
+				t.Fatalf("round %d: the drop won (take: %v) but the take's id is %+v %v", round, takeErr, st, err)
+			}
+			if left, err := probe.Leftovers(ctx, a, ps.ID); err != nil || len(left) > 0 {
+				t.Fatalf("round %d: the drop won but left %v %v", round, left, err)
+			}
+			t.Logf("round %d: the drop won; the take: %v", round, takeErr)
+		default:
+			t.Fatalf("round %d: neither won: drop %v, take %v", round, dropErr, takeErr)
+		}
+	}
+}
