@@ -25,7 +25,13 @@ const pollEvery = 100 * time.Millisecond
 // once its agent answers. What a create cut short left is removed first;
 // a failed create removes what it made.
 func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
-	k, err := key(sp.ID)
+	return d.afresh(ctx, sp.ID, "create", func(k string) error { return d.create(ctx, k, sp) })
+}
+
+// afresh runs step (make) under id's key, locked, after removing what an
+// earlier one cut short left there, and removes what a failed one made.
+func (d *Driver) afresh(ctx context.Context, id, step string, make func(k string) error) error {
+	k, err := key(id)
 	if err != nil {
 		return err
 	}
@@ -33,7 +39,7 @@ func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
 	if err := d.remove(ctx, k); err != nil {
 		return err
 	}
-	return d.undoFailed(ctx, k, "create", d.create(ctx, k, sp))
+	return d.undoFailed(ctx, k, step, make(k))
 }
 
 // undoFailed removes what the failed step (err) made under key k, even

@@ -61,15 +61,7 @@ func poolSpecOf(m metav1.ObjectMeta) (runtime.PoolSpec, bool) {
 // once the pod's boot answers that it is held. A failed prepare removes
 // what it made.
 func (d *Driver) Prepare(ctx context.Context, ps runtime.PoolSpec) error {
-	pk, err := key(ps.ID)
-	if err != nil {
-		return err
-	}
-	defer d.locks.Lock(pk)()
-	if err := d.remove(ctx, pk); err != nil {
-		return err
-	}
-	return d.undoFailed(ctx, pk, "prepare", d.prepare(ctx, pk, ps))
+	return d.afresh(ctx, ps.ID, "prepare", func(pk string) error { return d.prepare(ctx, pk, ps) })
 }
 
 func (d *Driver) prepare(ctx context.Context, pk string, ps runtime.PoolSpec) error {
