@@ -28,9 +28,9 @@ func (d *Driver) Create(ctx context.Context, sp runtime.Spec) error {
 	return d.afresh(ctx, sp.ID, "create", func(k string) error { return d.create(ctx, k, sp) })
 }
 
-// afresh runs step (make) under id's key, locked, after removing what an
+// afresh runs step (build) under id's key, locked, after removing what an
 // earlier one cut short left there, and removes what a failed one made.
-func (d *Driver) afresh(ctx context.Context, id, step string, make func(k string) error) error {
+func (d *Driver) afresh(ctx context.Context, id, step string, build func(k string) error) error {
 	k, err := key(id)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func (d *Driver) afresh(ctx context.Context, id, step string, make func(k string
 	if err := d.remove(ctx, k); err != nil {
 		return err
 	}
-	return d.undoFailed(ctx, k, step, make(k))
+	return d.undoFailed(ctx, k, step, build(k))
 }
 
 // undoFailed removes what the failed step (err) made under key k, even
