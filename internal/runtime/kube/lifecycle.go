@@ -273,6 +273,7 @@ func (d *Driver) waitBoot(ctx context.Context, name string, ready func(context.C
 		defer cancel()
 	}
 	var last error
+	var nudge nudger
 	err := d.wait(ctx, "the agent of pod "+name, func() (bool, error) {
 		pod, err := d.podNamed(ctx, name)
 		if err != nil {
@@ -287,6 +288,7 @@ func (d *Driver) waitBoot(ctx context.Context, name string, ready func(context.C
 		if reason := stuck(pod); reason != "" {
 			return false, fmt.Errorf("the sandbox cannot boot: %s", reason)
 		}
+		nudge.nudge(ctx, d, pod)
 		if !podRunning(pod) {
 			last = fmt.Errorf("pod %s%s", pod.Status.Phase, waiting(pod))
 			return false, nil
