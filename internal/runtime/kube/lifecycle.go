@@ -91,12 +91,16 @@ func (d *Driver) Start(ctx context.Context, sp runtime.Spec) error {
 	if claim == nil {
 		return fmt.Errorf("sandbox %s has no claim: %w", sp.ID, errdefs.ErrNotFound)
 	}
-	if pod, err := d.pod(ctx, k); err == nil && pod != nil && podRunning(pod) && pod.DeletionTimestamp == nil {
+	pod, err := d.pod(ctx, k)
+	if err != nil {
+		return err
+	}
+	if pod != nil && podRunning(pod) && pod.DeletionTimestamp == nil {
 		if state, err := d.bootState(ctx, pod); err == nil && state != podinit.StateHeld {
 			return nil // already running
 		}
 	}
-	if err := d.stop(ctx, k, 0); err != nil {
+	if err := d.stopPod(ctx, k, pod, 0); err != nil {
 		return err
 	}
 	on := claimOn(claim)
@@ -124,8 +128,17 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 
 func (d *Driver) stop(ctx context.Context, k string, grace time.Duration) error {
 	pod, err := d.pod(ctx, k)
-	if err != nil || pod == nil {
+	if err != nil {
 		return err
+	}
+	return d.stopPod(ctx, k, pod, grace)
+}
+
+// stopPod deletes key k's pod, as read by the caller (nil: none), and
+// waits until it is gone.
+func (d *Driver) stopPod(ctx context.Context, k string, pod *corev1.Pod, grace time.Duration) error {
+	if pod == nil {
+		return nil
 	}
 	// Frozen processes cannot die: boot thaws the sandbox when the
 	// kubelet's termination signal comes, before passing it on.
@@ -133,7 +146,7 @@ func (d *Driver) stop(ctx context.Context, k string, grace time.Duration) error 
 	// once, before the kubelet has killed anything.
 	secs := max(1, int64(math.Ceil(grace.Seconds())))
 	uid := pod.UID
-	err = d.pods().Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &secs, Preconditions: &metav1.Preconditions{UID: &uid}})
+	err := d.pods().Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &secs, Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete pod: %w", err)
 	}
@@ -158,7 +171,7 @@ func (d *Driver) remove(ctx context.Context, k string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.stop(ctx, k, 0); err != nil {
+	if err := d.stopPod(ctx, k, pod, 0); err != nil {
 		return err
 	}
 	if err := d.dropFilesPod(ctx, k); err != nil {

@@ -42,8 +42,18 @@ func selector(k string) metav1.ListOptions {
 }
 
 // pod returns the sandbox's pod, nil when there is none (one being
-// deleted only when no other is there).
+// deleted only when no other is there). The pod a create or start made
+// has the key's name, and a Get of it costs the API server nothing like
+// a List by label (which filters the whole namespace's pods): the List
+// is for a pod taken from a warm pool, or being replaced.
 func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
+	named, err := d.podNamed(ctx, objectName(k))
+	if err != nil {
+		return nil, err
+	}
+	if named != nil && named.Labels[labelSandbox] == k && named.DeletionTimestamp == nil {
+		return named, nil
+	}
 	list, err := d.pods().List(ctx, selector(k))
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
