@@ -14,12 +14,11 @@ type PoolSpec struct {
 	Runtime string
 	Image   string
 	DiskMB  int64
-	// CPU, MemoryMB and Pids are the limits a PoolLimits driver prepares
+	// CPU and MemoryMB are the limits a PoolLimits driver prepares
 	// with; zero (and ignored) for the others, which apply a spec's
 	// limits at Take.
 	CPU      float64
 	MemoryMB int64
-	Pids     int64
 }
 
 // Pooler is implemented by drivers that can prepare sandboxes ahead of
@@ -35,7 +34,7 @@ type Pooler interface {
 	// entrypoint runs with spec.Env, its limits and network policy are
 	// spec's, and every other method knows it by spec.ID only. The caller
 	// takes only p whose Image and DiskMB equal spec's (and, under
-	// Capabilities.PoolLimits, whose CPU, MemoryMB and Pids). A failed Take
+	// Capabilities.PoolLimits, whose CPU and MemoryMB). A failed Take
 	// leaves neither p nor spec.ID behind, so that the caller can Create
 	// spec.ID instead.
 	Take(ctx context.Context, p PoolSpec, spec Spec) error

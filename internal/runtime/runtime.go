@@ -62,9 +62,10 @@ type Capabilities struct {
 	Checkpoint bool // Checkpointer
 	Watch      bool // Watcher
 	Pool       bool // Pooler
-	// PoolLimits: a prepared sandbox's CPU, memory and pids limits are
-	// fixed when it is prepared (PoolSpec's), so that only a spec with
-	// the same limits can take it (a pod's resources, for one).
+	// PoolLimits: a prepared sandbox's CPU and memory limits are fixed
+	// when it is prepared (PoolSpec's), so that only a spec with the same
+	// ones can take it (a pod's resources, for one); the pids limit is
+	// still the take's.
 	PoolLimits bool
 }
 

@@ -83,7 +83,7 @@ func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Sp
 		return false
 	}
 	m, ok := s.pool.take(s.keyOf(runtime.PoolSpec{Runtime: RuntimeOf(sb), Image: spec.Image, DiskMB: spec.DiskMB,
-		CPU: spec.CPU, MemoryMB: spec.MemoryMB, Pids: spec.Pids}))
+		CPU: spec.CPU, MemoryMB: spec.MemoryMB}))
 	if !ok {
 		return false
 	}

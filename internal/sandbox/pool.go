@@ -19,8 +19,8 @@ import (
 // background, one prepare at a time and only once creates have gone quiet
 // (pool_fill.go).
 //
-// A driver that declares Capabilities.PoolLimits fixes a member's CPU,
-// memory and pids at prepare (a pod's QoS class cannot change): its
+// A driver that declares Capabilities.PoolLimits fixes a member's CPU
+// and memory at prepare (a pod's QoS class cannot change): its
 // members are prepared with the configured default resources, and only a
 // create with exactly those limits takes one; a create with others boots
 // cold. For the other drivers the limits are no part of the key and are
@@ -57,13 +57,13 @@ func createPathMessage(path string) string { return "createPath: " + path }
 
 // poolKey is what a prepared sandbox can serve: creates on its runtime,
 // its image's digest (the reference when there is no image cache), its
-// disk size and, when its driver declares PoolLimits, its CPU, memory
-// and pids limits (zero otherwise).
+// disk size and, when its driver declares PoolLimits, its CPU and
+// memory limits (zero otherwise).
 type poolKey struct {
 	Runtime, Image string
 	DiskMB         int64
 	CPU            float64
-	MemoryMB, Pids int64
+	MemoryMB       int64
 }
 
 // keyOf is the key of a member with p's runtime, image, disk and limits:
@@ -71,7 +71,7 @@ type poolKey struct {
 func (s *Service) keyOf(p runtime.PoolSpec) poolKey {
 	k := poolKey{Runtime: p.Runtime, Image: p.Image, DiskMB: p.DiskMB}
 	if s.poolLimits(p.Runtime) {
-		k.CPU, k.MemoryMB, k.Pids = p.CPU, p.MemoryMB, p.Pids
+		k.CPU, k.MemoryMB = p.CPU, p.MemoryMB
 	}
 	return k
 }
@@ -79,7 +79,7 @@ func (s *Service) keyOf(p runtime.PoolSpec) poolKey {
 // spec is the PoolSpec of a new member id of k.
 func (k poolKey) spec(id string) runtime.PoolSpec {
 	return runtime.PoolSpec{ID: id, Runtime: k.Runtime, Image: k.Image, DiskMB: k.DiskMB,
-		CPU: k.CPU, MemoryMB: k.MemoryMB, Pids: k.Pids}
+		CPU: k.CPU, MemoryMB: k.MemoryMB}
 }
 
 // pool is the service's warm pools.
@@ -259,7 +259,7 @@ func (s *Service) capsOf(name string) (runtime.Capabilities, bool) {
 func (s *Service) defaultKey(t PoolSize) poolKey {
 	d := s.cfg.DefaultResources
 	return s.keyOf(runtime.PoolSpec{Runtime: t.Runtime, Image: t.Image, DiskMB: d.DiskMB,
-		CPU: d.CPU, MemoryMB: d.MemoryMB, Pids: d.Pids})
+		CPU: d.CPU, MemoryMB: d.MemoryMB})
 }
 
 // poolKeyOf is what t's members are now: its reference resolved in the

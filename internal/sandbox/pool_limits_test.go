@@ -32,10 +32,10 @@ func TestPoolLimits(t *testing.T) {
 			d := r.cfg.DefaultResources
 			want := runtime.PoolSpec{}
 			if tc.limits {
-				want = runtime.PoolSpec{CPU: d.CPU, MemoryMB: d.MemoryMB, Pids: d.Pids}
+				want = runtime.PoolSpec{CPU: d.CPU, MemoryMB: d.MemoryMB}
 			}
 			for _, p := range r.prepared() {
-				if p.CPU != want.CPU || p.MemoryMB != want.MemoryMB || p.Pids != want.Pids {
+				if p.CPU != want.CPU || p.MemoryMB != want.MemoryMB {
 					t.Fatalf("prepared %+v, want limits %+v", p, want)
 				}
 			}
@@ -46,6 +46,12 @@ func TestPoolLimits(t *testing.T) {
 			sb := r.create(sandbox.CreateRequest{MemoryMB: &mem})
 			if got := r.createPath(sb); got != tc.otherMemory {
 				t.Fatalf("createPath %q of a create with %d MB (default %d), want %s", got, mem, d.MemoryMB, tc.otherMemory)
+			}
+			// The pids limit is the take's on every driver.
+			r.waitReady(2)
+			pids := d.Pids / 2
+			if got := r.createPath(r.create(sandbox.CreateRequest{Pids: &pids})); got != sandbox.CreatePathPool {
+				t.Fatalf("createPath %q of a create with %d pids (default %d), want pool", got, pids, d.Pids)
 			}
 			if !tc.limits {
 				return
@@ -71,8 +77,8 @@ func TestPoolRestartDropsOtherLimits(t *testing.T) {
 	ctx := context.Background()
 	d := r.cfg.DefaultResources
 	for _, p := range []runtime.PoolSpec{
-		{ID: "pool_keep", Image: r.base.Digest, DiskMB: d.DiskMB, CPU: d.CPU, MemoryMB: d.MemoryMB, Pids: d.Pids},
-		{ID: "pool_othermemory", Image: r.base.Digest, DiskMB: d.DiskMB, CPU: d.CPU, MemoryMB: d.MemoryMB + 1, Pids: d.Pids},
+		{ID: "pool_keep", Image: r.base.Digest, DiskMB: d.DiskMB, CPU: d.CPU, MemoryMB: d.MemoryMB},
+		{ID: "pool_othermemory", Image: r.base.Digest, DiskMB: d.DiskMB, CPU: d.CPU, MemoryMB: d.MemoryMB + 1},
 	} {
 		if _, err := r.images.In("").Pin(ctx, p.ID, "base"); err != nil {
 			t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 type Pooling struct {
 	*Fake
 	// PoolLimits, set before use, declares Capabilities.PoolLimits: the
-	// fake then takes a prepared sandbox only into a spec with its CPU,
-	// memory and pids, as a driver whose limits are fixed at prepare.
+	// fake then takes a prepared sandbox only into a spec with its CPU
+	// and memory, as a driver whose limits are fixed at prepare.
 	PoolLimits bool
 
 	mu       sync.Mutex
@@ -82,9 +82,9 @@ func (p *Pooling) Take(ctx context.Context, ps runtime.PoolSpec, spec runtime.Sp
 	if got.Image != spec.Image || got.DiskMB != spec.DiskMB {
 		return fmt.Errorf("fake: take of %s (%s, %d MB) for %s (%s, %d MB): %w", ps.ID, got.Image, got.DiskMB, spec.ID, spec.Image, spec.DiskMB, errdefs.ErrInvalidArgument)
 	}
-	if p.PoolLimits && (got.CPU != spec.CPU || got.MemoryMB != spec.MemoryMB || got.Pids != spec.Pids) {
-		return fmt.Errorf("fake: take of %s (cpu %v, %d MB, %d pids) for %s (cpu %v, %d MB, %d pids): %w", ps.ID, got.CPU, got.MemoryMB, got.Pids,
-			spec.ID, spec.CPU, spec.MemoryMB, spec.Pids, errdefs.ErrInvalidArgument)
+	if p.PoolLimits && (got.CPU != spec.CPU || got.MemoryMB != spec.MemoryMB) {
+		return fmt.Errorf("fake: take of %s (cpu %v, %d MB) for %s (cpu %v, %d MB): %w", ps.ID, got.CPU, got.MemoryMB,
+			spec.ID, spec.CPU, spec.MemoryMB, errdefs.ErrInvalidArgument)
 	}
 	if _, ok := p.Fake.states[spec.ID]; ok {
 		return fmt.Errorf("fake: take into %s, which exists: %w", spec.ID, errdefs.ErrConflict)

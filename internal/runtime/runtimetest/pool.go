@@ -95,7 +95,7 @@ func (s *suite) prepare(t *testing.T, rt runtime.Runtime) runtime.PoolSpec {
 	ps := runtime.PoolSpec{ID: "pool" + newID(), Image: s.Image, DiskMB: 64}
 	if s.caps.PoolLimits {
 		sp := s.spec()
-		ps.CPU, ps.MemoryMB, ps.Pids = sp.CPU, sp.MemoryMB, sp.Pids
+		ps.CPU, ps.MemoryMB = sp.CPU, sp.MemoryMB
 	}
 	s.deleteAtEnd(t, rt, ps.ID)
 	if err := pl.Prepare(ctxT(t), ps); err != nil {
