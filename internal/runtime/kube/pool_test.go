@@ -70,8 +70,8 @@ func testTakeRace(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) {
 	}
 }
 
-// testTakenArchive checks that a sandbox taken from the pool keeps the
-// owners of its files through a stop, an archive (export, discard,
+// testTakenArchive checks that a sandbox taken from the pool has the
+// spec's pids limit and keeps the owners of its files through a stop, an archive (export, discard,
 // import) and a start: its claim was seeded for the pool key's uid
 // range, and the pod booted on the imported claim must use that range,
 // not the user's key's, or root inside would own nothing.
@@ -98,6 +98,10 @@ func testTakenArchive(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) 
 	}
 	if out, err := d.Exec(ctx, sp.ID, "sh", "-c", "echo kept > /root/marker"); err != nil {
 		t.Fatalf("write the marker: %q %v", out, err)
+	}
+	// The held boot set the spec's pids limit at the take.
+	if out, err := d.Exec(ctx, sp.ID, "cat", "/sys/fs/cgroup/pids/pids.max"); err != nil || string(out) != strconv.FormatInt(sp.Pids, 10)+"\n" {
+		t.Errorf("pids.max of the taken sandbox %q %v, want %d", out, err, sp.Pids)
 	}
 	owners("taken")
 	if err := d.Stop(ctx, sp.ID, time.Second); err != nil {
