@@ -147,11 +147,14 @@ func flip(v string) string {
 	if v == "" {
 		return "x"
 	}
+	// The token ends in hex, which decodes either case: a swap from 'a'
+	// to 'A' would forge nothing. '0' and '1' are distinct in every
+	// reading.
 	last := v[len(v)-1]
-	if last == 'A' {
-		return v[:len(v)-1] + "B"
+	if last == '0' {
+		return v[:len(v)-1] + "1"
 	}
-	return v[:len(v)-1] + "A"
+	return v[:len(v)-1] + "0"
 }
 
 // role is what /readyz says this replica is: leader or follower.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -9,6 +10,10 @@ func TestPortTokens(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Unix(1_800_000_000, 0)
 	tok := signPort(secret, "sbx_a", 8080, now.Add(time.Minute))
+	other := "0"
+	if strings.HasSuffix(tok, "0") {
+		other = "1"
+	}
 	for _, tc := range []struct {
 		name   string
 		secret []byte
@@ -25,6 +30,8 @@ func TestPortTokens(t *testing.T) {
 		{"other secret", []byte("another secret of thirty-two b.."), "sbx_a", 8080, tok, now, false},
 		{"no secret", nil, "sbx_a", 8080, tok, now, false},
 		{"extended expiry", secret, "sbx_a", 8080, "9999999999" + tok[10:], now, false},
+		{"tampered MAC", secret, "sbx_a", 8080, tok[:len(tok)-1] + other, now, false},
+		{"upper-case MAC", secret, "sbx_a", 8080, strings.ToUpper(tok), now, true},
 		{"garbage", secret, "sbx_a", 8080, "x.y", now, false},
 		{"empty", secret, "sbx_a", 8080, "", now, false},
 	} {
