@@ -77,7 +77,9 @@ func (s *Service) createRuntime(ctx context.Context, sb *Sandbox, pool bool) (st
 // reports whether it did. spec's image is resolved and pinned to sb
 // already, so the member's own pin goes, and then the member itself
 // (pool_owner.go), whatever the take's outcome. A failed take leaves
-// nothing (runtime.Pooler), and the caller boots sb cold instead.
+// nothing (runtime.Pooler), and the caller boots sb cold instead; so it
+// does when the member is no longer this replica's (its lock ended with
+// a session and another replica took it).
 func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Spec) bool {
 	if s.pool == nil {
 		return false
@@ -88,6 +90,9 @@ func (s *Service) takeFromPool(ctx context.Context, sb *Sandbox, spec runtime.Sp
 		return false
 	}
 	defer s.pool.wake()
+	if !s.pool.confirmed(ctx, m) {
+		return false // another replica's now, or gone
+	}
 	end := trace.Start(ctx, "pool-take")
 	err := s.pool.pl.Take(ctx, m, spec)
 	end()

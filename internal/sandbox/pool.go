@@ -39,7 +39,9 @@ import (
 // its prepare until it is taken or dropped; a replica adopts or drops
 // only members whose lock it can take, so the members of a replica that
 // died are taken in by another's next pass (pool_adopt.go), and a live
-// replica's are left alone. Without a SharedLocker the server is alone
+// replica's are left alone. A session can also end under a live replica
+// (a broken connection): it then confirms that it still owns a member
+// before it takes or drops it (pool_owner.go). Without a SharedLocker the server is alone
 // and owns whatever its driver holds.
 
 // PoolIDPrefix starts the id of every prepared sandbox, so that no
@@ -181,6 +183,35 @@ func (p *pool) remove(keep func(poolKey) bool) []runtime.PoolSpec {
 			out = append(out, ms...)
 			delete(p.ready, k)
 		}
+	}
+	return out
+}
+
+// readyMembers lists the members ready to be taken.
+func (p *pool) readyMembers() []runtime.PoolSpec {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []runtime.PoolSpec
+	for _, ms := range p.ready {
+		out = append(out, ms...)
+	}
+	return out
+}
+
+// removeIDs takes out the ready members whose id is in ids and returns
+// them.
+func (p *pool) removeIDs(ids map[string]bool) []runtime.PoolSpec {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []runtime.PoolSpec
+	for k, ms := range p.ready {
+		p.ready[k] = slices.DeleteFunc(ms, func(m runtime.PoolSpec) bool {
+			if ids[m.ID] {
+				out = append(out, m)
+				return true
+			}
+			return false
+		})
 	}
 	return out
 }

@@ -130,6 +130,7 @@ func (p *pool) fillOne(ctx context.Context) (bool, error) {
 	defer s.imageGate.RUnlock()
 	pools, want, err := s.wanted(ctx)
 	if s.shared != nil {
+		p.recheck(ctx)
 		p.adoptGone(ctx, want)
 	}
 	p.drop(ctx, p.trim(want), "no longer configured")
@@ -220,10 +221,13 @@ func (p *pool) prepare(ctx context.Context, t PoolSize) error {
 }
 
 // drop removes members that were never taken, with their image pins, and
-// lets them go: a member whose drop failed is left to whoever takes its
+// lets them go (those this replica no longer owns only that): a member whose drop failed is left to whoever takes its
 // lock next (this replica's next pass among replicas, or a restart).
 func (p *pool) drop(ctx context.Context, ms []runtime.PoolSpec, why string) {
 	for _, m := range ms {
+		if !p.confirmed(ctx, m) {
+			continue // another replica's now, or gone
+		}
 		if err := p.pl.DropPrepared(ctx, m); err != nil {
 			p.s.log.Warn("drop a pooled sandbox", "id", m.ID, "why", why, "err", err)
 		} else {

@@ -1,6 +1,10 @@
 package sandbox
 
-import "context"
+import (
+	"context"
+
+	"github.com/hutchdev/hutch/internal/runtime"
+)
 
 // Ownership of members among replicas (see pool.go): a member is this
 // replica's while p.owned holds it, and on a SharedLocker that is exactly
@@ -72,5 +76,83 @@ func (p *pool) disown(id string) {
 	p.mu.Unlock()
 	if release != nil {
 		release()
+	}
+}
+
+// A member's lock lives as long as the session that took it, and a
+// session can end under a live replica (a broken connection to
+// PostgreSQL). From then on another replica may adopt the member, take
+// it or drop it, so this replica confirms that it still owns a member
+// before it takes or drops it, and on each pass among replicas.
+
+// confirmed says whether this replica still owns member m, owning it
+// again if its lock went with a session but can be taken anew and the
+// driver still holds it. A member it does not own is let go.
+func (p *pool) confirmed(ctx context.Context, m runtime.PoolSpec) bool {
+	if p.s.shared == nil || p.holds(ctx, m.ID) {
+		return true
+	}
+	return len(p.reown(ctx, []runtime.PoolSpec{m})) == 1
+}
+
+// holds says whether this replica's session still holds member id's
+// lock; an error counts as no.
+func (p *pool) holds(ctx context.Context, id string) bool {
+	held, err := p.s.shared.Holds(ctx, memberLockKey(id))
+	if err != nil {
+		p.s.log.Warn("check a pooled sandbox's lock across replicas", "id", id, "err", err)
+	}
+	return held
+}
+
+// reown owns again those of ms whose lock this replica lost with its
+// session, if no other replica took the lock meanwhile and the driver
+// still holds them (another may have dropped one and let its lock go),
+// and returns them; the others are let go.
+func (p *pool) reown(ctx context.Context, ms []runtime.PoolSpec) []runtime.PoolSpec {
+	var got []runtime.PoolSpec
+	for _, m := range ms {
+		p.disown(m.ID) // the release of a lock whose session ended does nothing
+		if p.tryOwn(ctx, m.ID) {
+			got = append(got, m)
+		}
+	}
+	p.s.log.Warn("this replica's locks of pooled sandboxes ended with their session",
+		"lost", len(ms), "ownedAgain", len(got))
+	if len(got) == 0 {
+		return nil
+	}
+	held, err := p.pl.Prepared(ctx)
+	if err != nil {
+		p.s.log.Warn("list the prepared sandboxes", "err", err)
+		for _, m := range got {
+			p.disown(m.ID)
+		}
+		return nil
+	}
+	return p.stillHeld(got, held)
+}
+
+// recheck confirms that this replica still owns its ready members, and
+// takes out those it does not.
+func (p *pool) recheck(ctx context.Context) {
+	var lost []runtime.PoolSpec
+	for _, m := range p.readyMembers() {
+		if !p.holds(ctx, m.ID) {
+			lost = append(lost, m)
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	ids := map[string]bool{}
+	for _, m := range lost {
+		ids[m.ID] = true
+	}
+	lost = p.removeIDs(ids) // a take may have had some meanwhile, and confirms its own
+	for _, m := range p.reown(ctx, lost) {
+		if !p.add(p.s.keyOf(m), m) {
+			p.drop(ctx, []runtime.PoolSpec{m}, "shutdown")
+		}
 	}
 }

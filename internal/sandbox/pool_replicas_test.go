@@ -22,7 +22,8 @@ import (
 // sharedLocks is the lock table replicas share, as PostgreSQL's advisory
 // locks are: each replica holds its locks through a lockSession, a
 // session's locks are reentrant, and they all go when it ends (the
-// replica dies).
+// replica dies) or is lost (its connection broke; the next call opens a
+// new one).
 type sharedLocks struct {
 	mu     sync.Mutex
 	holder map[string]*lockSession
@@ -42,6 +43,7 @@ func (l *sharedLocks) holderOf(key string) *lockSession {
 type lockSession struct {
 	l     *sharedLocks
 	ended bool
+	gen   int // bumped when the session is lost and a new one opens
 }
 
 var _ sandbox.SharedLocker = (*lockSession)(nil)
@@ -61,7 +63,14 @@ func (s *lockSession) TryLock(ctx context.Context, key string) (func(), bool, er
 	l.holder[key] = s
 	l.depth[key]++
 	var once sync.Once
-	return func() { once.Do(func() { s.release(key) }) }, true, nil
+	gen := s.gen
+	return func() { once.Do(func() { s.release(key, gen) }) }, true, nil
+}
+
+func (s *lockSession) Holds(ctx context.Context, key string) (bool, error) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	return s.l.holder[key] == s, nil
 }
 
 func (s *lockSession) Lock(ctx context.Context, key string) (func(), error) {
@@ -78,11 +87,11 @@ func (s *lockSession) Lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-func (s *lockSession) release(key string) {
+func (s *lockSession) release(key string, gen int) {
 	l := s.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.holder[key] != s { // the session ended since
+	if l.holder[key] != s || s.gen != gen { // the session ended since
 		return
 	}
 	if l.depth[key]--; l.depth[key] == 0 {
@@ -94,10 +103,19 @@ func (s *lockSession) release(key string) {
 // end drops every lock of the session, as PostgreSQL does when the
 // replica behind it dies.
 func (s *lockSession) end() {
+	s.lose()
+	s.l.mu.Lock()
+	s.ended = true
+	s.l.mu.Unlock()
+}
+
+// lose drops every lock of the session, as PostgreSQL does when the
+// replica's connection breaks; the replica lives on, with a new session.
+func (s *lockSession) lose() {
 	l := s.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s.ended = true
+	s.gen++
 	for k, h := range l.holder {
 		if h == s {
 			delete(l.holder, k)
@@ -330,6 +348,63 @@ func TestPoolReplicasOwnTheirMembers(t *testing.T) {
 	if drops := callsLike(rt, "drop "); !slices.Equal(drops, dropped) {
 		t.Fatalf("drops %v, want the surplus of A's: %v", drops, dropped)
 	}
+
+	taken := map[string]int{}
+	for _, c := range callsLike(rt, "take ") {
+		taken[strings.Fields(c)[1]]++
+	}
+	for id, n := range taken {
+		if n > 1 {
+			t.Errorf("member %s taken %d times", id, n)
+		}
+	}
+}
+
+// A replica whose lock session was lost (a broken connection) while it
+// lives on no longer owns its members: it takes or drops one only after
+// owning it again, and lets go those another replica adopted or dropped
+// meanwhile. Every driver call on a member is checked against its lock
+// (replicaDriver), and at the end every prepared member is owned by a
+// live replica, each replica two, none taken twice.
+func TestPoolReplicaLosingItsLockSession(t *testing.T) {
+	rt := fakeruntime.NewPooling()
+	locks := newSharedLocks()
+	a := startPoolReplica(t, rt, locks)
+	waitFor(t, "A's pool full", func() bool { return a.ready() == 2 })
+
+	// Alone: A owns its members again (no one took them) and takes one.
+	a.session.lose()
+	sb := a.create()
+	if sb == nil {
+		t.FailNow()
+	}
+	if _, ok := rt.TakenFrom(sb.ID); !ok {
+		t.Fatal("A booted cold although it could own its members again")
+	}
+	fullyOwned := func(want map[*lockSession]int) func() bool {
+		return func() bool {
+			own := owners(t, rt, locks)
+			for r, n := range want {
+				if len(own[r]) != n {
+					return false
+				}
+			}
+			return len(own) == len(want)
+		}
+	}
+	waitFor(t, "A owns two members", fullyOwned(map[*lockSession]int{a.session: 2}))
+
+	// With B: B's pass takes in or drops what A's lost session let go,
+	// and A's next create and pass do not touch what B took in.
+	b := startPoolReplica(t, rt, locks)
+	waitFor(t, "B's pool full", func() bool { return b.ready() == 2 })
+	a.session.lose()
+	b.create() // B's pass follows the create's end
+	waitFor(t, "no member unowned", func() bool { return len(owners(t, rt, locks)[nil]) == 0 })
+	a.create()
+	waitFor(t, "each replica owns two members",
+		fullyOwned(map[*lockSession]int{a.session: 2, b.session: 2}))
+	waitFor(t, "both pools count two", func() bool { return a.ready() == 2 && b.ready() == 2 })
 
 	taken := map[string]int{}
 	for _, c := range callsLike(rt, "take ") {

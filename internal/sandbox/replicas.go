@@ -23,6 +23,11 @@ type SharedLocker interface {
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 	// TryLock takes key's lock only if no replica holds it now.
 	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
+	// Holds reports whether this process still holds key's lock: a lock
+	// lives only as long as the session that took it, and a session can
+	// end under a live replica (a broken connection). Releasing a lock
+	// whose session ended does nothing.
+	Holds(ctx context.Context, key string) (bool, error)
 }
 
 // WithSharedLocker serialises each sandbox's transitions (and each

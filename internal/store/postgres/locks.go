@@ -120,6 +120,30 @@ func (l *Locks) TryLock(ctx context.Context, name string) (func(), bool, error) 
 	return func() { once.Do(func() { l.unlock(key, gen) }) }, true, nil
 }
 
+// Holds implements sandbox.SharedLocker. It asks the server, so a
+// session that ended unnoticed (the server restarted, the connection was
+// cut) shows here as locks no longer held. A statement that fails ends
+// the session too (dropLocked), so false is then the truth as well.
+func (l *Locks) Holds(ctx context.Context, name string) (bool, error) {
+	key := sandboxLockKey(name)
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil || l.conn.IsClosed() {
+		return false, nil
+	}
+	var held bool
+	err := l.conn.QueryRow(qctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()
+			AND (classid::bigint << 32 | objid::bigint) = $1)`, key).Scan(&held)
+	if err != nil {
+		l.dropLocked()
+		return false, nil
+	}
+	return held, nil
+}
+
 // unlock releases key if the session that took it is still the one open;
 // a lock of an earlier session went with it.
 func (l *Locks) unlock(key int64, gen int) {

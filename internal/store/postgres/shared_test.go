@@ -84,6 +84,69 @@ func TestLocksExcludeAcrossSessions(t *testing.T) {
 	}
 }
 
+// TestLocksHolds: Holds tells a lock of this session from one it
+// released, one another session holds and one whose session PostgreSQL
+// ended under it, which it notices by asking; the lock is then taken
+// again on a new session. Keys of either sign are checked (the key is
+// split in two oids in pg_locks).
+func TestLocksHolds(t *testing.T) {
+	url := server.Database(t)
+	ctx := context.Background()
+	a, b := newLocks(t, url), newLocks(t, url)
+	holds := func(l *Locks, name string) bool {
+		t.Helper()
+		ok, err := l.Holds(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	var names []string // one name of a negative key, one of a positive
+	for i := 0; len(names) < 2; i++ {
+		name := fmt.Sprintf("sbx_%d", i)
+		if (sandboxLockKey(name) < 0) == (len(names) == 0) {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		if holds(a, name) {
+			t.Fatalf("%s held before any lock", name)
+		}
+		unlock, err := a.Lock(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !holds(a, name) || holds(b, name) {
+			t.Fatalf("%s (key %d): A holds it %v, B %v", name, sandboxLockKey(name), holds(a, name), holds(b, name))
+		}
+		unlock()
+		if holds(a, name) {
+			t.Fatalf("%s still held after its release", name)
+		}
+	}
+
+	ub, err := b.Lock(ctx, "sbx_b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ub()
+	if _, err := a.Lock(ctx, "sbx_a"); err != nil {
+		t.Fatal(err)
+	}
+	terminateApp(t, url, "hutch sandbox locks", "sbx_a")
+	if holds(a, "sbx_a") {
+		t.Fatal("A holds a lock of the session PostgreSQL ended")
+	}
+	if !holds(b, "sbx_b") {
+		t.Fatal("B lost its lock with A's session")
+	}
+	u, ok, err := a.TryLock(ctx, "sbx_a")
+	if !ok || err != nil || !holds(a, "sbx_a") {
+		t.Fatalf("A takes its lock again on a new session: %v %v", ok, err)
+	}
+	u()
+}
+
 func newLocks(t testing.TB, url string) *Locks {
 	t.Helper()
 	l, err := NewLocks(url)
