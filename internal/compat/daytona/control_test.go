@@ -241,7 +241,7 @@ func TestListFiltersAndCursors(t *testing.T) {
 	e := newEnv(t)
 	a := e.create(map[string]any{"labels": map[string]string{"run": "r1", "role": "web", "code-toolbox-language": "python"}})
 	b := e.create(map[string]any{"labels": map[string]string{"run": "r1", "role": "db"}})
-	c := e.create(map[string]any{"labels": map[string]string{"run": "r2"}})
+	c := e.create(map[string]any{"name": "r2-box", "labels": map[string]string{"run": "r2"}})
 	e.must(200, "POST", "/sandbox/"+b.ID+"/stop", nil)
 	e.waitState(b.ID, "stopped")
 
@@ -256,7 +256,7 @@ func TestListFiltersAndCursors(t *testing.T) {
 		{"labels=" + labels(map[string]string{"run": "r1"}) + "&states=stopped&states=started", []string{b.ID, a.ID}},
 		{"states=stopped,destroyed", []string{b.ID}},
 		{"states=resizing", nil},
-		{"name=" + c.Name[:8], []string{c.ID}},
+		{"name=r2-b", []string{c.ID}}, // a and b are named by their random ids
 		{"id=" + strings.ToUpper(a.ID), []string{a.ID}},
 		{"sandboxClasses=linux-vm", nil},
 		{"minCpu=1&maxCpu=1", []string{c.ID, b.ID, a.ID}},
