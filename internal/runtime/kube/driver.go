@@ -10,6 +10,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -80,6 +81,9 @@ type Config struct {
 type Driver struct {
 	cfg   Config
 	locks keyed.Mutex
+	// podNames maps a sandbox's key to its pod's name where that is not
+	// the key's (a pod taken from a warm pool): a hint, checked on use.
+	podNames sync.Map
 }
 
 var _ runtime.Runtime = (*Driver)(nil)

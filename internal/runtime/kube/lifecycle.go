@@ -183,6 +183,7 @@ func (d *Driver) remove(ctx context.Context, k string) error {
 	if err := d.deleteClaim(ctx, k); err != nil {
 		return err
 	}
+	d.podNames.Delete(k)
 	if pod == nil || pod.Labels[labelPool] != "" {
 		return nil
 	}

@@ -45,9 +45,16 @@ func selector(k string) metav1.ListOptions {
 // deleted only when no other is there). The pod a create or start made
 // has the key's name, and a Get of it costs the API server nothing like
 // a List by label (which filters the whole namespace's pods): the List
-// is for a pod taken from a warm pool, or being replaced.
+// is for a pod taken from a warm pool, or being replaced. The name of a
+// taken pod found so is remembered (podNames), so the next lookups of its
+// sandbox (each exec's, each port connection's) are a Get as well; a
+// name that no longer fits only costs the List again.
 func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
-	named, err := d.podNamed(ctx, objectName(k))
+	name := objectName(k)
+	if n, ok := d.podNames.Load(k); ok {
+		name = n.(string)
+	}
+	named, err := d.podNamed(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +70,11 @@ func (d *Driver) pod(ctx context.Context, k string) (*corev1.Pod, error) {
 		if found == nil || found.DeletionTimestamp != nil {
 			found = &list.Items[i]
 		}
+	}
+	if found != nil && found.Name != objectName(k) && found.DeletionTimestamp == nil {
+		d.podNames.Store(k, found.Name)
+	} else {
+		d.podNames.Delete(k)
 	}
 	return found, nil
 }
