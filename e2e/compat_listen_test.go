@@ -11,15 +11,19 @@ import (
 // API at the root of a listener of its own, besides /compat/<vendor>,
 // with the same keys and sandboxes.
 func TestCompatOwnListeners(t *testing.T) {
-	free := func() string {
+	// Both ports are held until both are known: a port closed before the
+	// second is taken may be handed out again.
+	free := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close()
-		return ln.Addr().String()
+		return ln
 	}
-	hopxAddr, daytonaAddr := free(), free()
+	hopxLn, daytonaLn := free(), free()
+	hopxAddr, daytonaAddr := hopxLn.Addr().String(), daytonaLn.Addr().String()
+	hopxLn.Close()
+	daytonaLn.Close()
 	s := startServer(t, "", "--compat-hopx-listen", hopxAddr, "--compat-daytona-listen", daytonaAddr)
 	get := func(url, header, value string) (int, map[string]any) {
 		t.Helper()
