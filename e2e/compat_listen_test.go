@@ -11,8 +11,9 @@ import (
 // API at the root of a listener of its own, besides /compat/<vendor>,
 // with the same keys and sandboxes.
 func TestCompatOwnListeners(t *testing.T) {
-	// Both ports are held until both are known: a port closed before the
-	// second is taken may be handed out again.
+	// The three ports are held until all are known: a port given back
+	// before the next is taken may be handed out again, and so may one
+	// the server's API listener takes with port 0.
 	free := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -20,11 +21,12 @@ func TestCompatOwnListeners(t *testing.T) {
 		}
 		return ln
 	}
-	hopxLn, daytonaLn := free(), free()
-	hopxAddr, daytonaAddr := hopxLn.Addr().String(), daytonaLn.Addr().String()
+	apiLn, hopxLn, daytonaLn := free(), free(), free()
+	apiAddr, hopxAddr, daytonaAddr := apiLn.Addr().String(), hopxLn.Addr().String(), daytonaLn.Addr().String()
+	apiLn.Close()
 	hopxLn.Close()
 	daytonaLn.Close()
-	s := startServer(t, "", "--compat-hopx-listen", hopxAddr, "--compat-daytona-listen", daytonaAddr)
+	s := startServer(t, "", "--listen", apiAddr, "--compat-hopx-listen", hopxAddr, "--compat-daytona-listen", daytonaAddr)
 	get := func(url, header, value string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url, nil)

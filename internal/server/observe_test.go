@@ -64,13 +64,20 @@ next:
 	return nil
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// freePorts returns n loopback addresses that were free, taken all at
+// once: a port given back before the next is taken may be handed out
+// again, and so may one the server's listener takes with port 0.
+func freePorts(t *testing.T, n int) []string {
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // TestMetricsEndpoint: /metrics on the API listener is the platform
@@ -79,10 +86,11 @@ func freePort(t *testing.T) string {
 // listener serves the same without a key.
 func TestMetricsEndpoint(t *testing.T) {
 	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
+	addrs := freePorts(t, 2)
+	cfg.Listen = addrs[0]
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.SeedImages = ""
-	cfg.HTTP.MetricsListen = freePort(t)
+	cfg.HTTP.MetricsListen = addrs[1]
 	url, _, _ := start(t, cfg)
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "api-key"))
 	if err != nil {
