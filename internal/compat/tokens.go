@@ -54,7 +54,7 @@ func (t Tokens) Valid(vendor, sandboxID, token string) bool {
 	if !ok {
 		return false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(body)
 	if err != nil || len(raw) != 8+18 {
 		return false
 	}

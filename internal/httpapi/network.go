@@ -110,7 +110,9 @@ func (s *Server) portURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	exp := time.Now().Add(ttl).Truncate(time.Second)
+	// The token carries whole seconds: rounding up keeps the URL open for
+	// at least what was asked.
+	exp := time.Now().Add(ttl + time.Second - 1).Truncate(time.Second)
 	q := url.Values{tokenParam: {signPort(s.Proxy.Secret, sb.ID, port, exp)}}.Encode()
 	out := api.PortURL{
 		URL:       fmt.Sprintf("%s://%s%s/v1/sandboxes/%s/ports/%d/?%s", base.Scheme, base.Host, strings.TrimSuffix(base.Path, "/"), sb.ID, port, q),

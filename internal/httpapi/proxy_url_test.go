@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hutchdev/hutch/api"
 	"github.com/hutchdev/hutch/internal/httpapi"
@@ -57,5 +58,21 @@ func TestPortURLBase(t *testing.T) {
 				t.Errorf("hostUrl = %s, want %q...", pu.HostURL, want)
 			}
 		})
+	}
+}
+
+// TestPortURLLivesAsAsked: a signed URL's expiry is a whole second (the
+// token carries seconds) no earlier than the lifetime asked for.
+func TestPortURLLivesAsAsked(t *testing.T) {
+	e := newProxyEnv(t, httpapi.ProxyConfig{})
+	for _, secs := range []int64{1, 60} {
+		before := time.Now()
+		var pu api.PortURL
+		e.must(200, "POST", "/v1/sandboxes/"+e.sb.ID+"/ports/8000/url", map[string]any{"expiresInSeconds": secs}).decode(t, &pu)
+		after := time.Now()
+		asked := time.Duration(secs) * time.Second
+		if pu.ExpiresAt.Before(before.Add(asked)) || pu.ExpiresAt.After(after.Add(asked+time.Second)) || pu.ExpiresAt.Nanosecond() != 0 {
+			t.Errorf("%d s asked between %v and %v: expires at %v", secs, before, after, pu.ExpiresAt)
+		}
 	}
 }
