@@ -103,6 +103,12 @@ func testTakenArchive(t *testing.T, c *kubetest.Cluster, probe *kubetest.Probe) 
 	if out, err := d.Exec(ctx, sp.ID, "cat", "/sys/fs/cgroup/pids/pids.max"); err != nil || string(out) != strconv.FormatInt(sp.Pids, 10)+"\n" {
 		t.Errorf("pids.max of the taken sandbox %q %v, want %d", out, err, sp.Pids)
 	}
+	// It set the hostname too, in the pod's UTS namespace and in the
+	// kubelet's /etc/hostname, which still named the pool's pod.
+	// (sp.ID is a DNS label, so it is the hostname whole.)
+	if out, err := d.Exec(ctx, sp.ID, "sh", "-c", "hostname; cat /etc/hostname"); err != nil || string(out) != sp.ID+"\n"+sp.ID+"\n" {
+		t.Errorf("hostname and /etc/hostname of the taken sandbox %q %v, want %s twice", out, err, sp.ID)
+	}
 	owners("taken")
 	if err := d.Stop(ctx, sp.ID, time.Second); err != nil {
 		t.Fatal(err)
