@@ -349,15 +349,7 @@ func TestPoolReplicasOwnTheirMembers(t *testing.T) {
 		t.Fatalf("drops %v, want the surplus of A's: %v", drops, dropped)
 	}
 
-	taken := map[string]int{}
-	for _, c := range callsLike(rt, "take ") {
-		taken[strings.Fields(c)[1]]++
-	}
-	for id, n := range taken {
-		if n > 1 {
-			t.Errorf("member %s taken %d times", id, n)
-		}
-	}
+	takenOnce(t, rt)
 }
 
 // A replica whose lock session was lost (a broken connection) while it
@@ -406,6 +398,12 @@ func TestPoolReplicaLosingItsLockSession(t *testing.T) {
 		fullyOwned(map[*lockSession]int{a.session: 2, b.session: 2}))
 	waitFor(t, "both pools count two", func() bool { return a.ready() == 2 && b.ready() == 2 })
 
+	takenOnce(t, rt)
+}
+
+// takenOnce fails the test for a member taken more than once.
+func takenOnce(t *testing.T, rt *fakeruntime.Pooling) {
+	t.Helper()
 	taken := map[string]int{}
 	for _, c := range callsLike(rt, "take ") {
 		taken[strings.Fields(c)[1]]++
