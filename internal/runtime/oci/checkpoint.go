@@ -135,6 +135,11 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 			return 0, err
 		}
 	}
+	if spells, err := d.settleVforks(rec.key()); err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
+	} else if spells > 0 {
+		d.log.Info("checkpoint: waited for the sandbox's vforks to execute", "id", id, "spells", spells)
+	}
 	agentIno, err := readAgentInode(p)
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", id, err)
@@ -171,11 +176,17 @@ func (d *Driver) Checkpoint(ctx context.Context, id string) (int64, error) {
 		}
 	}
 	if err != nil && stuckTask(dumpLog) {
-		// A task stayed in uninterruptible sleep past CRIU's wait (its
-		// I/O stalled: seen once under a CI run's disk load). The failed
-		// dump left everything as it was; one more try.
-		d.log.Warn("checkpoint: a task was unseizable, dumping again", "id", id)
-		err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
+		// A task stayed in uninterruptible sleep past CRIU's wait: a vfork
+		// that began after settleVforks looked, or stalled I/O. The failed
+		// dump left everything as it was, frozen; the sandbox runs a
+		// moment to end the wait, then one more try.
+		d.log.Warn("checkpoint: a task was unseizable, dumping again", "id", id, "vforking", d.cg.vforking(rec.key()))
+		if _, err = d.settleVforks(rec.key()); err == nil {
+			err = d.thawFor(rec.key(), 200*time.Millisecond)
+		}
+		if err == nil {
+			err = d.criuRun(ctx, rec.Net.Netns, dumpLog, nil, args...)
+		}
 	}
 	if err != nil {
 		// A failed dump leaves the processes as they were: still frozen.
@@ -423,11 +434,14 @@ func stuckTask(dumpLog string) bool {
 }
 
 // thawBriefly lets a frozen sandbox run for a moment and freezes it again.
-func (d *Driver) thawBriefly(id string) error {
+func (d *Driver) thawBriefly(id string) error { return d.thawFor(id, 50*time.Millisecond) }
+
+// thawFor lets a frozen sandbox run for spell and freezes it again.
+func (d *Driver) thawFor(id string, spell time.Duration) error {
 	if err := d.cg.setFreezer(id, "THAWED"); err != nil {
 		return err
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(spell)
 	return d.cg.setFreezer(id, "FROZEN")
 }
 

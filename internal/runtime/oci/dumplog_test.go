@@ -30,3 +30,17 @@ func TestDumpRetryReasons(t *testing.T) {
 		t.Error("a missing log reads as a stuck task")
 	}
 }
+
+// TestVforkWait: a task waiting for its vfork child is told by its wchan,
+// whether the kernel shows the wait itself or kernel_clone it is
+// inlined in; a frozen task, a futex wait or a task gone (empty) is not.
+func TestVforkWait(t *testing.T) {
+	for wchan, want := range map[string]bool{
+		"wait_for_vfork_done": true, "kernel_clone\n": true,
+		"__refrigerator": false, "futex_do_wait": false, "ptrace_stop": false, "": false, "0": false,
+	} {
+		if vforkWait(wchan) != want {
+			t.Errorf("vforkWait(%q) = %v, want %v", wchan, !want, want)
+		}
+	}
+}
