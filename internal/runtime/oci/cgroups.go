@@ -161,18 +161,26 @@ func (c *cgroupFS) frozen(id string) bool {
 }
 
 // procs lists every process of the sandbox, from the pids hierarchy.
-func (c *cgroupFS) procs(id string) []int {
-	s, err := c.read("pids", id, "cgroup.procs")
+func (c *cgroupFS) procs(id string) []int { return c.readIDs("pids", id, "cgroup.procs") }
+
+// tasks lists every task (thread) of the sandbox, from the freezer
+// hierarchy.
+func (c *cgroupFS) tasks(id string) []int { return c.readIDs("freezer", id, "tasks") }
+
+// readIDs reads a cgroup file of pids or tids, one a line; none when it
+// cannot be read.
+func (c *cgroupFS) readIDs(ctrl, id, file string) []int {
+	s, err := c.read(ctrl, id, file)
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	var ids []int
 	for _, f := range strings.Fields(s) {
 		if p, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, p)
+			ids = append(ids, p)
 		}
 	}
-	return pids
+	return ids
 }
 
 // signalAll sends sig to every process of the sandbox.

@@ -3,7 +3,6 @@ package oci
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -37,16 +36,8 @@ func vforkWait(wchan string) bool {
 // vforking lists the tasks (threads) of sandbox id that wait for a vfork
 // child.
 func (c *cgroupFS) vforking(id string) []int {
-	s, err := c.read("freezer", id, "tasks")
-	if err != nil {
-		return nil
-	}
 	var out []int
-	for _, f := range strings.Fields(s) {
-		tid, err := strconv.Atoi(f)
-		if err != nil {
-			continue
-		}
+	for _, tid := range c.tasks(id) {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", tid)); err == nil && vforkWait(string(b)) {
 			out = append(out, tid)
 		}
